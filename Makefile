@@ -1,0 +1,18 @@
+# `make run` sets everything up and starts the app; `make test` sets everything up and runs all tests.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run test bench
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup.sh
+	bash scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/streamlit run app.py
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m lth.bench

@@ -1,0 +1,79 @@
+"""Reader for the IDX files of the MNIST database, checking everything that can be wrong with one."""
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
+LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+
+
+class IdxError(ValueError):
+    """A file that is not a well-formed MNIST IDX file; the message names the file."""
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise IdxError(f"{path}: cannot be read ({e.strerror or e})") from e
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise IdxError(f"{path}: corrupt or truncated gzip data ({e})") from e
+    return raw
+
+
+def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
+    """The array stored in an IDX file (gzipped or not), checked against the expected magic number."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise IdxError(f"{path}: too short to be an IDX file ({len(data)} bytes)")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != expected_magic:
+        raise IdxError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+            f"({'images' if expected_magic == IMAGES_MAGIC else 'labels'} file)"
+        )
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise IdxError(f"{path}: truncated header ({len(data)} bytes, {header} needed)")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + int(np.prod(dims, dtype=np.int64))
+    if len(data) < expected:
+        raise IdxError(
+            f"{path}: truncated: {len(data) - header} data bytes for dimensions {dims}, "
+            f"{expected - header} expected"
+        )
+    if len(data) > expected:
+        raise IdxError(f"{path}: {len(data) - expected} unexpected bytes after the data")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_images(path: str | Path) -> np.ndarray:
+    images = read_idx(path, IMAGES_MAGIC)
+    if images.shape[1:] != (28, 28):
+        raise IdxError(f"{path}: images are {images.shape[1]}x{images.shape[2]}, MNIST's are 28x28")
+    return images
+
+
+def read_labels(path: str | Path) -> np.ndarray:
+    labels = read_idx(path, LABELS_MAGIC)
+    if labels.size and labels.max() > 9:
+        raise IdxError(f"{path}: label {int(labels.max())} out of range 0-9")
+    return labels
+
+
+def read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = read_images(images_path), read_labels(labels_path)
+    if len(images) != len(labels):
+        raise IdxError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
+        )
+    return images, labels

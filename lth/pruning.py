@@ -1,0 +1,103 @@
+"""Masks: magnitude pruning (per layer or global), random pruning at the same densities, density reports.
+
+Pure NumPy. A mask is a {layer name: 0/1 float32 array of the kernel's shape}; biases are never pruned.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+Masks = dict[str, np.ndarray]
+
+
+def prune_count(remaining: int, rate: float) -> int:
+    """How many of `remaining` weights a round at `rate` removes (rounded half up)."""
+    return int(rate * remaining + 0.5)
+
+
+def dense_masks(kernel_shapes: dict[str, tuple[int, ...]], layers) -> Masks:
+    return {name: np.ones(kernel_shapes[name], dtype=np.float32) for name in layers}
+
+
+def _drop_smallest(scores: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
+    """Zero `count` more entries of `mask`: those alive with the smallest scores (ties: lowest index)."""
+    flat = np.where(mask.reshape(-1) > 0, scores.reshape(-1), np.inf)
+    order = np.argsort(flat, kind="stable")[:count]
+    new = mask.reshape(-1).copy()
+    new[order] = 0.0
+    return new.reshape(mask.shape)
+
+
+def magnitude_prune_layerwise(weights: dict[str, np.ndarray], masks: Masks, rates: dict[str, float]) -> Masks:
+    """Remove `rates[name]` of each layer's remaining weights, smallest magnitude first."""
+    return {
+        name: _drop_smallest(np.abs(weights[name]), mask, prune_count(int(mask.sum()), rates[name]))
+        for name, mask in masks.items()
+    }
+
+
+def magnitude_prune_global(weights: dict[str, np.ndarray], masks: Masks, rate: float) -> Masks:
+    """Remove `rate` of all remaining weights of the masked layers together, smallest magnitude first."""
+    names = list(masks)
+    scores = np.concatenate([np.abs(weights[n]).reshape(-1) for n in names])
+    alive = np.concatenate([masks[n].reshape(-1) for n in names])
+    pruned = _drop_smallest(scores, alive, prune_count(int(alive.sum()), rate))
+    out, start = {}, 0
+    for n in names:
+        size = masks[n].size
+        out[n] = pruned[start:start + size].reshape(masks[n].shape)
+        start += size
+    return out
+
+
+def random_masks_like(masks: Masks, rng: np.random.Generator) -> Masks:
+    """Masks keeping the same number of weights in each layer, at uniformly random positions."""
+    out = {}
+    for name, mask in masks.items():
+        kept = int(mask.sum())
+        new = np.zeros(mask.size, dtype=np.float32)
+        new[rng.choice(mask.size, size=kept, replace=False)] = 1.0
+        out[name] = new.reshape(mask.shape)
+    return out
+
+
+def layer_density(masks: Masks) -> dict[str, float]:
+    return {name: float(mask.sum()) / mask.size for name, mask in masks.items()}
+
+
+def overall_density(masks: Masks) -> float:
+    """Fraction of all prunable weights (the masked kernels together) still alive."""
+    return float(sum(m.sum() for m in masks.values())) / sum(m.size for m in masks.values())
+
+
+def plan_ladder(kernel_shapes: dict[str, tuple[int, ...]], rates: dict[str, float] | float,
+                rounds: int) -> list[dict]:
+    """Densities after rounds 0..rounds without training: counts depend only on sizes and rates.
+
+    `rates` is a per-layer dict (layerwise) or one float (global). Matches the masks the run makes.
+    """
+    sizes = {name: int(np.prod(shape)) for name, shape in kernel_shapes.items()}
+    alive = dict(sizes)
+    total = sum(sizes.values())
+    ladder = []
+    for r in range(rounds + 1):
+        ladder.append({
+            "round": r,
+            "density": sum(alive.values()) / total,
+            "layer_density": {n: alive[n] / sizes[n] for n in sizes},
+        })
+        if isinstance(rates, dict):
+            alive = {n: alive[n] - prune_count(alive[n], rates[n]) for n in alive}
+        else:  # global: the total count is exact; how it splits over layers depends on the weights
+            remaining = sum(alive.values())
+            keep = remaining - prune_count(remaining, rates)
+            alive = {n: alive[n] * keep / remaining for n in alive}
+    return ladder
+
+
+def rounds_to_reach(kernel_shapes, rates, target_density: float, max_rounds: int = 200) -> int:
+    """The fewest rounds after which the overall density is at or below `target_density`."""
+    ladder = plan_ladder(kernel_shapes, rates, max_rounds)
+    for step in ladder:
+        if step["density"] <= target_density + 1e-12:
+            return step["round"]
+    raise ValueError(f"target density {target_density} is not reached within {max_rounds} rounds")

@@ -1,0 +1,26 @@
+"""The one place TensorFlow is imported.
+
+tensorflow-model-optimization needs Keras 2 (`tf_keras`): TF_USE_LEGACY_KERAS must be set before
+TensorFlow is first imported, so every module of this package imports `tf` and `keras` from here.
+"""
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide the CUDA probing noise on CPU machines
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+
+def _enable_memory_growth() -> None:
+    # Several runs share one GPU in sequence; TensorFlow would otherwise take all of its memory.
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised by an earlier import in this process
+            pass
+
+
+_enable_memory_growth()
+
+__all__ = ["tf", "keras"]
