@@ -79,8 +79,9 @@ def cmd_run(args) -> int:
     from lth.data import DataError
 
     try:
-        config = config_from_args(args).validate()
-    except hparams.ConfigError as e:
+        config = config_from_args(args)
+        hparams.check_run(config, args.data_dir)
+    except (DataError, hparams.ConfigError) as e:
         print(f"lth run: error: {e}", file=sys.stderr)
         return 2
     from lth.experiments import run_experiment  # imports TensorFlow: only once the input is known good
@@ -90,9 +91,6 @@ def cmd_run(args) -> int:
 
     try:
         summary = run_experiment(config, data_dir=args.data_dir, on_eval=on_eval)
-    except (DataError, hparams.ConfigError) as e:
-        print(f"lth run: error: {e}", file=sys.stderr)
-        return 2
     except Exception as e:  # a failure during training: say what, exit 1
         print(f"lth run: training failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

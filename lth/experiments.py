@@ -16,10 +16,10 @@ from typing import Callable
 import numpy as np
 
 from lth import models, pruning
-from lth.data import Dataset, load_dataset
+from lth.data import Dataset
 from lth.device import DeviceInfo, training_device
 from lth.fsutil import read_npz, write_json_atomic, write_npz_atomic
-from lth.hparams import RunConfig
+from lth.hparams import RunConfig, check_run
 from lth.tf_setup import keras, tf
 from lth.training import OnEval, Trainer
 
@@ -35,11 +35,6 @@ def derive_seed(seed: int, *parts) -> int:
 def kernel_index(model_name: str) -> dict[str, int]:
     """Position of each layer's kernel in `model.get_weights()` (kernel, bias per layer, in order)."""
     return {name: 2 * i for i, name in enumerate(models.get_spec(model_name).layer_names)}
-
-
-def kernels_of(weights: list[np.ndarray], model_name: str, layers) -> dict[str, np.ndarray]:
-    index = kernel_index(model_name)
-    return {name: weights[index[name]] for name in layers}
 
 
 class RoundCheckpoint:
@@ -227,9 +222,7 @@ EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning}
 def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
                    checkpoint_dir: str | Path | None = None, device: DeviceInfo | None = None) -> dict:
     """Validate, load the data, train, and return the run's summary (config, device, data, records)."""
-    config.validate()
-    data = load_dataset(config.dataset, data_dir)
-    config.validate_against(len(data.y_train))
+    data = check_run(config, data_dir)
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()

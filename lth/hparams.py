@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from lth import models, pruning
-from lth.data.datasets import DATASETS
+from lth.data.datasets import DATASETS, Dataset, load_dataset
 
 EXPERIMENTS = ("baseline", "lottery", "tfmot")
 OPTIMIZERS = ("adam", "sgd")
@@ -207,3 +207,14 @@ def run_id(config: RunConfig, dataset_fingerprint: str) -> str:
     payload = json.dumps({"config": config.canonical(), "data": dataset_fingerprint},
                          sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_run(config: RunConfig, data_dir: str | None = None) -> Dataset:
+    """Everything that can be wrong before training (settings, data), without TensorFlow.
+
+    Raises ConfigError or DataError; returns the loaded dataset.
+    """
+    config.validate()
+    data = load_dataset(config.dataset, data_dir)
+    config.validate_against(len(data.y_train))
+    return data

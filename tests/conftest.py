@@ -1,0 +1,24 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def sample():
+    from lth.data import load_dataset
+
+    return load_dataset("mnist-sample")
+
+
+def run_cli(*args, env=None, timeout=600):
+    """Run `python -m lth ARGS` in a real process; returns CompletedProcess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "lth", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
