@@ -75,35 +75,155 @@ def progress_line(event: dict) -> str:
             f"test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%")
 
 
-def cmd_run(args) -> int:
+def _print_progress(event: dict) -> None:
+    print(progress_line(event), file=sys.stderr, flush=True)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"lth {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _submit(args, command: str):
+    """Check the input and submit it to the store; returns (store, Submission) or an exit code."""
     from lth.data import DataError
+    from lth.runner import submit
+    from lth.store import RunStore
 
+    store = RunStore(args.cache_dir)
     try:
-        config = config_from_args(args)
-        hparams.check_run(config, args.data_dir)
+        return store, submit(config_from_args(args), data_dir=args.data_dir, store=store,
+                             start=command == "submit")
     except (DataError, hparams.ConfigError) as e:
-        print(f"lth run: error: {e}", file=sys.stderr)
-        return 2
-    from lth.experiments import run_experiment  # imports TensorFlow: only once the input is known good
+        return _fail(command, str(e))
 
-    def on_eval(event: dict) -> None:
-        print(progress_line(event), file=sys.stderr, flush=True)
 
-    try:
-        summary = run_experiment(config, data_dir=args.data_dir, on_eval=on_eval)
-    except Exception as e:  # a failure during training: say what, exit 1
-        print(f"lth run: training failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+def cmd_run(args) -> int:
+    """Train in the foreground through the store: a cached run prints its results at once."""
+    from lth import runner
+
+    submitted = _submit(args, "run")
+    if isinstance(submitted, int):
+        return submitted
+    store, submission = submitted
+    print(submission.message, file=sys.stderr, flush=True)
+    if submission.outcome != "cached":
+        if runner.claim_foreground(submission.run_id, store):
+            print(f"run {submission.run_id}: training in this process", file=sys.stderr, flush=True)
+            status = runner.execute(submission.run_id, store, on_eval=_print_progress)
+            runner.schedule(store)
+        else:  # another process (a worker, another terminal) trains it: follow it
+            status = runner.wait(submission.run_id, store, on_eval=_print_progress)
+        if status["state"] != "done":
+            print(f"lth run: run {submission.run_id} {status['state']}: {status.get('error')}", file=sys.stderr)
+            return 1
+    summary = store.results(submission.run_id)
+    summary["cached"] = submission.outcome == "cached"
     print(json.dumps(summary, allow_nan=True))
     return 0
+
+
+def cmd_submit(args) -> int:
+    submitted = _submit(args, "submit")
+    if isinstance(submitted, int):
+        return submitted
+    _, submission = submitted
+    print(submission.message, file=sys.stderr)
+    print(submission.run_id)
+    return 0
+
+
+def _store_command(args, action) -> int:
+    from lth.store import RunStore, StoreError
+
+    try:
+        return action(RunStore(args.cache_dir))
+    except StoreError as e:
+        return _fail(args.command, str(e))
+
+
+def cmd_status(args) -> int:
+    def action(store):
+        status = store.status(args.run_id)
+        print(json.dumps({"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
+                         indent=2, sort_keys=True))
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_list(args) -> int:
+    from lth.runner import schedule
+
+    def action(store):
+        schedule(store)
+        runs = store.runs()
+        if args.json:
+            print(runs.to_json(orient="records"))
+        elif runs.empty:
+            print(f"no runs in {store.root}; start one with `python -m lth submit ...`")
+        else:
+            shown = runs[["run_id", "state", "experiment", "model", "dataset", "seed", "progress", "device", "error"]]
+            print(shown.to_string(index=False))
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_cancel(args) -> int:
+    from lth.runner import cancel
+
+    def action(store):
+        status = cancel(args.run_id, store)
+        print(f"run {args.run_id} {status['state']}")
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_resume(args) -> int:
+    from lth.runner import resume
+
+    def action(store):
+        print(resume(args.run_id, store).message)
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_delete(args) -> int:
+    def action(store):
+        store.delete(args.run_id)
+        print(f"run {args.run_id} deleted")
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_worker(args) -> int:
+    from lth.runner import run_worker
+    from lth.store import RunStore
+
+    return run_worker(args.run_id, RunStore(args.cache_dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m lth", description="Lottery Ticket Lab experiments")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    run = commands.add_parser("run", help="train in the foreground, print results as JSON")
+    run = commands.add_parser("run", help="train in the foreground (through the run store), print results as JSON")
     add_config_arguments(run)
     run.set_defaults(func=cmd_run)
+    submit = commands.add_parser("submit", help="queue a run in the background; prints its run id")
+    add_config_arguments(submit)
+    submit.set_defaults(func=cmd_submit)
+    for name, func, text in [("status", cmd_status, "print a run's status record as JSON"),
+                             ("cancel", cmd_cancel, "stop a queued or running run"),
+                             ("resume", cmd_resume, "continue a failed or cancelled run"),
+                             ("delete", cmd_delete, "delete a run's folder"),
+                             ("worker", cmd_worker, argparse.SUPPRESS)]:
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("run_id")
+        sub.add_argument("--cache-dir")
+        sub.set_defaults(func=func)
+    listing = commands.add_parser("list", help="list the runs in the store")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--cache-dir")
+    listing.set_defaults(func=cmd_list)
     return parser
 
 

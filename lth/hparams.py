@@ -218,3 +218,17 @@ def check_run(config: RunConfig, data_dir: str | None = None) -> Dataset:
     data = load_dataset(config.dataset, data_dir)
     config.validate_against(len(data.y_train))
     return data
+
+
+def planned_trainings(config: RunConfig) -> int:
+    """How many trainings a run makes (each to the full budget unless patience stops it)."""
+    if config.experiment == "baseline":
+        return 1
+    if config.experiment == "tfmot":
+        return 3
+    rounds = config.lottery_rounds()
+    return rounds + 1 + rounds * len(config.controls)
+
+
+def planned_evaluations(config: RunConfig, train_size: int) -> int:
+    return planned_trainings(config) * math.ceil(config.total_iterations(train_size) / config.eval_every)

@@ -1,0 +1,305 @@
+"""Background runner: submit runs to the store, start each in its own OS process, queue, cancel, resume.
+
+A run trains in a worker process started in a new session (`python -m lth worker RUN_ID`), so it
+outlives Streamlit reruns, closed browsers and restarted apps. Queued runs are started by `schedule()`,
+which every submit, cancel, resume, finished worker and store listing calls: the queue moves on even
+when no page is open. Lock order: the scheduler lock may be held while taking a run's lock, never the
+other way round.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from lth import hparams
+from lth.device import gpu_hardware
+from lth.fsutil import write_json_atomic
+from lth.hparams import RunConfig
+from lth.store import ACTIVE, RunStore, StoreError, process_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_CONCURRENT_ENV = "LTH_MAX_CONCURRENT"
+CANCEL_GRACE_SECONDS = 5.0
+
+
+# ---- settings -------------------------------------------------------------------------------------
+def max_concurrent(store: RunStore) -> int:
+    """Runs trained at once: the store's setting, else $LTH_MAX_CONCURRENT, else one per GPU (one on CPU)."""
+    try:
+        value = json.loads((store.root / "settings.json").read_text())["max_concurrent"]
+    except (OSError, ValueError, KeyError, TypeError):
+        value = os.environ.get(MAX_CONCURRENT_ENV) or max(1, len(gpu_hardware()))
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def set_max_concurrent(store: RunStore, value: int) -> None:
+    if int(value) < 1:
+        raise StoreError("the concurrency limit must be at least 1")
+    write_json_atomic(store.root / "settings.json", {"max_concurrent": int(value)})
+
+
+# ---- submitting -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Submission:
+    run_id: str
+    outcome: str  # "cached" (done already), "attached" (queued or running already), "queued", "resumed"
+
+    @property
+    def message(self) -> str:
+        return {
+            "cached": f"run {self.run_id} is cached: its results are ready, nothing was trained",
+            "attached": f"run {self.run_id} is already queued or running; attached to it",
+            "queued": f"run {self.run_id} queued",
+            "resumed": f"run {self.run_id} had stopped; it resumes from its last completed round",
+        }[self.outcome]
+
+
+def submit(config: RunConfig, *, data_dir: str | None = None, store: RunStore | None = None,
+           start: bool = True) -> Submission:
+    """Queue a run (or find it done or in progress). Raises ConfigError/DataError on bad input."""
+    store = store or RunStore()
+    data = hparams.check_run(config, data_dir)
+    run_id = hparams.run_id(config, data.fingerprint)
+    if store.exists(run_id):
+        store.status_or_none(run_id)  # marks a dead worker failed before we decide
+    with store.lock(run_id):
+        outcome = _claim(store, run_id, config, data_dir, data.fingerprint, len(data.y_train))
+    if start:
+        schedule(store)
+    return Submission(run_id, outcome)
+
+
+def _claim(store, run_id, config, data_dir, fingerprint, train_size) -> str:
+    """Decide what a submission means for the run, under its lock."""
+    if store.exists(run_id):
+        try:
+            status = store.raw_status(run_id)
+            state = status["state"]
+        except (OSError, ValueError):
+            state = None  # an unreadable status: start the run over, its config is known
+        if state == "done":
+            try:
+                if store.results(run_id) is not None:
+                    return "cached"
+            except (OSError, ValueError):
+                pass  # unreadable results: train again
+        elif state in ACTIVE:
+            return "attached"
+        elif state in ("failed", "cancelled"):
+            store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None)
+            return "resumed"
+    store.create(run_id, config, data_dir=data_dir, fingerprint=fingerprint,
+                 planned_evaluations=hparams.planned_evaluations(config, train_size))
+    return "queued"
+
+
+def resume(run_id: str, store: RunStore) -> Submission:
+    store.status(run_id)
+    with store.lock(run_id):
+        state = store.raw_status(run_id)["state"]
+        if state not in ("failed", "cancelled"):
+            raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs resume")
+        store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None)
+    schedule(store)
+    return Submission(run_id, "resumed")
+
+
+def cancel(run_id: str, store: RunStore) -> dict:
+    """Stop a queued or running run and mark it cancelled; returns the new status."""
+    store.status(run_id)
+    with store.lock(run_id):
+        status = store.raw_status(run_id)
+        if status["state"] not in ACTIVE:
+            raise StoreError(f"run {run_id} is {status['state']}; only queued or running runs can be cancelled")
+        pid, own_session = status.get("pid"), status.get("own_session")
+        status = store.update_status(run_id, state="cancelled", ended=time.time(), error="cancelled by the user")
+    if pid and process_alive(pid):
+        _terminate(pid, own_session)
+    schedule(store)
+    return status
+
+
+def _terminate(pid: int, own_session: bool) -> None:
+    def send(sig):
+        try:
+            os.killpg(pid, sig) if own_session else os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
+    deadline = time.time() + CANCEL_GRACE_SECONDS
+    while time.time() < deadline:
+        if not process_alive(pid):
+            return
+        time.sleep(0.1)
+    send(signal.SIGKILL)
+
+
+# ---- the queue ----------------------------------------------------------------------------------------
+def schedule(store: RunStore) -> list[str]:
+    """Start queued runs (oldest first) while fewer than the limit are running; returns those started."""
+    started = []
+    with FileLock(str(store.root / ".scheduler.lock"), timeout=60):
+        running, queued = 0, []
+        for run_id in store.run_ids():
+            status = store.status_or_none(run_id)
+            if status is None:
+                continue
+            if status["state"] == "running":
+                running += 1
+            elif status["state"] == "queued":
+                queued.append((status.get("queued") or status.get("created") or 0, run_id))
+        for _, run_id in sorted(queued)[: max(0, max_concurrent(store) - running)]:
+            if _start_worker(store, run_id):
+                started.append(run_id)
+    return started
+
+
+def _start_worker(store: RunStore, run_id: str) -> bool:
+    with store.lock(run_id):
+        if store.raw_status(run_id)["state"] != "queued":
+            return False
+        log = open(store.path(run_id) / "log.txt", "ab")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the page, the app and the terminal that started it
+            )
+        finally:
+            log.close()
+        store.update_status(run_id, state="running", pid=process.pid, own_session=True,
+                            started=time.time(), ended=None)
+    return True
+
+
+# ---- the worker ------------------------------------------------------------------------------------------
+class Cancelled(Exception):
+    pass
+
+
+def _versions() -> dict:
+    def version(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    return {"python": platform.python_version(), "tensorflow": version("tensorflow"),
+            "tf_keras": version("tf-keras"), "tfmot": version("tensorflow-model-optimization")}
+
+
+def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
+    """Train a run whose status is `running` with this process's pid; write its results and status.
+
+    Used by background workers and by `python -m lth run` in the foreground. Returns the final status.
+    """
+    from lth.device import training_device
+    from lth.experiments import RoundCheckpoint, run_experiment
+
+    record = store.config_record(run_id)
+    config = RunConfig.from_json(record["config"])
+    checkpoint_dir = store.path(run_id) / "checkpoint"
+    completed = 0
+    if config.experiment == "lottery":
+        while RoundCheckpoint(checkpoint_dir).load_round(completed) is not None:
+            completed += 1
+    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed and config.experiment == "lottery")
+    progress = {"evaluations": len(store.metrics_records(run_id)), "iteration": 0}
+    stop = threading.Event()
+
+    def beat():
+        while not stop.is_set():
+            store.write_heartbeat(run_id, progress)
+            stop.wait(2.0)
+
+    heart = threading.Thread(target=beat, daemon=True)
+    heart.start()
+
+    def on_sigterm(signum, frame):
+        raise Cancelled()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+
+    def record_eval(event):
+        store.append_metric(run_id, event)
+        progress.update(evaluations=progress["evaluations"] + 1, iteration=event["iteration"],
+                        arm=event["arm"], round=event["round"])
+        if on_eval:
+            on_eval(event)
+
+    final = {}
+    try:
+        device = training_device()
+        with store.lock(run_id):
+            store.update_status(run_id, device=device.as_dict(), versions=_versions())
+        summary = run_experiment(config, data_dir=record.get("data_dir"), on_eval=record_eval,
+                                 device=device, checkpoint_dir=checkpoint_dir if config.experiment == "lottery" else None)
+        summary["run_id"] = run_id
+        store.write_results(run_id, summary)
+        final = {"state": "done", "error": None}
+    except Cancelled:
+        final = {"state": "cancelled", "error": "cancelled by the user"}
+    except BaseException as e:  # includes KeyboardInterrupt in the foreground
+        traceback.print_exc()
+        final = {"state": "failed", "error": f"{type(e).__name__}: {e}"}
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stop.set()
+        heart.join()
+        store.write_heartbeat(run_id, progress)
+    with store.lock(run_id):
+        status = store.raw_status(run_id)
+        if status["state"] == "running" and status.get("pid") == os.getpid():
+            status = store.update_status(run_id, ended=time.time(), **final)
+    return status
+
+
+def run_worker(run_id: str, store: RunStore) -> int:
+    """Entry point of a background worker process."""
+    try:
+        status = execute(run_id, store)
+    finally:
+        schedule(store)  # this slot is free: start the next queued run
+    return 0 if status["state"] in ("done", "cancelled") else 1
+
+
+def claim_foreground(run_id: str, store: RunStore) -> bool:
+    """Mark a queued run as running in this process (for `lth run`); False if another process has it."""
+    with store.lock(run_id):
+        if store.raw_status(run_id)["state"] != "queued":
+            return False
+        store.update_status(run_id, state="running", pid=os.getpid(), own_session=False,
+                            started=time.time(), ended=None)
+    return True
+
+
+def wait(run_id: str, store: RunStore, *, on_eval=None, poll: float = 1.0) -> dict:
+    """Follow a run another process trains until it ends, passing new evaluations to `on_eval`."""
+    seen = 0
+    while True:
+        status = store.status(run_id)
+        records = store.metrics_records(run_id)
+        if on_eval:
+            for event in records[seen:]:
+                on_eval(event)
+        seen = len(records)
+        if status["state"] not in ACTIVE:
+            return status
+        if status["state"] == "queued":
+            schedule(store)
+        time.sleep(poll)
