@@ -1,0 +1,152 @@
+"""The run store and the background runner, with real worker processes and real training."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_cli
+from lth import runner
+from lth.hparams import RunConfig
+from lth.store import RunStore
+
+TINY = ["--iterations", "100", "--eval-every", "50"]
+
+
+def wait_for(predicate, timeout=120, poll=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "cache")
+
+
+def cli(store, *args):
+    return run_cli(*args, "--cache-dir", str(store.root))
+
+
+def test_cache_hit_does_not_train(store):
+    first = cli(store, "run", *TINY)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.splitlines()[-1])
+    run_id = summary["run_id"]
+    assert summary["cached"] is False
+    status_before = store.status(run_id)
+    metrics_before = (store.path(run_id) / "metrics.jsonl").read_bytes()
+    again = cli(store, "run", *TINY)
+    assert again.returncode == 0 and "is cached" in again.stderr and "training in this process" not in again.stderr
+    cached = json.loads(again.stdout.splitlines()[-1])
+    assert cached["cached"] is True and cached["results"] == summary["results"]
+    submission = runner.submit(RunConfig(iterations=100, eval_every=50), store=store)
+    assert (submission.run_id, submission.outcome) == (run_id, "cached")
+    assert store.status(run_id) == status_before
+    assert (store.path(run_id) / "metrics.jsonl").read_bytes() == metrics_before
+
+
+def test_two_concurrent_submits_make_one_run(store):
+    args = [sys.executable, "-m", "lth", "submit", *TINY, "--seed", "5", "--cache-dir", str(store.root)]
+    procs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    ids = {out.strip() for out, _ in outs}
+    assert len(ids) == 1 and store.run_ids() == sorted(ids)
+    messages = sorted(err.strip().splitlines()[-1].split(" ", 2)[2] for _, err in outs)
+    assert messages == ["is already queued or running; attached to it", "queued"]
+    run_id = ids.pop()
+    wait_for(lambda: store.status(run_id)["state"] == "done")
+    assert len(store.metrics_records(run_id)) == 2  # trained once: two evaluations
+
+
+def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, tmp_path):
+    args = ["--experiment", "lottery", "--rounds", "3", "--iterations", "600", "--eval-every", "200",
+            "--controls", "reinit"]
+    run_id = cli(store, "submit", *args).stdout.strip()
+    wait_for(lambda: (store.path(run_id) / "checkpoint" / "round_01.json").is_file())
+    pid = store.status(run_id)["pid"]
+    assert store.status(run_id)["state"] == "running"
+    os.kill(pid, signal.SIGKILL)
+    t0 = time.time()
+    status = wait_for(lambda: (s := store.status(run_id))["state"] != "running" and s, timeout=10)
+    assert time.time() - t0 < 5
+    assert status["state"] == "failed" and f"worker process {pid} died" in status["error"]
+    row = store.runs().set_index("run_id").loc[run_id]
+    assert row["state"] == "failed"
+
+    resumed = cli(store, "resume", run_id)
+    assert resumed.returncode == 0 and "resumes" in resumed.stdout
+    wait_for(lambda: store.status(run_id)["state"] == "done", timeout=180)
+    # rounds 0-1 were not trained again: their metrics come from the first worker
+    assert "round_00" not in (store.path(run_id) / "log.txt").read_text()
+    reference = cli(RunStore(tmp_path / "other"), "run", *args)
+    assert reference.returncode == 0, reference.stderr
+
+    def strip(records):
+        return [{k: v for k, v in r.items() if k != "train_seconds"} for r in records]
+    expected = json.loads(reference.stdout.splitlines()[-1])
+    assert strip(store.results(run_id)["results"]) == strip(expected["results"])
+    arms_rounds = [(m["arm"], m["round"], m["iteration"]) for m in store.metrics_records(run_id)]
+    assert len(arms_rounds) == len(set(arms_rounds)) == 3 * (4 + 3)  # each evaluation once, none repeated
+
+
+def test_cancel_stops_a_running_run(store):
+    run_id = cli(store, "submit", "--iterations", "200000", "--eval-every", "100", "--seed", "9").stdout.strip()
+    wait_for(lambda: store.metrics_records(run_id))
+    pid = store.status(run_id)["pid"]
+    t0 = time.time()
+    result = cli(store, "cancel", run_id)
+    assert result.returncode == 0 and "cancelled" in result.stdout
+    assert time.time() - t0 < 15
+    wait_for(lambda: not runner.process_alive(pid), timeout=10)
+    status = store.status(run_id)
+    assert status["state"] == "cancelled" and status["error"] == "cancelled by the user"
+    assert cli(store, "cancel", run_id).returncode == 2  # nothing left to cancel: one-line error
+
+
+def test_queue_respects_its_limit(store):
+    runner.set_max_concurrent(store, 1)
+    ids = [runner.submit(RunConfig(iterations=150, eval_every=50, seed=s), store=store).run_id for s in (11, 12, 13)]
+    most = 0
+    while True:
+        states = [store.status(r)["state"] for r in ids]
+        most = max(most, states.count("running"))
+        if all(s == "done" for s in states):
+            break
+        assert "failed" not in states
+        time.sleep(0.05)
+    assert most == 1
+    starts = sorted(store.status(r)["started"] for r in ids)
+    ends = sorted(store.status(r)["ended"] for r in ids)
+    assert starts[1] >= ends[0] and starts[2] >= ends[1]  # one after another
+
+
+def test_corrupt_folders_are_reported_not_raised(store):
+    done = cli(store, "run", *TINY, "--seed", "21")
+    good = json.loads(done.stdout.splitlines()[-1])["run_id"]
+    broken_ids = {}
+    for seed, broken in [(22, "config.json"), (23, "status.json"), (24, "results.json")]:
+        result = cli(store, "run", *TINY, "--seed", str(seed))
+        run_id = json.loads(result.stdout.splitlines()[-1])["run_id"]
+        (store.path(run_id) / broken).write_text("{not json")
+        broken_ids[broken] = run_id
+    with open(store.path(good) / "metrics.jsonl", "a") as f:
+        f.write('{"iteration": 150, "val_lo')  # a writer killed mid-line
+    runs = store.runs().set_index("run_id")
+    assert (runs["state"] == "corrupt").sum() == 3 and runs.loc[good, "state"] == "done"
+    assert runs[runs["state"] == "corrupt"]["error"].str.len().min() > 0
+    assert len(store.metrics(good)) == 2  # the torn line is ignored
+    assert "results.json unreadable" in runs.loc[broken_ids["results.json"], "error"]
+    # results stay readable wherever results.json itself is intact
+    assert set(store.results_frame()["run_id"]) == {good, broken_ids["config.json"], broken_ids["status.json"]}
+    listing = cli(store, "list", "--json")
+    assert listing.returncode == 0 and sum(r["state"] == "corrupt" for r in json.loads(listing.stdout)) == 3
+    assert cli(store, "status", "nope").returncode == 2
