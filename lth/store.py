@@ -13,6 +13,7 @@ A run whose worker died is marked failed when it is next read. Pure Python: the 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -255,7 +256,10 @@ class RunStore:
 
     def results_frame(self, run_ids=None) -> pd.DataFrame:
         """One row per (run, arm, round): the config's main settings, density, per-layer density
-        as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped."""
+        as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped.
+
+        `series` groups runs that differ only in their seed (to aggregate over seeds); `label` names it.
+        """
         rows = []
         for run_id in run_ids if run_ids is not None else self.run_ids():
             try:
@@ -263,10 +267,14 @@ class RunStore:
                 if summary is None:
                     continue
                 config = summary["config"]
+                series = hashlib.sha256(json.dumps({k: v for k, v in config.items() if k != "seed"},
+                                                   sort_keys=True).encode()).hexdigest()[:6]
+                label = f"{config['experiment']} {config['model']} {config['dataset']} it{config.get('iterations')} [{series}]"
                 for record in summary["results"]:
                     row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],
                            "dataset": config["dataset"], "seed": config["seed"],
-                           "iterations": config.get("iterations"), "device": summary["device"]["name"]}
+                           "iterations": config.get("iterations"), "device": summary["device"]["name"],
+                           "series": series, "label": label}
                     row.update({k: v for k, v in record.items() if k != "layer_density"})
                     row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
                     rows.append(row)

@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages (the `lth` library itself never imports Streamlit)."""

@@ -1,0 +1,83 @@
+"""Shared page pieces: the store, submitting runs, result tables, export buttons."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lth import export, runner
+from lth.data import DataError
+from lth.hparams import ConfigError, RunConfig
+from lth.store import RunStore, StoreError
+
+
+def store() -> RunStore:
+    return RunStore()
+
+
+def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[runner.Submission]:
+    """Submit every config; show what happened to each; return the submissions."""
+    submissions = []
+    s = store()
+    for config in configs:
+        try:
+            submissions.append(runner.submit(config, data_dir=data_dir, store=s))
+        except (ConfigError, DataError, StoreError) as e:
+            st.error(f"Seed {config.seed}: {e}")
+    for sub in submissions:
+        (st.success if sub.outcome == "cached" else st.info)(sub.message)
+        if sub.outcome == "cached":
+            show_results(s.results(sub.run_id))
+    if submissions and any(sub.outcome != "cached" for sub in submissions):
+        st.page_link("pages/runs.py", label="Follow them on the Runs page", icon=":material/list:")
+    return submissions
+
+
+def results_table(summary: dict) -> pd.DataFrame:
+    rows = []
+    for r in summary["results"]:
+        rows.append({
+            "arm": r["arm"], "round": r["round"], "density %": round(100 * r["density"], 2),
+            "early-stop iteration": r["early_stop_iteration"],
+            "test acc. at early stop": r["early_stop_test_accuracy"],
+            "final test acc.": r["final_test_accuracy"],
+            **{f"{k} %": round(100 * v, 2) for k, v in r.get("layer_density", {}).items()},
+        })
+    return pd.DataFrame(rows)
+
+
+def show_results(summary: dict | None) -> None:
+    if not summary:
+        return
+    st.caption(f"run {summary.get('run_id', '')} · {summary['device']['name']} · {summary['seconds']:.1f} s")
+    st.dataframe(results_table(summary), hide_index=True, width="stretch")
+
+
+def figure_downloads(fig, name: str, key: str) -> None:
+    """PNG/SVG/PDF (generated on click through kaleido) and standalone HTML downloads of a figure."""
+    problem = export.image_export_problem()
+    columns = st.columns(4)
+    for column, fmt in zip(columns, export.IMAGE_FORMATS + ("html",)):
+        with column:
+            if fmt in export.IMAGE_FORMATS and problem:
+                st.button(fmt.upper(), disabled=True, key=f"{key}-{fmt}", help=problem)
+                continue
+            st.download_button(fmt.upper(), data=lambda f=fmt: export.figure_bytes(fig, f),
+                               file_name=f"{name}.{fmt}", mime=export.MIME[fmt], key=f"{key}-{fmt}",
+                               on_click="ignore")
+    if problem:
+        st.caption(problem)
+
+
+def table_downloads(frame: pd.DataFrame, name: str, key: str) -> None:
+    columns = st.columns(4)
+    for column, fmt in zip(columns, ("csv", "json")):
+        with column:
+            st.download_button(fmt.upper(), data=export.table_bytes(frame, fmt), file_name=f"{name}.{fmt}",
+                               mime=export.MIME[fmt], key=f"{key}-{fmt}", on_click="ignore")
+
+
+def format_seconds(value) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    value = int(value)
+    return f"{value // 3600}h{value % 3600 // 60:02d}m" if value >= 3600 else f"{value // 60}m{value % 60:02d}s"

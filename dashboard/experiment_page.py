@@ -1,0 +1,15 @@
+"""The body of the Baseline, Lottery ticket and tfmot pages: form, start button, outcome."""
+import streamlit as st
+
+from dashboard.common import submit_runs
+from dashboard.forms import experiment_form
+
+
+def render(experiment: str, title: str, intro: str) -> None:
+    st.title(title)
+    st.caption(intro)
+    form = experiment_form(experiment)
+    label = "Start" if not form or len(form[0]) == 1 else f"Start {len(form[0])} runs"
+    if st.button(label, type="primary", disabled=form is None, key=f"{experiment}-start"):
+        configs, data_dir = form
+        submit_runs(configs, data_dir)

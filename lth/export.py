@@ -1,0 +1,50 @@
+"""Figure and data export: PNG, SVG and PDF through kaleido (which drives a Chromium), standalone HTML,
+CSV and JSON. Image formats need Chromium; HTML, CSV and JSON always work."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+import plotly.graph_objects as go
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html",
+        "csv": "text/csv", "json": "application/json"}
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def image_export_problem() -> str | None:
+    """Why PNG/SVG/PDF export cannot work here, or None when a Chromium for kaleido is present."""
+    if os.environ.get("BROWSER_PATH") and os.path.exists(os.environ["BROWSER_PATH"]):
+        return None
+    if any(shutil.which(name) for name in BROWSERS):
+        return None
+    return ("PNG, SVG and PDF export need Chromium, which is not installed: run `sudo apt-get install "
+            "chromium` (or set BROWSER_PATH to a Chrome/Chromium binary). HTML and CSV export work without it.")
+
+
+def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
+    if fmt == "html":
+        return fig.to_html(include_plotlyjs=True, full_html=True).encode()
+    if fmt not in IMAGE_FORMATS:
+        raise ExportError(f"unknown figure format {fmt!r}")
+    problem = image_export_problem()
+    if problem:
+        raise ExportError(problem)
+    try:
+        return fig.to_image(format=fmt, width=1100, height=fig.layout.height or 500, scale=2 if fmt == "png" else 1)
+    except Exception as e:  # kaleido/Chromium failures surface as assorted exception types
+        raise ExportError(f"{fmt.upper()} export failed: {e}") from e
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode()
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=1).encode()
+    raise ExportError(f"unknown data format {fmt!r}")

@@ -1,0 +1,154 @@
+"""Plotly figures of runs: live training curves and density-vs-accuracy overlays across runs and seeds.
+
+Pure functions of DataFrames from the run store, so the dashboard, the CLI and tests share them.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative, sample_colorscale
+from plotly.subplots import make_subplots
+
+ARM_LABELS = {
+    "dense": "dense baseline", "ticket": "lottery ticket", "reinit": "random reinit",
+    "random_prune": "random pruning", "pruned": "tfmot pruned network",
+}
+ARM_COLORS = {"ticket": "#1f77b4", "reinit": "#d62728", "random_prune": "#ff7f0e", "pruned": "#2ca02c",
+              "dense": "#7f7f7f"}
+METRICS = {
+    "early_stop_test_accuracy": "test accuracy at early stop",
+    "final_test_accuracy": "final test accuracy",
+    "early_stop_val_accuracy": "validation accuracy at early stop",
+}
+SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
+
+
+def _percent_log_axis(fig, row=None, col=None):
+    kwargs = {"row": row, "col": col} if row else {}
+    fig.update_xaxes(type="log", autorange="reversed", title_text="density (% of prunable weights kept)",
+                     ticksuffix="%", **kwargs)
+
+
+def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
+    """Loss and accuracy against iteration for train, validation and test; one colour per round
+    (per arm when an arm is not the ticket), line style per split."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    if metrics.empty:
+        fig.update_layout(title=title or "no evaluations yet")
+        return fig
+    groups = list(metrics.groupby(["arm", "round"], sort=False))
+    rounds = sorted(metrics["round"].unique())
+    palette = sample_colorscale("Viridis", [i / max(1, len(rounds) - 1) * 0.9 for i in range(len(rounds))])
+    colour_of_round = dict(zip(rounds, palette))
+    for (arm, round_), group in groups:
+        density = 100 * group["density"].iloc[0]
+        name = f"{ARM_LABELS.get(arm, arm)} r{round_} ({density:.1f}%)"
+        colour = colour_of_round[round_] if arm in ("ticket", "dense") else ARM_COLORS.get(arm, "#333")
+        for split in ("train", "val", "test"):
+            for col, metric in ((1, "loss"), (2, "accuracy")):
+                fig.add_trace(go.Scatter(
+                    x=group["iteration"], y=group[f"{split}_{metric}"], mode="lines",
+                    name=f"{name} {split}", legendgroup=name, showlegend=col == 1,
+                    line={"color": colour, "dash": SPLIT_DASH[split]},
+                ), row=1, col=col)
+    fig.update_xaxes(title_text="iteration")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(title=title, height=460, legend={"font": {"size": 10}},
+                      margin={"l": 50, "r": 20, "t": 60, "b": 40})
+    return fig
+
+
+def aggregate(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean, std, min, max and seed count of `metric` (and early-stop iteration) per series, arm and density."""
+    if results.empty:
+        return pd.DataFrame()
+    frame = results.assign(density_pct=(100 * results["density"]).round(2))
+    keys = ["series", "label", "experiment", "model", "arm", "density_pct"]
+    stats = frame.groupby(keys, sort=False).agg(
+        mean=(metric, "mean"), std=(metric, "std"), min=(metric, "min"), max=(metric, "max"),
+        seeds=("seed", "nunique"), early_stop_mean=("early_stop_iteration", "mean"),
+        early_stop_std=("early_stop_iteration", "std"), early_stop_min=("early_stop_iteration", "min"),
+        early_stop_max=("early_stop_iteration", "max"),
+    ).reset_index()
+    return stats.fillna({"std": 0.0, "early_stop_std": 0.0}).sort_values(keys[:5] + ["density_pct"])
+
+
+def _band(x, low, high, colour, name, group):
+    return go.Scatter(
+        x=list(x) + list(x)[::-1], y=list(high) + list(low)[::-1], fill="toself", mode="lines",
+        line={"width": 0}, fillcolor=colour, opacity=0.2, hoverinfo="skip", showlegend=False,
+        name=f"{name} band", legendgroup=group,
+    )
+
+
+def _series_lines(fig, stats, value, low, high, row=None, col=None, showlegend=True):
+    """One line per (series, arm) with its band; the dense baseline as a horizontal band."""
+    place = {"row": row, "col": col} if row else {}
+    xs = stats["density_pct"]
+    x_range = (float(xs.min()), float(xs.max())) if not xs.empty else (1.0, 100.0)
+    colours = iter(qualitative.Plotly)
+    for (series, arm), group in stats.groupby(["series", "arm"], sort=False):
+        label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
+        colour = ARM_COLORS.get(arm) if stats["series"].nunique() <= 2 else next(colours, "#333")
+        if arm == "dense" and len(group) == 1:
+            g = group.iloc[0]
+            left, right = max(x_range[1], 100.0), min(x_range[0], 100.0)
+            fig.add_trace(_band([left, right], [g[low]] * 2, [g[high]] * 2, colour, label, label), **place)
+            fig.add_trace(go.Scatter(x=[left, right], y=[g[value]] * 2, mode="lines", name=label,
+                                     legendgroup=label, showlegend=showlegend,
+                                     line={"color": colour, "dash": "dash"}), **place)
+            continue
+        group = group.sort_values("density_pct", ascending=False)
+        fig.add_trace(_band(group["density_pct"], group[low], group[high], colour, label, label), **place)
+        fig.add_trace(go.Scatter(
+            x=group["density_pct"], y=group[value], mode="lines+markers", name=label, legendgroup=label,
+            showlegend=showlegend, line={"color": colour},
+            customdata=group[["seeds"]], hovertemplate="%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)",
+        ), **place)
+
+
+def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_accuracy",
+                        band: str = "std") -> go.Figure:
+    """Test accuracy against density (log axis, decreasing to the right) for every arm, mean over seeds
+    with a band (±1 std or min-max); the dense baseline as a horizontal band."""
+    stats = aggregate(results, metric)
+    fig = go.Figure()
+    if not stats.empty:
+        if band == "std":
+            stats = stats.assign(low=stats["mean"] - stats["std"], high=stats["mean"] + stats["std"])
+        else:
+            stats = stats.assign(low=stats["min"], high=stats["max"])
+        _series_lines(fig, stats, "mean", "low", "high")
+    _percent_log_axis(fig)
+    band_text = "±1 std" if band == "std" else "min-max"
+    fig.update_layout(title=f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
+                      yaxis_title=METRICS.get(metric, metric), height=480)
+    return fig
+
+
+def early_stop_vs_density(results: pd.DataFrame, band: str = "std") -> go.Figure:
+    stats = aggregate(results, "early_stop_test_accuracy")
+    fig = go.Figure()
+    if not stats.empty:
+        if band == "std":
+            stats = stats.assign(low=stats["early_stop_mean"] - stats["early_stop_std"],
+                                 high=stats["early_stop_mean"] + stats["early_stop_std"])
+        else:
+            stats = stats.assign(low=stats["early_stop_min"], high=stats["early_stop_max"])
+        _series_lines(fig, stats, "early_stop_mean", "low", "high")
+    _percent_log_axis(fig)
+    fig.update_layout(title="early-stop iteration (minimum validation loss) vs density",
+                      yaxis_title="iteration", height=420)
+    return fig
+
+
+def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per-layer density (%) of each arm and round, one row per distinct mask density."""
+    layer_cols = [c for c in results.columns if c.startswith("density_")]
+    if results.empty or not layer_cols:
+        return pd.DataFrame()
+    table = results[["label", "arm", "round", "density"] + layer_cols].drop_duplicates(
+        subset=["label", "arm", "round"]).copy()
+    for column in ["density"] + layer_cols:
+        table[column] = (100 * table[column]).round(2)
+    return table.rename(columns={c: c.replace("density_", "") + " %" for c in layer_cols} | {"density": "overall %"})

@@ -1,0 +1,60 @@
+"""The two reference experiments, each one click (dashboard) or one command (`python -m lth preset`).
+
+A preset is a list of runs. The quick budget finishes on a 2-core CPU with the bundled sample; the
+full budget uses the papers' iteration counts on full MNIST (a GPU or a long night).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lth.hparams import RunConfig
+
+SEEDS = (0, 1, 2)
+ORIGINAL_DENSITIES = (0.5, 0.33, 0.2, 0.1, 0.05, 0.02, 0.01)
+BUDGETS = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    description: str
+    budgets: dict  # budget -> shared settings (dataset, iterations, batch size, eval interval)
+
+    def configs(self, budget: str = "quick") -> list[RunConfig]:
+        if budget not in self.budgets:
+            raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(self.budgets)}")
+        shared = self.budgets[budget]
+        if self.name == "original-study":
+            runs = [RunConfig(experiment="baseline", model="lenet5", seed=s, **shared) for s in SEEDS]
+            runs += [RunConfig(experiment="tfmot", model="lenet5", target_density=d, seed=s, **shared)
+                     for d in ORIGINAL_DENSITIES for s in SEEDS]
+            return runs
+        return [RunConfig(experiment="lottery", model="lenet300_100", rounds=15, prune_rate=0.2,
+                          output_prune_rate=0.1, controls=("reinit",), seed=s, **shared) for s in SEEDS]
+
+
+PRESETS = {
+    "original-study": Preset(
+        name="original-study",
+        title="Original study (lenet5, tfmot, three arms)",
+        description=("lenet5, its two hidden Dense layers pruned with tfmot to 50, 33, 20, 10, 5, 2 and 1 % "
+                     "density; per density the pruned network, the lottery ticket (its mask, reset to theta0) "
+                     "and random reinit; plus a dense baseline; 3 seeds each."),
+        budgets={
+            "quick": {"dataset": "mnist-sample", "iterations": 1500, "batch_size": 60, "eval_every": 100},
+            "full": {"dataset": "mnist", "iterations": 50_000, "batch_size": 600, "eval_every": 500},
+        },
+    ),
+    "frankle-carbin-lenet300": Preset(
+        name="frankle-carbin-lenet300",
+        title="Frankle & Carbin LeNet-300-100 (lottery, 20%/10% per round)",
+        description=("lenet300_100, iterative magnitude pruning removing 20% of each hidden layer and 10% of "
+                     "the output layer per round down to 3.6% density, reset to theta0, random-reinit "
+                     "control, Adam 1.2e-3, batch 60; 3 seeds."),
+        budgets={
+            "quick": {"dataset": "mnist-sample", "iterations": 1500, "batch_size": 60, "eval_every": 100},
+            "full": {"dataset": "mnist", "iterations": 50_000, "batch_size": 60, "eval_every": 100},
+        },
+    ),
+}

@@ -1,0 +1,54 @@
+import streamlit as st
+
+from dashboard.common import figure_downloads, store, table_downloads
+from lth import figures
+
+st.title("Compare runs")
+s = store()
+results = s.results_frame()
+if results.empty:
+    st.info("No finished runs to compare yet. Start runs on the experiment pages or a preset on the Home page; "
+            "they appear here when they finish.")
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+experiments = c1.multiselect("Experiment", sorted(results["experiment"].unique()),
+                             default=sorted(results["experiment"].unique()), key="f-experiment")
+model_names = c2.multiselect("Model", sorted(results["model"].unique()), default=sorted(results["model"].unique()),
+                             key="f-model")
+dataset_names = c3.multiselect("Dataset", sorted(results["dataset"].unique()),
+                               default=sorted(results["dataset"].unique()), key="f-dataset")
+seeds = c4.multiselect("Seeds", sorted(results["seed"].unique()), default=sorted(results["seed"].unique()),
+                       key="f-seed")
+chosen = results[results["experiment"].isin(experiments) & results["model"].isin(model_names)
+                 & results["dataset"].isin(dataset_names) & results["seed"].isin(seeds)]
+c5, c6, c7 = st.columns(3)
+series = c5.multiselect("Series (runs equal but for the seed)", sorted(chosen["label"].unique()),
+                        default=sorted(chosen["label"].unique()), key="f-series")
+metric = c6.selectbox("Accuracy", list(figures.METRICS), format_func=figures.METRICS.get, key="f-metric")
+band = c7.radio("Band over seeds", ["std", "minmax"], horizontal=True, key="f-band",
+                format_func={"std": "mean ± 1 std", "minmax": "min-max"}.get)
+chosen = chosen[chosen["label"].isin(series)]
+if chosen.empty:
+    st.warning("No runs match these filters.")
+    st.stop()
+st.caption(f"{chosen['run_id'].nunique()} runs, {len(chosen)} results.")
+
+accuracy = figures.accuracy_vs_density(chosen, metric, band)
+st.plotly_chart(accuracy, key="fig-accuracy")
+figure_downloads(accuracy, "accuracy_vs_density", "dl-accuracy")
+
+early = figures.early_stop_vs_density(chosen, band)
+st.plotly_chart(early, key="fig-early")
+figure_downloads(early, "early_stop_vs_density", "dl-early")
+
+st.subheader("Per-layer density")
+st.dataframe(figures.layer_density_table(chosen), hide_index=True, width="stretch")
+
+st.subheader("Data")
+stats = figures.aggregate(chosen, metric)
+st.dataframe(stats, hide_index=True, width="stretch")
+table_downloads(stats, "accuracy_vs_density_summary", "dl-summary")
+with st.expander("Every result"):
+    st.dataframe(chosen, hide_index=True, width="stretch")
+    table_downloads(chosen, "results", "dl-results")

@@ -1,0 +1,68 @@
+import importlib.util
+
+import streamlit as st
+
+from dashboard.common import store, submit_runs
+from lth import presets, runner
+from lth.data.datasets import KERAS_MNIST_CACHE, MNIST_DIR_ENV, dataset_source
+from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
+
+st.title("Lottery Ticket Lab")
+st.caption("Pruning experiments in the style of Frankle & Carbin's Lottery Ticket Hypothesis, on MNIST.")
+s = store()
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Device")
+    gpus = gpu_hardware()
+    if gpus and importlib.util.find_spec("nvidia.cudnn") is None:
+        st.warning(f"An NVIDIA GPU ({gpus[0]}) is present but TensorFlow's CUDA libraries are not installed, so "
+                   f"runs would train on the CPU. To fix it, {GPU_FIX_HINT}.")
+    elif gpus:
+        st.success(f"Runs train on the GPU: {', '.join(gpus)}.")
+    else:
+        import os
+        st.info(f"No GPU found: runs train on the CPU ({cpu_name()}, {os.cpu_count()} cores).")
+    runs = s.runs()
+    warnings = [w for w in runs["device"].dropna()] if not runs.empty else []
+    last_warning = next((s.status_or_none(r).get("device", {}).get("warning") for r in runs["run_id"][::-1]
+                         if (s.status_or_none(r) or {}).get("device", {}).get("warning")), None) if warnings else None
+    if last_warning:
+        st.warning(last_warning)
+    limit = st.number_input("Runs trained at once", 1, 16, runner.max_concurrent(s), key="max-concurrent",
+                            help="One per GPU is best on a GPU; on a CPU, more runs share the cores.")
+    if limit != runner.max_concurrent(s):
+        runner.set_max_concurrent(s, int(limit))
+        runner.schedule(s)
+with right:
+    st.subheader("Data")
+    st.markdown(f"- **mnist-sample** (bundled, offline): {dataset_source('mnist-sample')}\n"
+                f"- **mnist** (full): {dataset_source('mnist')}")
+    st.caption(f"Point the full dataset at a folder holding the four original IDX files with the "
+               f"{MNIST_DIR_ENV} variable (or the folder field on each experiment page), or let Keras "
+               f"download it into {KERAS_MNIST_CACHE} where there is internet.")
+
+st.subheader("Runs")
+if runs.empty:
+    st.info("No runs yet. Start one on the Baseline, Lottery ticket or tfmot page, or with a preset below; "
+            "or from a terminal: `python -m lth submit --experiment lottery --iterations 1500`.")
+else:
+    counts = runs["state"].value_counts()
+    columns = st.columns(6)
+    for column, state in zip(columns, ["queued", "running", "done", "failed", "cancelled", "corrupt"]):
+        column.metric(state, int(counts.get(state, 0)))
+    st.page_link("pages/runs.py", label="All runs", icon=":material/list:")
+
+st.subheader("Presets")
+for preset in presets.PRESETS.values():
+    with st.container(border=True):
+        st.markdown(f"**{preset.title}**  \n{preset.description}")
+        budget = st.radio("Budget", presets.BUDGETS, horizontal=True, key=f"budget-{preset.name}",
+                          format_func={"quick": "quick (bundled sample, 2-core CPU)",
+                                       "full": "full (full MNIST, the papers' iterations)"}.get)
+        configs = preset.configs(budget)
+        settings = preset.budgets[budget]
+        st.caption(f"{len(configs)} runs · {settings['dataset']} · {settings['iterations']} iterations per "
+                   f"training · batch {settings['batch_size']} · seeds {', '.join(map(str, presets.SEEDS))}")
+        if st.button("Start preset", key=f"start-{preset.name}"):
+            submit_runs(configs, None)

@@ -1,0 +1,79 @@
+import streamlit as st
+
+from dashboard.common import format_seconds, show_results, store
+from lth import figures, runner
+from lth.store import StoreError
+
+st.title("Runs")
+s = store()
+runner.schedule(s)  # moves the queue on if a worker died while no page was open
+runs = s.runs()
+if runs.empty:
+    st.info("The run store is empty. Start a run on the Baseline, Lottery ticket or tfmot page, "
+            "or with a preset on the Home page.")
+    st.stop()
+
+runs = runs.sort_values("created", ascending=False, na_position="last")
+table = runs.assign(elapsed=runs["elapsed_s"].map(format_seconds), left=runs["remaining_s"].map(format_seconds))
+st.dataframe(
+    table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "iterations", "device",
+           "elapsed", "left", "error"]],
+    hide_index=True, width="stretch",
+    column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
+                                                               format="percent"),
+                   "left": st.column_config.TextColumn("time left (est.)")},
+)
+
+labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model or ''} seed {r.seed}"
+          for r in runs.itertuples()}
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
+row = runs.set_index("run_id").loc[run_id]
+
+actions = st.columns(6)
+try:
+    if row["state"] in ("queued", "running") and actions[0].button("Cancel", key="cancel"):
+        runner.cancel(run_id, s)
+        st.rerun()
+    if row["state"] in ("failed", "cancelled") and actions[1].button("Resume", key="resume"):
+        runner.resume(run_id, s)
+        st.rerun()
+    if row["state"] != "running" and actions[2].button("Delete", key="delete"):
+        s.delete(run_id)
+        st.rerun()
+except StoreError as e:
+    st.error(str(e))
+
+if row["state"] == "corrupt":
+    st.error(f"This run folder cannot be read: {row['error']}. Delete it, or repair {row['path']}.")
+    st.stop()
+if row["state"] == "failed":
+    st.error(f"Failed: {row['error']}")
+
+
+def curves() -> None:
+    metrics = s.metrics(run_id)
+    status = s.status_or_none(run_id) or {}
+    if metrics.empty:
+        st.info("Waiting for the first evaluation…" if status.get("state") in ("queued", "running")
+                else "This run recorded no evaluations.")
+        return
+    arms = sorted(metrics["arm"].unique())
+    chosen = st.multiselect("Arms", arms, default=arms, key=f"arms-{run_id}")
+    shown = metrics[metrics["arm"].isin(chosen)]
+    last = metrics.iloc[-1]
+    st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
+               f"iteration {last['iteration']}/{last['total_iterations']}, test accuracy {last['test_accuracy']:.4f}")
+    st.plotly_chart(figures.training_curves(shown, f"run {run_id}"), key=f"curves-{run_id}")
+    if status.get("state") == "done":
+        show_results(s.results(run_id))
+
+
+live = row["state"] in ("queued", "running")
+st.fragment(curves, run_every=1.0 if live else None)()
+with st.expander("Log"):
+    st.code("\n".join(s.log_tail(run_id, 40)) or "(empty)")
+with st.expander("Configuration"):
+    try:
+        st.json(s.config_record(run_id))
+    except (OSError, ValueError) as e:
+        st.error(str(e))
