@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from lth import hparams, models
+from lth.data import DataError
 from lth.data.datasets import DATASETS, MNIST_DIR_ENV, dataset_source
 from lth.hparams import ConfigError, RunConfig
 
@@ -114,8 +115,8 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     configs = [RunConfig(experiment=experiment, seed=s, **common, **extra) for s in seeds]
     try:
         for config in configs:
-            config.validate()
-    except ConfigError as e:
+            hparams.check_run(config, data_dir)
+    except (ConfigError, DataError) as e:
         st.error(f"These settings cannot work: {e}")
         return None
     if experiment == "lottery":

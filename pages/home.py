@@ -1,4 +1,5 @@
 import importlib.util
+import os
 
 import streamlit as st
 
@@ -21,14 +22,13 @@ with left:
     elif gpus:
         st.success(f"Runs train on the GPU: {', '.join(gpus)}.")
     else:
-        import os
         st.info(f"No GPU found: runs train on the CPU ({cpu_name()}, {os.cpu_count()} cores).")
     runs = s.runs()
-    warnings = [w for w in runs["device"].dropna()] if not runs.empty else []
-    last_warning = next((s.status_or_none(r).get("device", {}).get("warning") for r in runs["run_id"][::-1]
-                         if (s.status_or_none(r) or {}).get("device", {}).get("warning")), None) if warnings else None
-    if last_warning:
-        st.warning(last_warning)
+    # A worker found a GPU that TensorFlow could not use: its own words say how to fix it.
+    device_warning = next((w for r in runs["run_id"]
+                           if (w := ((s.status_or_none(r) or {}).get("device") or {}).get("warning"))), None)
+    if device_warning:
+        st.warning(device_warning)
     limit = st.number_input("Runs trained at once", 1, 16, runner.max_concurrent(s), key="max-concurrent",
                             help="One per GPU is best on a GPU; on a CPU, more runs share the cores.")
     if limit != runner.max_concurrent(s):

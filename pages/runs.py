@@ -29,19 +29,17 @@ labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model o
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
 row = runs.set_index("run_id").loc[run_id]
 
-actions = st.columns(6)
-try:
-    if row["state"] in ("queued", "running") and actions[0].button("Cancel", key="cancel"):
-        runner.cancel(run_id, s)
-        st.rerun()
-    if row["state"] in ("failed", "cancelled") and actions[1].button("Resume", key="resume"):
-        runner.resume(run_id, s)
-        st.rerun()
-    if row["state"] != "running" and actions[2].button("Delete", key="delete"):
-        s.delete(run_id)
-        st.rerun()
-except StoreError as e:
-    st.error(str(e))
+possible = {"Cancel": lambda: runner.cancel(run_id, s), "Resume": lambda: runner.resume(run_id, s),
+            "Delete": lambda: s.delete(run_id)}
+allowed = {"queued": ["Cancel"], "running": ["Cancel"], "failed": ["Resume", "Delete"],
+           "cancelled": ["Resume", "Delete"]}.get(row["state"], ["Delete"])
+for column, name in zip(st.columns(8), allowed):
+    if column.button(name, key=name.lower()):
+        try:
+            possible[name]()
+            st.rerun()
+        except StoreError as e:
+            st.error(str(e))
 
 if row["state"] == "corrupt":
     st.error(f"This run folder cannot be read: {row['error']}. Delete it, or repair {row['path']}.")

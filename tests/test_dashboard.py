@@ -1,0 +1,162 @@
+"""AppTest over every page, against a real run store filled by real training."""
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, run_cli
+from lth import export
+from lth.store import RunStore
+
+PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/runs.py",
+         "pages/compare.py"]
+
+
+@pytest.fixture(scope="session")
+def filled_store(tmp_path_factory):
+    """Two seeds each of a tiny baseline and a tiny lottery run with both controls."""
+    root = tmp_path_factory.mktemp("store")
+    for seed in ("0", "1"):
+        for args in (["--experiment", "baseline"],
+                     ["--experiment", "lottery", "--rounds", "2", "--controls", "reinit,random_prune"]):
+            result = run_cli("run", *args, "--iterations", "60", "--eval-every", "30", "--seed", seed,
+                             "--cache-dir", str(root))
+            assert result.returncode == 0, result.stderr
+    return RunStore(root)
+
+
+def chart_figure(chart) -> dict:
+    """The figure a plotly_chart element carries, with plotly's typed arrays decoded to lists."""
+    import base64
+    import json
+
+    import numpy as np
+
+    def decode(value):
+        if isinstance(value, dict) and "bdata" in value:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+            if "shape" in value:
+                array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+            return array.tolist()
+        if isinstance(value, dict):
+            return {k: decode(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+    return decode(json.loads(chart.proto.spec))
+
+
+def open_page(page, monkeypatch, root):
+    monkeypatch.setenv("LTH_CACHE_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_store(page, monkeypatch, tmp_path):
+    at = open_page(page, monkeypatch, tmp_path / "empty")
+    text = " ".join(e.value for e in at.info) + " ".join(e.value for e in at.markdown)
+    if page in ("pages/runs.py", "pages/compare.py", "pages/home.py"):
+        assert "Start" in text or "start" in text  # says how to begin
+
+
+def test_home_shows_device_data_counts_and_presets(monkeypatch, filled_store):
+    at = open_page("pages/home.py", monkeypatch, filled_store.root)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["done"] == "4" and metrics["failed"] == "0"
+    assert any("CPU" in e.value or "GPU" in e.value for e in list(at.info) + list(at.success) + list(at.warning))
+    assert at.number_input(key="max-concurrent").value == 1
+    assert [b.label for b in at.button if b.key and b.key.startswith("start-")] == ["Start preset", "Start preset"]
+    assert "mnist-sample" in " ".join(m.value for m in at.markdown)
+
+
+def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, tmp_path):
+    at = open_page("pages/lottery.py", monkeypatch, tmp_path)
+    for key in ("lottery-model", "lottery-dataset", "lottery-batch", "lottery-lr", "lottery-rounds",
+                "lottery-rate", "lottery-out-rate", "lottery-scope", "lottery-reset", "lottery-controls",
+                "lottery-nseeds", "lottery-patience", "lottery-eval", "lottery-opt", "lottery-seed",
+                "lottery-iterations", "lottery-lenet300_100-prunable"):
+        at.get_by_key(key)  # raises KeyError when the widget is missing
+    ladder = at.dataframe[0].value
+    assert [float(v) for v in ladder.loc["overall %"].tolist()][:8] == [100.0, 80.0, 64.1, 51.3, 41.1, 32.9, 26.3, 21.1]
+    assert at.button(key="lottery-start").disabled is False
+    at.radio(key="lottery-reset").set_value("weights at iteration k").run()
+    at.number_input(key="lottery-k").set_value(5000).run()
+    assert any("--rewind 5000 must be below the 1500 training iterations" in e.value for e in at.error)
+    assert at.button(key="lottery-start").disabled is True
+    assert not at.exception
+
+
+def test_starting_a_tiny_run_from_the_ui(monkeypatch, tmp_path):
+    at = open_page("pages/baseline.py", monkeypatch, tmp_path)
+    at.number_input(key="baseline-iterations").set_value(40).run()
+    at.number_input(key="baseline-eval").set_value(20).run()
+    at.number_input(key="baseline-seed").set_value(7).run()
+    at.button(key="baseline-start").click().run()
+    assert not at.exception
+    store = RunStore(tmp_path)
+    (run_id,) = store.run_ids()
+    assert any(run_id in e.value for e in at.info)
+    assert store.config(run_id).seed == 7 and store.config(run_id).iterations == 40
+    deadline = time.time() + 120
+    while store.status(run_id)["state"] != "done":
+        assert time.time() < deadline and store.status(run_id)["state"] in ("queued", "running")
+        time.sleep(0.5)
+    runs = open_page("pages/runs.py", monkeypatch, tmp_path)
+    assert runs.selectbox(key="selected-run").value == run_id
+    assert len(runs.get("plotly_chart")) == 1
+    # the same settings again: cached, nothing trained
+    at.button(key="baseline-start").click().run()
+    assert any("is cached" in e.value for e in at.success)
+
+
+def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
+    at = open_page("pages/compare.py", monkeypatch, filled_store.root)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+    figure = chart_figure(charts[0])
+    names = {t.get("name") for t in figure["data"] if t.get("showlegend", True) is not False}
+    assert any(n.startswith("lottery ticket · lottery lenet300_100") for n in names)
+    assert any(n.startswith("random reinit") for n in names) and any(n.startswith("random pruning") for n in names)
+    assert any(n.startswith("dense baseline") for n in names)
+    ticket = next(t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
+    assert [round(x, 1) for x in ticket["x"]] == [100.0, 80.0, 64.1]  # densities, decreasing
+    assert figure["layout"]["xaxis"]["type"] == "log" and figure["layout"]["xaxis"]["autorange"] == "reversed"
+    # filtering to one seed leaves one seed per point
+    at.multiselect(key="f-seed").set_value([0]).run()
+    figure = chart_figure(at.get("plotly_chart")[0])
+    ticket = next(t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
+    assert {c[0] for c in ticket["customdata"]} == {1}
+
+
+def test_exports_produce_real_files(filled_store):
+    from lth import figures
+    results = filled_store.results_frame()
+    fig = figures.accuracy_vs_density(results)
+    png = export.figure_bytes(fig, "png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert b"<svg" in export.figure_bytes(fig, "svg")[:500]
+    assert export.figure_bytes(fig, "pdf")[:4] == b"%PDF"
+    html = export.figure_bytes(fig, "html")
+    assert b"<html>" in html[:200] and b"plotly" in html and len(html) > 1_000_000  # plotly.js inlined
+    csv = export.table_bytes(figures.aggregate(results, "early_stop_test_accuracy"), "csv").decode()
+    assert csv.splitlines()[0].startswith("series,label,experiment,model,arm,density_pct,mean")
+    assert len(csv.splitlines()) == 1 + 1 + 3 + 2 + 2  # dense, ticket x3 densities, reinit x2, random x2
+
+
+def test_corrupt_run_is_listed_not_raised(monkeypatch, tmp_path, filled_store):
+    import shutil
+    shutil.copytree(filled_store.root, tmp_path / "store")
+    store = RunStore(tmp_path / "store")
+    victim = store.run_ids()[0]
+    (store.path(victim) / "status.json").write_text("garbage")
+    at = open_page("pages/runs.py", monkeypatch, store.root)
+    at.selectbox(key="selected-run").set_value(victim).run()
+    assert not at.exception
+    assert any("cannot be read" in e.value for e in at.error)
+    home = open_page("pages/home.py", monkeypatch, store.root)
+    assert {m.label: m.value for m in home.metric}["corrupt"] == "1"
