@@ -12,17 +12,25 @@ if runs.empty:
     st.info("The run store is empty. Start a run on the Baseline, Lottery ticket or tfmot page, "
             "or with a preset on the Home page.")
     st.stop()
-
 runs = runs.sort_values("created", ascending=False, na_position="last")
-table = runs.assign(elapsed=runs["elapsed_s"].map(format_seconds), left=runs["remaining_s"].map(format_seconds))
-st.dataframe(
-    table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "iterations", "device",
-           "elapsed", "left", "error"]],
-    hide_index=True, width="stretch",
-    column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
-                                                               format="percent"),
-                   "left": st.column_config.TextColumn("time left (est.)")},
-)
+
+
+def run_table() -> None:
+    current = s.runs().sort_values("created", ascending=False, na_position="last")
+    table = current.assign(elapsed=current["elapsed_s"].map(format_seconds),
+                           left=current["remaining_s"].map(format_seconds))
+    st.dataframe(
+        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "iterations", "device",
+               "elapsed", "left", "error"]],
+        hide_index=True, width="stretch",
+        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
+                                                                   format="percent"),
+                       "left": st.column_config.TextColumn("time left (est.)")},
+    )
+
+
+any_active = runs["state"].isin(["queued", "running"]).any()
+st.fragment(run_table, run_every=2.0 if any_active else None)()
 
 labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model or ''} seed {r.seed}"
           for r in runs.itertuples()}

@@ -22,3 +22,18 @@ def run_cli(*args, env=None, timeout=600):
 
     return subprocess.run([sys.executable, "-m", "lth", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="session")
+def filled_store(tmp_path_factory):
+    """A real run store: two seeds each of a tiny baseline and a tiny lottery run with both controls."""
+    root = tmp_path_factory.mktemp("store")
+    for seed in ("0", "1"):
+        for args in (["--experiment", "baseline"],
+                     ["--experiment", "lottery", "--rounds", "2", "--controls", "reinit,random_prune"]):
+            result = run_cli("run", *args, "--iterations", "60", "--eval-every", "30", "--seed", seed,
+                             "--cache-dir", str(root))
+            assert result.returncode == 0, result.stderr
+    from lth.store import RunStore
+
+    return RunStore(root)

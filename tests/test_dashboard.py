@@ -4,25 +4,12 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 from lth import export
 from lth.store import RunStore
 
 PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/runs.py",
          "pages/compare.py"]
-
-
-@pytest.fixture(scope="session")
-def filled_store(tmp_path_factory):
-    """Two seeds each of a tiny baseline and a tiny lottery run with both controls."""
-    root = tmp_path_factory.mktemp("store")
-    for seed in ("0", "1"):
-        for args in (["--experiment", "baseline"],
-                     ["--experiment", "lottery", "--rounds", "2", "--controls", "reinit,random_prune"]):
-            result = run_cli("run", *args, "--iterations", "60", "--eval-every", "30", "--seed", seed,
-                             "--cache-dir", str(root))
-            assert result.returncode == 0, result.stderr
-    return RunStore(root)
 
 
 def chart_figure(chart) -> dict:
