@@ -91,10 +91,12 @@ class Experiment:
     def trainer(self, model, masked_layers=()) -> Trainer:
         c = self.config
         return Trainer(model, self.data, optimizer=c.optimizer, lr=c.lr, batch_size=c.batch_size,
-                       masked_layers=masked_layers, device=self.device.tf_device)
+                       masked_layers=masked_layers, device=self.device.tf_device, jit=c.spec.xla)
 
-    def train(self, trainer: Trainer, arm: str, round_: int, masks: pruning.Masks | None, **kwargs):
-        density = pruning.overall_density(masks) if masks else 1.0
+    def train(self, trainer: Trainer, arm: str, round_: int, masks: pruning.Masks | None,
+              target_density: float | None = None, **kwargs):
+        """Train one arm; progress events carry the mask's density (tfmot's pruned arm: its target)."""
+        density = pruning.overall_density(masks) if masks else (target_density or 1.0)
         layer_density = pruning.layer_density(masks) if masks else {}
         result = trainer.fit(
             iterations=self.iterations, eval_every=self.config.eval_every, data_seed=self.data_seed,
@@ -201,7 +203,8 @@ class TfmotPruning(Experiment):
                 target.pruning_step.assign(0)  # what tfmot's UpdatePruningStep does at train begin
         trainer = self.trainer(pruned_model)
         trainer.reset(pruned_model.get_weights())
-        pruned_record, _ = self.train(trainer, "pruned", 0, None, select_from=end)
+        pruned_record, _ = self.train(trainer, "pruned", 0, None, target_density=c.target_density,
+                                      select_from=end)
         masks = {layer.layer.name: layer.pruning_vars[0][1].numpy()
                  for layer in pruned_model.layers if hasattr(layer, "pruning_vars")}
         pruned_record["density"] = pruning.overall_density(masks)

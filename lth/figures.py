@@ -73,73 +73,73 @@ def aggregate(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     return stats.fillna({"std": 0.0, "early_stop_std": 0.0}).sort_values(keys[:5] + ["density_pct"])
 
 
-def _band(x, low, high, colour, name, group):
-    return go.Scatter(
-        x=list(x) + list(x)[::-1], y=list(high) + list(low)[::-1], fill="toself", mode="lines",
-        line={"width": 0}, fillcolor=colour, opacity=0.2, hoverinfo="skip", showlegend=False,
-        name=f"{name} band", legendgroup=group,
-    )
+def _band(x, low, high, colour, name, group) -> dict:
+    return {"type": "scatter", "x": list(x) + list(x)[::-1], "y": list(high) + list(low)[::-1],
+            "fill": "toself", "mode": "lines", "line": {"width": 0}, "fillcolor": colour, "opacity": 0.2,
+            "hoverinfo": "skip", "showlegend": False, "name": f"{name} band", "legendgroup": group}
 
 
-def _series_lines(fig, stats, value, low, high, row=None, col=None, showlegend=True):
-    """One line per (series, arm) with its band; the dense baseline as a horizontal band."""
-    place = {"row": row, "col": col} if row else {}
+def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list[dict]:
+    """One line per (series, arm) with its band; the dense baseline as a horizontal band. Traces are
+    plain dicts given to the figure at once: building hundreds of validated trace objects one by one
+    is what makes plotly slow with many runs."""
+    traces = []
     xs = stats["density_pct"]
-    x_range = (float(xs.min()), float(xs.max())) if not xs.empty else (1.0, 100.0)
-    colours = iter(qualitative.Plotly)
+    x_range = (float(xs.min()), float(xs.max()))
+    colours = iter(qualitative.Plotly * 100)
+    one_series = stats["series"].nunique() <= 2
+    stats = stats.sort_values(["series", "arm", "density_pct"], ascending=[True, True, False])
     for (series, arm), group in stats.groupby(["series", "arm"], sort=False):
         label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
-        colour = ARM_COLORS.get(arm) if stats["series"].nunique() <= 2 else next(colours, "#333")
+        colour = ARM_COLORS.get(arm, "#333") if one_series else next(colours)
         if arm == "dense" and len(group) == 1:
             g = group.iloc[0]
             left, right = max(x_range[1], 100.0), min(x_range[0], 100.0)
-            fig.add_trace(_band([left, right], [g[low]] * 2, [g[high]] * 2, colour, label, label), **place)
-            fig.add_trace(go.Scatter(x=[left, right], y=[g[value]] * 2, mode="lines", name=label,
-                                     legendgroup=label, showlegend=showlegend,
-                                     line={"color": colour, "dash": "dash"}), **place)
+            traces.append(_band([left, right], [g[low]] * 2, [g[high]] * 2, colour, label, label))
+            traces.append({"type": "scatter", "x": [left, right], "y": [g[value]] * 2, "mode": "lines",
+                           "name": label, "legendgroup": label, "line": {"color": colour, "dash": "dash"}})
             continue
-        group = group.sort_values("density_pct", ascending=False)
-        fig.add_trace(_band(group["density_pct"], group[low], group[high], colour, label, label), **place)
-        fig.add_trace(go.Scatter(
-            x=group["density_pct"], y=group[value], mode="lines+markers", name=label, legendgroup=label,
-            showlegend=showlegend, line={"color": colour},
-            customdata=group[["seeds"]], hovertemplate="%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)",
-        ), **place)
+        traces.append(_band(group["density_pct"], group[low], group[high], colour, label, label))
+        traces.append({"type": "scatter", "x": group["density_pct"].tolist(), "y": group[value].tolist(),
+                       "mode": "lines+markers", "name": label, "legendgroup": label, "line": {"color": colour},
+                       "customdata": group[["seeds"]].to_numpy().tolist(),
+                       "hovertemplate": "%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)"})
+    return traces
+
+
+def _with_band(stats: pd.DataFrame, mean: str, std: str, low: str, high: str, band: str) -> pd.DataFrame:
+    if band == "std":
+        return stats.assign(low=stats[mean] - stats[std], high=stats[mean] + stats[std])
+    return stats.assign(low=stats[low], high=stats[high])
+
+
+def _density_figure(traces: list[dict], title: str, y_title: str, height: int) -> go.Figure:
+    # The traces are built here in a fixed, known-good shape; skipping plotly's per-property validation
+    # keeps the compare page fast with hundreds of runs (it is most of the cost otherwise).
+    fig = go.Figure(data=traces, _validate=False)
+    _percent_log_axis(fig)
+    fig.update_layout(title=title, yaxis_title=y_title, height=height)
+    return fig
 
 
 def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_accuracy",
-                        band: str = "std") -> go.Figure:
+                        band: str = "std", stats: pd.DataFrame | None = None) -> go.Figure:
     """Test accuracy against density (log axis, decreasing to the right) for every arm, mean over seeds
     with a band (±1 std or min-max); the dense baseline as a horizontal band."""
-    stats = aggregate(results, metric)
-    fig = go.Figure()
-    if not stats.empty:
-        if band == "std":
-            stats = stats.assign(low=stats["mean"] - stats["std"], high=stats["mean"] + stats["std"])
-        else:
-            stats = stats.assign(low=stats["min"], high=stats["max"])
-        _series_lines(fig, stats, "mean", "low", "high")
-    _percent_log_axis(fig)
+    stats = aggregate(results, metric) if stats is None else stats
+    traces = [] if stats.empty else _series_traces(
+        _with_band(stats, "mean", "std", "min", "max", band), "mean", "low", "high")
     band_text = "±1 std" if band == "std" else "min-max"
-    fig.update_layout(title=f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
-                      yaxis_title=METRICS.get(metric, metric), height=480)
-    return fig
+    return _density_figure(traces, f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
+                           METRICS.get(metric, metric), 480)
 
 
-def early_stop_vs_density(results: pd.DataFrame, band: str = "std") -> go.Figure:
-    stats = aggregate(results, "early_stop_test_accuracy")
-    fig = go.Figure()
-    if not stats.empty:
-        if band == "std":
-            stats = stats.assign(low=stats["early_stop_mean"] - stats["early_stop_std"],
-                                 high=stats["early_stop_mean"] + stats["early_stop_std"])
-        else:
-            stats = stats.assign(low=stats["early_stop_min"], high=stats["early_stop_max"])
-        _series_lines(fig, stats, "early_stop_mean", "low", "high")
-    _percent_log_axis(fig)
-    fig.update_layout(title="early-stop iteration (minimum validation loss) vs density",
-                      yaxis_title="iteration", height=420)
-    return fig
+def early_stop_vs_density(results: pd.DataFrame, band: str = "std", stats: pd.DataFrame | None = None) -> go.Figure:
+    stats = aggregate(results, "early_stop_test_accuracy") if stats is None else stats
+    traces = [] if stats.empty else _series_traces(
+        _with_band(stats, "early_stop_mean", "early_stop_std", "early_stop_min", "early_stop_max", band),
+        "early_stop_mean", "low", "high")
+    return _density_figure(traces, "early-stop iteration (minimum validation loss) vs density", "iteration", 420)
 
 
 def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:

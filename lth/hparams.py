@@ -39,7 +39,7 @@ class RunConfig:
     lr: float = 1.2e-3
     optimizer: str = "adam"
     seed: int = 0
-    eval_every: int = 100
+    eval_every: int = 1000  # one evaluation (val + test) costs about 10% of 1000 steps at batch 60
     patience: int | None = None  # evaluations without a better validation loss before stopping
     rounds: int | None = None
     target_density: float | None = None

@@ -1,10 +1,12 @@
 """The one training loop of every experiment.
 
-Speed: many steps run inside one compiled `tf.function` (a `tf.range` loop gathering batches from data
-that already sits on the device), so Python is entered once per evaluation, not once per step.
-Correctness: pruned weights get zero gradients and the mask is re-applied in the same compiled step, so
-they stay exactly zero; the optimiser state is reset before every training, so a round depends only on
-its starting weights, mask and data seed (what makes resumed runs identical to uninterrupted ones).
+Speed: many steps run inside one XLA-compiled `tf.function` (a `tf.range` loop gathering batches from
+data that already sits on the device), so Python is entered once per evaluation, not once per step, and
+XLA fuses the small ops of a step (about twice as fast as the same loop without XLA on a CPU).
+Correctness: pruned weights start at zero and their gradients are masked in the compiled step, so Adam's
+moments for them stay zero and they stay exactly zero; the optimiser state is reset before every
+training, so a round depends only on its starting weights, mask and data seed (what makes resumed runs
+identical to uninterrupted ones).
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ class Trainer:
     """
 
     def __init__(self, model, data: Dataset, *, optimizer: str, lr: float, batch_size: int,
-                 masked_layers=(), device: str = "/CPU:0"):
+                 masked_layers=(), device: str = "/CPU:0", jit: bool = True):
         self.model, self.data, self.batch_size, self.device = model, data, batch_size, device
         with tf.device(device):
             self.x_train = tf.constant(data.x_train)
@@ -104,11 +106,27 @@ class Trainer:
         self._grad_masks = [masked_ids.get(id(v)) for v in model.trainable_variables]
         self._loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                reduction=keras.losses.Reduction.SUM)
+        self._compile(jit)
+
+    def _compile(self, jit: bool) -> None:
+        self.jit = jit
         self._train_chunk = tf.function(
-            self._train_chunk_impl, input_signature=[tf.TensorSpec([None, None], tf.int32)])
+            self._train_chunk_impl, jit_compile=jit, input_signature=[tf.TensorSpec([None, None], tf.int32)])
         self._eval_batch = tf.function(
-            self._eval_batch_impl,
+            self._eval_batch_impl, jit_compile=jit,
             input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32), tf.TensorSpec([None], tf.int32)])
+
+    def _call(self, name: str, *args):
+        """Call a compiled piece; if XLA cannot compile it on this device, fall back to plain graphs."""
+        try:
+            return getattr(self, name)(*args)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
+            if not self.jit or "XLA" not in str(e):
+                raise
+            print(f"lth: XLA cannot compile training on {self.device}; using plain graphs ({str(e)[:200]})",
+                  flush=True)
+            self._compile(False)
+            return getattr(self, name)(*args)
 
     # ---- compiled pieces ----------------------------------------------------------------------
     def _train_chunk_impl(self, batches):
@@ -124,8 +142,6 @@ class Trainer:
             grads = tape.gradient(loss, variables)
             grads = [g if m is None else g * m for g, m in zip(grads, self._grad_masks)]
             self.optimizer.apply_gradients(zip(grads, variables))
-            for kernel, mask in self._masked_pairs:
-                kernel.assign(kernel * mask)
             loss_sum += loss
             correct += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y), tf.int64))
         return loss_sum, correct
@@ -155,10 +171,17 @@ class Trainer:
         loss, correct, n = 0.0, 0, int(y.shape[0])
         with tf.device(self.device):
             for start in range(0, n, EVAL_BATCH):
-                batch_loss, batch_correct = self._eval_batch(x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH])
+                batch_loss, batch_correct = self._call("_eval_batch", x[start:start + EVAL_BATCH],
+                                                       y[start:start + EVAL_BATCH])
                 loss += float(batch_loss)
                 correct += int(batch_correct)
         return loss / n, correct / n
+
+    def train_steps(self, batches: np.ndarray) -> tuple[float, int]:
+        """Run one compiled step per row of `batches` (training indices); returns (loss sum, correct)."""
+        with tf.device(self.device):
+            loss_sum, correct = self._call("_train_chunk", batches)
+        return float(loss_sum), int(correct)
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, *, iterations: int, eval_every: int, data_seed: int, patience: int | None = None,
@@ -182,10 +205,10 @@ class Trainer:
         started = time.perf_counter()
         with tf.device(self.device):
             for boundary in sorted(boundaries):
-                chunk_loss, chunk_correct = self._train_chunk(order.take(boundary - done))
+                chunk_loss, chunk_correct = self.train_steps(order.take(boundary - done))
                 seen += (boundary - done) * self.batch_size
-                loss_sum += float(chunk_loss) * self.batch_size
-                correct += int(chunk_correct)
+                loss_sum += chunk_loss * self.batch_size
+                correct += chunk_correct
                 done = boundary
                 if boundary == snapshot_at:
                     snapshot = self.model.get_weights()

@@ -34,11 +34,12 @@ if chosen.empty:
     st.stop()
 st.caption(f"{chosen['run_id'].nunique()} runs, {len(chosen)} results.")
 
-accuracy = figures.accuracy_vs_density(chosen, metric, band)
+stats = figures.aggregate(chosen, metric)  # computed once, shared by both figures and the table
+accuracy = figures.accuracy_vs_density(chosen, metric, band, stats)
 st.plotly_chart(accuracy, key="fig-accuracy")
 figure_downloads(accuracy, "accuracy_vs_density", "dl-accuracy")
 
-early = figures.early_stop_vs_density(chosen, band)
+early = figures.early_stop_vs_density(chosen, band, stats)
 st.plotly_chart(early, key="fig-early")
 figure_downloads(early, "early_stop_vs_density", "dl-early")
 
@@ -46,7 +47,6 @@ st.subheader("Per-layer density")
 st.dataframe(figures.layer_density_table(chosen), hide_index=True, width="stretch")
 
 st.subheader("Data")
-stats = figures.aggregate(chosen, metric)
 st.dataframe(stats, hide_index=True, width="stretch")
 table_downloads(stats, "accuracy_vs_density_summary", "dl-summary")
 with st.expander("Every result"):

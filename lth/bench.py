@@ -1,0 +1,231 @@
+"""Training-speed benchmark: `python -m lth.bench` (or `make bench`).
+
+Prints microseconds per training sample, and the ratio to dense tf_keras `model.fit`, measured in this
+one run on the same data (60,000 samples: the bundled training images repeated) for: dense `fit`;
+tfmot `prune_low_magnitude` + `fit`; the product's loop dense and masked at 21.1% and 3.6% density.
+Also the cost of one evaluation (validation 5,000 + test 10,000 images) relative to the training
+between two evaluations at the default interval, the peak memory of the process, and the dashboard's
+compare-page load with 500 synthetic finished runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+
+import numpy as np
+
+from lth import models, pruning
+from lth.data import Dataset, load_dataset
+from lth.device import cpu_name, training_device
+from lth.hparams import RunConfig
+from lth.tf_setup import keras, tf
+from lth.training import BatchOrder, Trainer
+
+TRAIN_SAMPLES = 60_000
+DENSITIES = (0.211, 0.036)  # rounds 7 and 15 of the paper's ladder
+
+
+def bench_dataset() -> Dataset:
+    sample = load_dataset("mnist-sample")
+    images = np.concatenate([sample.x_train, sample.x_val])
+    labels = np.concatenate([sample.y_train, sample.y_val])
+    reps = -(-TRAIN_SAMPLES // len(labels))
+    return Dataset(
+        name="bench", source="bundled sample repeated", fingerprint="bench",
+        x_train=np.tile(images, (reps, 1, 1, 1))[:TRAIN_SAMPLES], y_train=np.tile(labels, reps)[:TRAIN_SAMPLES],
+        x_val=np.tile(sample.x_val, (10, 1, 1, 1)), y_val=np.tile(sample.y_val, 10),  # 5,000 as in the paper
+        x_test=sample.x_test, y_test=sample.y_test,
+    )
+
+
+def _timed(run, samples: int, repeats: int) -> float:
+    """Best of `repeats` timings of `run()` in microseconds per sample (after one warm-up run)."""
+    run()
+    best = min(_seconds(run) for _ in range(repeats))
+    return 1e6 * best / samples
+
+
+def _seconds(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def keras_fit(data: Dataset, model_name: str, batch: int, steps: int, repeats: int, prune: bool) -> float:
+    model = models.build(model_name, 0)
+    callbacks = []
+    if prune:
+        import tensorflow_model_optimization as tfmot
+
+        schedule = tfmot.sparsity.keras.ConstantSparsity(1 - DENSITIES[1], begin_step=0, frequency=100)
+        model = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
+        callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
+    model.compile(optimizer=keras.optimizers.Adam(1.2e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    n = steps * batch
+    x, y = data.x_train[:n], data.y_train[:n]
+    return _timed(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True,
+                                    callbacks=callbacks), n, repeats)
+
+
+def product_loop(data: Dataset, model_name: str, batch: int, steps: int, repeats: int,
+                 density: float | None, device: str) -> tuple[float, Trainer]:
+    config = RunConfig(experiment="lottery", model=model_name)
+    model = models.build(model_name, 0)
+    layers = config.prunable_layers if density else ()
+    trainer = Trainer(model, data, optimizer="adam", lr=1.2e-3, batch_size=batch, masked_layers=layers,
+                      device=device, jit=config.spec.xla)
+    masks = None
+    if density:
+        rng = np.random.default_rng(0)
+        shapes = config.prunable_shapes()
+        masks = pruning.random_masks_like(
+            {n: (rng.random(s) < density).astype(np.float32) for n, s in shapes.items()}, rng)
+    trainer.reset(model.get_weights(), masks)
+    order = BatchOrder(len(data.y_train), batch, 0)
+    batches = order.take(steps)
+    with tf.device(device):
+        return _timed(lambda: trainer.train_steps(batches), steps * batch, repeats), trainer
+
+
+def sparse_candidate(data: Dataset, batch: int, steps: int, repeats: int, density: float, device: str) -> float:
+    """The sparse formulation tried for masked layers: only the surviving weights are variables
+    (gathered non-zeros); y[:, j] = sum over kept (i, j) of x[:, i] * w_ij via gather and segment sum,
+    XLA-compiled, Adam on the non-zeros only. LeNet-300-100 with all three layers at `density`."""
+    rng = np.random.default_rng(0)
+    shapes = list(RunConfig().spec.kernel_shapes.values())
+    layers = []
+    with tf.device(device):
+        x_all = tf.constant(data.x_train.reshape(len(data.y_train), -1))
+        y_all = tf.constant(data.y_train)
+        for fan_in, fan_out in shapes:
+            rows, cols = np.nonzero(rng.random((fan_in, fan_out)) < density)
+            layers.append((tf.constant(rows.astype(np.int32)), tf.constant(cols.astype(np.int32)), fan_out,
+                           tf.Variable(rng.normal(0, 0.05, len(rows)).astype(np.float32)),
+                           tf.Variable(np.zeros(fan_out, np.float32))))
+        variables = [v for layer in layers for v in layer[3:]]
+        optimizer = keras.optimizers.Adam(1.2e-3)
+        optimizer.build(variables)
+
+    def forward(h):
+        for k, (rows, cols, fan_out, values, bias) in enumerate(layers):
+            products = tf.gather(h, rows, axis=1) * values  # [batch, kept]
+            h = tf.transpose(tf.math.unsorted_segment_sum(tf.transpose(products), cols, fan_out)) + bias
+            h = tf.nn.relu(h) if k < len(layers) - 1 else h
+        return h
+
+    @tf.function(jit_compile=True)
+    def train(batches):
+        for i in tf.range(tf.shape(batches)[0]):
+            x, y = tf.gather(x_all, batches[i]), tf.gather(y_all, batches[i])
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, forward(x)))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    batches = BatchOrder(len(data.y_train), batch, 0).take(steps)
+    with tf.device(device):
+        return _timed(lambda: train(batches).numpy(), steps * batch, repeats)
+
+
+def compare_page_seconds(runs: int = 500) -> dict:
+    """Load 500 synthetic finished lottery runs and build the compare page's figures and tables."""
+    from lth import figures
+    from lth.fsutil import write_json_atomic
+    from lth.hparams import run_id
+    from lth.store import RunStore
+
+    rng = np.random.default_rng(0)
+    ladder = RunConfig(experiment="lottery").density_ladder()
+    with tempfile.TemporaryDirectory() as root:
+        store = RunStore(root)
+        for i in range(runs):
+            config = RunConfig(experiment="lottery", seed=i % 5, iterations=1000 * (1 + i // 5), controls=("reinit",))
+            rid = run_id(config, "synthetic")
+            records = [{"arm": arm, "round": step["round"], "density": step["density"],
+                        "layer_density": step["layer_density"], "early_stop_iteration": int(rng.integers(100, 5000)),
+                        "early_stop_test_accuracy": float(rng.uniform(0.9, 0.99)),
+                        "final_test_accuracy": float(rng.uniform(0.9, 0.99)), "early_stop_val_loss": 0.1,
+                        "early_stop_val_accuracy": 0.97, "final_iteration": 5000, "final_val_accuracy": 0.97,
+                        "stopped_early": False, "train_seconds": 1.0}
+                       for step in ladder for arm in (("ticket", "reinit") if step["round"] else ("ticket",))]
+            store.create(rid, config, data_dir=None, fingerprint="synthetic", planned_evaluations=1)
+            store.update_status(rid, state="done", started=1.0, ended=2.0)
+            write_json_atomic(store.path(rid) / "results.json", {
+                "config": config.canonical(), "device": {"name": "CPU", "kind": "CPU", "warning": None},
+                "results": records, "run_id": rid, "seconds": 1.0})
+        start = time.perf_counter()
+        results = store.results_frame()
+        load = time.perf_counter() - start
+        stats = figures.aggregate(results, "early_stop_test_accuracy")  # as the compare page does
+        figures.accuracy_vs_density(results, stats=stats)
+        figures.early_stop_vs_density(results, stats=stats)
+        figures.layer_density_table(results)
+        total = time.perf_counter() - start
+        start = time.perf_counter()
+        store.runs()
+        listing = time.perf_counter() - start
+    return {"runs": runs, "results_rows": len(results), "load_s": load, "load_and_figures_s": total,
+            "run_table_s": listing}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lth.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lenet300_100", choices=list(models.MODELS))
+    parser.add_argument("--batch-sizes", default="60,600")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per figure; the best is kept")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    device = training_device()
+    data = bench_dataset()
+    machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "device": device.name,
+               "python": platform.python_version(), "tensorflow": tf.__version__}
+    print(f"machine: {machine['cpu']}, {machine['cores']} cores; training on {device.name}; TF {tf.__version__}")
+    rows = []
+    for batch in [int(b) for b in args.batch_sizes.split(",")]:
+        steps = TRAIN_SAMPLES // batch
+        figures_us = {
+            "keras fit, dense": keras_fit(data, args.model, batch, steps, args.repeats, prune=False),
+            "tfmot prune_low_magnitude fit": keras_fit(data, args.model, batch, steps, args.repeats, prune=True),
+        }
+        dense_us, trainer = product_loop(data, args.model, batch, steps, args.repeats, None, device.tf_device)
+        figures_us["lth loop, dense"] = dense_us
+        for density in DENSITIES:
+            masked_us, masked = product_loop(data, args.model, batch, steps, args.repeats, density, device.tf_device)
+            figures_us[f"lth loop, masked {100 * density:.1f}%"] = masked_us
+        if args.model == "lenet300_100":
+            figures_us["sparse candidate, 3.6% (not used)"] = sparse_candidate(
+                data, batch, steps, args.repeats, DENSITIES[1], device.tf_device)
+        eval_s = min(_seconds(lambda: (trainer.evaluate("val"), trainer.evaluate("test"))) for _ in range(args.repeats))
+        reference = figures_us["keras fit, dense"]
+        print(f"\nbatch {batch}: microseconds per training sample (ratio to dense keras fit; lower is faster)")
+        for name, us in figures_us.items():
+            print(f"  {name:34s} {us:8.2f} us   x{us / reference:5.2f}")
+            rows.append({"batch": batch, "mode": name, "us_per_sample": us, "ratio_to_fit": us / reference})
+        train_between = RunConfig().eval_every * batch * figures_us["lth loop, dense"] * 1e-6
+        print(f"  sparsity gain at 3.6%: dense loop / masked loop = "
+              f"{figures_us['lth loop, dense'] / figures_us['lth loop, masked 3.6%']:.2f}x")
+        print(f"  one evaluation (val 5,000 + test 10,000): {1e3 * eval_s:.1f} ms = "
+              f"{100 * eval_s / train_between:.1f}% of the training between two evaluations "
+              f"(every {RunConfig().eval_every} iterations)")
+        rows.append({"batch": batch, "mode": "evaluation", "seconds": eval_s,
+                     "fraction_of_training": eval_s / train_between})
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak memory of the process: {peak_mb:.0f} MB")
+    page = compare_page_seconds()
+    print(f"compare page with {page['runs']} finished runs ({page['results_rows']} results): load "
+          f"{page['load_s']:.2f} s, load + figures {page['load_and_figures_s']:.2f} s; run table {page['run_table_s']:.2f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine, "rows": rows, "peak_memory_mb": peak_mb, "compare_page": page}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
