@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 .PHONY: setup run test bench
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup.sh
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt scripts/setup.sh
 	bash scripts/setup.sh
 
 run: setup

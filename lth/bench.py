@@ -174,12 +174,32 @@ def compare_page_seconds(runs: int = 500) -> dict:
             "run_table_s": listing}
 
 
+def markdown_table(rows: list[dict], machine: dict) -> str:
+    batches = sorted({r["batch"] for r in rows})
+    modes = [r["mode"] for r in rows if r["batch"] == batches[0] and r["mode"] != "evaluation"]
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, training on {machine['device']}, "
+             f"TensorFlow {machine['tensorflow']}.", "",
+             "| " + " | ".join(["mode"] + [f"batch {b}: us/sample (x fit)" for b in batches]) + " |",
+             "| --- |" + " --- |" * len(batches)]
+    for mode in modes:
+        cells = []
+        for b in batches:
+            r = next(r for r in rows if r["batch"] == b and r["mode"] == mode)
+            cells.append(f"{r['us_per_sample']:.2f} (x{r['ratio_to_fit']:.2f})")
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    cells = [f"{1e3 * r['seconds']:.0f} ms = {100 * r['fraction_of_training']:.1f}% of training"
+             for b in batches for r in rows if r["batch"] == b and r["mode"] == "evaluation"]
+    lines.append("| one evaluation (val 5,000 + test 10,000) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lth.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lenet300_100", choices=list(models.MODELS))
     parser.add_argument("--batch-sizes", default="60,600")
     parser.add_argument("--repeats", type=int, default=3, help="timings per figure; the best is kept")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="also print the figures as a README table")
     args = parser.parse_args(argv)
 
     device = training_device()
@@ -221,6 +241,8 @@ def main(argv=None) -> int:
     page = compare_page_seconds()
     print(f"compare page with {page['runs']} finished runs ({page['results_rows']} results): load "
           f"{page['load_s']:.2f} s, load + figures {page['load_and_figures_s']:.2f} s; run table {page['run_table_s']:.2f} s")
+    if args.markdown:
+        print(markdown_table(rows, machine))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "rows": rows, "peak_memory_mb": peak_mb, "compare_page": page}, f, indent=2)

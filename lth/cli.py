@@ -54,6 +54,13 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rewind", type=_rewind, default=d.rewind, help="'init' (theta0) or an iteration k")
     p.add_argument("--controls", type=_names, default=(), help="comma-separated: reinit,random_prune")
     p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
+    add_executor_arguments(p)
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="where runs train: local processes (default) or a Ray cluster ($LTH_EXECUTOR)")
+    p.add_argument("--ray-address", help="Ray cluster address (default: auto, i.e. $RAY_ADDRESS or a local cluster)")
 
 
 def config_from_args(args: argparse.Namespace) -> hparams.RunConfig:
@@ -90,11 +97,13 @@ def _submit(args, command: str):
     from lth.runner import submit
     from lth.store import RunStore
 
+    from lth.store import StoreError
+
     store = RunStore(args.cache_dir)
     try:
         return store, submit(config_from_args(args), data_dir=args.data_dir, store=store,
-                             start=command == "submit")
-    except (DataError, hparams.ConfigError) as e:
+                             start=command == "submit", executor=args.executor, ray_address=args.ray_address)
+    except (DataError, hparams.ConfigError, StoreError) as e:
         return _fail(command, str(e))
 
 
@@ -110,7 +119,12 @@ def cmd_run(args) -> int:
     if submission.outcome != "cached":
         if runner.claim_foreground(submission.run_id, store):
             print(f"run {submission.run_id}: training in this process", file=sys.stderr, flush=True)
-            status = runner.execute(submission.run_id, store, on_eval=_print_progress)
+            if store.raw_status(submission.run_id).get("executor") == "ray":
+                from lth.ray_executor import execute_on_ray
+
+                status = execute_on_ray(submission.run_id, store, on_eval=_print_progress)
+            else:
+                status = runner.execute(submission.run_id, store, on_eval=_print_progress)
             runner.schedule(store)
         else:  # another process (a worker, another terminal) trains it: follow it
             status = runner.wait(submission.run_id, store, on_eval=_print_progress)
@@ -195,6 +209,105 @@ def cmd_delete(args) -> int:
     return _store_command(args, action)
 
 
+def cmd_preset(args) -> int:
+    """Submit a preset's runs; with --wait follow them to the end; with --export write its figures."""
+    import time
+
+    from lth import presets, runner
+    from lth.data import DataError, load_dataset
+    from lth.store import RunStore, StoreError
+
+    preset = presets.PRESETS[args.name]
+    store = RunStore(args.cache_dir)
+    configs = preset.configs(args.budget)
+    try:
+        data = load_dataset(configs[0].dataset, args.data_dir)
+        submissions = [runner.submit(c, data_dir=args.data_dir, store=store, executor=args.executor,
+                                     ray_address=args.ray_address) for c in configs]
+    except (DataError, hparams.ConfigError, StoreError) as e:
+        return _fail("preset", str(e))
+    minutes = presets.estimate_seconds(configs, len(data.y_train), len(data.y_val) + len(data.y_test)) / 60
+    outcomes = {o: sum(s.outcome == o for s in submissions) for o in ("cached", "attached", "queued", "resumed")}
+    print(f"preset {preset.name} ({args.budget} budget): {len(configs)} runs "
+          f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",
+          file=sys.stderr)
+    run_ids = [s.run_id for s in submissions]
+    print("\n".join(run_ids))
+    if not (args.wait or args.export):
+        return 0
+    while True:
+        states = [store.status(r)["state"] for r in run_ids]
+        counts = {state: states.count(state) for state in sorted(set(states))}
+        print(f"preset {preset.name}: {counts}", file=sys.stderr, flush=True)
+        if all(state not in ("queued", "running") for state in states):
+            break
+        runner.schedule(store)
+        time.sleep(10)
+    if any(state != "done" for state in states):
+        print(f"lth preset: {len(states) - states.count('done')} runs did not finish; see `lth list`", file=sys.stderr)
+        return 1
+    if args.export:
+        from pathlib import Path
+
+        from lth import export
+
+        folder = Path(args.export)
+        folder.mkdir(parents=True, exist_ok=True)
+        results = store.results_frame(run_ids)
+        for stem, fig in presets.preset_figures(preset.name, results).items():
+            for fmt in ("png", "svg"):
+                (folder / f"{stem}.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
+        (folder / f"{preset.name}_results.csv").write_bytes(export.table_bytes(results, "csv"))
+        print(f"figures and data written to {folder}", file=sys.stderr)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    """Submit a grid of runs: experiments x seeds x target densities (or rounds); cached runs are skipped."""
+    import dataclasses
+
+    from lth.data import DataError
+    from lth.runner import submit
+    from lth.store import RunStore, StoreError
+
+    base = config_from_args(args)
+    grid = []
+    for experiment in args.experiments or (base.experiment,):
+        for seed in args.seeds or (base.seed,):
+            densities = (args.densities or (base.target_density,)) if experiment != "baseline" else (None,)
+            for density in densities:
+                for rounds in ((args.rounds_list or (base.rounds,)) if experiment == "lottery" else (None,)):
+                    grid.append(dataclasses.replace(
+                        base, experiment=experiment, seed=seed,
+                        target_density=density if rounds is None else None, rounds=rounds,
+                        controls=base.controls if experiment == "lottery" else (),
+                        rewind=base.rewind if experiment == "lottery" else "init",
+                        prunable=base.prunable if experiment != "baseline" else None))
+    store = RunStore(args.cache_dir)
+    outcomes = {}
+    try:
+        for config in grid:
+            submission = submit(config, data_dir=args.data_dir, store=store, executor=args.executor,
+                                ray_address=args.ray_address)
+            outcomes[submission.outcome] = outcomes.get(submission.outcome, 0) + 1
+            print(submission.run_id)
+    except (DataError, hparams.ConfigError, StoreError) as e:
+        return _fail("sweep", str(e))
+    print(f"sweep: {len(grid)} runs: " + ", ".join(f"{n} {o}" for o, n in outcomes.items()), file=sys.stderr)
+    return 0
+
+
+def cmd_cluster(args) -> int:
+    from lth.ray_executor import ExecutorError, cluster_info
+
+    try:
+        info = cluster_info(args.ray_address)
+    except ExecutorError as e:
+        return _fail("cluster", str(e))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
 def cmd_worker(args) -> int:
     from lth.runner import run_worker
     from lth.store import RunStore
@@ -220,6 +333,30 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("run_id")
         sub.add_argument("--cache-dir")
         sub.set_defaults(func=func)
+    sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
+    add_config_arguments(sweep)
+    sweep.add_argument("--seeds", type=lambda v: tuple(int(x) for x in _names(v)), help="e.g. 0,1,2")
+    sweep.add_argument("--densities", type=lambda v: tuple(float(x) for x in _names(v)),
+                       help="target densities, e.g. 0.5,0.2,0.1 (tfmot and lottery)")
+    sweep.add_argument("--rounds-list", type=lambda v: tuple(int(x) for x in _names(v)),
+                       help="lottery rounds, e.g. 5,10,15 (instead of --densities)")
+    sweep.add_argument("--experiments", type=_names, help="e.g. baseline,tfmot (default: --experiment)")
+    sweep.set_defaults(func=cmd_sweep)
+    cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")
+    cluster.add_argument("--ray-address")
+    cluster.set_defaults(func=cmd_cluster)
+    from lth.presets import BUDGETS, PRESETS
+
+    preset = commands.add_parser("preset", help="start a reference experiment: all of its runs")
+    preset.add_argument("name", choices=list(PRESETS))
+    preset.add_argument("--budget", choices=BUDGETS, default="quick",
+                        help="quick: bundled sample, minutes on a CPU; full: full MNIST, the papers' iterations")
+    preset.add_argument("--data-dir")
+    preset.add_argument("--cache-dir")
+    preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
+    preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
+    add_executor_arguments(preset)
+    preset.set_defaults(func=cmd_preset)
     listing = commands.add_parser("list", help="list the runs in the store")
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--cache-dir")

@@ -223,14 +223,15 @@ EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning}
 
 
 def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
-                   checkpoint_dir: str | Path | None = None, device: DeviceInfo | None = None) -> dict:
-    """Validate, load the data, train, and return the run's summary (config, device, data, records)."""
+                   checkpoint: RoundCheckpoint | None = None, device: DeviceInfo | None = None) -> dict:
+    """Validate, load the data, train, and return the run's summary (config, device, data, records).
+
+    `checkpoint` keeps a lottery run's completed rounds, so a stopped run resumes where it was."""
     data = check_run(config, data_dir)
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()
     experiment = EXPERIMENTS[config.experiment](config, data, device, on_eval)
-    checkpoint = RoundCheckpoint(checkpoint_dir) if checkpoint_dir else None
     records = experiment.run(checkpoint)
     return {
         "experiment": config.experiment,

@@ -5,8 +5,10 @@ full budget uses the papers' iteration counts on full MNIST (a GPU or a long nig
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from lth import hparams
 from lth.hparams import RunConfig
 
 SEEDS = (0, 1, 2)
@@ -58,3 +60,35 @@ PRESETS = {
         },
     ),
 }
+
+
+# Costs measured with `python -m lth.bench` (and the same loop for lenet5) on the 2-core CPU this
+# project is developed on: training microseconds per sample at batch 60, evaluation microseconds per
+# image, seconds to start a worker (process, TensorFlow import, compilation).
+CPU_TRAIN_US = {"lenet300_100": 10.5, "lenet5": 40.0}
+CPU_EVAL_US = {"lenet300_100": 4.0, "lenet5": 12.0}
+RUN_START_S = 8.0
+
+
+def estimate_seconds(configs: list[RunConfig], train_size: int, eval_size: int) -> float:
+    """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster)."""
+    total = 0.0
+    for c in configs:
+        iterations = c.total_iterations(train_size)
+        trainings = hparams.planned_trainings(c)
+        evaluations = math.ceil(iterations / c.eval_every)
+        per_training = 1e-6 * (iterations * c.batch_size * CPU_TRAIN_US[c.model]
+                               + evaluations * eval_size * CPU_EVAL_US[c.model])
+        total += RUN_START_S + trainings * per_training
+    return total
+
+
+def preset_figures(name: str, results) -> dict:
+    """The preset's figures from its runs' results: {file stem: plotly figure}."""
+    from lth import figures
+
+    stats = figures.aggregate(results, "early_stop_test_accuracy")
+    out = {f"{name}_accuracy_vs_density": figures.accuracy_vs_density(results, stats=stats)}
+    if name == "frankle-carbin-lenet300":
+        out[f"{name}_early_stop_vs_density"] = figures.early_stop_vs_density(results, stats=stats)
+    return out

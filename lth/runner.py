@@ -35,12 +35,27 @@ CANCEL_GRACE_SECONDS = 5.0
 
 
 # ---- settings -------------------------------------------------------------------------------------
-def max_concurrent(store: RunStore) -> int:
-    """Runs trained at once: the store's setting, else $LTH_MAX_CONCURRENT, else one per GPU (one on CPU)."""
+EXECUTORS = ("local", "ray")
+EXECUTOR_ENV, RAY_ADDRESS_ENV = "LTH_EXECUTOR", "LTH_RAY_ADDRESS"
+RAY_MAX_IN_FLIGHT = 16  # Ray runs supervised at once from this machine (one light process each)
+
+
+def read_settings(store: RunStore) -> dict:
     try:
-        value = json.loads((store.root / "settings.json").read_text())["max_concurrent"]
-    except (OSError, ValueError, KeyError, TypeError):
-        value = os.environ.get(MAX_CONCURRENT_ENV) or max(1, len(gpu_hardware()))
+        settings = json.loads((store.root / "settings.json").read_text())
+        return settings if isinstance(settings, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_settings(store: RunStore, **changes) -> None:
+    write_json_atomic(store.root / "settings.json", {**read_settings(store), **changes})
+
+
+def max_concurrent(store: RunStore) -> int:
+    """Local runs trained at once: the store's setting, else $LTH_MAX_CONCURRENT, else one per GPU
+    (one on a CPU)."""
+    value = read_settings(store).get("max_concurrent") or os.environ.get(MAX_CONCURRENT_ENV) or max(1, len(gpu_hardware()))
     try:
         return max(1, int(value))
     except (TypeError, ValueError):
@@ -50,7 +65,17 @@ def max_concurrent(store: RunStore) -> int:
 def set_max_concurrent(store: RunStore, value: int) -> None:
     if int(value) < 1:
         raise StoreError("the concurrency limit must be at least 1")
-    write_json_atomic(store.root / "settings.json", {"max_concurrent": int(value)})
+    write_settings(store, max_concurrent=int(value))
+
+
+def executor_choice(store: RunStore, executor: str | None = None, ray_address: str | None = None) -> tuple[str, str | None]:
+    """The executor for new runs: the argument, else $LTH_EXECUTOR, else the dashboard's setting, else local."""
+    settings = read_settings(store)
+    executor = executor or os.environ.get(EXECUTOR_ENV) or settings.get("executor") or "local"
+    if executor not in EXECUTORS:
+        raise StoreError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    address = ray_address or os.environ.get(RAY_ADDRESS_ENV) or settings.get("ray_address") or "auto"
+    return executor, (address if executor == "ray" else None)
 
 
 # ---- submitting -------------------------------------------------------------------------------------
@@ -70,21 +95,22 @@ class Submission:
 
 
 def submit(config: RunConfig, *, data_dir: str | None = None, store: RunStore | None = None,
-           start: bool = True) -> Submission:
-    """Queue a run (or find it done or in progress). Raises ConfigError/DataError on bad input."""
+           start: bool = True, executor: str | None = None, ray_address: str | None = None) -> Submission:
+    """Queue a run (or find it done or in progress). Raises ConfigError/DataError/StoreError on bad input."""
     store = store or RunStore()
+    placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
     data = hparams.check_run(config, data_dir)
     run_id = hparams.run_id(config, data.fingerprint)
     if store.exists(run_id):
         store.status_or_none(run_id)  # marks a dead worker failed before we decide
     with store.lock(run_id):
-        outcome = _claim(store, run_id, config, data_dir, data.fingerprint, len(data.y_train))
+        outcome = _claim(store, run_id, config, data_dir, data.fingerprint, len(data.y_train), placement)
     if start:
         schedule(store)
     return Submission(run_id, outcome)
 
 
-def _claim(store, run_id, config, data_dir, fingerprint, train_size) -> str:
+def _claim(store, run_id, config, data_dir, fingerprint, train_size, placement) -> str:
     """Decide what a submission means for the run, under its lock."""
     if store.exists(run_id):
         try:
@@ -101,10 +127,11 @@ def _claim(store, run_id, config, data_dir, fingerprint, train_size) -> str:
         elif state in ACTIVE:
             return "attached"
         elif state in ("failed", "cancelled"):
-            store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None)
+            store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None, **placement)
             return "resumed"
     store.create(run_id, config, data_dir=data_dir, fingerprint=fingerprint,
                  planned_evaluations=hparams.planned_evaluations(config, train_size))
+    store.update_status(run_id, **placement)
     return "queued"
 
 
@@ -155,18 +182,23 @@ def schedule(store: RunStore) -> list[str]:
     """Start queued runs (oldest first) while fewer than the limit are running; returns those started."""
     started = []
     with FileLock(str(store.root / ".scheduler.lock"), timeout=60):
-        running, queued = 0, []
+        running = {executor: 0 for executor in EXECUTORS}
+        queued = {executor: [] for executor in EXECUTORS}
         for run_id in store.run_ids():
             status = store.status_or_none(run_id)
             if status is None:
                 continue
+            executor = status.get("executor") or "local"
             if status["state"] == "running":
-                running += 1
+                running[executor] += 1
             elif status["state"] == "queued":
-                queued.append((status.get("queued") or status.get("created") or 0, run_id))
-        for _, run_id in sorted(queued)[: max(0, max_concurrent(store) - running)]:
-            if _start_worker(store, run_id):
-                started.append(run_id)
+                queued[executor].append((status.get("queued") or status.get("created") or 0, run_id))
+        limits = {"local": max_concurrent(store),
+                  "ray": int(read_settings(store).get("ray_max_in_flight") or RAY_MAX_IN_FLIGHT)}
+        for executor in EXECUTORS:
+            for _, run_id in sorted(queued[executor])[: max(0, limits[executor] - running[executor])]:
+                if _start_worker(store, run_id):
+                    started.append(run_id)
     return started
 
 
@@ -193,7 +225,7 @@ class Cancelled(Exception):
     pass
 
 
-def _versions() -> dict:
+def versions() -> dict:
     def version(package):
         try:
             return importlib.metadata.version(package)
@@ -203,28 +235,53 @@ def _versions() -> dict:
             "tf_keras": version("tf-keras"), "tfmot": version("tensorflow-model-optimization")}
 
 
-def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
-    """Train a run whose status is `running` with this process's pid; write its results and status.
+def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
+    """Lottery rounds a stopped run finished (0 for other experiments: they restart)."""
+    from lth.experiments import RoundCheckpoint
 
-    Used by background workers and by `python -m lth run` in the foreground. Returns the final status.
-    """
-    from lth.device import training_device
-    from lth.experiments import RoundCheckpoint, run_experiment
-
-    record = store.config_record(run_id)
-    config = RunConfig.from_json(record["config"])
-    checkpoint_dir = store.path(run_id) / "checkpoint"
     completed = 0
     if config.experiment == "lottery":
         while RoundCheckpoint(checkpoint_dir).load_round(completed) is not None:
             completed += 1
-    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed and config.experiment == "lottery")
-    progress = {"evaluations": len(store.metrics_records(run_id)), "iteration": 0}
+    return completed
+
+
+def restart_metrics(store: RunStore, run_id: str, config: RunConfig, completed: int) -> int:
+    """Drop the metric lines of work a (re)started run redoes; returns how many lines stay."""
+    store.keep_metrics(run_id, lambda r: config.experiment == "lottery" and r.get("round", 0) < completed)
+    return len(store.metrics_records(run_id))
+
+
+class Progress:
+    """What the heartbeat reports, and the metric log the supervisor writes as evaluations arrive."""
+
+    def __init__(self, store: RunStore, run_id: str, on_eval=None):
+        self.store, self.run_id, self.on_eval = store, run_id, on_eval
+        self.state = {"evaluations": 0, "iteration": 0}
+
+    def restart(self, evaluations: int) -> None:
+        self.state.update(evaluations=evaluations, iteration=0)
+
+    def record(self, event: dict) -> None:
+        self.store.append_metric(self.run_id, event)
+        self.state.update(evaluations=self.state["evaluations"] + 1, iteration=event["iteration"],
+                          arm=event["arm"], round=event["round"])
+        if self.on_eval:
+            self.on_eval(event)
+
+
+def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
+    """Run `train(config, record, progress)` (which returns the run's summary) for a run whose status is
+    `running` with this process's pid: heartbeats, cancel on SIGTERM, results and the final status.
+    Shared by the local executor, the Ray executor and `python -m lth run`. Returns the final status."""
+    record = store.config_record(run_id)
+    config = RunConfig.from_json(record["config"])
+    progress = Progress(store, run_id, on_eval)
     stop = threading.Event()
 
     def beat():
         while not stop.is_set():
-            store.write_heartbeat(run_id, progress)
+            store.write_heartbeat(run_id, progress.state)
             stop.wait(2.0)
 
     heart = threading.Thread(target=beat, daemon=True)
@@ -234,21 +291,8 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
         raise Cancelled()
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
-
-    def record_eval(event):
-        store.append_metric(run_id, event)
-        progress.update(evaluations=progress["evaluations"] + 1, iteration=event["iteration"],
-                        arm=event["arm"], round=event["round"])
-        if on_eval:
-            on_eval(event)
-
-    final = {}
     try:
-        device = training_device()
-        with store.lock(run_id):
-            store.update_status(run_id, device=device.as_dict(), versions=_versions())
-        summary = run_experiment(config, data_dir=record.get("data_dir"), on_eval=record_eval,
-                                 device=device, checkpoint_dir=checkpoint_dir if config.experiment == "lottery" else None)
+        summary = train(config, record, progress)
         summary["run_id"] = run_id
         store.write_results(run_id, summary)
         final = {"state": "done", "error": None}
@@ -261,7 +305,7 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
         signal.signal(signal.SIGTERM, previous)
         stop.set()
         heart.join()
-        store.write_heartbeat(run_id, progress)
+        store.write_heartbeat(run_id, progress.state)
     with store.lock(run_id):
         status = store.raw_status(run_id)
         if status["state"] == "running" and status.get("pid") == os.getpid():
@@ -269,10 +313,34 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
     return status
 
 
+def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
+    """Train a run in this process (local executor, `lth run`)."""
+
+    def train(config, record, progress):
+        from lth.device import training_device
+        from lth.experiments import RoundCheckpoint, run_experiment
+
+        checkpoint_dir = store.path(run_id) / "checkpoint"
+        progress.restart(restart_metrics(store, run_id, config, completed_rounds(config, checkpoint_dir)))
+        device = training_device()
+        with store.lock(run_id):
+            store.update_status(run_id, device=device.as_dict(), versions=versions())
+        checkpoint = RoundCheckpoint(checkpoint_dir) if config.experiment == "lottery" else None
+        return run_experiment(config, data_dir=record.get("data_dir"), on_eval=progress.record,
+                              device=device, checkpoint=checkpoint)
+
+    return supervise(run_id, store, train, on_eval=on_eval)
+
+
 def run_worker(run_id: str, store: RunStore) -> int:
     """Entry point of a background worker process."""
     try:
-        status = execute(run_id, store)
+        if store.raw_status(run_id).get("executor") == "ray":
+            from lth.ray_executor import execute_on_ray
+
+            status = execute_on_ray(run_id, store)
+        else:
+            status = execute(run_id, store)
     finally:
         schedule(store)  # this slot is free: start the next queued run
     return 0 if status["state"] in ("done", "cancelled") else 1

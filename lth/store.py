@@ -258,7 +258,8 @@ class RunStore:
         """One row per (run, arm, round): the config's main settings, density, per-layer density
         as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped.
 
-        `series` groups runs that differ only in their seed (to aggregate over seeds); `label` names it.
+        `series` groups runs that differ only in their seed or tfmot target density (one line over
+        densities, aggregated over seeds); `label` names it.
         """
         rows = []
         for run_id in run_ids if run_ids is not None else self.run_ids():
@@ -267,8 +268,9 @@ class RunStore:
                 if summary is None:
                     continue
                 config = summary["config"]
-                series = hashlib.sha256(json.dumps({k: v for k, v in config.items() if k != "seed"},
-                                                   sort_keys=True).encode()).hexdigest()[:6]
+                # tfmot runs are one per target density: a series spans densities, as lottery rounds do
+                same = {k: v for k, v in config.items() if k not in ("seed", "target_density")}
+                series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
                 label = f"{config['experiment']} {config['model']} {config['dataset']} it{config.get('iterations')} [{series}]"
                 for record in summary["results"]:
                     row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],

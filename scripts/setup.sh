@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+.venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-ray.txt
 
 # An NVIDIA driver is present: add the CUDA libraries TensorFlow needs to use it.
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then

@@ -9,6 +9,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_run_store(tmp_path_factory):
+    """Every test (and every process it starts) uses its own run store, never the user's cache/."""
+    os.environ["LTH_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def sample():
     from lth.data import load_dataset

@@ -56,7 +56,7 @@ def test_masked_weights_stay_zero_and_reset_is_bit_exact(sample):
 def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, tmp_path):
     config = RunConfig(experiment="lottery", rounds=2, iterations=100, eval_every=50,
                        controls=("reinit", "random_prune"))
-    summary = run_experiment(config, checkpoint_dir=tmp_path)
+    summary = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     theta0 = models.build("lenet300_100", 0).get_weights()
     index = kernel_index("lenet300_100")
     ladder = config.density_ladder()
@@ -90,7 +90,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
 def test_late_rewinding_resets_to_the_weights_at_iteration_k(recorded_starts, sample, tmp_path):
     k = 30
     config = RunConfig(experiment="lottery", rounds=1, iterations=100, eval_every=50, rewind=k)
-    run_experiment(config, checkpoint_dir=tmp_path)
+    run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     # Train the same network alone for k iterations with the run's data order: same weights, bit for bit.
     from lth.experiments import derive_seed
     model = models.build("lenet300_100", 0)
@@ -113,13 +113,13 @@ def _strip_times(summary):
 
 def test_same_seed_same_metrics_and_resume_is_identical(tmp_path):
     config = RunConfig(experiment="lottery", rounds=2, iterations=80, eval_every=40, controls=("reinit",))
-    first = run_experiment(config, checkpoint_dir=tmp_path / "a")
+    first = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path / "a"))
     second = run_experiment(config)
     assert _strip_times(first) == _strip_times(second)
     # a run stopped after round 1 resumes from its checkpoint and ends identical
     for suffix in ("json", "npz"):
         (tmp_path / "a" / f"round_02.{suffix}").unlink()
-    resumed = run_experiment(config, checkpoint_dir=tmp_path / "a")
+    resumed = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path / "a"))
     assert _strip_times(resumed) == _strip_times(first)
     other_seed = run_experiment(RunConfig(**{**config.__dict__, "seed": 1}))
     assert _strip_times(other_seed) != _strip_times(first)

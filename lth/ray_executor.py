@@ -1,0 +1,180 @@
+"""The Ray executor: a run trains as one Ray task on a cluster; everything it produces (evaluations,
+checkpoint files, results) travels back through Ray into the run store of the submitting machine.
+
+On the submitting machine a supervisor process per run (the same `python -m lth worker RUN_ID` the
+local executor uses, so pid/heartbeat liveness, cancel and the queue work unchanged) connects to the
+cluster as a driver, starts the task and writes what arrives. No shared filesystem is needed: the
+`lth` package travels with the task (`py_modules`); the cluster's nodes need the packages of
+requirements.txt. A node that dies mid-run makes Ray retry the task elsewhere (`max_retries`); a
+retried lottery run starts from the rounds the store holds. Ray itself is optional
+(requirements-ray.txt); nothing imports it unless a run or a page asks for this executor.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from lth.fsutil import write_bytes_atomic
+from lth.runner import completed_rounds, restart_metrics, supervise, versions
+from lth.store import RunStore
+
+RAY_MISSING = ("the Ray executor needs Ray, which is not installed: "
+               "`.venv/bin/pip install -r requirements-ray.txt` (the local executor works without it)")
+TASK_RETRIES = 2  # a node lost mid-run: Ray runs the task again on another node, twice at most
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class ExecutorError(RuntimeError):
+    """The cluster cannot be used (Ray missing, address wrong or unreachable); one line."""
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ExecutorError(RAY_MISSING) from None
+    return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Ray retries an unreachable address for minutes; a TCP connect says no in seconds."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ExecutorError(f"not a Ray address: {address!r} (expected HOST:PORT, ray://HOST:PORT or auto)")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as e:
+        raise ExecutorError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}") from None
+
+
+def connect(address: str | None):
+    """ray.init as a driver of the cluster at `address` ("auto": $RAY_ADDRESS or a local cluster)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray
+    address = address or "auto"
+    if address == "auto" and os.environ.get("RAY_ADDRESS"):
+        _check_reachable(os.environ["RAY_ADDRESS"])
+    elif address != "auto":
+        _check_reachable(address)
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False,
+                 runtime_env={"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__"]})
+    except Exception as e:  # ConnectionError, ValueError for a malformed address, RuntimeError
+        raise ExecutorError(f"cannot reach a Ray cluster at {address}: {str(e).splitlines()[0]}") from None
+    return ray
+
+
+def cluster_info(address: str | None) -> dict:
+    """Nodes, CPUs and GPUs of the cluster (for the dashboard and `python -m lth cluster`)."""
+    ray = connect(address)
+    nodes = [{"node_id": n["NodeID"], "address": n.get("NodeManagerAddress"), "alive": n["Alive"],
+              "cpus": n["Resources"].get("CPU", 0), "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes()]
+    totals = ray.cluster_resources()
+    return {"address": address or "auto", "nodes": nodes, "cpus": totals.get("CPU", 0),
+            "gpus": totals.get("GPU", 0)}
+
+
+def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
+    """Body of the Ray task, on whatever node Ray picks: the same experiment code as the local executor."""
+    import ray
+
+    from lth.device import training_device
+    from lth.experiments import RoundCheckpoint, run_experiment
+    from lth.hparams import RunConfig
+
+    config = RunConfig.from_json(record["config"])
+    folder = Path(tempfile.mkdtemp(prefix="lth-ray-"))
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    device = training_device()
+    sink.put(("start", {"node_id": ray.get_runtime_context().get_node_id(), "device": device.as_dict(),
+                        "versions": versions(), "start_round": completed_rounds(config, folder)}))
+
+    class ForwardingCheckpoint(RoundCheckpoint):
+        """Checkpoint files go back to the submitter as soon as they are written."""
+
+        def _forward(self, *names):
+            for name in names:
+                sink.put(("file", {"name": name, "data": (self.folder / name).read_bytes()}))
+
+        def save_weights(self, theta0, reset_point):
+            super().save_weights(theta0, reset_point)
+            self._forward("weights.npz")
+
+        def save_round(self, round_, records, masks, next_masks):
+            super().save_round(round_, records, masks, next_masks)
+            self._forward(f"round_{round_:02d}.npz", f"round_{round_:02d}.json")  # json last: marks it done
+
+    checkpoint = ForwardingCheckpoint(folder) if config.experiment == "lottery" else None
+    return run_experiment(config, data_dir=record.get("data_dir"), device=device, checkpoint=checkpoint,
+                          on_eval=lambda event: sink.put(("eval", event)))
+
+
+def execute_on_ray(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) -> dict:
+    """Supervise one run on the cluster from this machine; returns the final status."""
+    status = store.raw_status(run_id)
+    address = status.get("ray_address")
+
+    def train(config, record, progress):
+        ray = connect(address)
+        from ray.util.queue import Empty, Queue
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        checkpoint_dir = store.path(run_id) / "checkpoint"
+        checkpoint_dir.mkdir(exist_ok=True)
+        # The queue lives on this machine's node, so losing a worker node never loses it.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        sink = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
+        files = {p.name: p.read_bytes() for p in sorted(checkpoint_dir.iterdir()) if p.is_file()}
+        needs_gpu = ray.cluster_resources().get("GPU", 0) >= 1
+        task = ray.remote(_train_task).options(
+            num_gpus=1 if needs_gpu else 0, num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
+        ref = task.remote(record, files, sink)
+        attempts = 0
+        try:
+            while True:
+                done, _ = ray.wait([ref], timeout=poll)
+                waiting = sink.qsize()
+                try:
+                    events = sink.get_nowait_batch(waiting) if waiting else []
+                except Empty:
+                    events = []
+                for kind, payload in events:
+                    if kind == "start":  # first attempt, or Ray's retry after a lost node
+                        attempts += 1
+                        progress.restart(restart_metrics(store, run_id, config, payload["start_round"]))
+                        with store.lock(run_id):
+                            store.update_status(run_id, device=payload["device"], versions=payload["versions"],
+                                                ray_node=payload["node_id"], ray_attempts=attempts)
+                    elif kind == "eval":
+                        progress.record(payload)
+                    elif kind == "file":
+                        write_bytes_atomic(checkpoint_dir / payload["name"], payload["data"])
+                if done and sink.qsize() == 0:
+                    break
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayError as e:
+                raise ExecutorError(f"the Ray task failed after {attempts} attempt(s): {str(e).splitlines()[0]}") from None
+        except BaseException:
+            ray.cancel(ref, force=True)  # cancelled or failed here: stop the remote work too
+            raise
+        finally:
+            ray.kill(sink.actor)
+
+    return supervise(run_id, store, train, on_eval=on_eval)
+
+
+def wait_for_cluster(address: str, nodes: int, timeout: float = 60.0) -> None:
+    """Block until `nodes` nodes are alive (tests and scripts that start clusters)."""
+    ray = connect(address)
+    deadline = time.time() + timeout
+    while sum(n["Alive"] for n in ray.nodes()) < nodes:
+        if time.time() > deadline:
+            raise ExecutorError(f"the cluster at {address} did not reach {nodes} nodes")
+        time.sleep(0.5)
