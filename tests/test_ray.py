@@ -1,0 +1,125 @@
+"""The Ray executor against a real multi-node Ray cluster on this machine (loopback only)."""
+import json
+import os
+import time
+
+import pytest
+
+from conftest import run_cli
+from lth.store import RunStore
+
+ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
+# Keep every Ray address on 127.0.0.1: Ray otherwise swaps loopback for the machine's interface address.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+TINY = ["--experiment", "lottery", "--rounds", "1", "--iterations", "80", "--eval-every", "40"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1"})
+    nodes = [c.add_node(num_cpus=1, node_ip_address="127.0.0.1") for _ in range(2)]
+    c.wait_for_nodes()
+    yield c, nodes
+    c.shutdown()
+
+
+def wait_for(predicate, timeout=240, poll=0.3):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not met in time")
+
+
+def submit(store, address, *args):
+    result = run_cli("submit", *args, "--executor", "ray", "--ray-address", address, "--cache-dir", str(store.root))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def results_without_times(summary):
+    return [{k: v for k, v in r.items() if k != "train_seconds"} for r in summary["results"]]
+
+
+def test_cluster_command_and_bad_addresses(cluster):
+    c, _ = cluster
+    info = run_cli("cluster", "--ray-address", c.address)
+    assert info.returncode == 0, info.stderr
+    data = json.loads(info.stdout)
+    assert sum(n["alive"] for n in data["nodes"]) == 3 and data["cpus"] == 2
+    bad = run_cli("submit", *TINY, "--executor", "ray", "--ray-address", "127.0.0.1:1")
+    assert bad.returncode == 0  # submitting only queues; the worker reports the address
+    refused = run_cli("cluster", "--ray-address", "127.0.0.1:1")
+    assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0
+    assert "cannot reach a Ray cluster at 127.0.0.1:1" in refused.stderr
+
+
+def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path):
+    c, nodes = cluster
+    store = RunStore(tmp_path / "ray")
+    result = run_cli("sweep", *TINY, "--seeds", "0,1,2,3", "--executor", "ray", "--ray-address", c.address,
+                     "--cache-dir", str(store.root))
+    assert result.returncode == 0, result.stderr
+    ids = result.stdout.split()
+    assert len(ids) == 4 and "4 queued" in result.stderr
+    # live metrics reach this machine's store while runs train
+    wait_for(lambda: any(store.metrics_records(r) and store.status(r)["state"] == "running" for r in ids))
+    wait_for(lambda: all(store.status(r)["state"] == "done" for r in ids))
+    used = {store.status(r)["ray_node"] for r in ids}
+    assert used == {n.node_id for n in nodes}
+    local = RunStore(tmp_path / "local")
+    for seed, run_id in zip((0, 1, 2, 3), ids):
+        reference = run_cli("run", *TINY, "--seed", str(seed), "--cache-dir", str(local.root))
+        assert reference.returncode == 0, reference.stderr
+        expected = json.loads(reference.stdout.splitlines()[-1])
+        assert expected["run_id"] == run_id
+        assert results_without_times(store.results(run_id)) == results_without_times(expected)
+        assert sorted((store.path(run_id) / "checkpoint").iterdir()) and len(store.metrics_records(run_id)) == 2 * 2  # two trainings, two evaluations each
+    again = run_cli("sweep", *TINY, "--seeds", "0,1", "--executor", "ray", "--ray-address", c.address,
+                    "--cache-dir", str(store.root))
+    assert "2 cached" in again.stderr
+
+
+def test_cancel_a_ray_run(cluster, tmp_path):
+    c, _ = cluster
+    store = RunStore(tmp_path)
+    run_id = submit(store, c.address, "--iterations", "100000", "--eval-every", "50", "--seed", "5")
+    wait_for(lambda: store.metrics_records(run_id))
+    pid = store.status(run_id)["pid"]
+    assert run_cli("cancel", run_id, "--cache-dir", str(store.root)).returncode == 0
+    from lth.store import process_alive
+    wait_for(lambda: not process_alive(pid), timeout=30)
+    assert store.status(run_id)["state"] == "cancelled"
+    # the cluster's CPUs come back: a new run is scheduled and finishes
+    other = submit(store, c.address, *TINY, "--seed", "6")
+    wait_for(lambda: store.status(other)["state"] == "done")
+
+
+def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path):
+    c, nodes = cluster
+    store = RunStore(tmp_path)
+    args = ["--experiment", "lottery", "--rounds", "2", "--iterations", "3000", "--eval-every", "100", "--seed", "8"]
+    run_id = submit(store, c.address, *args)
+    node_id = wait_for(lambda: store.status(run_id).get("ray_node"))
+    wait_for(lambda: len(store.metrics_records(run_id)) >= 3)
+    victim = next(n for n in nodes if n.node_id == node_id)
+    c.remove_node(victim)
+    try:
+        status = wait_for(lambda: (s := store.status(run_id))["state"] not in ("queued", "running") and s, timeout=300)
+        if status["state"] == "done":  # Ray retried the task on the other node
+            assert status["ray_attempts"] >= 2 and status["ray_node"] != node_id
+            reference = run_cli("run", *args, "--cache-dir", str(tmp_path / "local"))
+            expected = json.loads(reference.stdout.splitlines()[-1])
+            assert results_without_times(store.results(run_id)) == results_without_times(expected)
+            keys = [(m["arm"], m["round"], m["iteration"]) for m in store.metrics_records(run_id)]
+            assert len(keys) == len(set(keys))  # the retry's evaluations replaced the lost attempt's
+        else:
+            assert status["state"] == "failed" and "Ray task failed" in status["error"]
+    finally:
+        nodes.remove(victim)
+        nodes.append(c.add_node(num_cpus=1, node_ip_address="127.0.0.1"))
+        c.wait_for_nodes()
