@@ -1,10 +1,14 @@
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 
 import streamlit as st
 
 from dashboard.common import store, submit_runs
 from lth import presets, runner
+from lth.data import DataError, load_dataset
 from lth.data.datasets import KERAS_MNIST_CACHE, MNIST_DIR_ENV, dataset_source
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
 
@@ -34,6 +38,31 @@ with left:
     if limit != runner.max_concurrent(s):
         runner.set_max_concurrent(s, int(limit))
         runner.schedule(s)
+    st.subheader("Executor")
+    settings = runner.read_settings(s)
+    executor = st.radio("Runs train on", runner.EXECUTORS, horizontal=True, key="executor",
+                        index=runner.EXECUTORS.index(settings.get("executor", "local")),
+                        format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.get)
+    address = settings.get("ray_address") or "auto"
+    if executor == "ray":
+        if importlib.util.find_spec("ray") is None:
+            st.error("Ray is not installed: `.venv/bin/pip install -r requirements-ray.txt`. "
+                     "Runs keep training on this machine until it is.")
+            executor = "local"
+        address = st.text_input("Ray address", address, key="ray-address",
+                                help="auto: $RAY_ADDRESS or a cluster started on this machine with `ray start`")
+        if st.button("Show the cluster", key="show-cluster"):
+            # a separate process: the dashboard itself never becomes a Ray driver
+            probe = subprocess.run([sys.executable, "-m", "lth", "cluster", "--ray-address", address],
+                                   capture_output=True, text=True, timeout=60)
+            if probe.returncode == 0:
+                info = json.loads(probe.stdout)
+                st.success(f"{len(info['nodes'])} nodes, {info['cpus']:g} CPUs, {info['gpus']:g} GPUs")
+                st.dataframe(info["nodes"], hide_index=True)
+            else:
+                st.error(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "the cluster did not answer")
+    if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto"):
+        runner.write_settings(s, executor=executor, ray_address=address)
 with right:
     st.subheader("Data")
     st.markdown(f"- **mnist-sample** (bundled, offline): {dataset_source('mnist-sample')}\n"
@@ -61,8 +90,15 @@ for preset in presets.PRESETS.values():
                           format_func={"quick": "quick (bundled sample, 2-core CPU)",
                                        "full": "full (full MNIST, the papers' iterations)"}.get)
         configs = preset.configs(budget)
-        settings = preset.budgets[budget]
-        st.caption(f"{len(configs)} runs · {settings['dataset']} · {settings['iterations']} iterations per "
-                   f"training · batch {settings['batch_size']} · seeds {', '.join(map(str, presets.SEEDS))}")
+        shared = preset.budgets[budget]
+        estimate = ""
+        try:
+            data = load_dataset(shared["dataset"])
+            minutes = presets.estimate_seconds(configs, len(data.y_train), len(data.y_val) + len(data.y_test)) / 60
+            estimate = f" · about {minutes:.0f} min on a 2-core CPU (less on a GPU)"
+        except DataError as e:  # full MNIST absent: say so; Start then shows the same reason
+            estimate = f" · {e}"
+        st.caption(f"{len(configs)} runs · {shared['dataset']} · {shared['iterations']} iterations per "
+                   f"training · batch {shared['batch_size']} · seeds {', '.join(map(str, presets.SEEDS))}{estimate}")
         if st.button("Start preset", key=f"start-{preset.name}"):
             submit_runs(configs, None)

@@ -147,3 +147,16 @@ def test_corrupt_run_is_listed_not_raised(monkeypatch, tmp_path, filled_store):
     assert any("cannot be read" in e.value for e in at.error)
     home = open_page("pages/home.py", monkeypatch, store.root)
     assert {m.label: m.value for m in home.metric}["corrupt"] == "1"
+
+
+def test_home_executor_setting_and_unreachable_cluster(monkeypatch, tmp_path):
+    pytest.importorskip("ray")
+    at = open_page("pages/home.py", monkeypatch, tmp_path)
+    at.radio(key="executor").set_value("ray").run()
+    at.text_input(key="ray-address").set_value("127.0.0.1:1").run()
+    at.button(key="show-cluster").click().run()
+    assert not at.exception
+    assert any("cannot reach a Ray cluster at 127.0.0.1:1" in e.value for e in at.error)
+    from lth import runner
+    assert runner.executor_choice(RunStore(tmp_path)) == ("ray", "127.0.0.1:1")
+    assert any("about" in c.value and "min on a 2-core CPU" in c.value for c in at.caption)
