@@ -23,10 +23,13 @@ METRICS = {
 SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
 
 
-def _percent_log_axis(fig, row=None, col=None):
-    kwargs = {"row": row, "col": col} if row else {}
-    fig.update_xaxes(type="log", autorange="reversed", title_text="density (% of prunable weights kept)",
-                     ticksuffix="%", **kwargs)
+DENSITY_TICKS = [100, 80, 64, 50, 40, 30, 20, 15, 10, 7, 5, 3.5, 2, 1.5, 1, 0.5]
+
+
+def density_axis() -> dict:
+    """Log density axis in percent, decreasing to the right (pruning proceeds rightwards)."""
+    return {"type": "log", "autorange": "reversed", "title": {"text": "density (% of prunable weights kept)"},
+            "tickvals": DENSITY_TICKS, "ticktext": [f"{t:g}%" for t in DENSITY_TICKS]}
 
 
 def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
@@ -116,10 +119,9 @@ def _with_band(stats: pd.DataFrame, mean: str, std: str, low: str, high: str, ba
 def _density_figure(traces: list[dict], title: str, y_title: str, height: int) -> go.Figure:
     # The traces are built here in a fixed, known-good shape; skipping plotly's per-property validation
     # keeps the compare page fast with hundreds of runs (it is most of the cost otherwise).
-    fig = go.Figure(data=traces, _validate=False)
-    _percent_log_axis(fig)
-    fig.update_layout(title=title, yaxis_title=y_title, height=height)
-    return fig
+    layout = {"title": {"text": title}, "xaxis": density_axis(), "yaxis": {"title": {"text": y_title}},
+              "height": height, "legend": {"font": {"size": 11}}}
+    return go.Figure(data=traces, layout=layout, _validate=False)
 
 
 def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_accuracy",

@@ -64,10 +64,11 @@ PRESETS = {
 
 # Costs measured with `python -m lth.bench` (and the same loop for lenet5) on the 2-core CPU this
 # project is developed on: training microseconds per sample at batch 60, evaluation microseconds per
-# image, seconds to start a worker (process, TensorFlow import, compilation).
-CPU_TRAIN_US = {"lenet300_100": 10.5, "lenet5": 40.0}
-CPU_EVAL_US = {"lenet300_100": 4.0, "lenet5": 12.0}
+# image, seconds to start a worker (process, TensorFlow import) and per training (compilation, checkpoints).
+CPU_TRAIN_US = {"lenet300_100": 10.5, "lenet5": 48.0}
+CPU_EVAL_US = {"lenet300_100": 4.0, "lenet5": 16.0}
 RUN_START_S = 8.0
+TRAINING_OVERHEAD_S = 0.8
 
 
 def estimate_seconds(configs: list[RunConfig], train_size: int, eval_size: int) -> float:
@@ -79,7 +80,7 @@ def estimate_seconds(configs: list[RunConfig], train_size: int, eval_size: int) 
         evaluations = math.ceil(iterations / c.eval_every)
         per_training = 1e-6 * (iterations * c.batch_size * CPU_TRAIN_US[c.model]
                                + evaluations * eval_size * CPU_EVAL_US[c.model])
-        total += RUN_START_S + trainings * per_training
+        total += RUN_START_S + trainings * (per_training + TRAINING_OVERHEAD_S)
     return total
 
 

@@ -113,6 +113,8 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     ticket = next(t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
     assert [round(x, 1) for x in ticket["x"]] == [100.0, 80.0, 64.1]  # densities, decreasing
     assert figure["layout"]["xaxis"]["type"] == "log" and figure["layout"]["xaxis"]["autorange"] == "reversed"
+    assert figure["layout"]["title"]["text"].startswith("test accuracy at early stop vs density")
+    assert figure["layout"]["yaxis"]["title"]["text"] == "test accuracy at early stop"
     # filtering to one seed leaves one seed per point
     at.multiselect(key="f-seed").set_value([0]).run()
     figure = chart_figure(at.get("plotly_chart")[0])
