@@ -43,3 +43,16 @@ def filled_store(tmp_path_factory):
     from lth.store import RunStore
 
     return RunStore(root)
+
+
+def wait_for(predicate, timeout=120, poll=0.1):
+    """Poll `predicate` until it returns something true (which is returned), or fail after `timeout` s."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not met in time")

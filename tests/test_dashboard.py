@@ -162,3 +162,15 @@ def test_home_executor_setting_and_unreachable_cluster(monkeypatch, tmp_path):
     from lth import runner
     assert runner.executor_choice(RunStore(tmp_path)) == ("ray", "127.0.0.1:1")
     assert any("about" in c.value and "min on a 2-core CPU" in c.value for c in at.caption)
+
+
+def test_ui_modules_never_import_tensorflow():
+    """Pages render fast because nothing they import pulls in TensorFlow (training runs elsewhere)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import dashboard.common, dashboard.forms, dashboard.experiment_page, lth.runner, "
+            "lth.store, lth.figures, lth.export, lth.presets, lth.hparams, lth.data, lth.device, lth.cli; "
+            "bad = [m for m in ('tensorflow', 'tf_keras', 'ray') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,11 +1,10 @@
 """The Ray executor against a real multi-node Ray cluster on this machine (loopback only)."""
 import json
 import os
-import time
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, wait_for
 from lth.store import RunStore
 
 ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
@@ -24,15 +23,6 @@ def cluster():
     yield c, nodes
     c.shutdown()
 
-
-def wait_for(predicate, timeout=240, poll=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("condition not met in time")
 
 
 def submit(store, address, *args):
@@ -68,7 +58,7 @@ def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path):
     assert len(ids) == 4 and "4 queued" in result.stderr
     # live metrics reach this machine's store while runs train
     wait_for(lambda: any(store.metrics_records(r) and store.status(r)["state"] == "running" for r in ids))
-    wait_for(lambda: all(store.status(r)["state"] == "done" for r in ids))
+    wait_for(lambda: all(store.status(r)["state"] == "done" for r in ids), timeout=300)
     used = {store.status(r)["ray_node"] for r in ids}
     assert used == {n.node_id for n in nodes}
     local = RunStore(tmp_path / "local")
@@ -96,7 +86,7 @@ def test_cancel_a_ray_run(cluster, tmp_path):
     assert store.status(run_id)["state"] == "cancelled"
     # the cluster's CPUs come back: a new run is scheduled and finishes
     other = submit(store, c.address, *TINY, "--seed", "6")
-    wait_for(lambda: store.status(other)["state"] == "done")
+    wait_for(lambda: store.status(other)["state"] == "done", timeout=240)
 
 
 def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path):

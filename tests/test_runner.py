@@ -8,22 +8,13 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, wait_for
 from lth import runner
 from lth.hparams import RunConfig
 from lth.store import RunStore
 
 TINY = ["--iterations", "100", "--eval-every", "50"]
 
-
-def wait_for(predicate, timeout=120, poll=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
