@@ -19,7 +19,7 @@ import numpy as np
 from lth.data import Dataset
 from lth.tf_setup import keras, tf
 
-EVAL_BATCH = 2000
+EVAL_BATCH = 5000  # large batches: evaluation is compute-bound, fewer calls cost less
 OnEval = Callable[[dict], None]
 
 
