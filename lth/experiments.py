@@ -141,7 +141,8 @@ class Lottery(Experiment):
                 round_records, masks = saved
                 records += round_records
                 continue
-            trainer.reset(reset_point, masks)
+            # round 0 is the dense network from theta0 (with late rewinding it also finds the reset point)
+            trainer.reset(theta0 if round_ == 0 else reset_point, masks)
             ticket, result = self.train(trainer, "ticket", round_, masks,
                                         snapshot_at=rewind_at if round_ == 0 else None)
             trained = trainer.kernels()

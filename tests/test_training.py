@@ -145,3 +145,14 @@ def test_patience_stops_training_early():
     (record,) = run_experiment(config)["results"]
     assert record["stopped_early"] and record["final_iteration"] < 3000
     assert record["final_iteration"] == record["early_stop_iteration"] + 25
+
+
+def test_resume_inside_round_0_with_late_rewinding_restarts_from_theta0(tmp_path):
+    """Stopped after the rewind weights were saved but before round 0 completed: round 0 must
+    start again from theta0, not from the saved rewind point."""
+    config = RunConfig(experiment="lottery", rounds=1, iterations=60, eval_every=30, rewind=20)
+    first = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
+    for name in ("round_00.json", "round_00.npz", "round_01.json", "round_01.npz"):
+        (tmp_path / name).unlink()
+    again = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
+    assert _strip_times(again) == _strip_times(first)
