@@ -127,9 +127,11 @@ def execute_on_ray(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=N
 
         checkpoint_dir = store.path(run_id) / "checkpoint"
         checkpoint_dir.mkdir(exist_ok=True)
-        # The queue lives on this machine's node, so losing a worker node never loses it.
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
-        sink = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
+        # The queue lives on the head node (else this driver's node): losing a worker node never loses it.
+        head = next((n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"]),
+                    ray.get_runtime_context().get_node_id())
+        sink = Queue(actor_options={"num_cpus": 0,
+                                    "scheduling_strategy": NodeAffinitySchedulingStrategy(head, soft=True)})
         files = {p.name: p.read_bytes() for p in sorted(checkpoint_dir.iterdir()) if p.is_file()}
         needs_gpu = ray.cluster_resources().get("GPU", 0) >= 1
         task = ray.remote(_train_task).options(
@@ -157,10 +159,10 @@ def execute_on_ray(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=N
                         write_bytes_atomic(checkpoint_dir / payload["name"], payload["data"])
                 if done and sink.qsize() == 0:
                     break
-            try:
-                return ray.get(ref)
-            except ray.exceptions.RayError as e:
-                raise ExecutorError(f"the Ray task failed after {attempts} attempt(s): {str(e).splitlines()[0]}") from None
+            return ray.get(ref)
+        except ray.exceptions.RayError as e:
+            ray.cancel(ref, force=True)
+            raise ExecutorError(f"the Ray task failed after {attempts} attempt(s): {str(e).splitlines()[0]}") from None
         except BaseException:
             ray.cancel(ref, force=True)  # cancelled or failed here: stop the remote work too
             raise
