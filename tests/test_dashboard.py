@@ -174,3 +174,24 @@ def test_ui_modules_never_import_tensorflow():
             "bad = [m for m in ('tensorflow', 'tf_keras', 'ray') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_start_preset_from_home_queues_all_its_runs(monkeypatch, tmp_path):
+    from lth import presets, runner
+
+    store = RunStore(tmp_path)
+    runner.set_max_concurrent(store, 1)
+    at = open_page("pages/home.py", monkeypatch, tmp_path)
+    at.button(key="start-frankle-carbin-lenet300").click().run()
+    assert not at.exception
+    try:
+        ids = store.run_ids()
+        assert len(ids) == len(presets.PRESETS["frankle-carbin-lenet300"].configs("quick")) == 3
+        assert sorted(store.config(r).seed for r in ids) == [0, 1, 2]
+        assert all(store.config(r).rounds == 15 and store.config(r).controls == ("reinit",) for r in ids)
+        assert sum(store.status(r)["state"] == "running" for r in ids) <= 1
+    finally:  # queued ones first, so cancelling the running one starts nothing new
+        for state in ("queued", "running"):
+            for run_id in store.run_ids():
+                if store.status(run_id)["state"] == state:
+                    runner.cancel(run_id, store)
