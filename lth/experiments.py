@@ -23,7 +23,6 @@ from lth.hparams import RunConfig, check_run
 from lth.tf_setup import keras, tf
 from lth.training import OnEval, Trainer
 
-ARMS = ("dense", "ticket", "reinit", "random_prune", "pruned")
 
 
 def derive_seed(seed: int, *parts) -> int:
