@@ -24,7 +24,6 @@ from lth.tf_setup import keras, tf
 from lth.training import OnEval, Trainer
 
 
-
 def derive_seed(seed: int, *parts) -> int:
     """A seed for one purpose (arm, round), independent of every other purpose's."""
     digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
