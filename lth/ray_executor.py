@@ -149,7 +149,7 @@ def execute_on_ray(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=N
                 for kind, payload in events:
                     if kind == "start":  # first attempt, or Ray's retry after a lost node
                         attempts += 1
-                        progress.restart(restart_metrics(store, run_id, config, payload["start_round"]))
+                        progress.restart(restart_metrics(store, run_id, payload["start_round"]))
                         with store.lock(run_id):
                             store.update_status(run_id, device=payload["device"], versions=payload["versions"],
                                                 ray_node=payload["node_id"], ray_attempts=attempts)

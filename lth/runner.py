@@ -127,12 +127,16 @@ def _claim(store, run_id, config, data_dir, fingerprint, train_size, placement) 
         elif state in ACTIVE:
             return "attached"
         elif state in ("failed", "cancelled"):
-            store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None, **placement)
+            _requeue(store, run_id, **placement)
             return "resumed"
     store.create(run_id, config, data_dir=data_dir, fingerprint=fingerprint,
-                 planned_evaluations=hparams.planned_evaluations(config, train_size))
-    store.update_status(run_id, **placement)
+                 planned_evaluations=hparams.planned_evaluations(config, train_size), **placement)
     return "queued"
+
+
+def _requeue(store: RunStore, run_id: str, **changes) -> None:
+    """Put a failed or cancelled run back in the queue (under its lock)."""
+    store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None, **changes)
 
 
 def resume(run_id: str, store: RunStore) -> Submission:
@@ -141,7 +145,7 @@ def resume(run_id: str, store: RunStore) -> Submission:
         state = store.raw_status(run_id)["state"]
         if state not in ("failed", "cancelled"):
             raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs resume")
-        store.update_status(run_id, state="queued", queued=time.time(), error=None, pid=None)
+        _requeue(store, run_id)
     schedule(store)
     return Submission(run_id, "resumed")
 
@@ -202,22 +206,26 @@ def schedule(store: RunStore) -> list[str]:
     return started
 
 
-def _start_worker(store: RunStore, run_id: str) -> bool:
+def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> bool:
+    """If the run is still queued, `launch()` its trainer (returning its pid) and mark it running."""
     with store.lock(run_id):
         if store.raw_status(run_id)["state"] != "queued":
             return False
-        log = open(store.path(run_id) / "log.txt", "ab")
-        try:
-            process = subprocess.Popen(
+        store.update_status(run_id, state="running", pid=launch(), own_session=own_session,
+                            started=time.time(), ended=None)
+    return True
+
+
+def _start_worker(store: RunStore, run_id: str) -> bool:
+    def launch() -> int:
+        with open(store.path(run_id) / "log.txt", "ab") as log:
+            return subprocess.Popen(
                 [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
                 cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the page, the app and the terminal that started it
-            )
-        finally:
-            log.close()
-        store.update_status(run_id, state="running", pid=process.pid, own_session=True,
-                            started=time.time(), ended=None)
-    return True
+            ).pid
+
+    return _take_queued(store, run_id, launch, own_session=True)
 
 
 # ---- the worker ------------------------------------------------------------------------------------------
@@ -246,9 +254,9 @@ def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
     return completed
 
 
-def restart_metrics(store: RunStore, run_id: str, config: RunConfig, completed: int) -> int:
+def restart_metrics(store: RunStore, run_id: str, completed: int) -> int:
     """Drop the metric lines of work a (re)started run redoes; returns how many lines stay."""
-    store.keep_metrics(run_id, lambda r: config.experiment == "lottery" and r.get("round", 0) < completed)
+    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery
     return len(store.metrics_records(run_id))
 
 
@@ -321,7 +329,7 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
         from lth.experiments import RoundCheckpoint, run_experiment
 
         checkpoint_dir = store.path(run_id) / "checkpoint"
-        progress.restart(restart_metrics(store, run_id, config, completed_rounds(config, checkpoint_dir)))
+        progress.restart(restart_metrics(store, run_id, completed_rounds(config, checkpoint_dir)))
         device = training_device()
         with store.lock(run_id):
             store.update_status(run_id, device=device.as_dict(), versions=versions())
@@ -348,12 +356,7 @@ def run_worker(run_id: str, store: RunStore) -> int:
 
 def claim_foreground(run_id: str, store: RunStore) -> bool:
     """Mark a queued run as running in this process (for `lth run`); False if another process has it."""
-    with store.lock(run_id):
-        if store.raw_status(run_id)["state"] != "queued":
-            return False
-        store.update_status(run_id, state="running", pid=os.getpid(), own_session=False,
-                            started=time.time(), ended=None)
-    return True
+    return _take_queued(store, run_id, os.getpid, own_session=False)
 
 
 def wait(run_id: str, store: RunStore, *, on_eval=None, poll: float = 1.0) -> dict:

@@ -90,7 +90,8 @@ class RunStore:
 
     # ---- writing --------------------------------------------------------------------------------
     def create(self, run_id: str, config: RunConfig, *, data_dir: str | None, fingerprint: str,
-               planned_evaluations: int) -> None:
+               planned_evaluations: int, **status) -> None:
+        """A new queued run; `status` adds fields to its status record (the executor, say)."""
         folder = self.path(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(folder / "config.json", {
@@ -98,7 +99,7 @@ class RunStore:
             "data_dir": data_dir, "dataset_fingerprint": fingerprint,
             "planned_evaluations": planned_evaluations,
         })
-        self.write_status(run_id, {"state": "queued", "created": time.time()})
+        self.write_status(run_id, {"state": "queued", "created": time.time(), **status})
 
     def write_status(self, run_id: str, status: dict) -> None:
         write_json_atomic(self.path(run_id) / "status.json", status)

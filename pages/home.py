@@ -33,9 +33,10 @@ with left:
                            if (w := ((s.status_or_none(r) or {}).get("device") or {}).get("warning"))), None)
     if device_warning:
         st.warning(device_warning)
-    limit = st.number_input("Runs trained at once", 1, 16, runner.max_concurrent(s), key="max-concurrent",
+    current_limit = runner.max_concurrent(s)
+    limit = st.number_input("Runs trained at once", 1, 16, current_limit, key="max-concurrent",
                             help="One per GPU is best on a GPU; on a CPU, more runs share the cores.")
-    if limit != runner.max_concurrent(s):
+    if limit != current_limit:
         runner.set_max_concurrent(s, int(limit))
         runner.schedule(s)
     st.subheader("Executor")
