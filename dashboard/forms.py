@@ -8,7 +8,7 @@ import streamlit as st
 
 from lth import hparams, models
 from lth.data import DataError
-from lth.data.datasets import DATASETS, MNIST_DIR_ENV, dataset_source
+from lth.data.datasets import DATASETS, DIR_ENV, dataset_source
 from lth.hparams import ConfigError, RunConfig
 
 BATCH_SIZES = [10, 20, 30, 60, 100, 128, 256, 600, 1000]
@@ -24,10 +24,10 @@ def _common(experiment: str) -> dict:
                              format_func=lambda m: f"{m}: {models.MODELS[m].description}")
         dataset = st.selectbox("Dataset", DATASETS, index=1, key=f"{key}-dataset")
         data_dir = None
-        if dataset == "mnist":
-            data_dir = st.text_input("Folder with the four MNIST IDX files", os.environ.get(MNIST_DIR_ENV, ""),
-                                     key=f"{key}-data-dir",
-                                     help="Leave empty to use Keras' download (needs internet).") or None
+        if dataset in DIR_ENV:
+            data_dir = st.text_input(f"Folder with the four {dataset} IDX files",
+                                     os.environ.get(DIR_ENV[dataset], ""), key=f"{key}-{dataset}-data-dir",
+                                     help="Leave empty for the default source shown below.") or None
         st.caption(f"Reads from: {dataset_source(dataset, data_dir)}")
     with c2:
         length_unit = st.radio("Training length in", ["iterations", "epochs"], horizontal=True, key=f"{key}-unit")

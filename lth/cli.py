@@ -78,8 +78,9 @@ def progress_line(event: dict) -> str:
     return (f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%] "
             f"it {event['iteration']}/{event['total_iterations']}  "
             f"train {event['train_loss']:.4f}/{100 * event['train_accuracy']:.2f}%  "
-            f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%  "
-            f"test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%")
+            f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"
+            + (f"  test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%"
+               if event.get("test_accuracy") is not None else ""))
 
 
 def _print_progress(event: dict) -> None:
@@ -219,7 +220,10 @@ def cmd_preset(args) -> int:
 
     preset = presets.PRESETS[args.name]
     store = RunStore(args.cache_dir)
-    configs = preset.configs(args.budget)
+    try:
+        configs = preset.configs(args.budget, args.dataset)
+    except ValueError as e:
+        return _fail("preset", str(e))
     try:
         data = load_dataset(configs[0].dataset, args.data_dir)
         submissions = [runner.submit(c, data_dir=args.data_dir, store=store, executor=args.executor,
@@ -228,7 +232,7 @@ def cmd_preset(args) -> int:
         return _fail("preset", str(e))
     minutes = presets.estimate_seconds(configs, len(data.y_train), len(data.y_val) + len(data.y_test)) / 60
     outcomes = {o: sum(s.outcome == o for s in submissions) for o in ("cached", "attached", "queued", "resumed")}
-    print(f"preset {preset.name} ({args.budget} budget): {len(configs)} runs "
+    print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
           f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",
           file=sys.stderr)
     run_ids = [s.run_id for s in submissions]
@@ -351,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("name", choices=list(PRESETS))
     preset.add_argument("--budget", choices=BUDGETS, default="quick",
                         help="quick: bundled sample, minutes on a CPU; full: full MNIST, the papers' iterations")
+    preset.add_argument("--dataset", choices=DATASETS,
+                        help="full budget: fashion-mnist (default) or mnist; quick: the bundled mnist-sample")
     preset.add_argument("--data-dir")
     preset.add_argument("--cache-dir")
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")

@@ -49,8 +49,9 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
         colour = colour_of_round[round_] if arm in ("ticket", "dense") else ARM_COLORS.get(arm, "#333")
         for split in ("train", "val", "test"):
             for col, metric in ((1, "loss"), (2, "accuracy")):
+                points = group.dropna(subset=[f"{split}_{metric}"])  # the test set is evaluated less often
                 fig.add_trace(go.Scatter(
-                    x=group["iteration"], y=group[f"{split}_{metric}"], mode="lines",
+                    x=points["iteration"], y=points[f"{split}_{metric}"], mode="lines",
                     name=f"{name} {split}", legendgroup=name, showlegend=col == 1,
                     line={"color": colour, "dash": SPLIT_DASH[split]},
                 ), row=1, col=col)

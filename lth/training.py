@@ -20,6 +20,7 @@ from lth.data import Dataset
 from lth.tf_setup import keras, tf
 
 EVAL_BATCH = 5000  # large batches: evaluation is compute-bound, fewer calls cost less
+TEST_CURVE_ITERATIONS = 1000  # the live test curve's spacing when validation is evaluated more often
 OnEval = Callable[[dict], None]
 
 
@@ -29,6 +30,29 @@ def make_optimizer(name: str, lr: float):
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=lr)
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+def test_curve_every(eval_every: int) -> int:
+    """Iterations between test evaluations made only for the live curve (a multiple of eval_every)."""
+    return eval_every * max(1, TEST_CURVE_ITERATIONS // eval_every)
+
+
+def chunk_boundaries(iterations: int, eval_every: int, snapshot_at: int | None = None):
+    """The iterations where a compiled chunk ends, in order: evaluations, the snapshot, the end.
+
+    A generator, so a huge budget costs no memory before it is trained."""
+    extra = snapshot_at if snapshot_at is not None and 0 < snapshot_at < iterations else None
+    boundary = eval_every
+    while boundary < iterations:
+        if extra is not None and extra < boundary:
+            yield extra
+        if extra is not None and extra <= boundary:
+            extra = None
+        yield boundary
+        boundary += eval_every
+    if extra is not None:
+        yield extra
+    yield iterations
 
 
 class BatchOrder:
@@ -194,9 +218,7 @@ class Trainer:
         `snapshot_at` returns the weights at that iteration (late rewinding).
         """
         order = BatchOrder(len(self.data.y_train), self.batch_size, data_seed)
-        boundaries = set(range(eval_every, iterations, eval_every)) | {iterations}
-        if snapshot_at is not None and 0 < snapshot_at < iterations:
-            boundaries.add(snapshot_at)
+        test_every = test_curve_every(eval_every)
         snapshot = self.model.get_weights() if snapshot_at == 0 else None
         history: list[dict] = []
         best: dict | None = None
@@ -204,7 +226,7 @@ class Trainer:
         seen, loss_sum, correct = 0, 0.0, 0
         started = time.perf_counter()
         with tf.device(self.device):
-            for boundary in sorted(boundaries):
+            for boundary in chunk_boundaries(iterations, eval_every, snapshot_at):
                 chunk_loss, chunk_correct = self.train_steps(order.take(boundary - done))
                 seen += (boundary - done) * self.batch_size
                 loss_sum += chunk_loss * self.batch_size
@@ -215,7 +237,16 @@ class Trainer:
                 if boundary % eval_every and boundary != iterations:
                     continue
                 val_loss, val_acc = self.evaluate("val")
-                test_loss, test_acc = self.evaluate("test")
+                is_best = boundary >= select_from and (best is None or val_loss < best["val_loss"])
+                if boundary >= select_from:
+                    since_best = 0 if is_best else since_best + 1
+                stop = patience is not None and since_best >= patience
+                # Only the test accuracy at the best validation loss (and at the end) is reported, so the
+                # test set is evaluated there and, for the live curve, every `test_every` iterations.
+                if is_best or stop or boundary == iterations or boundary % test_every == 0:
+                    test_loss, test_acc = self.evaluate("test")
+                else:
+                    test_loss, test_acc = None, None
                 record = {
                     **(context or {}), "iteration": boundary, "total_iterations": iterations,
                     "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
@@ -227,12 +258,9 @@ class Trainer:
                 history.append(record)
                 if on_eval is not None:
                     on_eval(record)
-                if boundary >= select_from:
-                    if best is None or val_loss < best["val_loss"]:
-                        best, since_best = record, 0
-                    else:
-                        since_best += 1
-                if patience is not None and since_best >= patience:
+                if is_best:
+                    best = record
+                if stop:
                     stopped_early = boundary < iterations
                     break
         best = best or history[-1]

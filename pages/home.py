@@ -8,8 +8,8 @@ import streamlit as st
 
 from dashboard.common import store, submit_runs
 from lth import presets, runner
-from lth.data import DataError, load_dataset
-from lth.data.datasets import KERAS_MNIST_CACHE, MNIST_DIR_ENV, dataset_source
+from lth.data.datasets import (CLASS_NAMES, DATASETS, DIR_ENV, FASHION_DEBIAN_DIR, SIZES, TITLES,
+                                availability_problem, dataset_source)
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
 
 st.title("Lottery Ticket Lab")
@@ -66,11 +66,17 @@ with left:
         runner.write_settings(s, executor=executor, ray_address=address)
 with right:
     st.subheader("Data")
-    st.markdown(f"- **mnist-sample** (bundled, offline): {dataset_source('mnist-sample')}\n"
-                f"- **mnist** (full): {dataset_source('mnist')}")
-    st.caption(f"Point the full dataset at a folder holding the four original IDX files with the "
-               f"{MNIST_DIR_ENV} variable (or the folder field on each experiment page), or let Keras "
-               f"download it into {KERAS_MNIST_CACHE} where there is internet.")
+    for name in DATASETS:
+        problem = availability_problem(name)
+        train, val, test = SIZES[name]
+        st.markdown(f"**{name}** — {TITLES[name]}  \n"
+                    f"{'⚠️ ' + problem if problem else 'Reads from ' + dataset_source(name)} · "
+                    f"{train:,} train / {val:,} validation / {test:,} test  \n"
+                    f"Classes: {', '.join(CLASS_NAMES[name])}")
+    st.caption(f"Full datasets must be the official files (checked by checksum). Fashion-MNIST comes from "
+               f"Debian's package dataset-fashion-mnist ({FASHION_DEBIAN_DIR}); either full set can be given as a "
+               f"folder with the four IDX files (${DIR_ENV['mnist']}, ${DIR_ENV['fashion-mnist']}, or the folder "
+               f"field on each experiment page); MNIST also from Keras' download where there is internet.")
 
 st.subheader("Runs")
 if runs.empty:
@@ -89,17 +95,20 @@ for preset in presets.PRESETS.values():
         st.markdown(f"**{preset.title}**  \n{preset.description}")
         budget = st.radio("Budget", presets.BUDGETS, horizontal=True, key=f"budget-{preset.name}",
                           format_func={"quick": "quick (bundled sample, 2-core CPU)",
-                                       "full": "full (full MNIST, the papers' iterations)"}.get)
-        configs = preset.configs(budget)
+                                       "full": "full (a complete dataset)"}.get)
+        dataset = None
+        if budget == "full":
+            dataset = st.radio("Dataset", presets.FULL_DATASETS, horizontal=True, key=f"dataset-{preset.name}")
+        configs = preset.configs(budget, dataset)
         shared = preset.budgets[budget]
-        estimate = ""
-        try:
-            data = load_dataset(shared["dataset"])
-            minutes = presets.estimate_seconds(configs, len(data.y_train), len(data.y_val) + len(data.y_test)) / 60
-            estimate = f" · about {minutes:.0f} min on a 2-core CPU (less on a GPU)"
-        except DataError as e:  # full MNIST absent: say so; Start then shows the same reason
-            estimate = f" · {e}"
-        st.caption(f"{len(configs)} runs · {shared['dataset']} · {shared['iterations']} iterations per "
-                   f"training · batch {shared['batch_size']} · seeds {', '.join(map(str, presets.SEEDS))}{estimate}")
-        if st.button("Start preset", key=f"start-{preset.name}"):
+        problem = availability_problem(configs[0].dataset)
+        train, val, test = SIZES[configs[0].dataset]
+        minutes = presets.estimate_seconds(configs, train, val + test) / 60
+        st.caption(f"{len(configs)} runs · {configs[0].dataset} · {shared['iterations']} iterations per "
+                   f"training · batch {shared['batch_size']} · evaluated every {shared['eval_every']} · seeds "
+                   f"{', '.join(map(str, preset.seeds(budget)))} · about {minutes:.0f} min on a 2-core CPU "
+                   f"(less on a GPU)")
+        if problem:
+            st.warning(problem)
+        if st.button("Start preset", key=f"start-{preset.name}", disabled=bool(problem)):
             submit_runs(configs, None)

@@ -68,7 +68,7 @@ def curves() -> None:
     shown = metrics[metrics["arm"].isin(chosen)]
     last = metrics.iloc[-1]
     st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
-               f"iteration {last['iteration']}/{last['total_iterations']}, test accuracy {last['test_accuracy']:.4f}")
+               f"iteration {last['iteration']}/{last['total_iterations']}, validation accuracy {last['val_accuracy']:.4f}")
     st.plotly_chart(figures.training_curves(shown, f"run {run_id}"), key=f"curves-{run_id}")
     if status.get("state") == "done":
         show_results(s.results(run_id))

@@ -12,8 +12,38 @@ import numpy as np
 from lth.data.idx import IdxError, read_pair
 
 SAMPLE_DIR = Path(__file__).parent / "mnist-sample"
-DATASETS = ("mnist", "mnist-sample")
+DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
 MNIST_DIR_ENV = "LTH_MNIST_DIR"
+FASHION_DIR_ENV = "LTH_FASHION_MNIST_DIR"
+FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
+DIR_ENV = {"mnist": MNIST_DIR_ENV, "fashion-mnist": FASHION_DIR_ENV}
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "mnist-sample": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
+TITLES = {
+    "mnist-sample": "MNIST sample (bundled): 5,000 training images, the full 10,000-image test set",
+    "mnist": "MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of digits",
+    "fashion-mnist": "Fashion-MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images "
+                     "of 10 clothing classes",
+}
+# sha256 of the official files, uncompressed (gzip output differs between packagers, content does not).
+OFFICIAL_SHA256 = {
+    "mnist": {
+        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion-mnist": {
+        "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
 KERAS_MNIST_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
 SPLIT_SEED = 20180309  # fixed: the validation split never changes with the run's seed
 FILES = {
@@ -22,6 +52,11 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+NO_FASHION_MNIST = (
+    f"Fashion-MNIST is not available: install Debian's package dataset-fashion-mnist (sudo apt-get install "
+    f"dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), or put the four IDX files in a folder and pass "
+    f"--data-dir DIR (or set {FASHION_DIR_ENV})."
+)
 NO_FULL_MNIST = (
     "Full MNIST is not available: put the four original IDX files in a folder and pass "
     f"--data-dir DIR (or set {MNIST_DIR_ENV}), or give this machine internet access so Keras can "
@@ -56,9 +91,35 @@ def _find(folder: Path, stem: str) -> Path:
     raise DataError(f"{folder}: missing {stem} (or {stem}.gz), one of the four MNIST IDX files")
 
 
+def idx_sha256(array: np.ndarray) -> str:
+    """sha256 of the uncompressed IDX file that holds `array` (uint8 images or labels)."""
+    magic = 0x800 + array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return hashlib.sha256(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()).hexdigest()
+
+
+def identify(arrays: tuple[np.ndarray, ...]) -> str | None:
+    """Which official dataset the four arrays (train x, y, test x, y) are, by checksum; None if neither."""
+    digests = dict(zip(FILES, (idx_sha256(a) for a in arrays)))
+    for name, official in OFFICIAL_SHA256.items():
+        if digests == official:
+            return name
+    return None
+
+
+def _check_identity(name: str, arrays: tuple[np.ndarray, ...], source: str) -> None:
+    found = identify(arrays)
+    if found == name:
+        return
+    if found is not None:
+        raise DataError(f"{source} holds {found}, not {name}: choose --dataset {found}")
+    raise DataError(f"{source} is not the official {name} (checksums of its four files differ from the "
+                    f"published ones); give a folder with the original files")
+
+
 def _read_idx_folder(folder: Path) -> tuple[np.ndarray, ...]:
     if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder (expected the four MNIST IDX files in it)")
+        raise DataError(f"{folder}: not a folder (expected the four IDX files in it)")
     paths = {key: _find(folder, stem) for key, stem in FILES.items()}
     try:
         x_train, y_train = read_pair(paths["train_images"], paths["train_labels"])
@@ -84,16 +145,44 @@ def _read_keras_mnist() -> tuple[tuple[np.ndarray, ...], str]:
     return arrays, str(KERAS_MNIST_CACHE)
 
 
+def _folder(name: str, data_dir: str | None) -> str | None:
+    folder = data_dir or os.environ.get(DIR_ENV[name])
+    if not folder and name == "fashion-mnist":
+        return str(FASHION_DEBIAN_DIR)
+    return folder or None
+
+
 def dataset_source(name: str, data_dir: str | None = None) -> str:
     """Where `load_dataset` would read `name` from, without reading it (for the dashboard)."""
     if name == "mnist-sample":
         return f"bundled sample ({SAMPLE_DIR})"
-    folder = data_dir or os.environ.get(MNIST_DIR_ENV)
+    folder = _folder(name, data_dir)
     if folder:
         return f"IDX folder {folder}"
     if KERAS_MNIST_CACHE.is_file():
         return f"Keras cache {KERAS_MNIST_CACHE}"
     return "Keras download (needs internet)"
+
+
+# Sizes (train, validation, test) after the split, known without reading anything (for estimates).
+SIZES = {"mnist-sample": (4500, 500, 10000), "mnist": (55000, 5000, 10000), "fashion-mnist": (55000, 5000, 10000)}
+
+
+def availability_problem(name: str, data_dir: str | None = None) -> str | None:
+    """Why `name` cannot be loaded, from the files' presence only (cheap; for pages), or None."""
+    if name == "mnist-sample":
+        return None
+    folder = _folder(name, data_dir)
+    if folder is None:
+        return None if KERAS_MNIST_CACHE.is_file() else NO_FULL_MNIST
+    if not Path(folder).is_dir():
+        return NO_FASHION_MNIST if name == "fashion-mnist" and not data_dir else f"{folder}: not a folder"
+    try:
+        for stem in FILES.values():
+            _find(Path(folder), stem)
+    except DataError as e:
+        return str(e)
+    return None
 
 
 def _split(x: np.ndarray, y: np.ndarray, n_val: int):
@@ -107,23 +196,28 @@ def _prepare(images: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def load_dataset(name: str, data_dir: str | None = None) -> Dataset:
-    """Load `mnist` or `mnist-sample`: pixels in [0, 1], a fixed validation split out of training.
+    """Load a dataset: pixels in [0, 1], a fixed validation split out of training.
 
-    `mnist` holds out 5,000 of 60,000 images for validation as the paper does; the sample holds out 10%.
+    The full sets hold out 5,000 of 60,000 images for validation as the paper does; the sample 10%.
+    A full set must be the official files (by checksum), so a run is never labelled with the wrong data.
     """
     if name == "mnist-sample":
         x_train, y_train, x_test, y_test = _read_idx_folder(SAMPLE_DIR)
         source = dataset_source(name)
-        n_val = len(y_train) // 10
-    elif name == "mnist":
-        folder = data_dir or os.environ.get(MNIST_DIR_ENV)
+    elif name in ("mnist", "fashion-mnist"):
+        folder = _folder(name, data_dir)
         if folder:
-            (x_train, y_train, x_test, y_test), source = _read_idx_folder(Path(folder)), f"IDX folder {folder}"
+            source = f"IDX folder {folder}"
+            if name == "fashion-mnist" and not data_dir and not Path(folder).is_dir():
+                raise DataError(NO_FASHION_MNIST)
+            arrays = _read_idx_folder(Path(folder))
         else:
-            (x_train, y_train, x_test, y_test), source = _read_keras_mnist()
-        n_val = 5000 if len(y_train) > 10000 else len(y_train) // 10
+            arrays, source = _read_keras_mnist()
+        _check_identity(name, arrays, source)
+        x_train, y_train, x_test, y_test = arrays
     else:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    n_val = 5000 if len(y_train) > 10000 else len(y_train) // 10
     digest = hashlib.sha256()
     for array in (x_train, y_train, x_test, y_test):
         digest.update(np.ascontiguousarray(array).tobytes())

@@ -1,12 +1,12 @@
 """Reader for the IDX files of the MNIST database, checking everything that can be wrong with one."""
 from __future__ import annotations
 
-import gzip
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+MAX_IDX_BYTES = 64 * 2**20  # the largest official file (60,000 images) is 47 MB uncompressed
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 
@@ -17,15 +17,35 @@ class IdxError(ValueError):
 
 def _read_bytes(path: Path) -> bytes:
     try:
+        size = path.stat().st_size
+        if size > MAX_IDX_BYTES:
+            raise IdxError(f"{path}: {size} bytes, larger than any MNIST IDX file")
         raw = path.read_bytes()
     except OSError as e:
         raise IdxError(f"{path}: cannot be read ({e.strerror or e})") from e
     if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise IdxError(f"{path}: corrupt or truncated gzip data ({e})") from e
+        return _gunzip_bounded(path, raw)
     return raw
+
+
+def _gunzip_bounded(path: Path, raw: bytes) -> bytes:
+    """Decompress gzip members without ever holding more than MAX_IDX_BYTES (a gzip bomb is refused early)."""
+    out, rest = bytearray(), raw
+    try:
+        while rest:
+            inflater = zlib.decompressobj(wbits=31)
+            out += inflater.decompress(rest, MAX_IDX_BYTES + 1 - len(out))
+            if len(out) > MAX_IDX_BYTES:
+                raise IdxError(f"{path}: decompresses to more than {MAX_IDX_BYTES} bytes, larger than any "
+                               f"MNIST IDX file")
+            if not inflater.eof:
+                raise IdxError(f"{path}: corrupt or truncated gzip data (stream ends early)")
+            rest = inflater.unused_data
+            if not rest.strip(b"\0"):  # zero padding after the last member, as some tools write
+                break
+    except zlib.error as e:
+        raise IdxError(f"{path}: corrupt or truncated gzip data ({e})") from e
+    return bytes(out)
 
 
 def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
