@@ -4,29 +4,35 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lth import export, runner
+from lth import export
 from lth.data import DataError
 from lth.hparams import ConfigError, RunConfig
-from lth.store import RunStore, StoreError
+from lth.runs import Corrupt, RunStore, StoreError, Submission, submit_all
 
 
 def store() -> RunStore:
-    return RunStore()
+    try:
+        return RunStore()
+    except StoreError as e:  # the store folder is a file, or cannot be created
+        st.error(str(e))
+        st.stop()
 
 
-def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[runner.Submission]:
-    """Submit every config; show what happened to each; return the submissions."""
-    submissions = []
+def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[Submission]:
+    """Submit every config (all or none); show what happened to each; return the submissions."""
     s = store()
-    for config in configs:
-        try:
-            submissions.append(runner.submit(config, data_dir=data_dir, store=s))
-        except (ConfigError, DataError, StoreError) as e:
-            st.error(f"Seed {config.seed}: {e}")
+    try:
+        submissions = submit_all(configs, data_dir=data_dir, store=s)
+    except (ConfigError, DataError, StoreError, Corrupt, OSError) as e:
+        st.error(f"Nothing was started: {e}")
+        return []
     for sub in submissions:
         (st.success if sub.outcome == "cached" else st.info)(sub.message)
         if sub.outcome == "cached":
-            show_results(s.results(sub.run_id))
+            try:
+                show_results(s.results(sub.run_id))
+            except (Corrupt, StoreError, OSError) as e:
+                st.error(str(e))
     if submissions and any(sub.outcome != "cached" for sub in submissions):
         st.page_link("pages/runs.py", label="Follow them on the Runs page", icon=":material/list:")
     return submissions

@@ -138,7 +138,7 @@ def compare_page_seconds(runs: int = 500) -> dict:
     from lth import figures
     from lth.fsutil import write_json_atomic
     from lth.hparams import run_id
-    from lth.store import RunStore
+    from lth.runs import RunStore
 
     rng = np.random.default_rng(0)
     ladder = RunConfig(experiment="lottery").density_ladder()
@@ -146,7 +146,7 @@ def compare_page_seconds(runs: int = 500) -> dict:
         store = RunStore(root)
         for i in range(runs):
             config = RunConfig(experiment="lottery", seed=i % 5, iterations=1000 * (1 + i // 5), controls=("reinit",))
-            rid = run_id(config, "synthetic")
+            rid = run_id(config, "0123456789abcdef")
             records = [{"arm": arm, "round": step["round"], "density": step["density"],
                         "layer_density": step["layer_density"], "early_stop_iteration": int(rng.integers(100, 5000)),
                         "early_stop_test_accuracy": float(rng.uniform(0.9, 0.99)),
@@ -154,7 +154,7 @@ def compare_page_seconds(runs: int = 500) -> dict:
                         "early_stop_val_accuracy": 0.97, "final_iteration": 5000, "final_val_accuracy": 0.97,
                         "stopped_early": False, "train_seconds": 1.0}
                        for step in ladder for arm in (("ticket", "reinit") if step["round"] else ("ticket",))]
-            store.create(rid, config, data_dir=None, fingerprint="synthetic", planned_evaluations=1)
+            store.create(rid, config, data_dir=None, fingerprint="0123456789abcdef", planned_evaluations=1)
             store.update_status(rid, state="done", started=1.0, ended=2.0)
             write_json_atomic(store.path(rid) / "results.json", {
                 "config": config.canonical(), "device": {"name": "CPU", "kind": "CPU", "warning": None},

@@ -5,10 +5,12 @@ Exit status: 0 success, 2 invalid arguments or bad data (one line, no traceback)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import sys
 
-from lth import hparams, models
+from lth import hparams
 from lth.data.datasets import DATASETS
 
 
@@ -30,29 +32,28 @@ def _names(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _finite(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {value!r}")
+    return number
+
+
+PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind}
+
+
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    d = hparams.RunConfig()
-    p.add_argument("--experiment", choices=hparams.EXPERIMENTS, default=d.experiment)
-    p.add_argument("--model", choices=tuple(models.MODELS), default=d.model)
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset)
-    p.add_argument("--data-dir", help="folder with the four MNIST IDX files (default: $LTH_MNIST_DIR)")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--iterations", type=int, help=f"training steps (default {hparams.DEFAULT_ITERATIONS})")
-    budget.add_argument("--epochs", type=float, help="training length in passes over the training set")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--optimizer", choices=hparams.OPTIMIZERS, default=d.optimizer)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="iterations between evaluations")
-    p.add_argument("--patience", type=int, help="stop after this many evaluations without a lower validation loss")
-    p.add_argument("--rounds", type=int, help=f"lottery pruning rounds (default {hparams.DEFAULT_ROUNDS})")
-    p.add_argument("--target-density", type=float, help="fraction of prunable weights kept at the end")
-    p.add_argument("--prune-rate", type=float, default=d.prune_rate, help="fraction removed per round")
-    p.add_argument("--output-prune-rate", type=float, default=d.output_prune_rate)
-    p.add_argument("--scope", choices=hparams.SCOPES, default=d.scope)
-    p.add_argument("--prunable", type=_names, help="comma-separated layers to prune (default: the model's)")
-    p.add_argument("--rewind", type=_rewind, default=d.rewind, help="'init' (theta0) or an iteration k")
-    p.add_argument("--controls", type=_names, default=(), help="comma-separated: reinit,random_prune")
+    """One option per RunConfig field, from the field's own type, choices and help."""
+    defaults = hparams.RunConfig()
+    for f in dataclasses.fields(hparams.RunConfig):
+        meta = f.metadata
+        default = getattr(defaults, f.name)
+        shown = f" (default {default})" if default not in (None, ()) else ""
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=PARSERS[meta["kind"]],
+                       choices=meta["choices"] if meta["kind"] == "str" else None,
+                       help=meta["help"] + shown)
+    p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
+                                      "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)")
     p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
     add_executor_arguments(p)
 
@@ -64,14 +65,10 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> hparams.RunConfig:
-    return hparams.RunConfig(
-        experiment=args.experiment, model=args.model, dataset=args.dataset,
-        iterations=args.iterations, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer=args.optimizer, seed=args.seed, eval_every=args.eval_every, patience=args.patience,
-        rounds=args.rounds, target_density=args.target_density, prune_rate=args.prune_rate,
-        output_prune_rate=args.output_prune_rate, scope=args.scope, prunable=args.prunable,
-        rewind=args.rewind, controls=args.controls,
-    )
+    """The options given (None: not given, the field's default applies)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(hparams.RunConfig)
+             if getattr(args, f.name) is not None}
+    return hparams.RunConfig(**given)
 
 
 def progress_line(event: dict) -> str:
@@ -92,25 +89,35 @@ def _fail(command: str, message: str) -> int:
     return 2
 
 
+# Bad input of any kind: one line, exit 2, nothing queued.
+def _input_errors():
+    from lth.data import DataError
+    from lth.runs import Corrupt, StoreError
+
+    return DataError, hparams.ConfigError, StoreError, Corrupt, PermissionError
+
+
+def _store(args):
+    from lth.runs import RunStore
+
+    return RunStore(args.cache_dir)
+
+
 def _submit(args, command: str):
     """Check the input and submit it to the store; returns (store, Submission) or an exit code."""
-    from lth.data import DataError
-    from lth.runner import submit
-    from lth.store import RunStore
+    from lth.runs import submit
 
-    from lth.store import StoreError
-
-    store = RunStore(args.cache_dir)
     try:
+        store = _store(args)
         return store, submit(config_from_args(args), data_dir=args.data_dir, store=store,
                              start=command == "submit", executor=args.executor, ray_address=args.ray_address)
-    except (DataError, hparams.ConfigError, StoreError) as e:
+    except _input_errors() as e:
         return _fail(command, str(e))
 
 
 def cmd_run(args) -> int:
     """Train in the foreground through the store: a cached run prints its results at once."""
-    from lth import runner
+    from lth.runs import RunState, claim_foreground, executors, schedule, wait
 
     submitted = _submit(args, "run")
     if isinstance(submitted, int):
@@ -118,23 +125,19 @@ def cmd_run(args) -> int:
     store, submission = submitted
     print(submission.message, file=sys.stderr, flush=True)
     if submission.outcome != "cached":
-        if runner.claim_foreground(submission.run_id, store):
+        if claim_foreground(submission.run_id, store):
             print(f"run {submission.run_id}: training in this process", file=sys.stderr, flush=True)
-            if store.raw_status(submission.run_id).get("executor") == "ray":
-                from lth.ray_executor import execute_on_ray
-
-                status = execute_on_ray(submission.run_id, store, on_eval=_print_progress)
-            else:
-                status = runner.execute(submission.run_id, store, on_eval=_print_progress)
-            runner.schedule(store)
+            name = store.raw_status(submission.run_id).get("executor") or "local"
+            status = executors.execute(name, submission.run_id, store, on_eval=_print_progress)
+            schedule(store)
         else:  # another process (a worker, another terminal) trains it: follow it
-            status = runner.wait(submission.run_id, store, on_eval=_print_progress)
-        if status["state"] != "done":
+            status = wait(submission.run_id, store, on_eval=_print_progress)
+        if status["state"] != RunState.DONE:
             print(f"lth run: run {submission.run_id} {status['state']}: {status.get('error')}", file=sys.stderr)
             return 1
     summary = store.results(submission.run_id)
     summary["cached"] = submission.outcome == "cached"
-    print(json.dumps(summary, allow_nan=True))
+    print(json.dumps(summary))
     return 0
 
 
@@ -149,11 +152,12 @@ def cmd_submit(args) -> int:
 
 
 def _store_command(args, action) -> int:
-    from lth.store import RunStore, StoreError
-
     try:
-        return action(RunStore(args.cache_dir))
-    except StoreError as e:
+        store = _store(args)
+        if hasattr(args, "run_id"):
+            store.check_id(args.run_id)  # before any path or lock is made from it
+        return action(store)
+    except _input_errors() as e:
         return _fail(args.command, str(e))
 
 
@@ -161,16 +165,18 @@ def cmd_status(args) -> int:
     def action(store):
         status = store.status(args.run_id)
         print(json.dumps({"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
-                         indent=2, sort_keys=True))
+                         indent=2, sort_keys=True, default=str))
         return 0
     return _store_command(args, action)
 
 
 def cmd_list(args) -> int:
-    from lth.runner import schedule
+    from lth.runs import schedule
 
     def action(store):
         schedule(store)
+        for problem in store.settings().problems:
+            print(f"lth list: warning: {problem}", file=sys.stderr)
         runs = store.runs()
         if args.json:
             print(runs.to_json(orient="records"))
@@ -184,7 +190,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_cancel(args) -> int:
-    from lth.runner import cancel
+    from lth.runs import cancel
 
     def action(store):
         status = cancel(args.run_id, store)
@@ -194,18 +200,17 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from lth.runner import resume
+    from lth.runs import resume
 
     def action(store):
-        print(resume(args.run_id, store).message)
+        print(resume(args.run_id, store, executor=args.executor, ray_address=args.ray_address).message)
         return 0
     return _store_command(args, action)
 
 
 def cmd_delete(args) -> int:
     def action(store):
-        store.delete(args.run_id)
-        print(f"run {args.run_id} deleted")
+        print(store.delete(args.run_id))
         return 0
     return _store_command(args, action)
 
@@ -214,23 +219,22 @@ def cmd_preset(args) -> int:
     """Submit a preset's runs; with --wait follow them to the end; with --export write its figures."""
     import time
 
-    from lth import presets, runner
-    from lth.data import DataError, load_dataset
-    from lth.store import RunStore, StoreError
+    from lth import presets
+    from lth.data.datasets import SIZES
+    from lth.runs import ACTIVE, RunState, schedule, submit_all
 
     preset = presets.PRESETS[args.name]
-    store = RunStore(args.cache_dir)
     try:
         configs = preset.configs(args.budget, args.dataset)
+        store = _store(args)
+        submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor,
+                                 ray_address=args.ray_address)
     except ValueError as e:
         return _fail("preset", str(e))
-    try:
-        data = load_dataset(configs[0].dataset, args.data_dir)
-        submissions = [runner.submit(c, data_dir=args.data_dir, store=store, executor=args.executor,
-                                     ray_address=args.ray_address) for c in configs]
-    except (DataError, hparams.ConfigError, StoreError) as e:
+    except _input_errors() as e:
         return _fail("preset", str(e))
-    minutes = presets.estimate_seconds(configs, len(data.y_train), len(data.y_val) + len(data.y_test)) / 60
+    train, val, test = SIZES[configs[0].dataset]
+    minutes = presets.estimate_seconds(configs, train, val + test) / 60
     outcomes = {o: sum(s.outcome == o for s in submissions) for o in ("cached", "attached", "queued", "resumed")}
     print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
           f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",
@@ -240,15 +244,16 @@ def cmd_preset(args) -> int:
     if not (args.wait or args.export):
         return 0
     while True:
-        states = [store.status(r)["state"] for r in run_ids]
-        counts = {state: states.count(state) for state in sorted(set(states))}
-        print(f"preset {preset.name}: {counts}", file=sys.stderr, flush=True)
-        if all(state not in ("queued", "running") for state in states):
+        states = [(store.status_or_none(r) or {}).get("state", RunState.CORRUPT) for r in run_ids]
+        counts = {str(state): states.count(state) for state in set(states)}
+        print(f"preset {preset.name}: {dict(sorted(counts.items()))}", file=sys.stderr, flush=True)
+        if not any(state in ACTIVE for state in states):
             break
-        runner.schedule(store)
+        schedule(store)
         time.sleep(10)
-    if any(state != "done" for state in states):
-        print(f"lth preset: {len(states) - states.count('done')} runs did not finish; see `lth list`", file=sys.stderr)
+    if any(state != RunState.DONE for state in states):
+        print(f"lth preset: {len(states) - states.count(RunState.DONE)} runs did not finish; see `lth list`",
+              file=sys.stderr)
         return 1
     if args.export:
         from pathlib import Path
@@ -267,42 +272,43 @@ def cmd_preset(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    """Submit a grid of runs: experiments x seeds x target densities (or rounds); cached runs are skipped."""
-    import dataclasses
+    """Submit a grid of runs: experiments x seeds x target densities (or rounds); cached runs are skipped.
+    Every run is checked before any is queued."""
+    from lth.runs import submit_all
 
-    from lth.data import DataError
-    from lth.runner import submit
-    from lth.store import RunStore, StoreError
-
-    base = config_from_args(args)
-    grid = []
-    for experiment in args.experiments or (base.experiment,):
-        for seed in args.seeds or (base.seed,):
-            densities = (args.densities or (base.target_density,)) if experiment != "baseline" else (None,)
-            for density in densities:
-                for rounds in ((args.rounds_list or (base.rounds,)) if experiment == "lottery" else (None,)):
-                    grid.append(dataclasses.replace(
-                        base, experiment=experiment, seed=seed,
-                        target_density=density if rounds is None else None, rounds=rounds,
-                        controls=base.controls if experiment == "lottery" else (),
-                        rewind=base.rewind if experiment == "lottery" else "init",
-                        prunable=base.prunable if experiment != "baseline" else None))
-    store = RunStore(args.cache_dir)
-    outcomes = {}
     try:
-        for config in grid:
-            submission = submit(config, data_dir=args.data_dir, store=store, executor=args.executor,
-                                ray_address=args.ray_address)
-            outcomes[submission.outcome] = outcomes.get(submission.outcome, 0) + 1
-            print(submission.run_id)
-    except (DataError, hparams.ConfigError, StoreError) as e:
+        base = config_from_args(args)
+        grid = []
+        for experiment in args.experiments or (base.experiment,):
+            for seed in args.seeds or (base.seed,):
+                densities = (args.densities or (base.target_density,)) if experiment != "baseline" else (None,)
+                for density in densities:
+                    for rounds in ((args.rounds_list or (base.rounds,)) if experiment == "lottery" else (None,)):
+                        grid.append(dataclasses.replace(
+                            base, experiment=experiment, seed=seed,
+                            target_density=density if rounds is None else None, rounds=rounds,
+                            controls=base.controls if experiment == "lottery" else (),
+                            rewind=base.rewind if experiment == "lottery" else "init",
+                            prunable=base.prunable if experiment != "baseline" else None))
+        submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor,
+                                 ray_address=args.ray_address)
+    except _input_errors() as e:
         return _fail("sweep", str(e))
+    outcomes = {}
+    for submission in submissions:
+        outcomes[submission.outcome] = outcomes.get(submission.outcome, 0) + 1
+        print(submission.run_id)
     print(f"sweep: {len(grid)} runs: " + ", ".join(f"{n} {o}" for o, n in outcomes.items()), file=sys.stderr)
     return 0
 
 
 def cmd_cluster(args) -> int:
-    from lth.ray_executor import ExecutorError, cluster_info
+    from lth.runs.executors import ExecutorError, unavailable
+
+    problem = unavailable("ray")
+    if problem:
+        return _fail("cluster", problem)
+    from lth.runs.executors.ray import cluster_info
 
     try:
         info = cluster_info(args.ray_address)
@@ -313,10 +319,9 @@ def cmd_cluster(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from lth.runner import run_worker
-    from lth.store import RunStore
+    from lth.runs.worker import run_worker
 
-    return run_worker(args.run_id, RunStore(args.cache_dir))
+    return run_worker(args.run_id, _store(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -330,12 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.set_defaults(func=cmd_submit)
     for name, func, text in [("status", cmd_status, "print a run's status record as JSON"),
                              ("cancel", cmd_cancel, "stop a queued or running run"),
-                             ("resume", cmd_resume, "continue a failed or cancelled run"),
+                             ("resume", cmd_resume, "continue a failed or cancelled run (on the executor "
+                                                    "chosen now)"),
                              ("delete", cmd_delete, "delete a run's folder"),
                              ("worker", cmd_worker, argparse.SUPPRESS)]:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_id")
         sub.add_argument("--cache-dir")
+        if name == "resume":
+            add_executor_arguments(sub)
         sub.set_defaults(func=func)
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)

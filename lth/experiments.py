@@ -11,12 +11,11 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from lth import models, pruning
-from lth.data import Dataset
+from lth.data import DataError, Dataset
 from lth.device import DeviceInfo, training_device
 from lth.fsutil import read_npz, write_json_atomic, write_npz_atomic
 from lth.hparams import RunConfig, check_run
@@ -222,11 +221,17 @@ EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning}
 
 
 def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
-                   checkpoint: RoundCheckpoint | None = None, device: DeviceInfo | None = None) -> dict:
+                   checkpoint: RoundCheckpoint | None = None, device: DeviceInfo | None = None,
+                   expected_fingerprint: str | None = None) -> dict:
     """Validate, load the data, train, and return the run's summary (config, device, data, records).
 
-    `checkpoint` keeps a lottery run's completed rounds, so a stopped run resumes where it was."""
+    `checkpoint` keeps a lottery run's completed rounds, so a stopped run resumes where it was;
+    `expected_fingerprint` is the data the run id was made from: other data is refused."""
     data = check_run(config, data_dir)
+    if expected_fingerprint is not None and data.fingerprint != expected_fingerprint:
+        raise DataError(f"the data at {data.source} (fingerprint {data.fingerprint}) is not the data this run "
+                        f"was made from (fingerprint {expected_fingerprint}); its data_dir changed or the files "
+                        f"did. Restore them, or start a new run on the new data")
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()

@@ -28,27 +28,62 @@ class ConfigError(ValueError):
     """Settings that cannot work together; the message says which and why."""
 
 
+# Hard limits: beyond them a run cannot work on any machine this product targets (memory, time,
+# TensorFlow's seed range), so they are refused before anything is queued.
+MAX_ITERATIONS = 10_000_000
+MAX_ROUNDS = 100
+MAX_SEED = 2**31 - 1
+MAX_BATCH = 60_000
+MAX_LR = 10.0
+MIN_DENSITY = 1e-5
+
+
+def setting(default, help: str, *, kind: str, low=None, high=None, choices=None, open_low=False,
+            open_high=False):
+    """A RunConfig field with what the CLI, the forms and `validate` need to know about it.
+
+    kind: int | float | str | names (a tuple of strings) | rewind ('init' or an iteration).
+    """
+    meta = {"help": help, "kind": kind, "low": low, "high": high, "choices": choices, "open_low": open_low,
+            "open_high": open_high}
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    experiment: str = "baseline"
-    model: str = "lenet300_100"
-    dataset: str = "mnist-sample"
-    iterations: int | None = None
-    epochs: float | None = None
-    batch_size: int = 60
-    lr: float = 1.2e-3
-    optimizer: str = "adam"
-    seed: int = 0
-    eval_every: int = 1000  # one evaluation (val + test) costs about 10% of 1000 steps at batch 60
-    patience: int | None = None  # evaluations without a better validation loss before stopping
-    rounds: int | None = None
-    target_density: float | None = None
-    prune_rate: float = 0.2
-    output_prune_rate: float = 0.1
-    scope: str = "layerwise"
-    prunable: tuple[str, ...] | None = None  # None: the model's default prunable layers
-    rewind: str | int = "init"  # "init" (theta0) or the iteration whose weights are the reset point
-    controls: tuple[str, ...] = field(default_factory=tuple)
+    experiment: str = setting("baseline", "what to run", kind="str", choices=EXPERIMENTS)
+    model: str = setting("lenet300_100", "network", kind="str", choices=tuple(models.MODELS))
+    dataset: str = setting("mnist-sample", "data set", kind="str", choices=DATASETS)
+    iterations: int | None = setting(None, f"training steps (default {DEFAULT_ITERATIONS:,})", kind="int",
+                                     low=1, high=MAX_ITERATIONS)
+    epochs: float | None = setting(None, "training length in passes over the training set (instead of "
+                                   "--iterations)", kind="float", low=0, high=MAX_ITERATIONS, open_low=True)
+    batch_size: int = setting(60, "training batch size", kind="int", low=1, high=MAX_BATCH)
+    lr: float = setting(1.2e-3, "learning rate", kind="float", low=0, high=MAX_LR, open_low=True)
+    optimizer: str = setting("adam", "optimizer", kind="str", choices=OPTIMIZERS)
+    seed: int = setting(0, "seed of initial weights, masks and data order", kind="int", low=0, high=MAX_SEED)
+    # one evaluation (val + test) costs about 10% of 1000 steps at batch 60
+    eval_every: int = setting(1000, "iterations between evaluations", kind="int", low=1, high=MAX_ITERATIONS)
+    patience: int | None = setting(None, "stop after this many evaluations without a lower validation loss",
+                                   kind="int", low=1, high=MAX_ITERATIONS)
+    rounds: int | None = setting(None, f"lottery pruning rounds (default {DEFAULT_ROUNDS})", kind="int",
+                                 low=0, high=MAX_ROUNDS)
+    target_density: float | None = setting(None, "fraction of prunable weights kept at the end", kind="float",
+                                           low=MIN_DENSITY, high=1, open_high=True)
+    prune_rate: float = setting(0.2, "fraction removed per round (hidden layers, or all for global)",
+                                kind="float", low=0, high=1, open_low=True, open_high=True)
+    output_prune_rate: float = setting(0.1, "fraction of the output layer removed per round", kind="float",
+                                       low=0, high=1, open_high=True)
+    scope: str = setting("layerwise", "prune each layer by its rate, or all weights together", kind="str",
+                         choices=SCOPES)
+    prunable: tuple[str, ...] | None = setting(None, "comma-separated layers to prune (default: the model's)",
+                                               kind="names")
+    rewind: str | int = setting("init", "'init' (theta0) or an iteration k whose weights are the reset point",
+                                kind="rewind", low=0, high=MAX_ITERATIONS)
+    controls: tuple[str, ...] = setting((), "comma-separated controls at every pruned round: "
+                                        + ",".join(CONTROLS), kind="names", choices=CONTROLS)
 
     # ---- derived settings -------------------------------------------------------------------
     @property
@@ -75,14 +110,15 @@ class RunConfig:
         if self.iterations is not None:
             return self.iterations
         if self.epochs is not None:
-            return max(1, math.ceil(self.epochs * (train_size // self.batch_size)))
+            return max(1, math.ceil(min(self.epochs, MAX_ITERATIONS) * max(1, train_size // self.batch_size)))
         return DEFAULT_ITERATIONS
 
     def lottery_rounds(self) -> int:
         if self.rounds is not None:
             return self.rounds
         if self.target_density is not None:
-            return pruning.rounds_to_reach(self.prunable_shapes(), self.layer_rates(), self.target_density)
+            return pruning.rounds_to_reach(self.prunable_shapes(), self.layer_rates(), self.target_density,
+                                           MAX_ROUNDS)
         return DEFAULT_ROUNDS
 
     def density_ladder(self) -> list[dict]:
@@ -103,34 +139,21 @@ class RunConfig:
 
     # ---- checks -------------------------------------------------------------------------------
     def validate(self) -> "RunConfig":
+        """Types and ranges of every field (from its `setting`), then how the fields combine."""
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ConfigError(message)
 
-        need(self.experiment in EXPERIMENTS, f"--experiment must be one of {', '.join(EXPERIMENTS)}")
-        need(self.model in models.MODELS, f"--model must be one of {', '.join(models.MODELS)}")
-        need(self.dataset in DATASETS, f"--dataset must be one of {', '.join(DATASETS)}")
+        for f in dataclasses.fields(self):
+            check_value(f, getattr(self, f.name))
         need(self.iterations is None or self.epochs is None, "give --iterations or --epochs, not both")
-        need(self.iterations is None or self.iterations >= 1, "--iterations must be at least 1")
-        need(self.epochs is None or self.epochs > 0, "--epochs must be positive")
-        need(self.batch_size >= 1, "--batch-size must be at least 1")
-        need(math.isfinite(self.lr) and self.lr > 0, "--lr must be a positive number")
-        need(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
-        need(self.seed >= 0, "--seed must be 0 or more")
-        need(self.eval_every >= 1, "--eval-every must be at least 1")
-        need(self.patience is None or self.patience >= 1, "--patience must be at least 1 evaluation")
-        need(self.scope in SCOPES, f"--scope must be one of {', '.join(SCOPES)}")
-        need(0 < self.prune_rate < 1, "--prune-rate must be between 0 and 1 (the fraction removed per round)")
-        need(0 <= self.output_prune_rate < 1, "--output-prune-rate must be in [0, 1)")
         unknown = [n for n in self.prunable_layers if n not in self.spec.kernel_shapes]
         need(not unknown, f"--prunable: {', '.join(unknown)} not in {self.model} "
                           f"(layers: {', '.join(self.spec.layer_names)})")
+        need(self.prunable is None or len(self.prunable) > 0, "--prunable names no layer")
         need(len(set(self.prunable_layers)) == len(self.prunable_layers), "--prunable lists a layer twice")
-        bad_controls = [c for c in self.controls if c not in CONTROLS]
-        need(not bad_controls, f"--controls: unknown {', '.join(bad_controls)}; choose from {', '.join(CONTROLS)}")
+        need(len(set(self.controls)) == len(self.controls), "--controls lists a control twice")
         td = self.target_density
-        need(td is None or 0 < td < 1, "--target-density must be between 0 and 1 (the fraction of weights kept)")
-        need(self.rounds is None or self.rounds >= 0, "--rounds must be 0 or more")
         if self.experiment == "lottery":
             need(self.rounds is None or td is None, "give --rounds or --target-density, not both")
             if td is not None:
@@ -138,24 +161,31 @@ class RunConfig:
                     self.lottery_rounds()
                 except ValueError as e:
                     raise ConfigError(f"--target-density: {e}") from None
-            if self.rewind != "init":
-                need(isinstance(self.rewind, int) and self.rewind >= 0,
-                     "--rewind must be 'init' or an iteration (0 or more)")
+            final = self.density_ladder()[-1]
+            need(final["density"] * self.total_prunable() >= 1,
+                 f"{self.lottery_rounds()} rounds would prune every weight; use fewer rounds or a lower rate")
         else:
             need(not self.controls, "--controls apply to --experiment lottery only")
             need(self.rewind == "init", "--rewind applies to --experiment lottery only")
             need(self.rounds is None, "--rounds applies to --experiment lottery only")
         if self.experiment == "tfmot":
             need(td is not None, "--experiment tfmot needs --target-density (the fraction of weights kept)")
+            smallest = min(math.prod(shape) for shape in self.prunable_shapes().values())
+            need(td * smallest >= 1, f"--target-density {td:g} keeps no weight of a {smallest}-weight layer")
         if self.experiment == "baseline":
             need(td is None, "--target-density applies to lottery and tfmot experiments")
         return self
+
+    def total_prunable(self) -> int:
+        return sum(math.prod(shape) for shape in self.prunable_shapes().values())
 
     def validate_against(self, train_size: int) -> None:
         """Checks that need the dataset's size."""
         if self.batch_size > train_size:
             raise ConfigError(f"--batch-size {self.batch_size} exceeds the {train_size} training images")
         total = self.total_iterations(train_size)
+        if total > MAX_ITERATIONS:
+            raise ConfigError(f"{self.epochs:g} epochs are {total:,} iterations, more than {MAX_ITERATIONS:,}")
         if self.experiment == "lottery" and isinstance(self.rewind, int) and self.rewind >= total:
             raise ConfigError(f"--rewind {self.rewind} must be below the {total} training iterations")
         if self.experiment == "tfmot" and total < 10:
@@ -188,18 +218,63 @@ class RunConfig:
                 "controls": list(self.controls)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "RunConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+    def from_json(cls, data) -> "RunConfig":
+        """A config from its JSON form (a file can hold anything): types checked, then `validate`d."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a run config must be a JSON object, not {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(data) - set(fields)
         if unknown:
-            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown settings: {', '.join(sorted(map(str, unknown)))}")
         data = dict(data)
         for key in ("prunable", "controls"):
-            if data.get(key) is not None:
+            if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
         if data.get("controls") is None:
             data["controls"] = ()
-        return cls(**data)
+        for name, value in data.items():
+            check_value(fields[name], value)
+        return cls(**data).validate()
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_value(f: dataclasses.Field, value) -> None:
+    """Type and range of one field's value, as its `setting` declares; raises ConfigError."""
+    meta, flag = f.metadata, _flag(f.name)
+    kind, low, high = meta["kind"], meta["low"], meta["high"]
+    if value is None and f.default is None:
+        return
+    if kind == "rewind":
+        if value == "init":
+            return
+        kind = "int"
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{flag} must be a whole number, not {value!r}")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{flag} must be a finite number, not {value!r}")
+    elif kind == "str":
+        if value not in meta["choices"]:
+            raise ConfigError(f"{flag} must be one of {', '.join(meta['choices'])}, not {value!r}")
+        return
+    elif kind == "names":
+        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{flag} must be a list of names, not {value!r}")
+        bad = [v for v in value if meta["choices"] and v not in meta["choices"]]
+        if bad:
+            raise ConfigError(f"{flag}: unknown {', '.join(bad)}; choose from {', '.join(meta['choices'])}")
+        return
+    def shown(x):
+        return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+    if low is not None and (value <= low if meta["open_low"] else value < low):
+        raise ConfigError(f"{flag} must be {'above' if meta['open_low'] else 'at least'} {shown(low)}, not {value!r}")
+    if high is not None and (value >= high if meta["open_high"] else value > high):
+        raise ConfigError(f"{flag} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, not {value!r}")
 
 
 def run_id(config: RunConfig, dataset_fingerprint: str) -> str:

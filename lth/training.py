@@ -10,6 +10,7 @@ identical to uninterrupted ones).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,6 +21,7 @@ from lth.data import Dataset
 from lth.tf_setup import keras, tf
 
 EVAL_BATCH = 5000  # large batches: evaluation is compute-bound, fewer calls cost less
+MAX_CHUNK = 5000  # training steps per compiled call at most (bounds the batch indices held in memory)
 TEST_CURVE_ITERATIONS = 1000  # the live test curve's spacing when validation is evaluated more often
 OnEval = Callable[[dict], None]
 
@@ -30,6 +32,10 @@ def make_optimizer(name: str, lr: float):
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=lr)
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss became NaN or infinite: the run fails with this message instead of reporting chance."""
 
 
 def test_curve_every(eval_every: int) -> int:
@@ -227,11 +233,16 @@ class Trainer:
         started = time.perf_counter()
         with tf.device(self.device):
             for boundary in chunk_boundaries(iterations, eval_every, snapshot_at):
-                chunk_loss, chunk_correct = self.train_steps(order.take(boundary - done))
-                seen += (boundary - done) * self.batch_size
-                loss_sum += chunk_loss * self.batch_size
-                correct += chunk_correct
-                done = boundary
+                while done < boundary:  # at most MAX_CHUNK steps' indices in memory at once
+                    steps = min(boundary - done, MAX_CHUNK)
+                    chunk_loss, chunk_correct = self.train_steps(order.take(steps))
+                    if not math.isfinite(chunk_loss):
+                        raise TrainingDiverged(f"training diverged: the loss is {chunk_loss} by iteration "
+                                               f"{done + steps}; lower the learning rate")
+                    seen += steps * self.batch_size
+                    loss_sum += chunk_loss * self.batch_size
+                    correct += chunk_correct
+                    done += steps
                 if boundary == snapshot_at:
                     snapshot = self.model.get_weights()
                 if boundary % eval_every and boundary != iterations:

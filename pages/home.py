@@ -7,7 +7,8 @@ import sys
 import streamlit as st
 
 from dashboard.common import store, submit_runs
-from lth import presets, runner
+from lth import presets
+from lth.runs import executors, max_concurrent, schedule, set_max_concurrent
 from lth.data.datasets import (CLASS_NAMES, DATASETS, DIR_ENV, FASHION_DEBIAN_DIR, SIZES, TITLES,
                                 availability_problem, dataset_source)
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
@@ -33,16 +34,21 @@ with left:
                            if (w := ((s.status_or_none(r) or {}).get("device") or {}).get("warning"))), None)
     if device_warning:
         st.warning(device_warning)
-    current_limit = runner.max_concurrent(s)
-    limit = st.number_input("Runs trained at once", 1, 16, current_limit, key="max-concurrent",
-                            help="One per GPU is best on a GPU; on a CPU, more runs share the cores.")
-    if limit != current_limit:
-        runner.set_max_concurrent(s, int(limit))
-        runner.schedule(s)
+    settings = s.settings()
+    for problem in settings.problems:
+        st.warning(problem)
+    if not s.writable:
+        st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started or changed.")
+    current_limit = max_concurrent(s)
+    limit = st.number_input("Runs trained at once", 1, 16, min(16, current_limit), key="max-concurrent",
+                            help="One per GPU is best on a GPU; on a CPU, more runs share the cores.",
+                            disabled=not s.writable)
+    if limit != current_limit and s.writable:
+        set_max_concurrent(s, int(limit))
+        schedule(s)
     st.subheader("Executor")
-    settings = runner.read_settings(s)
-    executor = st.radio("Runs train on", runner.EXECUTORS, horizontal=True, key="executor",
-                        index=runner.EXECUTORS.index(settings.get("executor", "local")),
+    executor = st.radio("Runs train on", executors.NAMES, horizontal=True, key="executor",
+                        index=executors.NAMES.index(settings.get("executor", "local")),
                         format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.get)
     address = settings.get("ray_address") or "auto"
     if executor == "ray":
@@ -62,8 +68,9 @@ with left:
                 st.dataframe(info["nodes"], hide_index=True)
             else:
                 st.error(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "the cluster did not answer")
-    if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto"):
-        runner.write_settings(s, executor=executor, ray_address=address)
+    if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto") \
+            and s.writable:
+        s.write_settings(executor=executor, ray_address=address)
 with right:
     st.subheader("Data")
     for name in DATASETS:

@@ -1,12 +1,12 @@
 import streamlit as st
 
 from dashboard.common import format_seconds, show_results, store
-from lth import figures, runner
-from lth.store import StoreError
+from lth import figures
+from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, resume, schedule
 
 st.title("Runs")
 s = store()
-runner.schedule(s)  # moves the queue on if a worker died while no page was open
+schedule(s)  # moves the queue on if a worker died while no page was open
 runs = s.runs()
 if runs.empty:
     st.info("The run store is empty. Start a run on the Baseline, Lottery ticket or tfmot page, "
@@ -29,7 +29,7 @@ def run_table() -> None:
     )
 
 
-any_active = runs["state"].isin(["queued", "running"]).any()
+any_active = runs["state"].isin([state.value for state in ACTIVE]).any()
 st.fragment(run_table, run_every=2.0 if any_active else None)()
 
 labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model or ''} seed {r.seed}"
@@ -37,22 +37,24 @@ labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model o
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
 row = runs.set_index("run_id").loc[run_id]
 
-possible = {"Cancel": lambda: runner.cancel(run_id, s), "Resume": lambda: runner.resume(run_id, s),
+possible = {"Cancel": lambda: cancel(run_id, s), "Resume": lambda: resume(run_id, s),
             "Delete": lambda: s.delete(run_id)}
-allowed = {"queued": ["Cancel"], "running": ["Cancel"], "failed": ["Resume", "Delete"],
-           "cancelled": ["Resume", "Delete"]}.get(row["state"], ["Delete"])
+allowed = {RunState.QUEUED: ["Cancel"], RunState.RUNNING: ["Cancel"], RunState.FAILED: ["Resume", "Delete"],
+           RunState.CANCELLED: ["Resume", "Delete"]}.get(RunState(row["state"]), ["Delete"])
+if not s.writable:
+    st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started, cancelled or deleted.")
 for column, name in zip(st.columns(8), allowed):
-    if column.button(name, key=name.lower()):
+    if column.button(name, key=name.lower(), disabled=not s.writable):
         try:
             possible[name]()
             st.rerun()
-        except StoreError as e:
+        except (StoreError, Corrupt, OSError) as e:
             st.error(str(e))
 
-if row["state"] == "corrupt":
+if row["state"] == RunState.CORRUPT:
     st.error(f"This run folder cannot be read: {row['error']}. Delete it, or repair {row['path']}.")
     st.stop()
-if row["state"] == "failed":
+if row["state"] == RunState.FAILED:
     st.error(f"Failed: {row['error']}")
 
 
@@ -60,7 +62,7 @@ def curves() -> None:
     metrics = s.metrics(run_id)
     status = s.status_or_none(run_id) or {}
     if metrics.empty:
-        st.info("Waiting for the first evaluation…" if status.get("state") in ("queued", "running")
+        st.info("Waiting for the first evaluation…" if status.get("state") in ACTIVE
                 else "This run recorded no evaluations.")
         return
     arms = sorted(metrics["arm"].unique())
@@ -70,16 +72,19 @@ def curves() -> None:
     st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
                f"iteration {last['iteration']}/{last['total_iterations']}, validation accuracy {last['val_accuracy']:.4f}")
     st.plotly_chart(figures.training_curves(shown, f"run {run_id}"), key=f"curves-{run_id}")
-    if status.get("state") == "done":
-        show_results(s.results(run_id))
+    if status.get("state") == RunState.DONE:
+        try:
+            show_results(s.results(run_id))
+        except (Corrupt, StoreError, OSError) as e:
+            st.error(f"results.json cannot be read: {e}")
 
 
-live = row["state"] in ("queued", "running")
+live = RunState(row["state"]) in ACTIVE
 st.fragment(curves, run_every=1.0 if live else None)()
 with st.expander("Log"):
     st.code("\n".join(s.log_tail(run_id, 40)) or "(empty)")
 with st.expander("Configuration"):
     try:
         st.json(s.config_record(run_id))
-    except (OSError, ValueError) as e:
+    except (OSError, Corrupt, StoreError) as e:
         st.error(str(e))

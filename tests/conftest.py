@@ -40,7 +40,7 @@ def filled_store(tmp_path_factory):
             result = run_cli("run", *args, "--iterations", "60", "--eval-every", "30", "--seed", seed,
                              "--cache-dir", str(root))
             assert result.returncode == 0, result.stderr
-    from lth.store import RunStore
+    from lth.runs import RunStore
 
     return RunStore(root)
 

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from lth import export
-from lth.store import RunStore
+from lth.runs import RunStore
 
 PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/runs.py",
          "pages/compare.py"]
@@ -159,8 +159,8 @@ def test_home_executor_setting_and_unreachable_cluster(monkeypatch, tmp_path):
     at.button(key="show-cluster").click().run()
     assert not at.exception
     assert any("cannot reach a Ray cluster at 127.0.0.1:1" in e.value for e in at.error)
-    from lth import runner
-    assert runner.executor_choice(RunStore(tmp_path)) == ("ray", "127.0.0.1:1")
+    from lth import runs
+    assert runs.executor_choice(RunStore(tmp_path)) == ("ray", "127.0.0.1:1")
     assert any("about" in c.value and "min on a 2-core CPU" in c.value for c in at.caption)
 
 
@@ -169,18 +169,18 @@ def test_ui_modules_never_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys; import dashboard.common, dashboard.forms, dashboard.experiment_page, lth.runner, "
-            "lth.store, lth.figures, lth.export, lth.presets, lth.hparams, lth.data, lth.device, lth.cli; "
+    code = ("import sys; import dashboard.common, dashboard.forms, dashboard.experiment_page, lth.runs, "
+            "lth.runs.store, lth.runs.queue, lth.figures, lth.export, lth.presets, lth.hparams, lth.data, lth.device, lth.cli; "
             "bad = [m for m in ('tensorflow', 'tf_keras', 'ray') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_start_preset_from_home_queues_all_its_runs(monkeypatch, tmp_path):
-    from lth import presets, runner
+    from lth import presets, runs
 
     store = RunStore(tmp_path)
-    runner.set_max_concurrent(store, 1)
+    runs.set_max_concurrent(store, 1)
     at = open_page("pages/home.py", monkeypatch, tmp_path)
     at.button(key="start-frankle-carbin-lenet300").click().run()
     assert not at.exception
@@ -194,4 +194,4 @@ def test_start_preset_from_home_queues_all_its_runs(monkeypatch, tmp_path):
         for state in ("queued", "running"):
             for run_id in store.run_ids():
                 if store.status(run_id)["state"] == state:
-                    runner.cancel(run_id, store)
+                    runs.cancel(run_id, store)

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import run_cli, wait_for
-from lth.store import RunStore
+from lth.runs import RunStore
 
 ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
 # Keep every Ray address on 127.0.0.1: Ray otherwise swaps loopback for the machine's interface address.
@@ -81,7 +81,7 @@ def test_cancel_a_ray_run(cluster, tmp_path):
     wait_for(lambda: store.metrics_records(run_id))
     pid = store.status(run_id)["pid"]
     assert run_cli("cancel", run_id, "--cache-dir", str(store.root)).returncode == 0
-    from lth.store import process_alive
+    from lth.runs.store import process_alive
     wait_for(lambda: not process_alive(pid), timeout=30)
     assert store.status(run_id)["state"] == "cancelled"
     # the cluster's CPUs come back: a new run is scheduled and finishes

@@ -9,9 +9,10 @@ import time
 import pytest
 
 from conftest import ROOT, run_cli, wait_for
-from lth import runner
+from lth import runs
 from lth.hparams import RunConfig
-from lth.store import RunStore
+from lth.runs import RunStore
+from lth.runs.store import process_alive
 
 TINY = ["--iterations", "100", "--eval-every", "50"]
 
@@ -38,7 +39,7 @@ def test_cache_hit_does_not_train(store):
     assert again.returncode == 0 and "is cached" in again.stderr and "training in this process" not in again.stderr
     cached = json.loads(again.stdout.splitlines()[-1])
     assert cached["cached"] is True and cached["results"] == summary["results"]
-    submission = runner.submit(RunConfig(iterations=100, eval_every=50), store=store)
+    submission = runs.submit(RunConfig(iterations=100, eval_every=50), store=store)
     assert (submission.run_id, submission.outcome) == (run_id, "cached")
     assert store.status(run_id) == status_before
     assert (store.path(run_id) / "metrics.jsonl").read_bytes() == metrics_before
@@ -97,15 +98,15 @@ def test_cancel_stops_a_running_run(store):
     result = cli(store, "cancel", run_id)
     assert result.returncode == 0 and "cancelled" in result.stdout
     assert time.time() - t0 < 15
-    wait_for(lambda: not runner.process_alive(pid), timeout=10)
+    wait_for(lambda: not process_alive(pid), timeout=10)
     status = store.status(run_id)
     assert status["state"] == "cancelled" and status["error"] == "cancelled by the user"
     assert cli(store, "cancel", run_id).returncode == 2  # nothing left to cancel: one-line error
 
 
 def test_queue_respects_its_limit(store):
-    runner.set_max_concurrent(store, 1)
-    ids = [runner.submit(RunConfig(iterations=150, eval_every=50, seed=s), store=store).run_id for s in (11, 12, 13)]
+    runs.set_max_concurrent(store, 1)
+    ids = [runs.submit(RunConfig(iterations=150, eval_every=50, seed=s), store=store).run_id for s in (11, 12, 13)]
     most = 0
     while True:
         states = [store.status(r)["state"] for r in ids]
@@ -135,7 +136,7 @@ def test_corrupt_folders_are_reported_not_raised(store):
     assert (runs["state"] == "corrupt").sum() == 3 and runs.loc[good, "state"] == "done"
     assert runs[runs["state"] == "corrupt"]["error"].str.len().min() > 0
     assert len(store.metrics(good)) == 2  # the torn line is ignored
-    assert "results.json unreadable" in runs.loc[broken_ids["results.json"], "error"]
+    assert "results.json is not valid JSON" in runs.loc[broken_ids["results.json"], "error"]
     # results stay readable wherever results.json itself is intact
     assert set(store.results_frame()["run_id"]) == {good, broken_ids["config.json"], broken_ids["status.json"]}
     listing = cli(store, "list", "--json")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lth import models, pruning
+from lth import models
 from lth.experiments import RoundCheckpoint, kernel_index, run_experiment
 from lth.hparams import RunConfig
 from lth.training import Trainer

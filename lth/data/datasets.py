@@ -218,6 +218,9 @@ def load_dataset(name: str, data_dir: str | None = None) -> Dataset:
     else:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     n_val = 5000 if len(y_train) > 10000 else len(y_train) // 10
+    if n_val < 1 or len(y_test) < 1:
+        raise DataError(f"{source}: too few training images ({len(y_train)}) to hold out a validation set "
+                        f"(at least 10 needed) or no test images")
     digest = hashlib.sha256()
     for array in (x_train, y_train, x_test, y_test):
         digest.update(np.ascontiguousarray(array).tobytes())

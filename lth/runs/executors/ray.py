@@ -12,23 +12,22 @@ retried lottery run starts from the rounds the store holds. Ray itself is option
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import time
 from pathlib import Path
 
 from lth.fsutil import write_bytes_atomic
-from lth.runner import completed_rounds, restart_metrics, supervise, versions
-from lth.store import RunStore
+from lth.runs import trust
+from lth.runs.executors import RAY_MISSING, ExecutorError
+from lth.runs.store import RunStore
+from lth.runs.supervise import completed_rounds, restart_metrics, supervise, versions
 
-RAY_MISSING = ("the Ray executor needs Ray, which is not installed: "
-               "`.venv/bin/pip install -r requirements-ray.txt` (the local executor works without it)")
 TASK_RETRIES = 2  # a node lost mid-run: Ray runs the task again on another node, twice at most
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-class ExecutorError(RuntimeError):
-    """The cluster cannot be used (Ray missing, address wrong or unreachable); one line."""
+PACKAGE_DIR = Path(__file__).resolve().parent.parent.parent  # the `lth` package travels with the task
+# The only files a task may send back into a run's checkpoint folder (names come from the cluster).
+CHECKPOINT_FILE = re.compile(r"weights\.npz|round_\d{2,3}\.(npz|json)")
 
 
 def _ray():
@@ -112,21 +111,24 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
 
     checkpoint = ForwardingCheckpoint(folder) if config.experiment == "lottery" else None
     return run_experiment(config, data_dir=record.get("data_dir"), device=device, checkpoint=checkpoint,
-                          on_eval=lambda event: sink.put(("eval", event)))
+                          on_eval=lambda event: sink.put(("eval", event)),
+                          expected_fingerprint=record["dataset_fingerprint"])
 
 
-def execute_on_ray(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) -> dict:
+def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) -> dict:
     """Supervise one run on the cluster from this machine; returns the final status."""
     status = store.raw_status(run_id)
     address = status.get("ray_address")
+    if not trust.verify(status.get("placement_sig"), run_id, "ray", address):
+        raise ExecutorError(f"run {run_id}: its Ray address {str(address)[:60]!r} is not signed by this machine's "
+                            f"user (status.json edited outside the product?); resume it to choose the executor")
 
     def train(config, record, progress):
         ray = connect(address)
         from ray.util.queue import Empty, Queue
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        checkpoint_dir = store.path(run_id) / "checkpoint"
-        checkpoint_dir.mkdir(exist_ok=True)
+        checkpoint_dir = store.checkpoint_dir(run_id)
         # The queue lives on the head node (else this driver's node): losing a worker node never loses it.
         head = next((n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"]),
                     ray.get_runtime_context().get_node_id())
@@ -156,7 +158,10 @@ def execute_on_ray(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=N
                     elif kind == "eval":
                         progress.record(payload)
                     elif kind == "file":
-                        write_bytes_atomic(checkpoint_dir / payload["name"], payload["data"])
+                        name = payload.get("name")
+                        if not isinstance(name, str) or not CHECKPOINT_FILE.fullmatch(name):
+                            raise ExecutorError(f"the Ray task sent a file named {str(name)[:60]!r}; refused")
+                        write_bytes_atomic(checkpoint_dir / name, payload["data"])
                 if done and sink.qsize() == 0:
                     break
             return ray.get(ref)

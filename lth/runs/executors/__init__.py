@@ -1,0 +1,32 @@
+"""Where a run trains, by name. Both the background worker and `lth run` look executors up here;
+an executor module is imported only when a run uses it (Ray is optional)."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+NAMES = ("local", "ray")
+_MODULES = {"local": "lth.runs.executors.local", "ray": "lth.runs.executors.ray"}
+RAY_MISSING = ("the Ray executor needs Ray, which is not installed: "
+               "`.venv/bin/pip install -r requirements-ray.txt` (the local executor works without it)")
+
+
+class ExecutorError(RuntimeError):
+    """An executor that cannot be used (not installed, cluster unreachable); one line."""
+
+
+def unavailable(name: str) -> str | None:
+    """Why executor `name` cannot run here, or None (checked before a run is queued)."""
+    if name not in NAMES:
+        return f"unknown executor {name!r}; choose one of {', '.join(NAMES)}"
+    if name == "ray" and importlib.util.find_spec("ray") is None:
+        return RAY_MISSING
+    return None
+
+
+def execute(name: str, run_id: str, store, *, on_eval=None) -> dict:
+    """Train run `run_id` (its status says running with this process's pid); returns the final status."""
+    problem = unavailable(name)
+    if problem:
+        raise ExecutorError(problem)
+    return importlib.import_module(_MODULES[name]).execute(run_id, store, on_eval=on_eval)

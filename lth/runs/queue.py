@@ -1,0 +1,291 @@
+"""The queue: submit runs to the store, start each in its own OS process, cancel, resume, wait.
+
+A run trains in a worker process started in a new session (`python -m lth worker RUN_ID`), so it
+outlives Streamlit reruns, closed browsers and restarted apps. Queued runs are started by `schedule()`,
+which every submit, cancel, resume, finished worker and store listing calls: the queue moves on even
+when no page is open. Lock order: the scheduler lock may be held while taking a run's lock, never the
+other way round.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from lth import hparams
+from lth.device import gpu_hardware
+from lth.hparams import RunConfig
+from lth.runs import executors, trust
+from lth.runs.schema import Corrupt
+from lth.runs.state import ACTIVE, RunState
+from lth.runs.store import (RAY_MAX_IN_FLIGHT, RunStore, StoreError, end_process, process_alive,
+                            process_start_time)
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+MAX_CONCURRENT_ENV = "LTH_MAX_CONCURRENT"
+EXECUTOR_ENV, RAY_ADDRESS_ENV = "LTH_EXECUTOR", "LTH_RAY_ADDRESS"
+CANCEL_GRACE_SECONDS = 5.0
+RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
+
+
+# ---- settings -------------------------------------------------------------------------------------
+def max_concurrent(store: RunStore) -> int:
+    """Local runs trained at once: the store's setting, else $LTH_MAX_CONCURRENT, else one per GPU
+    (one on a CPU)."""
+    value = store.settings().get("max_concurrent")
+    if value is None:
+        try:
+            value = int(os.environ.get(MAX_CONCURRENT_ENV, "0"))
+        except ValueError:
+            value = 0
+    return min(64, max(1, value or len(gpu_hardware())))
+
+
+def set_max_concurrent(store: RunStore, value: int) -> None:
+    store.write_settings(max_concurrent=int(value))
+
+
+def executor_choice(store: RunStore, executor: str | None = None,
+                    ray_address: str | None = None) -> tuple[str, str | None]:
+    """The executor for new (and resumed) runs: the argument, else $LTH_EXECUTOR, else the store's
+    setting, else local. Refused here, before anything is queued, when it cannot run."""
+    settings = store.settings()
+    executor = executor or os.environ.get(EXECUTOR_ENV) or settings.get("executor") or "local"
+    problem = executors.unavailable(executor)
+    if problem:
+        raise StoreError(problem)
+    if executor != "ray":
+        return executor, None
+    address = ray_address or os.environ.get(RAY_ADDRESS_ENV) or settings.get("ray_address") or "auto"
+    if not RAY_ADDRESS.fullmatch(address):
+        raise StoreError(f"not a Ray address: {address!r} (expected HOST:PORT, ray://HOST:PORT or auto)")
+    return executor, address
+
+
+# ---- submitting -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Submission:
+    run_id: str
+    outcome: str  # "cached" (done already), "attached" (queued or running already), "queued", "resumed"
+
+    @property
+    def message(self) -> str:
+        return {
+            "cached": f"run {self.run_id} is cached: its results are ready, nothing was trained",
+            "attached": f"run {self.run_id} is already queued or running; attached to it",
+            "queued": f"run {self.run_id} queued",
+            "resumed": f"run {self.run_id} had stopped; it resumes from its last completed round",
+        }[self.outcome]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A config that passed every check, with what submitting it needs."""
+    config: RunConfig
+    run_id: str
+    fingerprint: str
+    train_size: int
+
+
+def check(config: RunConfig, data_dir: str | None = None) -> Checked:
+    """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError."""
+    data = hparams.check_run(config, data_dir)
+    return Checked(config, hparams.run_id(config, data.fingerprint), data.fingerprint, len(data.y_train))
+
+
+def submit(config: RunConfig, *, data_dir: str | None = None, store: RunStore | None = None,
+           start: bool = True, executor: str | None = None, ray_address: str | None = None) -> Submission:
+    """Queue a run (or find it done or in progress). Raises ConfigError/DataError/StoreError on bad input."""
+    return submit_all([config], data_dir=data_dir, store=store, start=start, executor=executor,
+                      ray_address=ray_address)[0]
+
+
+def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: RunStore | None = None,
+               start: bool = True, executor: str | None = None,
+               ray_address: str | None = None) -> list[Submission]:
+    """Check every run first, then queue them all: one bad run queues none (sweeps, presets, forms)."""
+    store = store or RunStore()
+    store.require_writable()
+    placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
+    checked = [check(config, data_dir) for config in configs]
+    submissions = []
+    for item in checked:
+        if store.exists(item.run_id):
+            store.status_or_none(item.run_id)  # marks a dead worker failed before we decide
+        with store.lock(item.run_id):
+            submissions.append(Submission(item.run_id, _claim(store, item, data_dir,
+                                                              signed(item.run_id, placement))))
+    if start:
+        schedule(store)
+    return submissions
+
+
+def _claim(store: RunStore, item: Checked, data_dir: str | None, placement: dict) -> str:
+    """Decide what a submission means for the run, under its lock."""
+    run_id = item.run_id
+    if store.exists(run_id):
+        try:
+            store.config_and_record(run_id)
+            state = store.raw_status(run_id)["state"]
+        except Corrupt:
+            state = None  # unreadable files: start the run over, its config is known
+        if state == RunState.DONE:
+            try:
+                if store.results(run_id) is not None:
+                    return "cached"
+            except Corrupt:
+                pass  # unreadable results: train again
+        elif state in ACTIVE:
+            return "attached"
+        elif state in (RunState.FAILED, RunState.CANCELLED):
+            _requeue(store, run_id, **placement)
+            return "resumed"
+    store.create(run_id, item.config, data_dir=data_dir, fingerprint=item.fingerprint,
+                 planned_evaluations=hparams.planned_evaluations(item.config, item.train_size), **placement)
+    return "queued"
+
+
+def signed(run_id: str, placement: dict) -> dict:
+    """The placement with this user's signature (see `trust`): workers refuse unsigned Ray addresses."""
+    return {**placement, "placement_sig": trust.sign(run_id, placement["executor"], placement["ray_address"])}
+
+
+def _requeue(store: RunStore, run_id: str, **changes) -> None:
+    """Put a failed or cancelled run back in the queue (under its lock)."""
+    store.update_status(run_id, state=RunState.QUEUED, queued=time.time(), error=None, pid=None,
+                        pid_start=None, **changes)
+
+
+def resume(run_id: str, store: RunStore, *, executor: str | None = None,
+           ray_address: str | None = None) -> Submission:
+    """Queue a failed or cancelled run again, on the executor chosen now (not the one it last used)."""
+    store.require_writable()
+    placement = signed(run_id, dict(zip(("executor", "ray_address"),
+                                        executor_choice(store, executor, ray_address))))
+    store.status(run_id)
+    with store.lock(run_id):
+        store.config_and_record(run_id)  # a corrupt config is reported, not resumed
+        state = store.raw_status(run_id)["state"]
+        if not state.resumable:
+            raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs resume")
+        _requeue(store, run_id, **placement)
+    schedule(store)
+    return Submission(run_id, "resumed")
+
+
+def cancel(run_id: str, store: RunStore) -> dict:
+    """Stop a queued or running run and mark it cancelled; returns the new status."""
+    store.require_writable()
+    store.status(run_id)
+    with store.lock(run_id):
+        status = store.raw_status(run_id)
+        if status["state"] not in ACTIVE:
+            raise StoreError(f"run {run_id} is {status['state']}; only queued or running runs can be cancelled")
+        pid, own_session, pid_start = status.get("pid"), status.get("own_session"), status.get("pid_start")
+        status = store.update_status(run_id, state=RunState.CANCELLED, ended=time.time(),
+                                     error="cancelled by the user")
+    if pid and process_alive(pid, pid_start):
+        end_process(pid, bool(own_session), pid_start, grace=CANCEL_GRACE_SECONDS)
+    schedule(store)
+    return status
+
+
+# ---- the queue ----------------------------------------------------------------------------------------
+def schedule(store: RunStore) -> list[str]:
+    """Start queued runs (oldest first) while fewer than the limit are running; returns those started.
+    A read-only store schedules nothing."""
+    if not store.writable:
+        return []
+    started = []
+    try:
+        lock = FileLock(str(store.root / ".scheduler.lock"), timeout=60)
+        lock.acquire()
+    except (Timeout, OSError):
+        return started  # another process schedules; the next submit or finish moves the queue
+    try:
+        running = {name: 0 for name in executors.NAMES}
+        queued = {name: [] for name in executors.NAMES}
+        for run_id in store.run_ids():
+            status = store.status_or_none(run_id)
+            if status is None:
+                continue
+            executor = status.get("executor") or "local"
+            if status["state"] == RunState.RUNNING:
+                running[executor] += 1
+            elif status["state"] == RunState.QUEUED:
+                queued[executor].append((status.get("queued") or status.get("created") or 0, run_id))
+        limits = {"local": max_concurrent(store),
+                  "ray": store.settings().get("ray_max_in_flight", RAY_MAX_IN_FLIGHT)}
+        for executor in executors.NAMES:
+            for _, run_id in sorted(queued[executor])[: max(0, limits[executor] - running[executor])]:
+                try:
+                    if _start_worker(store, run_id):
+                        started.append(run_id)
+                except (StoreError, Corrupt, OSError) as e:
+                    _fail_to_start(store, run_id, e)
+    finally:
+        lock.release()
+    return started
+
+
+def _fail_to_start(store: RunStore, run_id: str, error: Exception) -> None:
+    try:
+        with store.lock(run_id):
+            store.update_status(run_id, state=RunState.FAILED, ended=time.time(),
+                                error=f"could not start a worker: {error}")
+    except (StoreError, Corrupt, OSError):
+        pass
+
+
+def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> bool:
+    """If the run is still queued, `launch()` its trainer (returning its pid) and mark it running."""
+    with store.lock(run_id):
+        store.config_and_record(run_id)  # never start a run whose config is corrupt
+        if store.raw_status(run_id)["state"] != RunState.QUEUED:
+            return False
+        pid = launch()
+        store.update_status(run_id, state=RunState.RUNNING, pid=pid, pid_start=process_start_time(pid),
+                            own_session=own_session, started=time.time(), ended=None)
+    return True
+
+
+def _start_worker(store: RunStore, run_id: str) -> bool:
+    def launch() -> int:
+        log_path = store.folder(run_id) / "log.txt"
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the page, the app and the terminal that started it
+            ).pid
+
+    return _take_queued(store, run_id, launch, own_session=True)
+
+
+def claim_foreground(run_id: str, store: RunStore) -> bool:
+    """Mark a queued run as running in this process (for `lth run`); False if another process has it."""
+    return _take_queued(store, run_id, os.getpid, own_session=False)
+
+
+def wait(run_id: str, store: RunStore, *, on_eval=None, poll: float = 1.0) -> dict:
+    """Follow a run another process trains until it ends, passing new evaluations to `on_eval`."""
+    seen = 0
+    while True:
+        status = store.status(run_id)
+        records = store.metrics_records(run_id)
+        if on_eval:
+            for event in records[seen:]:
+                on_eval(event)
+        seen = len(records)
+        if status["state"] not in ACTIVE:
+            return status
+        if status["state"] == RunState.QUEUED:
+            schedule(store)
+        time.sleep(poll)

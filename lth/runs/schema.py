@@ -1,0 +1,129 @@
+"""Checks of what the store's files hold: a file can contain any JSON (or none); each check returns the
+value it accepts or raises Corrupt naming the field, so one bad file is reported, never trusted."""
+from __future__ import annotations
+
+import math
+import re
+
+from lth.runs.state import WRITTEN, RunState
+
+RUN_ID = re.compile(r"[0-9a-f]{16}")
+ARMS = ("dense", "ticket", "reinit", "random_prune", "pruned")
+
+
+class Corrupt(ValueError):
+    """A store file whose content is not what the product writes; the message says what is wrong."""
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def need(ok: bool, message: str) -> None:
+    if not ok:
+        raise Corrupt(message)
+
+
+def obj(value, what: str) -> dict:
+    need(isinstance(value, dict), f"{what} is not a JSON object")
+    return value
+
+
+def optional(record: dict, key: str, check, what: str) -> None:
+    if record.get(key) is not None:
+        need(check(record[key]), f"{what}: {key} is {record[key]!r}")
+
+
+def status(value, executors) -> dict:
+    record = obj(value, "status.json")
+    need(record.get("state") in {s.value for s in WRITTEN}, f"status.json: state is {record.get('state')!r}")
+    for key in ("created", "queued", "started", "ended"):
+        optional(record, key, lambda v: _is_number(v) and v >= 0, "status.json")
+    optional(record, "pid", lambda v: _is_int(v) and 0 < v < 2**31, "status.json")
+    optional(record, "pid_start", _is_int, "status.json")
+    optional(record, "own_session", lambda v: isinstance(v, bool), "status.json")
+    optional(record, "error", lambda v: isinstance(v, str), "status.json")
+    optional(record, "executor", lambda v: v in executors, "status.json")
+    optional(record, "ray_address", lambda v: isinstance(v, str), "status.json")
+    optional(record, "placement_sig", lambda v: isinstance(v, str), "status.json")
+    optional(record, "device", lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), "status.json")
+    optional(record, "versions", lambda v: isinstance(v, dict), "status.json")
+    return {**record, "state": RunState(record["state"])}
+
+
+def config_record(value, run_id: str):
+    """The config.json record and its RunConfig; the run id must be the hash of both."""
+    from lth import hparams
+
+    record = obj(value, "config.json")
+    need(record.get("run_id") == run_id, f"config.json: run_id is {record.get('run_id')!r}, the folder is {run_id}")
+    fingerprint = record.get("dataset_fingerprint")
+    need(isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{16}", fingerprint) is not None,
+         f"config.json: dataset_fingerprint is {fingerprint!r}")
+    optional(record, "data_dir", lambda v: isinstance(v, str), "config.json")
+    need(_is_int(record.get("planned_evaluations")) and record["planned_evaluations"] >= 0,
+         f"config.json: planned_evaluations is {record.get('planned_evaluations')!r}")
+    try:
+        config = hparams.RunConfig.from_json(record.get("config"))
+    except hparams.ConfigError as e:
+        raise Corrupt(f"config.json: {e}") from None
+    need(record.get("canonical") == config.canonical(), "config.json: canonical settings do not match the settings")
+    need(hparams.run_id(config, fingerprint) == run_id,
+         "config.json: the settings and data fingerprint do not hash to this run id (edited by hand?)")
+    return record, config
+
+
+def _result_record(value, i: int) -> dict:
+    what = f"results.json: results[{i}]"
+    record = obj(value, what)
+    need(record.get("arm") in ARMS, f"{what}: arm is {record.get('arm')!r}")
+    need(_is_int(record.get("round")) and record["round"] >= 0, f"{what}: round is {record.get('round')!r}")
+    for key in ("density", "early_stop_test_accuracy", "final_test_accuracy"):
+        need(_is_number(record.get(key)) and 0 <= record[key] <= 1, f"{what}: {key} is {record.get(key)!r}")
+    for key in ("early_stop_iteration", "final_iteration"):
+        need(_is_int(record.get(key)) and record[key] >= 0, f"{what}: {key} is {record.get(key)!r}")
+    layers = record.get("layer_density", {})
+    need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) for k, v in layers.items()),
+         f"{what}: layer_density is not a map of layer to density")
+    return record
+
+
+def results(value) -> dict:
+    summary = obj(value, "results.json")
+    need(isinstance(summary.get("config"), dict), "results.json: config is not an object")
+    for key in ("experiment", "model", "dataset"):
+        need(isinstance(summary["config"].get(key), str), f"results.json: config.{key} is missing")
+    need(_is_int(summary["config"].get("seed")), "results.json: config.seed is missing")
+    need(isinstance(summary.get("device"), dict) and isinstance(summary["device"].get("name"), str),
+         "results.json: device is not an object with a name")
+    need(_is_number(summary.get("seconds")), "results.json: seconds is not a number")
+    need(isinstance(summary.get("results"), list) and summary["results"], "results.json: results is not a list")
+    for i, record in enumerate(summary["results"]):
+        _result_record(record, i)
+    return summary
+
+
+METRIC_NUMBERS = ("density", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "elapsed")
+
+
+def metric(value) -> bool:
+    """Whether one metrics.jsonl line holds an evaluation as the worker writes it."""
+    if not isinstance(value, dict) or value.get("arm") not in ARMS:
+        return False
+    if not all(_is_int(value.get(k)) and value[k] >= 0 for k in ("round", "iteration", "total_iterations")):
+        return False
+    if not all(_is_number(value.get(k)) for k in METRIC_NUMBERS):
+        return False
+    return all(value.get(k) is None or _is_number(value[k]) for k in ("test_loss", "test_accuracy"))
+
+
+def heartbeat(value) -> dict | None:
+    if not isinstance(value, dict) or not _is_number(value.get("time")) or not _is_int(value.get("pid")):
+        return None
+    if not _is_int(value.get("evaluations", 0)):
+        return None
+    return value

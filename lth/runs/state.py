@@ -1,0 +1,29 @@
+"""The states of a run: one enum, used by the store, the queue, the CLI and every page."""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class RunState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    CORRUPT = "corrupt"  # never written: what the store reports for a folder it cannot read
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def active(self) -> bool:
+        return self in ACTIVE
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunState.FAILED, RunState.CANCELLED)
+
+
+ACTIVE = frozenset({RunState.QUEUED, RunState.RUNNING})
+FINISHED = frozenset({RunState.DONE, RunState.FAILED, RunState.CANCELLED})
+WRITTEN = ACTIVE | FINISHED  # the states a status.json may hold

@@ -1,0 +1,517 @@
+"""The run store: one folder per run, named by the hash of its canonical config and its data.
+
+    <root>/settings.json            the store's settings (concurrency, executor), written by the dashboard
+    <root>/<run_id>/config.json     the settings (and where the data came from)
+                    status.json     queued | running | done | failed | cancelled, pid, times, device, versions
+                    heartbeat.json  written by the worker every few seconds: time, progress
+                    metrics.jsonl   one evaluation per line, appended (a torn or malformed line is skipped)
+                    results.json    the run's summary, as `python -m lth run` prints it
+                    checkpoint/     masks and initial/rewind weights per round (.npz)
+                    log.txt         the worker's output
+
+Every file is read as untrusted: its type and ranges are checked (`schema`), a bad one makes its run
+`corrupt` with the reason and never hides the other runs. Nothing is read, written or deleted outside
+the root: run ids are checked before any path is made, and symlinks (run folders or their files) are
+refused. A run whose worker died or hangs is marked failed when it is next read, and a hung worker is
+ended. A read-only store can be listed and read. Pure Python: the dashboard uses it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from lth.fsutil import write_bytes_atomic, write_json_atomic
+from lth.hparams import RunConfig
+from lth.runs import executors, schema, trust
+from lth.runs.schema import Corrupt
+from lth.runs.state import RunState
+
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "cache"
+CACHE_ENV = "LTH_CACHE_DIR"
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TIMEOUT = 30.0  # a running worker silent this long is dead even if its pid lives on
+STARTUP_GRACE = 60.0  # a worker just started may take this long (TensorFlow import) to beat first
+MAX_JSON_BYTES = 16 * 2**20  # results of a 100-round lottery run are about 1 MB
+MAX_METRICS_BYTES = 512 * 2**20
+
+
+class StoreError(ValueError):
+    """A request the store cannot satisfy (unknown run, bad id, run in the wrong state, read-only)."""
+
+
+def default_root(cache_dir: str | Path | None = None) -> Path:
+    return Path(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_ROOT)
+
+
+# ---- processes ----------------------------------------------------------------------------------------
+def process_start_time(pid: int | None) -> int | None:
+    """The kernel's start time of process `pid` (clock ticks since boot): with the pid, it names one
+    process, so a reused pid is never mistaken for the worker. None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_alive(pid: int | None, start_time: int | None = None) -> bool:
+    """True if `pid` is a live process (a zombie counts as dead), and the same one when `start_time` is given."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    if fields[0] == "Z":
+        return False
+    return start_time is None or int(fields[19]) == start_time
+
+
+def end_process(pid: int, own_session: bool, start_time: int | None, grace: float = 0.0) -> None:
+    """SIGTERM (then SIGKILL after `grace` seconds) to a worker: its whole process group when it runs in
+    its own session. A stopped (SIGSTOP) process is ended by SIGKILL too. Nothing is sent to a pid that
+    now names another process."""
+    def send(sig) -> None:
+        if not process_alive(pid, start_time):
+            return
+        try:
+            os.killpg(pid, sig) if own_session else os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    if grace > 0:
+        send(signal.SIGTERM)
+        deadline = time.time() + grace
+        while time.time() < deadline and process_alive(pid, start_time):
+            time.sleep(0.1)
+    send(signal.SIGKILL)
+
+
+# ---- settings ------------------------------------------------------------------------------------------
+RAY_MAX_IN_FLIGHT = 16  # Ray runs supervised at once from this machine (one light process each)
+SETTING_CHECKS = {
+    "max_concurrent": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,
+                       "a whole number from 1 to 64"),
+    "ray_max_in_flight": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1024,
+                          "a whole number from 1 to 1024"),
+    "executor": (lambda v: v in executors.NAMES, " or ".join(executors.NAMES)),
+    "ray_address": (lambda v: isinstance(v, str) and 0 < len(v) < 256, "a Ray address"),
+    "placement_sig": (lambda v: isinstance(v, str), "a signature"),
+}
+PLACEMENT_KEYS = ("executor", "ray_address")
+
+
+@dataclass
+class Settings:
+    values: dict = field(default_factory=dict)  # only the valid ones
+    problems: list[str] = field(default_factory=list)  # what was ignored and why
+
+    def get(self, key: str, default=None):
+        return self.values.get(key, default)
+
+
+# ---- the store -------------------------------------------------------------------------------------------
+class RunStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = default_root(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"the run store {self.root} is not a folder")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the run store {self.root}: {e.strerror or e}") from None
+        self.writable = os.access(self.root, os.W_OK | os.X_OK)
+
+    # ---- ids, paths and locks -------------------------------------------------------------------------
+    @staticmethod
+    def check_id(run_id) -> str:
+        if not isinstance(run_id, str) or not schema.RUN_ID.fullmatch(run_id):
+            shown = run_id if len(str(run_id)) <= 40 else f"{str(run_id)[:40]}…"
+            raise StoreError(f"not a run id: {shown!r} (run ids are 16 hexadecimal digits; see `lth list`)")
+        return run_id
+
+    def path(self, run_id: str) -> Path:
+        return self.root / self.check_id(run_id)
+
+    def folder(self, run_id: str) -> Path:
+        """The run's folder, refused if it is a symlink or not a folder (nothing follows a link out)."""
+        folder = self.path(run_id)
+        if folder.is_symlink():
+            raise StoreError(f"run {run_id}: its folder is a symlink ({os.readlink(folder)}); the store does not "
+                             f"follow links out of {self.root}")
+        if not folder.is_dir():
+            raise StoreError(f"no run {run_id} in {self.root}")
+        return folder
+
+    def require_writable(self) -> None:
+        if not self.writable:
+            raise StoreError(f"the run store {self.root} is read-only: runs can be listed and read, not "
+                             f"started, changed or deleted (use --cache-dir or LTH_CACHE_DIR for a writable one)")
+
+    @contextmanager
+    def lock(self, run_id: str):
+        """Serialises state changes of one run across processes (two tabs, worker and canceller)."""
+        self.check_id(run_id)
+        self.require_writable()
+        try:
+            with FileLock(str(self.root / f".{run_id}.lock"), timeout=60):
+                yield
+        except Timeout:
+            raise StoreError(f"run {run_id} is locked by another process for over 60 s") from None
+
+    def run_ids(self) -> list[str]:
+        try:
+            entries = list(self.root.iterdir())
+        except OSError as e:
+            raise StoreError(f"cannot list the run store {self.root}: {e.strerror or e}") from None
+        return sorted(p.name for p in entries if schema.RUN_ID.fullmatch(p.name)
+                      and (p.is_dir() or p.is_symlink()))
+
+    def exists(self, run_id: str) -> bool:
+        path = self.path(run_id)
+        return path.is_symlink() or (path / "config.json").exists()
+
+    # ---- reading files ---------------------------------------------------------------------------------
+    def _file(self, run_id: str, name: str, limit: int = MAX_JSON_BYTES) -> Path | None:
+        """A regular file of the run (None if absent); a symlink, a folder or a huge file is Corrupt."""
+        path = self.folder(run_id) / name
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise Corrupt(f"{name}: {e.strerror or e}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise Corrupt(f"{name} is a symlink; the store does not follow links")
+        if not stat.S_ISREG(info.st_mode):
+            raise Corrupt(f"{name} is not a regular file")
+        if info.st_size > limit:
+            raise Corrupt(f"{name} is {info.st_size} bytes, more than the {limit} it can be")
+        return path
+
+    def _json(self, run_id: str, name: str):
+        path = self._file(run_id, name)
+        if path is None:
+            return None
+        try:
+            return json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise Corrupt(f"{name} is not valid JSON ({str(e)[:80]})") from None
+
+    def config_record(self, run_id: str) -> dict:
+        return self.config_and_record(run_id)[0]
+
+    def config(self, run_id: str) -> RunConfig:
+        return self.config_and_record(run_id)[1]
+
+    def config_and_record(self, run_id: str) -> tuple[dict, RunConfig]:
+        value = self._json(run_id, "config.json")
+        if value is None:
+            raise Corrupt("config.json is missing")
+        return schema.config_record(value, run_id)
+
+    def raw_status(self, run_id: str) -> dict:
+        """The status record as written (state as a RunState); raises StoreError or Corrupt."""
+        value = self._json(run_id, "status.json")
+        if value is None:
+            raise Corrupt("status.json is missing")
+        return schema.status(value, executors.NAMES)
+
+    def status(self, run_id: str) -> dict:
+        """The status record, with a dead or hung worker detected (marked failed, and ended) on the way."""
+        status = self.raw_status(run_id)
+        if status["state"] == RunState.RUNNING and self._worker_dead(run_id, status):
+            if not self.writable:  # report what is true without writing
+                return {**status, "state": RunState.FAILED, "error": self._death_reason(run_id, status)}
+            with self.lock(run_id):
+                status = self.raw_status(run_id)
+                if status["state"] == RunState.RUNNING and self._worker_dead(run_id, status):
+                    reason = self._death_reason(run_id, status)
+                    if status.get("pid"):  # a hung worker must not go on writing into the run
+                        end_process(status["pid"], bool(status.get("own_session")), status.get("pid_start"))
+                    status.update(state=RunState.FAILED, ended=time.time(), error=reason)
+                    self.write_status(run_id, status)
+        return status
+
+    def status_or_none(self, run_id: str) -> dict | None:
+        try:
+            return self.status(run_id)
+        except (StoreError, Corrupt, OSError):
+            return None
+
+    def heartbeat(self, run_id: str) -> dict | None:
+        try:
+            return schema.heartbeat(self._json(run_id, "heartbeat.json"))
+        except (StoreError, Corrupt, OSError):
+            return None
+
+    def _worker_dead(self, run_id: str, status: dict) -> bool:
+        if not process_alive(status.get("pid"), status.get("pid_start")):
+            return True
+        beat = self.heartbeat(run_id)
+        last = beat["time"] if beat and beat.get("pid") == status.get("pid") else None
+        if last is None:
+            return time.time() - (status.get("started") or time.time()) > STARTUP_GRACE
+        return time.time() - last > HEARTBEAT_TIMEOUT
+
+    def _death_reason(self, run_id: str, status: dict) -> str:
+        pid = status.get("pid")
+        if not process_alive(pid, status.get("pid_start")):
+            tail = self.log_tail(run_id, 1)
+            hint = f"; last log line: {tail[-1]}" if tail else ""
+            return f"worker process {pid} died without finishing (killed, out of memory or machine restart){hint}"
+        return (f"worker process {pid} stopped sending heartbeats for over {HEARTBEAT_TIMEOUT:.0f} s "
+                f"(hung or stopped); it was ended")
+
+    def results(self, run_id: str) -> dict | None:
+        """The validated results, None if there are none yet; raises Corrupt for a bad file."""
+        value = self._json(run_id, "results.json")
+        return None if value is None else schema.results(value)
+
+    def metrics_records(self, run_id: str) -> list[dict]:
+        """The run's evaluations; torn and malformed lines are skipped."""
+        try:
+            path = self._file(run_id, "metrics.jsonl", MAX_METRICS_BYTES)
+            text = path.read_bytes().decode("utf-8", errors="replace") if path else ""
+        except (StoreError, Corrupt, OSError):
+            return []
+        records = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a killed writer
+            if schema.metric(record):
+                records.append(record)
+        return records
+
+    def log_tail(self, run_id: str, lines: int = 20) -> list[str]:
+        try:
+            path = self._file(run_id, "log.txt", MAX_METRICS_BYTES)
+            if path is None:
+                return []
+            with open(path, "rb") as f:  # the end only: a log can be long
+                f.seek(max(0, path.stat().st_size - 256 * 1024))
+                return f.read().decode("utf-8", errors="replace").splitlines()[-lines:]
+        except (StoreError, Corrupt, OSError):
+            return []
+
+    # ---- writing ----------------------------------------------------------------------------------------
+    def create(self, run_id: str, config: RunConfig, *, data_dir: str | None, fingerprint: str,
+               planned_evaluations: int, **status) -> None:
+        """A new queued run; `status` adds fields to its status record (the executor, say)."""
+        self.require_writable()
+        folder = self.path(run_id)
+        if folder.is_symlink():
+            raise StoreError(f"run {run_id}: its folder is a symlink; delete it first (`lth delete {run_id}`)")
+        folder.mkdir(exist_ok=True)
+        write_json_atomic(folder / "config.json", {
+            "run_id": run_id, "config": config.to_json(), "canonical": config.canonical(),
+            "data_dir": data_dir, "dataset_fingerprint": fingerprint,
+            "planned_evaluations": planned_evaluations,
+        })
+        for stale in ("results.json", "heartbeat.json", "metrics.jsonl"):  # a corrupt run started over
+            (folder / stale).unlink(missing_ok=True)
+        self.write_status(run_id, {"state": RunState.QUEUED.value, "created": time.time(), **status})
+
+    def write_status(self, run_id: str, status: dict) -> None:
+        record = {**status, "state": RunState(status["state"]).value}
+        write_json_atomic(self.folder(run_id) / "status.json", record)
+
+    def update_status(self, run_id: str, **changes) -> dict:
+        status = {**self.raw_status(run_id), **changes}
+        self.write_status(run_id, status)
+        return status
+
+    def write_heartbeat(self, run_id: str, progress: dict) -> None:
+        write_json_atomic(self.folder(run_id) / "heartbeat.json", {"time": time.time(), "pid": os.getpid(), **progress})
+
+    def append_metric(self, run_id: str, record: dict) -> None:
+        # O_NOFOLLOW: a metrics.jsonl planted as a symlink is never written through
+        fd = os.open(self.folder(run_id) / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                     0o644)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def keep_metrics(self, run_id: str, keep) -> None:
+        """Drop metric lines of work that a resumed run redoes (`keep(record)` says which stay)."""
+        kept = [r for r in self.metrics_records(run_id) if keep(r)]
+        write_bytes_atomic(self.folder(run_id) / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+    def write_results(self, run_id: str, summary: dict) -> None:
+        write_json_atomic(self.folder(run_id) / "results.json", summary)
+
+    def checkpoint_dir(self, run_id: str) -> Path:
+        """The run's checkpoint folder, created if needed; a symlink there is refused."""
+        path = self.folder(run_id) / "checkpoint"
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise StoreError(f"run {run_id}: checkpoint is not a folder of the run (a symlink or a file)")
+        path.mkdir(exist_ok=True)
+        return path
+
+    def delete(self, run_id: str) -> str:
+        """Remove a run that is not training; returns what was removed."""
+        path = self.path(run_id)
+        if not path.is_symlink() and not path.exists():
+            raise StoreError(f"no run {run_id} in {self.root}")
+        with self.lock(run_id):
+            if path.is_symlink():  # the link is the store's entry; its target is not the store's to delete
+                target = os.readlink(path)
+                path.unlink()
+                removed = f"run {run_id}: removed the symlink to {target} (its target was left alone)"
+            else:
+                try:
+                    status = self.raw_status(run_id)
+                except (Corrupt, OSError):
+                    status = None
+                if status and status["state"] == RunState.RUNNING and process_alive(status.get("pid"),
+                                                                                     status.get("pid_start")):
+                    raise StoreError(f"run {run_id} is running; cancel it first")
+                size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+                try:
+                    shutil.rmtree(path)
+                except OSError as e:
+                    raise StoreError(f"run {run_id}: could not delete everything: {e.strerror or e}") from None
+                removed = f"run {run_id} deleted ({size / 1e6:.1f} MB)"
+        (self.root / f".{run_id}.lock").unlink(missing_ok=True)
+        return removed
+
+    # ---- settings ----------------------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        path = self.root / "settings.json"
+        settings = Settings()
+        try:
+            if path.is_symlink() or (path.exists() and not path.is_file()):
+                settings.problems.append("settings.json is not a regular file; ignored")
+                return settings
+            if not path.exists():
+                return settings
+            value = json.loads(path.read_bytes()[:MAX_JSON_BYTES].decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            settings.problems.append(f"settings.json is unreadable ({str(e)[:60]}); defaults used")
+            return settings
+        if not isinstance(value, dict):
+            settings.problems.append("settings.json is not a JSON object; defaults used")
+            return settings
+        for key, item in value.items():
+            check = SETTING_CHECKS.get(key)
+            if check is None:
+                settings.problems.append(f"settings.json: unknown setting {key!r} ignored")
+            elif not check[0](item):
+                settings.problems.append(f"settings.json: {key} must be {check[1]}, not {item!r}; default used")
+            else:
+                settings.values[key] = item
+        placement = [settings.values.get(k) for k in PLACEMENT_KEYS]
+        if any(placement) and not trust.verify(settings.values.get("placement_sig"), "settings", *placement):
+            settings.problems.append("settings.json: the executor setting is not signed by this machine's user "
+                                     "(edited outside the product?); local is used until it is set again")
+            for key in PLACEMENT_KEYS:
+                settings.values.pop(key, None)
+        settings.values.pop("placement_sig", None)
+        return settings
+
+    def write_settings(self, **changes) -> None:
+        self.require_writable()
+        for key, value in changes.items():
+            check = SETTING_CHECKS.get(key)
+            if check is None or not check[0](value):
+                raise StoreError(f"setting {key} must be {check[1] if check else 'known'}, not {value!r}")
+        values = {**self.settings().values, **changes}
+        placement = [values.get(k) for k in PLACEMENT_KEYS]
+        if any(placement):
+            values["placement_sig"] = trust.sign("settings", *placement)
+        write_json_atomic(self.root / "settings.json", values)
+
+    # ---- DataFrames for the dashboard and `lth list` ------------------------------------------------
+    def run_row(self, run_id: str) -> dict:
+        row = {"run_id": run_id, "path": str(self.path(run_id))}
+        try:
+            record, config = self.config_and_record(run_id)
+            status = self.status(run_id)
+        except (OSError, StoreError, Corrupt) as e:
+            return {**row, "state": RunState.CORRUPT.value, "error": str(e)}
+        beat = self.heartbeat(run_id) or {}
+        planned = record["planned_evaluations"]
+        done_evals = beat.get("evaluations", 0)
+        state = status["state"]
+        if state == RunState.DONE:
+            done_evals = planned
+        started, ended = status.get("started"), status.get("ended")
+        elapsed = ((ended or time.time()) - started) if started else None
+        progress = min(1.0, done_evals / planned) if planned else None
+        remaining = None
+        if state == RunState.RUNNING and progress and elapsed:
+            remaining = elapsed * (1 - progress) / progress
+        row.update(
+            state=state.value, experiment=config.experiment, model=config.model,
+            dataset=config.dataset, seed=config.seed, iterations=record["canonical"].get("iterations"),
+            epochs=config.epochs, created=status.get("created"), started=started, ended=ended,
+            elapsed_s=elapsed, remaining_s=remaining, progress=progress,
+            device=(status.get("device") or {}).get("name"), pid=status.get("pid"), error=status.get("error"),
+        )
+        if state == RunState.DONE:
+            try:
+                if self.results(run_id) is None:
+                    row.update(state=RunState.CORRUPT.value, error="status is done but results.json is missing")
+            except (OSError, StoreError, Corrupt) as e:
+                row.update(state=RunState.CORRUPT.value, error=str(e))
+        return row
+
+    COLUMNS = ["run_id", "state", "experiment", "model", "dataset", "seed", "iterations", "epochs", "created",
+               "started", "ended", "elapsed_s", "remaining_s", "progress", "device", "pid", "error", "path"]
+
+    def runs(self) -> pd.DataFrame:
+        return pd.DataFrame([self.run_row(r) for r in self.run_ids()], columns=self.COLUMNS)
+
+    def metrics(self, run_id: str) -> pd.DataFrame:
+        return pd.DataFrame(self.metrics_records(run_id))
+
+    def results_frame(self, run_ids=None) -> pd.DataFrame:
+        """One row per (run, arm, round): the config's main settings, density, per-layer density
+        as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped.
+
+        `series` groups runs that differ only in their seed or tfmot target density (one line over
+        densities, aggregated over seeds); `label` names it.
+        """
+        rows = []
+        for run_id in run_ids if run_ids is not None else self.run_ids():
+            try:
+                summary = self.results(run_id)
+            except (OSError, StoreError, Corrupt):
+                continue
+            if summary is None:
+                continue
+            config = summary["config"]
+            # tfmot runs are one per target density: a series spans densities, as lottery rounds do
+            same = {k: v for k, v in config.items() if k not in ("seed", "target_density")}
+            series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
+            budget = (f"it{config['iterations']}" if config.get("iterations") is not None
+                      else f"{config.get('epochs'):g} epochs")
+            label = f"{config['experiment']} {config['model']} {config['dataset']} {budget} [{series}]"
+            for record in summary["results"]:
+                row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],
+                       "dataset": config["dataset"], "seed": config["seed"],
+                       "iterations": config.get("iterations"), "device": summary["device"]["name"],
+                       "series": series, "label": label}
+                row.update({k: v for k, v in record.items() if k != "layer_density"})
+                row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
+                rows.append(row)
+        return pd.DataFrame(rows)

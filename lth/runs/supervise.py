@@ -1,0 +1,132 @@
+"""What every executor does around training a run: heartbeats, the metric log, cancel on SIGTERM,
+restarting a stopped run's metrics, the results and the final status. Shared by the local executor,
+the Ray executor and `python -m lth run`."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import signal
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from lth.hparams import RunConfig
+from lth.runs.state import RunState
+from lth.runs.store import HEARTBEAT_SECONDS, RunStore
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Superseded(Exception):
+    """This process no longer owns the run (declared dead, cancelled, or started elsewhere)."""
+
+
+def versions() -> dict:
+    def version(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    return {"python": platform.python_version(), "tensorflow": version("tensorflow"),
+            "tf_keras": version("tf-keras"), "tfmot": version("tensorflow-model-optimization")}
+
+
+def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
+    """Lottery rounds a stopped run finished (0 for other experiments: they restart)."""
+    from lth.experiments import RoundCheckpoint
+
+    completed = 0
+    if config.experiment == "lottery":
+        while RoundCheckpoint(checkpoint_dir).load_round(completed) is not None:
+            completed += 1
+    return completed
+
+
+def restart_metrics(store: RunStore, run_id: str, completed: int) -> int:
+    """Drop the metric lines of work a (re)started run redoes; returns how many lines stay."""
+    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery
+    return len(store.metrics_records(run_id))
+
+
+class Progress:
+    """What the heartbeat reports, and the metric log the supervisor writes as evaluations arrive.
+
+    Before each line it checks that this process still owns the run, so a worker that was declared
+    dead (stopped, then continued) never writes into a run that moved on."""
+
+    def __init__(self, store: RunStore, run_id: str, on_eval=None):
+        self.store, self.run_id, self.on_eval = store, run_id, on_eval
+        self.state = {"evaluations": 0, "iteration": 0}
+
+    def restart(self, evaluations: int) -> None:
+        self.state.update(evaluations=evaluations, iteration=0)
+
+    def check_owner(self) -> None:
+        status = self.store.raw_status(self.run_id)
+        if status["state"] != RunState.RUNNING or status.get("pid") != os.getpid():
+            raise Superseded(f"run {self.run_id} is {status['state']} under pid {status.get('pid')}")
+
+    def record(self, event: dict) -> None:
+        self.check_owner()
+        self.store.append_metric(self.run_id, event)
+        self.state.update(evaluations=self.state["evaluations"] + 1, iteration=event["iteration"],
+                          arm=event["arm"], round=event["round"])
+        if self.on_eval:
+            self.on_eval(event)
+
+
+def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
+    """Run `train(config, record, progress)` (which returns the run's summary) for a run whose status is
+    `running` with this process's pid. Returns the final status."""
+    record, config = store.config_and_record(run_id)
+    progress = Progress(store, run_id, on_eval)
+    stop = threading.Event()
+
+    def beat():
+        while not stop.is_set():
+            try:
+                store.write_heartbeat(run_id, progress.state)
+            except OSError:
+                pass  # a full disk: the next beat tries again; the reader's timeout decides
+            stop.wait(HEARTBEAT_SECONDS)
+
+    heart = threading.Thread(target=beat, daemon=True)
+    heart.start()
+
+    def on_sigterm(signum, frame):
+        raise Cancelled()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        summary = train(config, record, progress)
+        summary["run_id"] = run_id
+        progress.check_owner()
+        store.write_results(run_id, summary)
+        final = {"state": RunState.DONE, "error": None}
+    except Cancelled:
+        final = {"state": RunState.CANCELLED, "error": "cancelled by the user"}
+    except Superseded as e:
+        print(f"lth: {e}; this process stops without writing", flush=True)
+        final = None
+    except BaseException as e:  # includes KeyboardInterrupt in the foreground
+        traceback.print_exc()
+        final = {"state": RunState.FAILED, "error": one_line(e)}
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stop.set()
+        heart.join()
+    with store.lock(run_id):
+        status = store.raw_status(run_id)
+        if final and status["state"] == RunState.RUNNING and status.get("pid") == os.getpid():
+            store.write_heartbeat(run_id, progress.state)
+            status = store.update_status(run_id, ended=time.time(), **final)
+    return status
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:500]

@@ -1,0 +1,35 @@
+"""Entry point of a background worker process: `python -m lth worker RUN_ID`."""
+from __future__ import annotations
+
+import os
+import time
+
+from lth.runs import executors
+from lth.runs.queue import schedule
+from lth.runs.schema import Corrupt
+from lth.runs.state import RunState
+from lth.runs.store import RunStore, StoreError
+from lth.runs.supervise import one_line
+
+
+def run_worker(run_id: str, store: RunStore) -> int:
+    try:
+        name = store.raw_status(run_id).get("executor") or "local"
+        status = executors.execute(name, run_id, store)
+    except (executors.ExecutorError, StoreError, Corrupt, OSError) as e:  # before training began
+        print(f"lth worker: {one_line(e)}", flush=True)
+        status = _fail(store, run_id, one_line(e))
+    finally:
+        schedule(store)  # this slot is free: start the next queued run
+    return 0 if status and status["state"] in (RunState.DONE, RunState.CANCELLED) else 1
+
+
+def _fail(store: RunStore, run_id: str, error: str) -> dict | None:
+    try:
+        with store.lock(run_id):
+            status = store.raw_status(run_id)
+            if status["state"] == RunState.RUNNING and status.get("pid") == os.getpid():
+                status = store.update_status(run_id, state=RunState.FAILED, ended=time.time(), error=error)
+            return status
+    except (StoreError, Corrupt, OSError):
+        return None
