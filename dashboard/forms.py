@@ -1,6 +1,7 @@
 """The experiment settings form: every setting the CLI has, checked before anything starts."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pandas as pd
@@ -14,6 +15,12 @@ from lth.hparams import ConfigError, RunConfig
 BATCH_SIZES = [10, 20, 30, 60, 100, 128, 256, 600, 1000]
 LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
 DENSITIES = [0.5, 0.33, 0.2, 0.1, 0.05, 0.036, 0.02, 0.01]
+
+
+def limits(name: str) -> tuple:
+    """(min, max) of a RunConfig field, as `RunConfig.validate` checks them (one place for ranges)."""
+    meta = next(f.metadata for f in dataclasses.fields(RunConfig) if f.name == name)
+    return meta["low"], meta["high"]
 
 
 def _common(experiment: str) -> dict:
@@ -32,17 +39,18 @@ def _common(experiment: str) -> dict:
     with c2:
         length_unit = st.radio("Training length in", ["iterations", "epochs"], horizontal=True, key=f"{key}-unit")
         if length_unit == "iterations":
-            iterations = st.number_input("Iterations", 1, 1_000_000, 1500, step=100, key=f"{key}-iterations")
+            iterations = st.number_input("Iterations", *limits("iterations"), 1500, step=100, key=f"{key}-iterations")
             epochs = None
         else:
             epochs = st.number_input("Epochs", 0.1, 10_000.0, 20.0, step=1.0, key=f"{key}-epochs")
             iterations = None
         batch_size = st.select_slider("Batch size", BATCH_SIZES, value=60, key=f"{key}-batch")
-        eval_every = st.number_input("Evaluate every N iterations", 1, 100_000, 100, key=f"{key}-eval")
+        eval_every = st.number_input("Evaluate every N iterations", *limits("eval_every"), 100, key=f"{key}-eval")
     with c3:
         optimizer = st.selectbox("Optimizer", hparams.OPTIMIZERS, key=f"{key}-opt")
         lr = st.select_slider("Learning rate", LEARNING_RATES, value=1.2e-3, key=f"{key}-lr")
-        first_seed = st.number_input("First seed", 0, 1_000_000, 0, key=f"{key}-seed")
+        low, high = limits("seed")
+        first_seed = st.number_input("First seed", low, high - 10, 0, key=f"{key}-seed")
         n_seeds = st.slider("Seeds (one run each)", 1, 10, 1, key=f"{key}-nseeds")
         patience = st.number_input("Patience (evaluations; 0 = train the full length)", 0, 10_000, 0,
                                    key=f"{key}-patience")
@@ -79,7 +87,7 @@ def _lottery_settings(model: str) -> dict:
                          key="lottery-reset")
         rewind = "init"
         if reset != "initial weights (theta0)":
-            rewind = int(st.number_input("k (late rewinding)", 0, 1_000_000, 100, key="lottery-k"))
+            rewind = int(st.number_input("k (late rewinding)", *limits("rewind"), 100, key="lottery-k"))
         controls = st.multiselect("Controls at every pruned round", hparams.CONTROLS,
                                   default=["reinit"], key="lottery-controls",
                                   format_func={"reinit": "random reinit", "random_prune": "random pruning"}.get)
@@ -112,8 +120,8 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     if "prunable" in extra and not extra["prunable"]:
         st.error("Choose at least one prunable layer.")
         return None
-    configs = [RunConfig(experiment=experiment, seed=s, **common, **extra) for s in seeds]
     try:
+        configs = [RunConfig(experiment=experiment, seed=s, **common, **extra) for s in seeds]
         for config in configs:
             hparams.check_run(config, data_dir)
     except (ConfigError, DataError) as e:

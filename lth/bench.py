@@ -174,6 +174,37 @@ def compare_page_seconds(runs: int = 500) -> dict:
             "run_table_s": listing}
 
 
+def evaluation_cost(data: Dataset, iterations: int = 5000, eval_every: int = 100) -> dict:
+    """Training LeNet-300-100 at the paper's evaluation interval, three ways, same seed: no evaluation,
+    validation and test at every evaluation (before), and test only where a number is reported plus a
+    coarse live curve (now). The reported early-stop test accuracy must be the same both ways."""
+    config = RunConfig()
+    trainer = Trainer(models.build(config.model, 0), data, optimizer="adam", lr=1.2e-3, batch_size=60,
+                      jit=config.spec.xla)
+    start_weights = trainer.model.get_weights()
+
+    def train(**kwargs):
+        trainer.reset(start_weights)
+        start = time.perf_counter()
+        result = trainer.fit(iterations=iterations, data_seed=0, **kwargs)
+        return time.perf_counter() - start, result
+
+    train(eval_every=iterations)  # compile both pieces once
+    train(eval_every=eval_every)
+    bare, _ = min((train(eval_every=iterations) for _ in range(2)), key=lambda r: r[0])
+    before, old = min((train(eval_every=eval_every, test_every=eval_every) for _ in range(2)), key=lambda r: r[0])
+    now, new = min((train(eval_every=eval_every) for _ in range(2)), key=lambda r: r[0])
+    tests = sum(r["test_accuracy"] is not None for r in new.history)
+    return {"iterations": iterations, "eval_every": eval_every, "no_evaluation_s": bare,
+            "test_every_evaluation_s": before, "test_where_reported_s": now,
+            "overhead_before": before / bare - 1, "overhead_now": now / bare - 1,
+            "test_evaluations_now": tests, "evaluations": len(new.history),
+            "same_reported_numbers": (old.early_stop_iteration, old.early_stop_test_accuracy,
+                                      old.final_test_accuracy) == (new.early_stop_iteration,
+                                                                  new.early_stop_test_accuracy,
+                                                                  new.final_test_accuracy)}
+
+
 def markdown_table(rows: list[dict], machine: dict) -> str:
     batches = sorted({r["batch"] for r in rows})
     modes = [r["mode"] for r in rows if r["batch"] == batches[0] and r["mode"] != "evaluation"]
@@ -200,7 +231,24 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timings per figure; the best is kept")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--markdown", action="store_true", help="also print the figures as a README table")
+    parser.add_argument("--eval-cost", action="store_true",
+                        help="only measure the cost of evaluating every 100 iterations, before and now")
     args = parser.parse_args(argv)
+    if args.eval_cost:
+        cost = evaluation_cost(bench_dataset())
+        print(f"LeNet-300-100, {cost['iterations']} iterations at batch 60, evaluated every {cost['eval_every']} "
+              f"(validation 5,000 images):\n"
+              f"  no evaluation                      {cost['no_evaluation_s']:6.2f} s\n"
+              f"  test (10,000) at every evaluation  {cost['test_every_evaluation_s']:6.2f} s  "
+              f"(+{100 * cost['overhead_before']:.0f}%)\n"
+              f"  test where reported + every 1,000  {cost['test_where_reported_s']:6.2f} s  "
+              f"(+{100 * cost['overhead_now']:.0f}%; {cost['test_evaluations_now']} of {cost['evaluations']} "
+              f"evaluations ran the test set)\n"
+              f"  reported numbers identical: {cost['same_reported_numbers']}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(cost, f, indent=2)
+        return 0
 
     device = training_device()
     data = bench_dataset()

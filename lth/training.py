@@ -216,15 +216,17 @@ class Trainer:
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, *, iterations: int, eval_every: int, data_seed: int, patience: int | None = None,
             select_from: int = 0, snapshot_at: int | None = None, on_eval: OnEval | None = None,
-            context: dict | None = None) -> TrainResult:
+            context: dict | None = None, test_every: int | None = None) -> TrainResult:
         """Train for `iterations` steps, evaluating every `eval_every` steps and at the end.
 
         The early-stop iteration is the evaluation with the lowest validation loss at or after
         `select_from` (as in the paper, training is not cut short unless `patience` is set).
-        `snapshot_at` returns the weights at that iteration (late rewinding).
+        `snapshot_at` returns the weights at that iteration (late rewinding). The test set is evaluated
+        where a number is reported (each new best validation loss, the end) and every `test_every`
+        iterations for the live curve (default: `test_curve_every(eval_every)`).
         """
         order = BatchOrder(len(self.data.y_train), self.batch_size, data_seed)
-        test_every = test_curve_every(eval_every)
+        test_every = test_every or test_curve_every(eval_every)
         snapshot = self.model.get_weights() if snapshot_at == 0 else None
         history: list[dict] = []
         best: dict | None = None

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the app and the tests need on a fresh machine with Python 3.11:
 # a virtual environment in .venv with the pinned packages, TensorFlow's CUDA libraries where an
-# NVIDIA GPU is present, and Debian's chromium (figure export with kaleido, browser tests).
+# NVIDIA GPU is present, Debian's chromium (figure export with kaleido, browser tests) and Debian's
+# complete Fashion-MNIST.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,15 @@ if ! command -v chromium >/dev/null; then
       || echo "setup: could not install chromium; PNG/SVG/PDF export and browser tests need it" >&2
   else
     echo "setup: chromium is missing (sudo apt-get install chromium); PNG/SVG/PDF export and browser tests need it" >&2
+  fi
+fi
+# Debian's complete Fashion-MNIST (the full-scale dataset; the bundled MNIST sample needs nothing).
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+      || echo "setup: could not install dataset-fashion-mnist; --dataset fashion-mnist needs it (or --data-dir)" >&2
+  else
+    echo "setup: Fashion-MNIST is missing (sudo apt-get install dataset-fashion-mnist, or pass --data-dir)" >&2
   fi
 fi
 touch .venv/.installed

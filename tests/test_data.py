@@ -29,7 +29,30 @@ def test_sample_loads_with_validation_split_out_of_training(sample):
     assert np.array_equal(again.y_val, sample.y_val) and again.fingerprint == sample.fingerprint
 
 
+def _official(monkeypatch, name, folder):
+    """Make the IDX files in `folder` the official `name` for this test (the checksum logic runs on them)."""
+    from lth.data.idx import read_idx
+
+    magics = {"train_images": 0x803, "train_labels": 0x801, "test_images": 0x803, "test_labels": 0x801}
+    digests = {}
+    for key, stem in datasets.FILES.items():
+        path = folder / stem if (folder / stem).exists() else folder / f"{stem}.gz"
+        digests[key] = datasets.idx_sha256(read_idx(path, magics[key]))
+    monkeypatch.setitem(datasets.OFFICIAL_SHA256, name, digests)
+    load_dataset.cache_clear()
+
+
+def test_official_checksums_are_of_the_uncompressed_files():
+    # the bundled sample holds MNIST's official test files: their published sha256 must match
+    from lth.data.idx import read_images, read_labels
+
+    official = datasets.OFFICIAL_SHA256["mnist"]
+    assert datasets.idx_sha256(read_images(SAMPLE / "t10k-images-idx3-ubyte.gz")) == official["test_images"]
+    assert datasets.idx_sha256(read_labels(SAMPLE / "t10k-labels-idx1-ubyte.gz")) == official["test_labels"]
+
+
 def test_full_mnist_from_folder_plain_or_gzipped(tmp_path, monkeypatch):
+    _official(monkeypatch, "mnist", SAMPLE)
     for stem in datasets.FILES.values():
         (tmp_path / stem).write_bytes(_raw(stem))  # uncompressed, as the originals unpack
     plain = load_dataset("mnist", str(tmp_path))
@@ -40,6 +63,49 @@ def test_full_mnist_from_folder_plain_or_gzipped(tmp_path, monkeypatch):
     assert plain.fingerprint == gzipped.fingerprint
     assert plain.source == f"IDX folder {tmp_path}" and gzipped.source == f"IDX folder {gz_dir}"
     assert gzipped.sizes() == {"train": 4500, "validation": 500, "test": 10000}
+
+
+def _write_idx(folder, arrays):
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, array in zip(datasets.FILES.values(), arrays):
+        magic = (0x803 if array.ndim == 3 else 0x801).to_bytes(4, "big")
+        (folder / stem).write_bytes(magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes())
+
+
+def test_full_size_split_checksums_and_names(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    arrays = (rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8), rng.integers(0, 10, 60000, dtype=np.uint8),
+              rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8), rng.integers(0, 10, 10000, dtype=np.uint8))
+    fashion = tmp_path / "fashion"
+    _write_idx(fashion, arrays)
+    _official(monkeypatch, "fashion-mnist", fashion)
+    data = load_dataset("fashion-mnist", str(fashion))
+    assert data.sizes() == {"train": 55000, "validation": 5000, "test": 10000}  # 5,000 held out as in the paper
+    load_dataset.cache_clear()
+    again = load_dataset("fashion-mnist", str(fashion))
+    assert np.array_equal(again.x_val, data.x_val) and again.fingerprint == data.fingerprint  # fixed split
+    # the validation images are training images the training set no longer holds
+    val_rows = {x.tobytes() for x in data.x_val[:50]}
+    assert not val_rows & {x.tobytes() for x in data.x_train}
+    assert datasets.CLASS_NAMES["fashion-mnist"][9] == "Ankle boot"
+    # the same folder given as MNIST is named for what it is
+    with pytest.raises(DataError, match="holds fashion-mnist, not mnist: choose --dataset fashion-mnist"):
+        load_dataset("mnist", str(fashion))
+    # one changed pixel: neither official set, refused
+    changed = tmp_path / "changed"
+    arrays[0][0, 0, 0] ^= 1
+    _write_idx(changed, arrays)
+    with pytest.raises(DataError, match="is not the official fashion-mnist"):
+        load_dataset("fashion-mnist", str(changed))
+
+
+def test_missing_fashion_mnist_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "FASHION_DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.delenv(datasets.FASHION_DIR_ENV, raising=False)
+    load_dataset.cache_clear()
+    with pytest.raises(DataError, match="dataset-fashion-mnist"):
+        load_dataset("fashion-mnist")
+    assert "dataset-fashion-mnist" in datasets.availability_problem("fashion-mnist")
 
 
 def test_no_full_mnist_names_both_ways(tmp_path, monkeypatch):
@@ -115,7 +181,8 @@ def test_rejects_count_mismatch(tmp_path):
         read_pair(images, labels)
 
 
-def test_missing_file_in_folder_is_named(tmp_path):
+def test_missing_file_in_folder_is_named(tmp_path, monkeypatch):
+    _official(monkeypatch, "mnist", SAMPLE)
     shutil.copytree(SAMPLE, tmp_path / "d")
     (tmp_path / "d" / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte"):
