@@ -39,6 +39,7 @@ def _finite(value: str) -> float:
     return number
 
 
+_finite.__name__ = "float"  # argparse names the type in its message: "invalid float value"
 PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind}
 
 
@@ -71,16 +72,9 @@ def config_from_args(args: argparse.Namespace) -> hparams.RunConfig:
     return hparams.RunConfig(**given)
 
 
-def progress_line(event: dict) -> str:
-    return (f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%] "
-            f"it {event['iteration']}/{event['total_iterations']}  "
-            f"train {event['train_loss']:.4f}/{100 * event['train_accuracy']:.2f}%  "
-            f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"
-            + (f"  test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%"
-               if event.get("test_accuracy") is not None else ""))
-
-
 def _print_progress(event: dict) -> None:
+    from lth.runs.supervise import progress_line
+
     print(progress_line(event), file=sys.stderr, flush=True)
 
 
@@ -243,7 +237,7 @@ def cmd_preset(args) -> int:
     print("\n".join(run_ids))
     if not (args.wait or args.export):
         return 0
-    while True:
+    while not args.partial:
         states = [(store.status_or_none(r) or {}).get("state", RunState.CORRUPT) for r in run_ids]
         counts = {str(state): states.count(state) for state in set(states)}
         print(f"preset {preset.name}: {dict(sorted(counts.items()))}", file=sys.stderr, flush=True)
@@ -251,7 +245,7 @@ def cmd_preset(args) -> int:
             break
         schedule(store)
         time.sleep(10)
-    if any(state != RunState.DONE for state in states):
+    if not args.partial and any(state != RunState.DONE for state in states):
         print(f"lth preset: {len(states) - states.count(RunState.DONE)} runs did not finish; see `lth list`",
               file=sys.stderr)
         return 1
@@ -262,11 +256,16 @@ def cmd_preset(args) -> int:
 
         folder = Path(args.export)
         folder.mkdir(parents=True, exist_ok=True)
-        results = store.results_frame(run_ids)
+        results = store.results_frame(run_ids, unfinished=args.partial)
+        if results.empty:
+            return _fail("preset", "no results yet to export")
         for stem, fig in presets.preset_figures(preset.name, results).items():
             for fmt in ("png", "svg"):
                 (folder / f"{stem}.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
         (folder / f"{preset.name}_results.csv").write_bytes(export.table_bytes(results, "csv"))
+        table = presets.density_table(preset.name, results)
+        (folder / f"{preset.name}_table.md").write_text(table.to_markdown(index=False) + "\n")
+        print(table.to_markdown(index=False))
         print(f"figures and data written to {folder}", file=sys.stderr)
     return 0
 
@@ -369,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("--cache-dir")
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
     preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
+    preset.add_argument("--partial", action="store_true",
+                        help="with --export: export now what is finished (completed lottery rounds too)")
     add_executor_arguments(preset)
     preset.set_defaults(func=cmd_preset)
     listing = commands.add_parser("list", help="list the runs in the store")

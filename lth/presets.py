@@ -84,26 +84,38 @@ PRESETS = {
 }
 
 
-# Costs measured with `python -m lth.bench` (and the same loop for lenet5) on the 2-core CPU this
-# project is developed on: training microseconds per sample at batch 60, evaluation microseconds per
-# image, seconds to start a worker (process, TensorFlow import) and per training (compilation, checkpoints).
-CPU_TRAIN_US = {"lenet300_100": 10.5, "lenet5": 48.0}
-CPU_EVAL_US = {"lenet300_100": 4.0, "lenet5": 16.0}
+# Costs measured on the 2-core CPU this project is developed on (AMD EPYC, idle): microseconds per training
+# sample (lenet300_100 XLA-compiled at batch 60, lenet5 in plain graphs at batch 600), per evaluated image,
+# seconds per evaluation call, to start a worker (process, TensorFlow import) and per training (compilation,
+# checkpoints). Tests evaluate the test set only at new best validation losses (about 25 per training at the
+# paper's interval) and every 1,000 iterations.
+CPU_TRAIN_US = {"lenet300_100": 19.0, "lenet5": 293.0}
+CPU_EVAL_US = {"lenet300_100": 5.8, "lenet5": 122.0}
+EVAL_CALL_S = 0.025
+NEW_BEST_EVALUATIONS = 25
 RUN_START_S = 8.0
-TRAINING_OVERHEAD_S = 0.8
+TRAINING_OVERHEAD_S = 2.5
+
+
+def training_seconds(config: RunConfig, train_size: int, val_size: int, test_size: int) -> float:
+    """Expected seconds of one training of `config` on that CPU."""
+    from lth.training import test_curve_every
+
+    iterations = config.total_iterations(train_size)
+    evaluations = math.ceil(iterations / config.eval_every)
+    tests = min(evaluations, iterations // test_curve_every(config.eval_every) + NEW_BEST_EVALUATIONS)
+    per_image = 1e-6 * CPU_EVAL_US[config.model]
+    return (1e-6 * iterations * config.batch_size * CPU_TRAIN_US[config.model]
+            + evaluations * (val_size * per_image + EVAL_CALL_S) + tests * test_size * per_image
+            + TRAINING_OVERHEAD_S)
 
 
 def estimate_seconds(configs: list[RunConfig], train_size: int, eval_size: int) -> float:
-    """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster)."""
-    total = 0.0
-    for c in configs:
-        iterations = c.total_iterations(train_size)
-        trainings = hparams.planned_trainings(c)
-        evaluations = math.ceil(iterations / c.eval_every)
-        per_training = 1e-6 * (iterations * c.batch_size * CPU_TRAIN_US[c.model]
-                               + evaluations * eval_size * CPU_EVAL_US[c.model])
-        total += RUN_START_S + trainings * (per_training + TRAINING_OVERHEAD_S)
-    return total
+    """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster).
+    `eval_size` is validation + test images; the test set is taken as two thirds of it, as in MNIST."""
+    test_size = round(eval_size * 2 / 3)
+    return sum(RUN_START_S + hparams.planned_trainings(c) * training_seconds(c, train_size, eval_size - test_size,
+                                                                              test_size) for c in configs)
 
 
 def preset_figures(name: str, results) -> dict:
@@ -115,3 +127,33 @@ def preset_figures(name: str, results) -> dict:
     if name == "frankle-carbin-lenet300":
         out[f"{name}_early_stop_vs_density"] = figures.early_stop_vs_density(results, stats=stats)
     return out
+
+
+# The densities of the paper's table (Frankle & Carbin, LeNet-300-100): lottery rounds 0, 3, 7, 9, 12, 15.
+TABLE_ROUNDS = (0, 3, 7, 9, 12, 15)
+
+
+def density_table(name: str, results) -> "pd.DataFrame":
+    """Test accuracy at early stop (mean ± std over seeds, with n) and early-stop iteration per arm at the
+    preset's table densities: the paper's for Frankle & Carbin, the targets for the original study."""
+    import pandas as pd
+
+    if results.empty:
+        return pd.DataFrame()
+    frame = results.copy()
+    if name == "frankle-carbin-lenet300":
+        frame = frame[frame["round"].isin(TABLE_ROUNDS)]
+        frame.loc[frame["round"] == 0, "arm"] = "dense"  # round 0 of a lottery run is the dense network
+    frame = frame.assign(density_pct=(100 * frame["density"]).round(1))
+    rows = []
+    for (density, arm), group in frame.groupby(["density_pct", "arm"], sort=False):
+        acc, stop = group["early_stop_test_accuracy"], group["early_stop_iteration"]
+        rows.append({"density %": density, "arm": arm, "seeds": len(group),
+                     "test accuracy % (mean ± std)": f"{100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f}"
+                     if len(group) > 1 else f"{100 * acc.mean():.2f}",
+                     "early-stop iteration (mean ± std)": f"{stop.mean():,.0f} ± {stop.std(ddof=1):,.0f}"
+                     if len(group) > 1 else f"{stop.mean():,.0f}"})
+    arms = ["dense", "ticket", "pruned", "reinit", "random_prune"]
+    table = pd.DataFrame(rows)
+    table["order"] = table["arm"].map({a: i for i, a in enumerate(arms)})
+    return table.sort_values(["density %", "order"], ascending=[False, True]).drop(columns="order")

@@ -5,8 +5,12 @@ TensorFlow is first imported, so every module of this package imports `tf` and `
 """
 import os
 
+import shutil  # noqa: E402
+
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide the CUDA probing noise on CPU machines
+# TensorFlow's start-up noise: INFO and WARNING always hidden; on a machine without an NVIDIA driver its
+# "failed call to cuInit" is logged as an ERROR though nothing is wrong, so errors are hidden there too.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if shutil.which("nvidia-smi") else "3")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402

@@ -1,11 +1,14 @@
+import pandas as pd
 import streamlit as st
 
 from dashboard.common import format_seconds, show_results, store
 from lth import figures
-from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, resume, schedule
+from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule
 
 st.title("Runs")
 s = store()
+if "deleted-message" in st.session_state:
+    st.success(st.session_state.pop("deleted-message"))
 schedule(s)  # moves the queue on if a worker died while no page was open
 runs = s.runs()
 if runs.empty:
@@ -17,10 +20,12 @@ runs = runs.sort_values("created", ascending=False, na_position="last")
 
 def run_table() -> None:
     current = s.runs().sort_values("created", ascending=False, na_position="last")
+    budget = [f"{e:g} epochs" if pd.notna(e) else (f"{int(i):,} it" if pd.notna(i) else "")
+              for i, e in zip(current["iterations"], current["epochs"])]
     table = current.assign(elapsed=current["elapsed_s"].map(format_seconds),
-                           left=current["remaining_s"].map(format_seconds))
+                           left=current["remaining_s"].map(format_seconds), budget=budget)
     st.dataframe(
-        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "iterations", "device",
+        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "budget", "device",
                "elapsed", "left", "error"]],
         hide_index=True, width="stretch",
         column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
@@ -37,19 +42,53 @@ labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model o
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
 row = runs.set_index("run_id").loc[run_id]
 
-possible = {"Cancel": lambda: cancel(run_id, s), "Resume": lambda: resume(run_id, s),
-            "Delete": lambda: s.delete(run_id)}
+try:
+    resume_on = executor_choice(s)[0]
+except StoreError as e:  # the chosen executor cannot run here (Ray not installed): resume says why
+    resume_on = None
+    resume_problem = str(e)
+
+
+def do_resume():
+    if resume_on is None:
+        raise StoreError(resume_problem)
+    resume(run_id, s)
+
+
+def ask_delete():
+    st.session_state["confirm-delete"] = run_id
+
+
+possible = {"Cancel": lambda: cancel(run_id, s), "Resume": do_resume, "Delete": ask_delete}
+labels_of = {"Cancel": "Cancel", "Delete": "Delete…",
+             "Resume": f"Resume on {'this machine' if resume_on == 'local' else 'the Ray cluster'}"
+             if resume_on else "Resume"}
 allowed = {RunState.QUEUED: ["Cancel"], RunState.RUNNING: ["Cancel"], RunState.FAILED: ["Resume", "Delete"],
            RunState.CANCELLED: ["Resume", "Delete"]}.get(RunState(row["state"]), ["Delete"])
 if not s.writable:
     st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started, cancelled or deleted.")
-for column, name in zip(st.columns(8), allowed):
-    if column.button(name, key=name.lower(), disabled=not s.writable):
+for column, name in zip(st.columns(6), allowed):
+    if column.button(labels_of[name], key=name.lower(), disabled=not s.writable,
+                     help="Resume uses the executor chosen on the Home page now" if name == "Resume" else None):
         try:
             possible[name]()
+            if name != "Delete":
+                st.rerun()
+        except (StoreError, Corrupt, OSError) as e:
+            st.error(str(e))
+if st.session_state.get("confirm-delete") == run_id:
+    st.warning(f"Delete run {run_id} with its metrics, checkpoints and results? This cannot be undone.")
+    yes, no = st.columns([1, 5])
+    if yes.button("Yes, delete", key="confirm-delete-yes", type="primary"):
+        try:
+            st.session_state["deleted-message"] = s.delete(run_id)
+            st.session_state.pop("confirm-delete", None)
             st.rerun()
         except (StoreError, Corrupt, OSError) as e:
             st.error(str(e))
+    if no.button("Keep it", key="confirm-delete-no"):
+        st.session_state.pop("confirm-delete", None)
+        st.rerun()
 
 if row["state"] == RunState.CORRUPT:
     st.error(f"This run folder cannot be read: {row['error']}. Delete it, or repair {row['path']}.")

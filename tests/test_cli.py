@@ -12,10 +12,10 @@ from lth.data import datasets
 @pytest.mark.parametrize("args, message", [
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["run", "--lr", "abc"], "invalid float value"),
-    (["run", "--lr", "-1"], "--lr must be a positive number"),
+    (["run", "--lr", "-1"], "--lr must be above 0"),
     (["run", "--experiment", "tfmot"], "needs --target-density"),
     (["run", "--experiment", "lottery", "--rewind", "soon"], "expected 'init' or an iteration"),
-    (["run", "--iterations", "5", "--epochs", "2"], "not allowed with argument"),
+    (["run", "--iterations", "5", "--epochs", "2"], "give --iterations or --epochs, not both"),
     (["run", "--batch-size", "9999", "--iterations", "5"], "exceeds the 4500 training images"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):

@@ -484,9 +484,33 @@ class RunStore:
     def metrics(self, run_id: str) -> pd.DataFrame:
         return pd.DataFrame(self.metrics_records(run_id))
 
-    def results_frame(self, run_ids=None) -> pd.DataFrame:
+    def completed_rounds_summary(self, run_id: str) -> dict | None:
+        """For a lottery run that has not finished: its completed rounds' records (from the checkpoint)
+        in the shape of results.json, or None."""
+        record, config = self.config_and_record(run_id)
+        folder = self.folder(run_id) / "checkpoint"
+        if config.experiment != "lottery" or folder.is_symlink() or not folder.is_dir():
+            return None
+        records = []
+        for round_ in range(config.lottery_rounds() + 1):
+            value = self._json(run_id, f"checkpoint/round_{round_:02d}.json")
+            if value is None:
+                break
+            if not isinstance(value, list):
+                raise Corrupt(f"checkpoint/round_{round_:02d}.json is not a list of records")
+            records += value
+        if not records:
+            return None
+        status = self.raw_status(run_id)
+        summary = {"config": record["canonical"], "device": status.get("device") or {"name": "unknown"},
+                   "seconds": 0.0, "results": records}
+        return schema.results(summary)
+
+    def results_frame(self, run_ids=None, *, unfinished: bool = False) -> pd.DataFrame:
         """One row per (run, arm, round): the config's main settings, density, per-layer density
         as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped.
+        With `unfinished`, lottery runs still training (or stopped) add their completed rounds
+        (column `finished` False).
 
         `series` groups runs that differ only in their seed or tfmot target density (one line over
         densities, aggregated over seeds); `label` names it.
@@ -495,6 +519,9 @@ class RunStore:
         for run_id in run_ids if run_ids is not None else self.run_ids():
             try:
                 summary = self.results(run_id)
+                finished = summary is not None
+                if summary is None and unfinished:
+                    summary = self.completed_rounds_summary(run_id)
             except (OSError, StoreError, Corrupt):
                 continue
             if summary is None:
@@ -510,7 +537,7 @@ class RunStore:
                 row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],
                        "dataset": config["dataset"], "seed": config["seed"],
                        "iterations": config.get("iterations"), "device": summary["device"]["name"],
-                       "series": series, "label": label}
+                       "series": series, "label": label, "finished": finished}
                 row.update({k: v for k, v in record.items() if k != "layer_density"})
                 row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
                 rows.append(row)

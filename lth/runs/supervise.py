@@ -127,6 +127,16 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
     return status
 
 
+def progress_line(event: dict) -> str:
+    """One evaluation as a line of text (the CLI's progress and the worker's log)."""
+    return (f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%] "
+            f"it {event['iteration']}/{event['total_iterations']}  "
+            f"train {event['train_loss']:.4f}/{100 * event['train_accuracy']:.2f}%  "
+            f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"
+            + (f"  test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%"
+               if event.get("test_accuracy") is not None else ""))
+
+
 def one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:500]

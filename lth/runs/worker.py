@@ -9,19 +9,23 @@ from lth.runs.queue import schedule
 from lth.runs.schema import Corrupt
 from lth.runs.state import RunState
 from lth.runs.store import RunStore, StoreError
-from lth.runs.supervise import one_line
+from lth.runs.supervise import one_line, progress_line
 
 
 def run_worker(run_id: str, store: RunStore) -> int:
     try:
         name = store.raw_status(run_id).get("executor") or "local"
-        status = executors.execute(name, run_id, store)
+        status = executors.execute(name, run_id, store, on_eval=_log_progress)
     except (executors.ExecutorError, StoreError, Corrupt, OSError) as e:  # before training began
         print(f"lth worker: {one_line(e)}", flush=True)
         status = _fail(store, run_id, one_line(e))
     finally:
         schedule(store)  # this slot is free: start the next queued run
     return 0 if status and status["state"] in (RunState.DONE, RunState.CANCELLED) else 1
+
+
+def _log_progress(event: dict) -> None:
+    print(progress_line(event), flush=True)  # stdout is the run's log.txt: the Runs page's Log shows it
 
 
 def _fail(store: RunStore, run_id: str, error: str) -> dict | None:
