@@ -195,3 +195,57 @@ def test_start_preset_from_home_queues_all_its_runs(monkeypatch, tmp_path):
             for run_id in store.run_ids():
                 if store.status(run_id)["state"] == state:
                     runs.cancel(run_id, store)
+
+
+def test_runs_of_the_wrong_type_never_break_a_page(monkeypatch, tmp_path, filled_store):
+    """One run with valid JSON of the wrong type (issue: it crashed list, Home, Runs and Compare)."""
+    import json
+    import shutil
+    shutil.copytree(filled_store.root, tmp_path / "store")
+    store = RunStore(tmp_path / "store")
+    ids = store.run_ids()
+    edits = {ids[0]: ("status.json", lambda r: {**r, "started": "x", "device": "gpu"}),
+             ids[1]: ("results.json", lambda r: {"results": 5, "config": []}),
+             ids[2]: ("config.json", lambda r: {**r, "planned_evaluations": "many"})}
+    for run_id, (name, change) in edits.items():
+        path = store.path(run_id) / name
+        path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    with open(store.path(ids[3]) / "metrics.jsonl", "a") as f:
+        f.write('5\n{"foo": 1}\n')
+    for page in PAGES:
+        at = open_page(page, monkeypatch, store.root)
+        assert not at.exception
+    runs = open_page("pages/runs.py", monkeypatch, store.root)
+    for run_id in ids[:3]:
+        runs.selectbox(key="selected-run").set_value(run_id).run()
+        assert not runs.exception and any("cannot be read" in e.value for e in runs.error)
+    runs.selectbox(key="selected-run").set_value(ids[3]).run()
+    assert not runs.exception and len(runs.get("plotly_chart")) == 1
+
+
+def test_delete_asks_first_and_says_what_it_removed(monkeypatch, tmp_path, filled_store):
+    import shutil
+    shutil.copytree(filled_store.root, tmp_path / "store")
+    store = RunStore(tmp_path / "store")
+    victim = store.run_ids()[0]
+    at = open_page("pages/runs.py", monkeypatch, store.root)
+    at.selectbox(key="selected-run").set_value(victim).run()
+    at.button(key="delete").click().run()
+    assert victim in store.run_ids()  # nothing removed yet: a question first
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="confirm-delete-no").click().run()
+    assert victim in store.run_ids() and not any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="delete").click().run()
+    at.button(key="confirm-delete-yes").click().run()
+    assert not at.exception and victim not in store.run_ids()
+    assert any(f"run {victim} deleted" in s.value for s in at.success)
+
+
+def test_full_budget_preset_names_its_dataset_and_time(monkeypatch, tmp_path):
+    at = open_page("pages/home.py", monkeypatch, tmp_path)
+    at.radio(key="budget-frankle-carbin-lenet300").set_value("full").run()
+    assert at.radio(key="dataset-frankle-carbin-lenet300").value == "fashion-mnist"
+    caption = next(c.value for c in at.caption if "fashion-mnist" in c.value and "50000 iterations" in c.value)
+    assert "min on a 2-core CPU" in caption and "evaluated every 100" in caption
+    at.radio(key="dataset-frankle-carbin-lenet300").set_value("mnist").run()
+    assert not at.exception
