@@ -133,7 +133,7 @@ def preset_figures(name: str, results) -> dict:
 TABLE_ROUNDS = (0, 3, 7, 9, 12, 15)
 
 
-def density_table(name: str, results) -> "pd.DataFrame":
+def density_table(name: str, results):
     """Test accuracy at early stop (mean ± std over seeds, with n) and early-stop iteration per arm at the
     preset's table densities: the paper's for Frankle & Carbin, the targets for the original study."""
     import pandas as pd

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard.common import store, submit_runs
 from lth import presets
-from lth.runs import executors, max_concurrent, schedule, set_max_concurrent
+from lth.runs import RunState, executors, max_concurrent, schedule, set_max_concurrent
 from lth.data.datasets import (CLASS_NAMES, DATASETS, DIR_ENV, FASHION_DEBIAN_DIR, SIZES, TITLES,
                                 availability_problem, dataset_source)
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
@@ -92,8 +92,8 @@ if runs.empty:
 else:
     counts = runs["state"].value_counts()
     columns = st.columns(6)
-    for column, state in zip(columns, ["queued", "running", "done", "failed", "cancelled", "corrupt"]):
-        column.metric(state, int(counts.get(state, 0)))
+    for column, state in zip(columns, RunState):
+        column.metric(state.value, int(counts.get(state.value, 0)))
     st.page_link("pages/runs.py", label="All runs", icon=":material/list:")
 
 st.subheader("Presets")
