@@ -97,8 +97,17 @@ if row["state"] == RunState.FAILED:
     st.error(f"Failed: {row['error']}")
 
 
+def live_metrics() -> pd.DataFrame:
+    """The run's evaluations, reading only the lines appended since the last refresh."""
+    held = st.session_state.setdefault(f"metrics-{run_id}", {"offset": 0, "records": []})
+    records, offset = s.metrics_since(run_id, held["offset"])
+    held["records"] = records if offset < held["offset"] else held["records"] + records
+    held["offset"] = offset
+    return pd.DataFrame(held["records"])
+
+
 def curves() -> None:
-    metrics = s.metrics(run_id)
+    metrics = live_metrics()
     status = s.status_or_none(run_id) or {}
     if metrics.empty:
         st.info("Waiting for the first evaluation…" if status.get("state") in ACTIVE
@@ -119,7 +128,7 @@ def curves() -> None:
 
 
 live = RunState(row["state"]) in ACTIVE
-st.fragment(curves, run_every=1.0 if live else None)()
+st.fragment(curves, run_every=2.0 if live else None)()
 with st.expander("Log"):
     st.code("\n".join(s.log_tail(run_id, 40)) or "(empty)")
 with st.expander("Configuration"):

@@ -356,3 +356,20 @@ def test_one_enum_of_states():
     assert hparams.RunConfig.from_json(RunConfig().to_json()) == RunConfig()
     with pytest.raises(ConfigError, match="whole number"):
         RunConfig.from_json({**RunConfig().to_json(), "seed": "1"})
+
+
+def test_live_view_reads_only_appended_metric_lines(store, done_run):
+    everything = store.metrics_records(done_run)
+    records, offset = store.metrics_since(done_run, 0)
+    assert records == everything and offset == (store.path(done_run) / "metrics.jsonl").stat().st_size
+    line = json.dumps({**everything[0], "iteration": 90})
+    with open(store.path(done_run) / "metrics.jsonl", "a") as f:
+        f.write(line[:20])  # a line still being written
+    assert store.metrics_since(done_run, offset) == ([], offset)
+    with open(store.path(done_run) / "metrics.jsonl", "a") as f:
+        f.write(line[20:] + "\n")
+    new, later = store.metrics_since(done_run, offset)
+    assert [r["iteration"] for r in new] == [90] and later > offset
+    store.keep_metrics(done_run, lambda r: r["iteration"] <= 30)  # a resumed run rewrites the file
+    again, restart = store.metrics_since(done_run, later)
+    assert restart < later and [r["iteration"] for r in again] == [30]

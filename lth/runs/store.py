@@ -288,11 +288,27 @@ class RunStore:
 
     def metrics_records(self, run_id: str) -> list[dict]:
         """The run's evaluations; torn and malformed lines are skipped."""
+        return self.metrics_since(run_id, 0)[0]
+
+    def metrics_since(self, run_id: str, offset: int) -> tuple[list[dict], int]:
+        """The evaluations appended after byte `offset`, and the offset to ask from next time: a live view
+        reads only what is new. A file that shrank (a resumed run rewrote it) is read from the start, and
+        the returned offset is then below the one given: the caller replaces what it held. A last line
+        still being written is left for the next call."""
         try:
             path = self._file(run_id, "metrics.jsonl", MAX_METRICS_BYTES)
-            text = path.read_bytes().decode("utf-8", errors="replace") if path else ""
+            if path is None:
+                return [], 0
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < offset:
+                    offset = 0
+                f.seek(offset)
+                data = f.read(size - offset)
         except (StoreError, Corrupt, OSError):
-            return []
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        text, offset = data[:end].decode("utf-8", errors="replace"), offset + end
         records = []
         for line in text.splitlines():
             try:
@@ -301,7 +317,7 @@ class RunStore:
                 continue  # a line torn by a killed writer
             if schema.metric(record):
                 records.append(record)
-        return records
+        return records, offset
 
     def log_tail(self, run_id: str, lines: int = 20) -> list[str]:
         try:
