@@ -127,6 +127,7 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     except (ConfigError, DataError) as e:
         st.error(f"These settings cannot work: {e}")
         return None
+    show_plan(configs)
     if experiment == "lottery":
         show_ladder(configs[0])
     elif experiment == "tfmot" and common["iterations"]:
@@ -134,6 +135,32 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
         st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
                    f"the pruned network is evaluated for early stopping only from iteration {end} on.")
     return configs, data_dir
+
+
+LONG_MINUTES = 60  # above this, the page warns before Start
+
+
+def show_plan(configs: list[RunConfig]) -> None:
+    """How many trainings the runs make and how long they take on this machine's kind of CPU; warnings
+    for plans that are long or that prune a layer away."""
+    from lth import presets
+    from lth.data.datasets import SIZES
+
+    train, val, test = SIZES[configs[0].dataset]
+    trainings = sum(hparams.planned_trainings(c) for c in configs)
+    minutes = presets.estimate_seconds(configs, train, val + test) / 60
+    st.caption(f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} trainings of "
+               f"{configs[0].total_iterations(train):,} iterations; about {minutes:.0f} min on a 2-core CPU "
+               f"(less on a GPU).")
+    if minutes > LONG_MINUTES:
+        st.warning(f"This plan takes about {minutes / 60:.1f} hours on a 2-core CPU ({trainings} trainings). "
+                   f"Fewer rounds, iterations or seeds shorten it.")
+    if configs[0].experiment == "lottery":
+        final = configs[0].density_ladder()[-1]["layer_density"]
+        empty = [name for name, density in final.items() if density < 1e-9]
+        if empty:
+            st.warning(f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
+                       f"pass a signal through it and trains at chance. Use fewer rounds or a lower rate.")
 
 
 def show_ladder(config: RunConfig) -> None:

@@ -32,6 +32,15 @@ def density_axis() -> dict:
             "tickvals": DENSITY_TICKS, "ticktext": [f"{t:g}%" for t in DENSITY_TICKS]}
 
 
+# Each arm its colour family, rounds as shades of it (darker = later round, sparser network).
+ARM_SCALES = {"ticket": "Blues", "dense": "Greys", "reinit": "Reds", "random_prune": "Oranges", "pruned": "Greens"}
+
+
+def round_colour(arm: str, index: int, count: int) -> str:
+    position = 0.45 + 0.5 * index / max(1, count - 1)
+    return sample_colorscale(ARM_SCALES.get(arm, "Purples"), [position])[0]
+
+
 def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
     """Loss and accuracy against iteration for train, validation and test; one colour per round
     (per arm when an arm is not the ticket), line style per split."""
@@ -39,21 +48,19 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
     if metrics.empty:
         fig.update_layout(title=title or "no evaluations yet")
         return fig
-    groups = list(metrics.groupby(["arm", "round"], sort=False))
     rounds = sorted(metrics["round"].unique())
-    palette = sample_colorscale("Viridis", [i / max(1, len(rounds) - 1) * 0.9 for i in range(len(rounds))])
-    colour_of_round = dict(zip(rounds, palette))
-    for (arm, round_), group in groups:
+    for (arm, round_), group in metrics.groupby(["arm", "round"], sort=False):
         density = 100 * group["density"].iloc[0]
         name = f"{ARM_LABELS.get(arm, arm)} r{round_} ({density:.1f}%)"
-        colour = colour_of_round[round_] if arm in ("ticket", "dense") else ARM_COLORS.get(arm, "#333")
+        colour = round_colour(arm, rounds.index(round_), len(rounds))
         for split in ("train", "val", "test"):
             for col, metric in ((1, "loss"), (2, "accuracy")):
                 points = group.dropna(subset=[f"{split}_{metric}"])  # the test set is evaluated less often
                 fig.add_trace(go.Scatter(
-                    x=points["iteration"], y=points[f"{split}_{metric}"], mode="lines",
+                    x=points["iteration"], y=points[f"{split}_{metric}"],
+                    mode="lines" if len(points) > 1 else "markers",  # one evaluation is a point, not nothing
                     name=f"{name} {split}", legendgroup=name, showlegend=col == 1,
-                    line={"color": colour, "dash": SPLIT_DASH[split]},
+                    line={"color": colour, "dash": SPLIT_DASH[split]}, marker={"color": colour},
                 ), row=1, col=col)
     fig.update_xaxes(title_text="iteration")
     fig.update_yaxes(type="log", row=1, col=1)

@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -5,6 +7,9 @@ from dashboard.common import format_seconds, show_results, store
 from lth import figures
 from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule
 
+# TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
+TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
+                      r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized")
 st.title("Runs")
 s = store()
 if "deleted-message" in st.session_state:
@@ -113,8 +118,11 @@ def curves() -> None:
         st.info("Waiting for the first evaluation…" if status.get("state") in ACTIVE
                 else "This run recorded no evaluations.")
         return
+    if status.get("state") is not None and status["state"] != row["state"]:
+        st.rerun(scope="app")  # the run moved on (finished, cancelled, started): state and buttons follow
     arms = sorted(metrics["arm"].unique())
-    chosen = st.multiselect("Arms", arms, default=arms, key=f"arms-{run_id}")
+    # keyed by the arms present, so an arm that starts while the page is open appears by itself
+    chosen = st.multiselect("Arms", arms, default=arms, key=f"arms-{run_id}-{'-'.join(arms)}")
     shown = metrics[metrics["arm"].isin(chosen)]
     last = metrics.iloc[-1]
     st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
@@ -130,7 +138,7 @@ def curves() -> None:
 live = RunState(row["state"]) in ACTIVE
 st.fragment(curves, run_every=2.0 if live else None)()
 with st.expander("Log"):
-    st.code("\n".join(s.log_tail(run_id, 40)) or "(empty)")
+    st.code("\n".join(line for line in s.log_tail(run_id, 200) if not TF_NOISE.search(line))[-8000:] or "(empty)")
 with st.expander("Configuration"):
     try:
         st.json(s.config_record(run_id))

@@ -249,3 +249,33 @@ def test_full_budget_preset_names_its_dataset_and_time(monkeypatch, tmp_path):
     assert "min on a 2-core CPU" in caption and "evaluated every 100" in caption
     at.radio(key="dataset-frankle-carbin-lenet300").set_value("mnist").run()
     assert not at.exception
+
+
+def test_lottery_page_plans_time_and_warns_before_start(monkeypatch, tmp_path):
+    at = open_page("pages/lottery.py", monkeypatch, tmp_path)
+    plan = next(c.value for c in at.caption if c.value.startswith("Plan:"))
+    assert "31 trainings of 1,500 iterations" in plan and "min on a 2-core CPU" in plan
+    at.slider(key="lottery-rounds").set_value(30).run()
+    at.slider(key="lottery-rate").set_value(0.9).run()
+    assert any("fc1, fc2 would have no weights left" in w.value for w in at.warning)
+    assert at.button(key="lottery-start").disabled is False  # a warning, not a refusal
+    at.number_input(key="lottery-iterations").set_value(1_000_000).run()
+    assert any("hours on a 2-core CPU" in w.value for w in at.warning)
+    assert not at.exception
+
+
+def test_live_curves_colour_each_arm_family_and_show_one_point():
+    import pandas as pd
+
+    from lth import figures
+    rows = [{"arm": arm, "round": r, "density": 0.8 ** r, "iteration": 100, "train_loss": 1.0,
+             "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5, "test_loss": None,
+             "test_accuracy": None} for arm, r in (("ticket", 0), ("ticket", 1), ("reinit", 1))]
+    fig = figures.training_curves(pd.DataFrame(rows))
+    train = [t for t in fig.data if t.name.endswith(" train") and t.showlegend]
+    assert [t.mode for t in train] == ["markers"] * 3  # a single evaluation is still drawn
+    ticket0, ticket1, reinit1 = (t.line.color for t in train)
+    assert len({ticket0, ticket1, reinit1}) == 3  # rounds are shades, arms are families
+    red = [int(c) for c in reinit1[4:-1].split(",")]
+    blue = [int(c) for c in ticket1[4:-1].split(",")]
+    assert red[0] > red[2] and blue[2] > blue[0]
