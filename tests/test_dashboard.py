@@ -279,3 +279,38 @@ def test_live_curves_colour_each_arm_family_and_show_one_point():
     red = [int(c) for c in reinit1[4:-1].split(",")]
     blue = [int(c) for c in ticket1[4:-1].split(",")]
     assert red[0] > red[2] and blue[2] > blue[0]
+
+
+def test_live_view_follows_a_run_that_gains_an_arm_and_finishes(monkeypatch, tmp_path, filled_store):
+    """A lottery run seen while it trains: its reinit arm starts, then it finishes (files as a worker
+    writes them; a full rerun stands in for the fragment's timer)."""
+    import json
+    import os
+    import shutil
+    shutil.copytree(filled_store.root, tmp_path / "store")
+    store = RunStore(tmp_path / "store")
+    run_id = next(r for r in store.run_ids() if store.config(r).experiment == "lottery")
+    metrics = store.path(run_id) / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    ticket = [line for line in lines if json.loads(line)["arm"] == "ticket"]
+    reinit = [line for line in lines if json.loads(line)["arm"] == "reinit"]
+    metrics.write_text("\n".join(ticket) + "\n")
+    done = store.raw_status(run_id)
+    store.update_status(run_id, state="running", pid=os.getpid(), pid_start=None, ended=None,
+                        started=time.time())
+    store.write_heartbeat(run_id, {"evaluations": len(ticket)})
+    (store.path(run_id) / "results.json").rename(tmp_path / "results.json")
+    at = open_page("pages/runs.py", monkeypatch, store.root)
+    at.selectbox(key="selected-run").set_value(run_id).run()
+    arms = next(m for m in at.multiselect if m.label == "Arms")
+    assert arms.options == ["ticket"] and [b.label for b in at.button][:1] == ["Cancel"]
+    with open(metrics, "a") as f:
+        f.write("\n".join(reinit) + "\n")
+    at.run()
+    arms = next(m for m in at.multiselect if m.label == "Arms")
+    assert arms.options == ["reinit", "ticket"] and arms.value == ["reinit", "ticket"]
+    (tmp_path / "results.json").rename(store.path(run_id) / "results.json")
+    store.write_status(run_id, {**done, "state": "done"})
+    at.run()
+    assert not at.exception
+    assert "Cancel" not in [b.label for b in at.button] and "· done ·" in at.selectbox(key="selected-run").format_func(run_id)
