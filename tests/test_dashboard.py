@@ -314,3 +314,22 @@ def test_live_view_follows_a_run_that_gains_an_arm_and_finishes(monkeypatch, tmp
     at.run()
     assert not at.exception
     assert "Cancel" not in [b.label for b in at.button] and "· done ·" in at.selectbox(key="selected-run").format_func(run_id)
+
+
+def test_compare_labels_are_words_with_a_hash_only_where_needed(tmp_path):
+    import json
+    store = RunStore(tmp_path)
+    record = {"arm": "dense", "round": 0, "density": 1.0, "early_stop_iteration": 100, "final_iteration": 200,
+              "early_stop_test_accuracy": 0.9, "final_test_accuracy": 0.9, "layer_density": {}}
+    configs = [{"experiment": "baseline", "model": "lenet5", "dataset": "mnist-sample", "iterations": 500,
+                "seed": 0, "lr": lr} for lr in (1e-3, 2e-3)]
+    configs.append({"experiment": "baseline", "model": "lenet300_100", "dataset": "fashion-mnist",
+                    "iterations": None, "epochs": 2.5, "seed": 0})
+    for i, config in enumerate(configs):
+        store.path(f"{i:016x}").mkdir()
+        (store.path(f"{i:016x}") / "results.json").write_text(json.dumps(
+            {"config": config, "device": {"name": "CPU"}, "seconds": 1.0, "results": [record]}))
+    labels = sorted(store.results_frame()["label"])
+    assert labels[0] == "baseline lenet300_100 fashion-mnist 2.5 epochs"  # words, no hash, no "itNone"
+    assert all(label.startswith("baseline lenet5 mnist-sample it500 [") for label in labels[1:])
+    assert labels[1] != labels[2]

@@ -548,7 +548,7 @@ class RunStore:
             series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
             budget = (f"it{config['iterations']}" if config.get("iterations") is not None
                       else f"{config.get('epochs'):g} epochs")
-            label = f"{config['experiment']} {config['model']} {config['dataset']} {budget} [{series}]"
+            label = f"{config['experiment']} {config['model']} {config['dataset']} {budget}"
             for record in summary["results"]:
                 row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],
                        "dataset": config["dataset"], "seed": config["seed"],
@@ -557,4 +557,8 @@ class RunStore:
                 row.update({k: v for k, v in record.items() if k != "layer_density"})
                 row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
                 rows.append(row)
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        if not frame.empty:  # the hash only where two series would otherwise look alike
+            alike = frame.groupby("label")["series"].transform("nunique") > 1
+            frame.loc[alike, "label"] = frame.loc[alike, "label"] + " [" + frame.loc[alike, "series"] + "]"
+        return frame
