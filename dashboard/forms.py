@@ -1,7 +1,6 @@
 """The experiment settings form: every setting the CLI has, checked before anything starts."""
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import pandas as pd
@@ -10,6 +9,7 @@ import streamlit as st
 from lth import hparams, models
 from lth.data import DataError
 from lth.data.datasets import DATASETS, DIR_ENV, dataset_source
+from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
 
 BATCH_SIZES = [10, 20, 30, 60, 100, 128, 256, 600, 1000]
@@ -17,80 +17,102 @@ LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 
 DENSITIES = [0.5, 0.33, 0.2, 0.1, 0.05, 0.036, 0.02, 0.01]
 
 
-def limits(name: str) -> tuple:
-    """(min, max) of a RunConfig field, as `RunConfig.validate` checks them (one place for ranges)."""
-    meta = next(f.metadata for f in dataclasses.fields(RunConfig) if f.name == name)
-    return meta["low"], meta["high"]
+def _next_seed(key: str) -> None:
+    # a callback: it runs before the widgets of the rerun exist, so it may set their values
+    seed = int(st.session_state[f"{key}-seed"]) + int(st.session_state[f"{key}-nseeds"])
+    st.session_state[f"{key}-seed"] = seed
+    st.session_state[SAVED][f"{key}-seed"] = seed
+    st.session_state[f"{key}-start-next"] = True  # the page starts it once the form has been checked
 
 
 def _common(experiment: str) -> dict:
     key = experiment
     c1, c2, c3 = st.columns(3)
     with c1:
-        model = st.selectbox("Model", list(models.MODELS), key=f"{key}-model",
-                             format_func=lambda m: f"{m}: {models.MODELS[m].description}")
-        dataset = st.selectbox("Dataset", DATASETS, index=1, key=f"{key}-dataset")
+        model = remembered(st.selectbox, "Model", key=f"{key}-model", default="lenet300_100",
+                           options=list(models.MODELS), format_func=lambda m: f"{m}: {models.MODELS[m].description}")
+        dataset = remembered(st.selectbox, "Dataset", key=f"{key}-dataset", default="mnist-sample",
+                             options=list(DATASETS))
         data_dir = None
         if dataset in DIR_ENV:
-            data_dir = st.text_input(f"Folder with the four {dataset} IDX files",
-                                     os.environ.get(DIR_ENV[dataset], ""), key=f"{key}-{dataset}-data-dir",
-                                     help="Leave empty for the default source shown below.") or None
+            data_dir = remembered(st.text_input, f"Folder with the four {dataset} IDX files",
+                                  key=f"{key}-{dataset}-data-dir", default=os.environ.get(DIR_ENV[dataset], ""),
+                                  help="Leave empty for the default source shown below.") or None
         st.caption(f"Reads from: {dataset_source(dataset, data_dir)}")
     with c2:
-        length_unit = st.radio("Training length in", ["iterations", "epochs"], horizontal=True, key=f"{key}-unit")
+        length_unit = remembered(st.radio, "Training length in", key=f"{key}-unit", default="iterations",
+                                 options=["iterations", "epochs"], horizontal=True)
+        # Number fields take any number: the run config refuses what is out of range, visibly, with the
+        # reason, and Start stays disabled (a bounded field would silently keep its old value instead).
         if length_unit == "iterations":
-            iterations = st.number_input("Iterations", *limits("iterations"), 1500, step=100, key=f"{key}-iterations")
+            iterations = int(remembered(st.number_input, "Iterations", key=f"{key}-iterations", default=1500,
+                                        kind="int", step=100))
             epochs = None
         else:
-            epochs = st.number_input("Epochs", 0.1, 10_000.0, 20.0, step=1.0, key=f"{key}-epochs")
+            epochs = float(remembered(st.number_input, "Epochs", key=f"{key}-epochs", default=20.0, kind="float",
+                                      step=1.0))
             iterations = None
-        batch_size = st.select_slider("Batch size", BATCH_SIZES, value=60, key=f"{key}-batch")
-        eval_every = st.number_input("Evaluate every N iterations", *limits("eval_every"), 100, key=f"{key}-eval")
+        batch_size = remembered(st.select_slider, "Batch size", key=f"{key}-batch", default=60, kind="int",
+                                options=BATCH_SIZES)
+        eval_every = int(remembered(st.number_input, "Evaluate every N iterations", key=f"{key}-eval", default=100,
+                                    kind="int"))
     with c3:
-        optimizer = st.selectbox("Optimizer", hparams.OPTIMIZERS, key=f"{key}-opt")
-        lr = st.select_slider("Learning rate", LEARNING_RATES, value=1.2e-3, key=f"{key}-lr")
-        low, high = limits("seed")
-        first_seed = st.number_input("First seed", low, high - 10, 0, key=f"{key}-seed")
-        n_seeds = st.slider("Seeds (one run each)", 1, 10, 1, key=f"{key}-nseeds")
-        patience = st.number_input("Patience (evaluations; 0 = train the full length)", 0, 10_000, 0,
-                                   key=f"{key}-patience")
+        optimizer = remembered(st.selectbox, "Optimizer", key=f"{key}-opt", default="adam",
+                               options=list(hparams.OPTIMIZERS))
+        lr = remembered(st.select_slider, "Learning rate", key=f"{key}-lr", default=1.2e-3, kind="float",
+                        options=LEARNING_RATES)
+        first_seed = int(remembered(st.number_input, "First seed", key=f"{key}-seed", default=0, kind="int"))
+        n_seeds = remembered(st.slider, "Seeds (one run each)", key=f"{key}-nseeds", default=1, kind="int",
+                             min_value=1, max_value=10)
+        st.button("Run another seed", key=f"{key}-next-seed", on_click=_next_seed, args=(key,),
+                  help="Starts the same settings with the next seed(s) after the ones chosen now")
+        patience = int(remembered(st.number_input, "Patience (evaluations; 0 = train the full length)",
+                                  key=f"{key}-patience", default=0, kind="int"))
     return dict(model=model, dataset=dataset, data_dir=data_dir, iterations=iterations, epochs=epochs,
-                batch_size=batch_size, eval_every=int(eval_every), optimizer=optimizer, lr=lr,
-                seeds=list(range(int(first_seed), int(first_seed) + n_seeds)), patience=int(patience) or None)
+                batch_size=batch_size, eval_every=eval_every, optimizer=optimizer, lr=lr,
+                seeds=list(range(first_seed, first_seed + n_seeds)), patience=patience or None)
 
 
 def _prunable(experiment: str, model: str) -> tuple[str, ...]:
     spec = models.get_spec(model)
-    chosen = st.multiselect("Prunable layers", spec.layer_names, default=list(spec.default_prunable),
-                            key=f"{experiment}-{model}-prunable")
+    chosen = remembered(st.multiselect, "Prunable layers", key=f"{experiment}-{model}-prunable",
+                        default=list(spec.default_prunable), kind="list", options=list(spec.layer_names))
     return tuple(chosen)
 
 
 def _lottery_settings(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
     with c1:
-        stop = st.radio("Prune for", ["a number of rounds", "a target density"], key="lottery-stop")
+        stop = remembered(st.radio, "Prune for", key="lottery-stop", default="a number of rounds",
+                          options=["a number of rounds", "a target density"])
         if stop == "a number of rounds":
-            rounds, target = st.slider("Rounds", 0, 30, 15, key="lottery-rounds"), None
+            rounds = remembered(st.slider, "Rounds", key="lottery-rounds", default=15, kind="int",
+                                min_value=0, max_value=30)
+            target = None
         else:
-            rounds, target = None, st.select_slider("Target density", DENSITIES, value=0.036, key="lottery-target",
-                                                    format_func=lambda d: f"{100 * d:g}%")
+            rounds = None
+            target = remembered(st.select_slider, "Target density", key="lottery-target", default=0.036,
+                                kind="float", options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
-        scope = st.radio("Scope", hparams.SCOPES, horizontal=True, key="lottery-scope")
-        prune_rate = st.slider("Prune rate per round (hidden layers, or all for global)", 0.05, 0.9, 0.2, 0.05,
-                               key="lottery-rate")
-        output_rate = st.slider("Prune rate per round, output layer", 0.0, 0.9, 0.1, 0.05, key="lottery-out-rate",
-                                disabled=scope == "global")
+        scope = remembered(st.radio, "Scope", key="lottery-scope", default="layerwise",
+                           options=list(hparams.SCOPES), horizontal=True)
+        prune_rate = remembered(st.slider, "Prune rate per round (hidden layers, or all for global)",
+                                key="lottery-rate", default=0.2, kind="float", min_value=0.05, max_value=0.9,
+                                step=0.05)
+        output_rate = remembered(st.slider, "Prune rate per round, output layer", key="lottery-out-rate",
+                                 default=0.1, kind="float", min_value=0.0, max_value=0.9, step=0.05,
+                                 disabled=scope == "global")
         prunable = _prunable("lottery", model)
     with c3:
-        reset = st.radio("Reset surviving weights to", ["initial weights (theta0)", "weights at iteration k"],
-                         key="lottery-reset")
+        reset = remembered(st.radio, "Reset surviving weights to", key="lottery-reset",
+                           default="initial weights (theta0)",
+                           options=["initial weights (theta0)", "weights at iteration k"])
         rewind = "init"
         if reset != "initial weights (theta0)":
-            rewind = int(st.number_input("k (late rewinding)", *limits("rewind"), 100, key="lottery-k"))
-        controls = st.multiselect("Controls at every pruned round", hparams.CONTROLS,
-                                  default=["reinit"], key="lottery-controls",
-                                  format_func={"reinit": "random reinit", "random_prune": "random pruning"}.get)
+            rewind = int(remembered(st.number_input, "k (late rewinding)", key="lottery-k", default=100, kind="int"))
+        controls = remembered(st.multiselect, "Controls at every pruned round", key="lottery-controls",
+                              default=["reinit"], kind="list", options=list(hparams.CONTROLS),
+                              format_func={"reinit": "random reinit", "random_prune": "random pruning"}.get)
     return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate,
                 output_prune_rate=output_rate, prunable=prunable, rewind=rewind, controls=tuple(controls))
 
@@ -98,8 +120,8 @@ def _lottery_settings(model: str) -> dict:
 def _tfmot_settings(model: str) -> dict:
     c1, c2 = st.columns(2)
     with c1:
-        target = st.select_slider("Target density", DENSITIES, value=0.1, key="tfmot-target",
-                                  format_func=lambda d: f"{100 * d:g}%")
+        target = remembered(st.select_slider, "Target density", key="tfmot-target", default=0.1, kind="float",
+                            options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
         prunable = _prunable("tfmot", model)
     return dict(target_density=target, prunable=prunable)

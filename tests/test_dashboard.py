@@ -333,3 +333,44 @@ def test_compare_labels_are_words_with_a_hash_only_where_needed(tmp_path):
     assert labels[0] == "baseline lenet300_100 fashion-mnist 2.5 epochs"  # words, no hash, no "itNone"
     assert all(label.startswith("baseline lenet5 mnist-sample it500 [") for label in labels[1:])
     assert labels[1] != labels[2]
+
+
+def test_form_survives_navigation_and_a_link_reopens_it(monkeypatch, tmp_path):
+    at = open_page("pages/lottery.py", monkeypatch, tmp_path)
+    at.number_input(key="lottery-iterations").set_value(700).run()
+    at.slider(key="lottery-rounds").set_value(4).run()
+    at.multiselect(key="lottery-controls").set_value(["reinit", "random_prune"]).run()
+    assert at.query_params["lottery-iterations"] == "700" and at.query_params["lottery-rounds"] == "4"
+    at.switch_page("pages/runs.py").run()
+    at.switch_page("pages/lottery.py").run()
+    assert at.number_input(key="lottery-iterations").value == 700 and at.slider(key="lottery-rounds").value == 4
+    assert at.multiselect(key="lottery-controls").value == ["reinit", "random_prune"]
+    # a shared link (a new session): the URL's settings, and a value that does not fit is refused visibly
+    monkeypatch.setenv("LTH_CACHE_DIR", str(tmp_path))
+    link = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    link.query_params.update({"lottery-iterations": "900", "lottery-rounds": "6", "lottery-lr": "abc"})
+    link.run()
+    link.switch_page("pages/lottery.py").run()
+    assert link.number_input(key="lottery-iterations").value == 900 and link.slider(key="lottery-rounds").value == 6
+    assert any("does not fit" in w.value for w in link.warning)
+    # "run another seed": one click starts the next seed, everything else kept
+    link.button(key="lottery-next-seed").click().run()
+    assert link.number_input(key="lottery-seed").value == 1 and link.number_input(key="lottery-iterations").value == 900
+    store = RunStore(tmp_path)
+    try:
+        (run_id,) = store.run_ids()
+        assert store.config(run_id).seed == 1 and store.config(run_id).iterations == 900
+    finally:
+        from lth import runs
+        for run_id in store.run_ids():
+            if store.status(run_id)["state"].active:
+                runs.cancel(run_id, store)
+
+
+def test_typed_out_of_range_value_is_refused_visibly(monkeypatch, tmp_path):
+    at = open_page("pages/baseline.py", monkeypatch, tmp_path)
+    for value, message in ((0, "--iterations must be at least 1"), (-5, "--iterations must be at least 1"),
+                           (20_000_000, "--iterations must be at most 10,000,000")):
+        at.number_input(key="baseline-iterations").set_value(value).run()
+        assert any(message in e.value for e in at.error) and at.button(key="baseline-start").disabled
+    assert not at.exception
