@@ -69,7 +69,9 @@ def figure_downloads(fig, name: str, key: str) -> None:
                 continue
             st.download_button(fmt.upper(), data=lambda f=fmt: export.figure_bytes(fig, f),
                                file_name=f"{name}.{fmt}", mime=export.MIME[fmt], key=f"{key}-{fmt}",
-                               on_click="ignore")
+                               on_click="ignore",
+                               help="standalone: plotly.js (about 4.7 MB) is inside the file, so it opens "
+                                    "offline" if fmt == "html" else None)
     if problem:
         st.caption(problem)
 

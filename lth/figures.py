@@ -26,10 +26,13 @@ SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
 DENSITY_TICKS = [100, 80, 64, 50, 40, 30, 20, 15, 10, 7, 5, 3.5, 2, 1.5, 1, 0.5]
 
 
-def density_axis() -> dict:
-    """Log density axis in percent, decreasing to the right (pruning proceeds rightwards)."""
+def density_axis(densities=()) -> dict:
+    """Log density axis in percent, decreasing to the right (pruning proceeds rightwards); a tick at each
+    plotted density below the fixed ones' range too."""
+    ticks = sorted(set(DENSITY_TICKS) | {round(float(d), 2) for d in densities
+                                         if float(d) < min(DENSITY_TICKS) or float(d) > max(DENSITY_TICKS)})
     return {"type": "log", "autorange": "reversed", "title": {"text": "density (% of prunable weights kept)"},
-            "tickvals": DENSITY_TICKS, "ticktext": [f"{t:g}%" for t in DENSITY_TICKS]}
+            "tickvals": ticks, "ticktext": [f"{t:g}%" for t in ticks]}
 
 
 # Each arm its colour family, rounds as shades of it (darker = later round, sparser network).
@@ -102,7 +105,8 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
     stats = stats.sort_values(["series", "arm", "density_pct"], ascending=[True, True, False])
     for (series, arm), group in stats.groupby(["series", "arm"], sort=False):
         label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
-        colour = ARM_COLORS.get(arm, "#333") if one_series else next(colours)
+        # the dense baseline is always grey; other arms take the series' colours when several are shown
+        colour = ARM_COLORS.get(arm, "#333") if one_series or arm == "dense" else next(colours)
         if arm == "dense" and len(group) == 1:
             g = group.iloc[0]
             left, right = max(x_range[1], 100.0), min(x_range[0], 100.0)
@@ -125,9 +129,10 @@ def _with_band(stats: pd.DataFrame, mean: str, std: str, low: str, high: str, ba
 
 
 def _density_figure(traces: list[dict], title: str, y_title: str, height: int) -> go.Figure:
+    densities = [x for t in traces if t.get("mode") == "lines+markers" for x in t["x"]]
     # The traces are built here in a fixed, known-good shape; skipping plotly's per-property validation
     # keeps the compare page fast with hundreds of runs (it is most of the cost otherwise).
-    layout = {"title": {"text": title}, "xaxis": density_axis(), "yaxis": {"title": {"text": y_title}},
+    layout = {"title": {"text": title}, "xaxis": density_axis(densities), "yaxis": {"title": {"text": y_title}},
               "height": height, "legend": {"font": {"size": 11}}}
     return go.Figure(data=traces, layout=layout, _validate=False)
 
@@ -158,7 +163,8 @@ def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:
     if results.empty or not layer_cols:
         return pd.DataFrame()
     table = results[["label", "arm", "round", "density"] + layer_cols].drop_duplicates(
-        subset=["label", "arm", "round"]).copy()
+        subset=["label", "arm", "round"])
+    table = table[table[layer_cols].notna().any(axis=1)].copy()  # dense baselines have no masks
     for column in ["density"] + layer_cols:
         table[column] = (100 * table[column]).round(2)
     return table.rename(columns={c: c.replace("density_", "") + " %" for c in layer_cols} | {"density": "overall %"})

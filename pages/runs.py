@@ -29,9 +29,10 @@ def run_table() -> None:
               for i, e in zip(current["iterations"], current["epochs"])]
     table = current.assign(elapsed=current["elapsed_s"].map(format_seconds),
                            left=current["remaining_s"].map(format_seconds), budget=budget)
+    # what fits 1,400 px; the device, pid and full error are under "Details" below
     st.dataframe(
-        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "budget", "device",
-               "elapsed", "left", "error"]],
+        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "budget", "elapsed",
+               "left"]],
         hide_index=True, width="stretch",
         column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
                                                                    format="percent"),
@@ -137,6 +138,9 @@ def curves() -> None:
 
 live = RunState(row["state"]) in ACTIVE
 st.fragment(curves, run_every=2.0 if live else None)()
+with st.expander("Details"):
+    st.markdown(f"**device** {row.get('device') or '-'} · **pid** {row.get('pid') if pd.notna(row.get('pid')) else '-'}"
+                f" · **folder** `{row['path']}`  \n**error** {row.get('error') or '-'}")
 with st.expander("Log"):
     st.code("\n".join(line for line in s.log_tail(run_id, 200) if not TF_NOISE.search(line))[-8000:] or "(empty)")
 with st.expander("Configuration"):
