@@ -338,6 +338,8 @@ class RunStore:
         folder = self.path(run_id)
         if folder.is_symlink():
             raise StoreError(f"run {run_id}: its folder is a symlink; delete it first (`lth delete {run_id}`)")
+        if folder.exists() and not folder.is_dir():
+            raise StoreError(f"run {run_id}: {folder} is a file, not a run folder; remove it")
         folder.mkdir(exist_ok=True)
         write_json_atomic(folder / "config.json", {
             "run_id": run_id, "config": config.to_json(), "canonical": config.canonical(),
