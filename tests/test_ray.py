@@ -113,3 +113,15 @@ def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path):
         nodes.remove(victim)
         nodes.append(c.add_node(num_cpus=1, node_ip_address="127.0.0.1"))
         c.wait_for_nodes()
+
+
+def test_unreachable_cluster_says_the_way_out_and_resume_uses_the_executor_chosen_now(tmp_path):
+    store = RunStore(tmp_path / "store")
+    run_id = run_cli("submit", *TINY, "--seed", "77", "--executor", "ray", "--ray-address", "127.0.0.1:1",
+                     "--cache-dir", str(store.root)).stdout.strip()
+    status = wait_for(lambda: (s := store.status(run_id))["state"] == "failed" and s, timeout=120)
+    assert "cannot reach a Ray cluster at 127.0.0.1:1" in status["error"] and "resume" in status["error"]
+    resumed = run_cli("resume", run_id, "--executor", "local", "--cache-dir", str(store.root))
+    assert resumed.returncode == 0, resumed.stderr
+    done = wait_for(lambda: (s := store.status(run_id))["state"] in ("done", "failed") and s, timeout=120)
+    assert done["state"] == "done" and done["executor"] == "local"

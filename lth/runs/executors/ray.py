@@ -115,6 +115,10 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
                           expected_fingerprint=record["dataset_fingerprint"])
 
 
+WAY_OUT = ("; start the cluster, or choose 'this machine' on the Home page (or --executor local) and resume "
+           "the run: resume uses the executor chosen then")
+
+
 def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) -> dict:
     """Supervise one run on the cluster from this machine; returns the final status."""
     status = store.raw_status(run_id)
@@ -124,7 +128,10 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
                             f"user (status.json edited outside the product?); resume it to choose the executor")
 
     def train(config, record, progress):
-        ray = connect(address)
+        try:
+            ray = connect(address)
+        except ExecutorError as e:
+            raise ExecutorError(f"{e}{WAY_OUT}") from None
         from ray.util.queue import Empty, Queue
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
