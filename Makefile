@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test bench
+.PHONY: setup run test bench bench-watch
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt scripts/setup.sh
@@ -16,3 +16,6 @@ test: setup
 
 bench: setup
 	$(PY) -m lth.bench
+
+bench-watch: setup
+	$(PY) -m lth.bench_watch
