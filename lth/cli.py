@@ -215,17 +215,21 @@ def cmd_preset(args) -> int:
 
     from lth import presets
     from lth.data.datasets import SIZES
-    from lth.runs import ACTIVE, RunState, schedule, submit_all
+    from lth.runs import ACTIVE, RunState, Submission, schedule, submit_all
+    from lth.runs.queue import check
 
     preset = presets.PRESETS[args.name]
     try:
         configs = preset.configs(args.budget, args.dataset)
         store = _store(args)
-        submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor,
-                                 ray_address=args.ray_address)
-    except ValueError as e:
-        return _fail("preset", str(e))
+        if args.partial:  # export what is there now: nothing is submitted, resumed or started
+            submissions = [Submission(check(c, args.data_dir).run_id, "attached") for c in configs]
+        else:
+            submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor,
+                                     ray_address=args.ray_address)
     except _input_errors() as e:
+        return _fail("preset", str(e))
+    except ValueError as e:  # a budget or dataset the preset does not have
         return _fail("preset", str(e))
     train, val, test = SIZES[configs[0].dataset]
     minutes = presets.estimate_seconds(configs, train, val + test) / 60
@@ -369,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
     preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
     preset.add_argument("--partial", action="store_true",
-                        help="with --export: export now what is finished (completed lottery rounds too)")
+                        help="with --export: export now what is finished (completed lottery rounds too); "
+                             "submits nothing")
     add_executor_arguments(preset)
     preset.set_defaults(func=cmd_preset)
     listing = commands.add_parser("list", help="list the runs in the store")
