@@ -129,8 +129,7 @@ def cmd_run(args) -> int:
         if status["state"] != RunState.DONE:
             print(f"lth run: run {submission.run_id} {status['state']}: {status.get('error')}", file=sys.stderr)
             return 1
-    summary = store.results(submission.run_id)
-    summary["cached"] = submission.outcome == "cached"
+    summary = {**store.results(submission.run_id), "cached": submission.outcome == "cached"}
     print(json.dumps(summary))
     return 0
 

@@ -46,6 +46,9 @@ MAX_JSON_BYTES = 16 * 2**20  # results of a 100-round lottery run are about 1 MB
 MAX_METRICS_BYTES = 512 * 2**20
 
 
+_CHECKED: dict = {}  # (path, inode, size, mtime) -> (ok, checked value or Corrupt): see RunStore._checked
+
+
 class StoreError(ValueError):
     """A request the store cannot satisfy (unknown run, bad id, run in the wrong state, read-only)."""
 
@@ -216,6 +219,27 @@ class RunStore:
         except (OSError, UnicodeDecodeError, ValueError) as e:
             raise Corrupt(f"{name} is not valid JSON ({str(e)[:80]})") from None
 
+    def _checked(self, run_id: str, name: str, check):
+        """`check(json)` of a file, remembered while the file is unchanged (same inode, size and mtime): a
+        page refreshing the run table every few seconds re-reads only what changed. None if absent. The value
+        is shared between calls: callers read it and do not change it."""
+        path = self._file(run_id, name)
+        if path is None:
+            return None
+        info = path.stat()
+        key = (str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+        if key not in _CHECKED:
+            if len(_CHECKED) > 4096:
+                _CHECKED.clear()
+            try:
+                _CHECKED[key] = (True, check(self._json(run_id, name)))
+            except Corrupt as e:
+                _CHECKED[key] = (False, e)
+        ok, value = _CHECKED[key]
+        if not ok:
+            raise value
+        return value
+
     def config_record(self, run_id: str) -> dict:
         return self.config_and_record(run_id)[0]
 
@@ -223,10 +247,10 @@ class RunStore:
         return self.config_and_record(run_id)[1]
 
     def config_and_record(self, run_id: str) -> tuple[dict, RunConfig]:
-        value = self._json(run_id, "config.json")
-        if value is None:
+        checked = self._checked(run_id, "config.json", lambda value: schema.config_record(value, run_id))
+        if checked is None:
             raise Corrupt("config.json is missing")
-        return schema.config_record(value, run_id)
+        return checked
 
     def raw_status(self, run_id: str) -> dict:
         """The status record as written (state as a RunState); raises StoreError or Corrupt."""
@@ -283,8 +307,7 @@ class RunStore:
 
     def results(self, run_id: str) -> dict | None:
         """The validated results, None if there are none yet; raises Corrupt for a bad file."""
-        value = self._json(run_id, "results.json")
-        return None if value is None else schema.results(value)
+        return self._checked(run_id, "results.json", schema.results)
 
     def metrics_records(self, run_id: str) -> list[dict]:
         """The run's evaluations; torn and malformed lines are skipped."""
