@@ -170,7 +170,7 @@ def show_plan(configs: list[RunConfig]) -> None:
 
     train, val, test = SIZES[configs[0].dataset]
     trainings = sum(hparams.planned_trainings(c) for c in configs)
-    minutes = presets.estimate_seconds(configs, train, val + test) / 60
+    minutes = presets.estimate_seconds(configs, train, val, test) / 60
     st.caption(f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} trainings of "
                f"{configs[0].total_iterations(train):,} iterations; about {minutes:.0f} min on a 2-core CPU "
                f"(less on a GPU).")

@@ -231,7 +231,7 @@ def cmd_preset(args) -> int:
     except ValueError as e:  # a budget or dataset the preset does not have
         return _fail("preset", str(e))
     train, val, test = SIZES[configs[0].dataset]
-    minutes = presets.estimate_seconds(configs, train, val + test) / 60
+    minutes = presets.estimate_seconds(configs, train, val, test) / 60
     outcomes = {o: sum(s.outcome == o for s in submissions) for o in ("cached", "attached", "queued", "resumed")}
     print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
           f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",

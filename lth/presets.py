@@ -110,12 +110,10 @@ def training_seconds(config: RunConfig, train_size: int, val_size: int, test_siz
             + TRAINING_OVERHEAD_S)
 
 
-def estimate_seconds(configs: list[RunConfig], train_size: int, eval_size: int) -> float:
-    """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster).
-    `eval_size` is validation + test images; the test set is taken as two thirds of it, as in MNIST."""
-    test_size = round(eval_size * 2 / 3)
-    return sum(RUN_START_S + hparams.planned_trainings(c) * training_seconds(c, train_size, eval_size - test_size,
-                                                                              test_size) for c in configs)
+def estimate_seconds(configs: list[RunConfig], train_size: int, val_size: int, test_size: int) -> float:
+    """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster)."""
+    return sum(RUN_START_S + hparams.planned_trainings(c) * training_seconds(c, train_size, val_size, test_size)
+               for c in configs)
 
 
 def preset_figures(name: str, results) -> dict:

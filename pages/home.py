@@ -110,7 +110,7 @@ for preset in presets.PRESETS.values():
         shared = preset.budgets[budget]
         problem = availability_problem(configs[0].dataset)
         train, val, test = SIZES[configs[0].dataset]
-        minutes = presets.estimate_seconds(configs, train, val + test) / 60
+        minutes = presets.estimate_seconds(configs, train, val, test) / 60
         st.caption(f"{len(configs)} runs · {configs[0].dataset} · {shared['iterations']} iterations per "
                    f"training · batch {shared['batch_size']} · evaluated every {shared['eval_every']} · seeds "
                    f"{', '.join(map(str, preset.seeds(budget)))} · about {minutes:.0f} min on a 2-core CPU "
