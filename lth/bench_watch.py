@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,30 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(cache_dir: Path):
+    """The dashboard served on a free local port over the run store `cache_dir`; yields (url, process)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+         str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT,
+        env={**os.environ, "LTH_CACHE_DIR": str(cache_dir)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("the Streamlit server did not start") from None
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -60,23 +85,9 @@ def main(argv=None) -> int:
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     store = Path(tempfile.mkdtemp(prefix="lth-watch-"))
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-         str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT,
-        env={**os.environ, "LTH_CACHE_DIR": str(store)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("the Streamlit server did not start") from None
-                time.sleep(0.3)
-        with sync_playwright() as p:
+        with streamlit_server(store) as (url, server), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"])
@@ -88,7 +99,7 @@ def main(argv=None) -> int:
                     run_id = _run(store, seed, args.iterations)
                     seed += 1
                     if watched:  # the newest run is the one the Runs page shows
-                        page.goto(f"http://127.0.0.1:{port}/runs")
+                        page.goto(f"{url}/runs")
                         page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
                     cpu_before = _cpu_seconds(server.pid)
                     summary = _wait_done(store, run_id)
@@ -99,8 +110,6 @@ def main(argv=None) -> int:
                           f"server CPU {rows[-1]['server_cpu_seconds']:5.1f} s", flush=True)
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
         shutil.rmtree(store, ignore_errors=True)
     watched = sum(r["train_seconds"] for r in rows if r["watched"])
     unwatched = sum(r["train_seconds"] for r in rows if not r["watched"])

@@ -3,9 +3,6 @@ the compare figure, an export download. Screenshots go to docs/screenshots with 
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,33 +17,14 @@ PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lot
          "tfmot": "tfmot gradual pruning", "runs": "Runs", "compare": "Compare runs"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(filled_store, tmp_path):
+    from lth.bench_watch import streamlit_server
+
     store_root = tmp_path / "store"
     shutil.copytree(filled_store.root, store_root)
-    port = free_port()
-    env = {**os.environ, "LTH_CACHE_DIR": str(store_root)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.time() < deadline, "the server did not start"
-            time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}", store_root
-    process.terminate()
-    process.wait(timeout=20)
+    with streamlit_server(store_root) as (url, _):
+        yield url, store_root
 
 
 @pytest.fixture
