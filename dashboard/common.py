@@ -47,6 +47,8 @@ def results_table(summary: dict) -> pd.DataFrame:
             "test acc. at early stop": r["early_stop_test_accuracy"],
             "final test acc.": r["final_test_accuracy"],
             **{f"{k} %": round(100 * v, 2) for k, v in r.get("layer_density", {}).items()},
+            # mask integrity: pruned weights that are not exactly zero at the end (a run fails if any)
+            **({"pruned weights ≠ 0": r["pruned_nonzero"]} if "pruned_nonzero" in r else {}),
         })
     return pd.DataFrame(rows)
 

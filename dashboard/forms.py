@@ -127,6 +127,47 @@ def _tfmot_settings(model: str) -> dict:
     return dict(target_density=target, prunable=prunable)
 
 
+def _instability_settings(model: str, dataset: str) -> dict:
+    from dashboard.common import store
+    from lth.runs import Corrupt, StoreError
+
+    c1, c2 = st.columns(2)
+    with c1:
+        text = remembered(st.text_input, "Rewind iterations k (comma-separated)", key="instability-points",
+                          default="0, 100, 500",
+                          help="Two copies train from the weights at each k to the end, with different data "
+                               "orders; k = 0 is the initialisation.")
+        try:
+            points = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v}))
+        except ValueError:
+            st.error(f"Rewind iterations must be whole numbers separated by commas, not {text!r}")
+            points = None
+    s = store()
+    sources = {}
+    for run in s.runs().itertuples():
+        if run.experiment != "lottery" or run.model != model or run.dataset != dataset:
+            continue
+        try:
+            rounds = sorted(r for a, r in s.kept_networks(run.run_id) if a == "ticket" and r > 0)
+        except (StoreError, Corrupt, OSError):
+            continue
+        if rounds:
+            sources[run.run_id] = (run.seed, rounds)
+    with c2:
+        source = remembered(st.selectbox, "Sparse tickets from a lottery run (optional)", key="instability-source",
+                            default="", options=[""] + list(sources),
+                            format_func=lambda r: "none: the dense network only" if not r
+                            else f"{r} · seed {sources[r][0]} · rounds {sources[r][1][0]}-{sources[r][1][-1]}")
+        source = source or None
+        rounds: list[int] = []
+        if source is not None:
+            rounds = remembered(st.multiselect, "Its rounds to test", key=f"instability-rounds-{source}",
+                                default=sources[source][1][-1:], kind="intlist", options=sources[source][1])
+            st.caption(f"The ticket is a network of seed {sources[source][0]}: the run uses that seed.")
+    return dict(rewind_points=points, ticket_run=source, ticket_rounds=tuple(rounds),
+                ticket_seed=sources[source][0] if source else None)
+
+
 def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | None:
     """Widgets for one experiment; returns (one config per seed, data folder), or None (with the reason
     shown) when the settings cannot work."""
@@ -138,6 +179,15 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     elif experiment == "tfmot":
         st.subheader("Pruning (tfmot PolynomialDecay, 20% to 60% of training, every 2%)")
         extra = _tfmot_settings(common["model"])
+    elif experiment == "instability":
+        st.subheader("Instability")
+        extra = _instability_settings(common["model"], common["dataset"])
+        if extra["rewind_points"] is None:
+            return None
+        ticket_seed = extra.pop("ticket_seed")
+        if ticket_seed is not None:
+            common["seeds"] = [ticket_seed]
+        common["patience"] = None
     seeds, data_dir = common.pop("seeds"), common.pop("data_dir")
     if "prunable" in extra and not extra["prunable"]:
         st.error("Choose at least one prunable layer.")
@@ -146,6 +196,11 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
         configs = [RunConfig(experiment=experiment, seed=s, **common, **extra) for s in seeds]
         for config in configs:
             hparams.check_run(config, data_dir)
+        if experiment == "instability" and configs[0].ticket_run:
+            from dashboard.common import store
+            from lth.runs.queue import check, ticket_source
+
+            ticket_source(store(), check(configs[0], data_dir))  # the source supplies its masks
     except (ConfigError, DataError) as e:
         st.error(f"These settings cannot work: {e}")
         return None

@@ -19,11 +19,13 @@ def _parse(text: str, kind: str, options):
         value = float(text)
     elif kind == "list":
         value = [v for v in text.split(",") if v]
+    elif kind == "intlist":
+        value = [int(v) for v in text.split(",") if v]
     else:
         value = text
     if options is not None:
         allowed = list(options)
-        if kind == "list":
+        if kind in ("list", "intlist"):
             if not all(v in allowed for v in value):
                 raise ValueError(text)
         elif kind == "float":  # floats from a list of choices: the nearest spelling in the list
@@ -36,7 +38,7 @@ def _parse(text: str, kind: str, options):
 
 
 def _to_url(value, kind: str) -> str:
-    return ",".join(map(str, value)) if kind == "list" else f"{value:g}" if kind == "float" else str(value)
+    return ",".join(map(str, value)) if kind in ("list", "intlist") else f"{value:g}" if kind == "float" else str(value)
 
 
 def remembered(widget, label: str, *, key: str, default, kind: str = "str", options=None, **kwargs):

@@ -40,7 +40,15 @@ def _finite(value: str) -> float:
 
 
 _finite.__name__ = "float"  # argparse names the type in its message: "invalid float value"
-PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind}
+def _ints(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in _names(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {value!r}") from None
+
+
+PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind, "ints": _ints,
+           "runid": str}
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,9 +94,10 @@ def _fail(command: str, message: str) -> int:
 # Bad input of any kind: one line, exit 2, nothing queued.
 def _input_errors():
     from lth.data import DataError
+    from lth.networks import NetworkError
     from lth.runs import Corrupt, StoreError
 
-    return DataError, hparams.ConfigError, StoreError, Corrupt, PermissionError
+    return DataError, hparams.ConfigError, StoreError, Corrupt, NetworkError, PermissionError
 
 
 def _store(args):
@@ -208,6 +217,117 @@ def cmd_delete(args) -> int:
     return _store_command(args, action)
 
 
+def cmd_export_model(args) -> int:
+    """Write one kept network of a finished run as a model file that plain TensorFlow loads."""
+    def action(store):
+        from lth import model_export
+        from lth.networks import NetworkError
+
+        try:
+            network = store.network(args.run_id, args.arm, args.round)
+            path = model_export.save(network, args.format, args.out)
+        except (NetworkError, model_export.ExportError) as e:
+            return _fail(args.command, str(e))
+        print(path)
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_compression(args) -> int:
+    """The compression report of a finished run (from its results; no TensorFlow)."""
+    from lth.networks import compression_table
+
+    def action(store):
+        summary = store.results(args.run_id)
+        if summary is None:
+            return _fail(args.command, f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})")
+        table = compression_table(summary["results"])
+        if table.empty:
+            return _fail(args.command, f"run {args.run_id} was made before the compression report existed; "
+                                       f"run it again to get one")
+        print(table.to_json(orient="records") if args.json else table.to_string(index=False))
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_analyze(args) -> int:
+    """Figures (PNG, SVG, HTML) and data (CSV) of one run into a folder: an instability run's error along
+    the line and barriers; otherwise the masks and weights of one kept network."""
+    def action(store):
+        from pathlib import Path
+
+        from lth import analysis, export, figures
+
+        _, config = store.config_and_record(args.run_id)
+        if config.experiment == "instability":
+            frame = store.instability_frame([args.run_id])
+            if frame.empty:
+                return _fail(args.command, f"instability run {args.run_id} has not finished")
+            stem = args.run_id
+            figs = {"error_along_line": figures.instability_error_curves(frame),
+                    "barrier_vs_k": figures.instability_barrier_vs_k(frame),
+                    "barrier_vs_density": figures.instability_barrier_vs_density(frame)}
+            tables = {"instability": frame}
+        else:
+            if args.other_seed is not None:
+                store.check_id(args.other_seed)
+            round_ = args.round
+            if round_ is None:  # the sparsest kept round of the arm
+                rounds = [r for a, r in store.kept_networks(args.run_id) if a == args.arm]
+                if not rounds:
+                    return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
+                round_ = max(rounds)
+            figs, tables = analysis.run_analysis(store, args.run_id, args.arm, round_, args.other_seed)
+            stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
+        out = Path(args.export)
+        out.mkdir(parents=True, exist_ok=True)
+        formats = ["html"] + ([] if export.image_export_problem() else ["png", "svg"])
+        for name, fig in figs.items():
+            for fmt in formats:
+                (out / f"{stem}_{name}.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
+        for name, table in tables.items():
+            (out / f"{stem}_{name}.csv").write_bytes(export.table_bytes(table, "csv"))
+        print(f"{len(figs)} figures ({', '.join(formats)}) and {len(tables)} tables in {out}")
+        return 0
+    return _store_command(args, action)
+
+
+def cmd_compare(args) -> int:
+    """Statistics over seeds of the finished runs (filtered): the winning-ticket verdict per density, the
+    ticket against dense and each control paired by seed; with --export the figure and tables."""
+    def action(store):
+        from lth import figures, statistics
+
+        results = store.results_frame()
+        for column in ("experiment", "model", "dataset"):
+            wanted = getattr(args, column)
+            if wanted and not results.empty:
+                results = results[results[column] == wanted]
+        if results.empty:
+            return _fail(args.command, "no finished runs match")
+        comparison = statistics.comparisons(results, args.metric)
+        verdicts = statistics.verdicts(comparison)
+        print(verdicts.to_string(index=False) if not verdicts.empty else "no lottery ticket to judge in these runs")
+        print(f"({statistics.WINNING_RULE})", file=sys.stderr)
+        if args.export:
+            from pathlib import Path
+
+            from lth import export
+
+            out = Path(args.export)
+            out.mkdir(parents=True, exist_ok=True)
+            stats = figures.aggregate(results, args.metric)
+            fig = figures.accuracy_vs_density(results, args.metric, stats=stats, verdicts=verdicts)
+            for fmt in ["html"] + ([] if export.image_export_problem() else ["png", "svg"]):
+                (out / f"accuracy_vs_density.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
+            for name, table in (("comparisons", comparison), ("verdicts", verdicts),
+                                ("summary_over_seeds", statistics.summary(results, args.metric))):
+                (out / f"{name}.csv").write_bytes(export.table_bytes(table, "csv"))
+            print(f"figure and tables written to {out}", file=sys.stderr)
+        return 0
+    return _store_command(args, action)
+
+
 def cmd_preset(args) -> int:
     """Submit a preset's runs; with --wait follow them to the end; with --export write its figures."""
     import time
@@ -266,6 +386,10 @@ def cmd_preset(args) -> int:
             for fmt in ("png", "svg"):
                 (folder / f"{stem}.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
         (folder / f"{preset.name}_results.csv").write_bytes(export.table_bytes(results, "csv"))
+        from lth import statistics
+
+        comparison = statistics.comparisons(results, "early_stop_test_accuracy")
+        (folder / f"{preset.name}_comparisons.csv").write_bytes(export.table_bytes(comparison, "csv"))
         table = presets.density_table(preset.name, results)
         (folder / f"{preset.name}_table.md").write_text(table.to_markdown(index=False) + "\n")
         print(table.to_markdown(index=False))
@@ -347,6 +471,43 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "resume":
             add_executor_arguments(sub)
         sub.set_defaults(func=func)
+    from lth.networks import ARMS, EXPORT_FORMATS
+
+    export = commands.add_parser("export-model", help="write a trained network (weights at early stop, pruned "
+                                                     "weights zero) as a model file plain TensorFlow loads")
+    export.add_argument("run_id")
+    export.add_argument("--arm", choices=ARMS, required=True)
+    export.add_argument("--round", type=int, default=0, help="lottery round (0 for other experiments)")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="keras")
+    export.add_argument("--out", required=True, help="file (folder for savedmodel); never overwritten")
+    export.add_argument("--cache-dir")
+    export.set_defaults(func=cmd_export_model)
+    compression = commands.add_parser("compression", help="a run's compression report: non-zero parameters, "
+                                                          "multiply-accumulates, file bytes, gzip'ed bytes")
+    compression.add_argument("run_id")
+    compression.add_argument("--json", action="store_true")
+    compression.add_argument("--cache-dir")
+    compression.set_defaults(func=cmd_compression)
+    compare = commands.add_parser("compare", help="statistics over seeds: winning-ticket verdict per density, "
+                                                  "ticket against dense and controls paired by seed")
+    compare.add_argument("--experiment", choices=hparams.EXPERIMENTS)
+    compare.add_argument("--model")
+    compare.add_argument("--dataset", choices=DATASETS)
+    compare.add_argument("--metric", default="early_stop_test_accuracy",
+                         choices=("early_stop_test_accuracy", "final_test_accuracy", "early_stop_val_accuracy"))
+    compare.add_argument("--export", metavar="DIR")
+    compare.add_argument("--cache-dir")
+    compare.set_defaults(func=cmd_compare)
+    analyze = commands.add_parser("analyze", help="figures of one run: masks and weights of a kept network (mask "
+                                                  "image, densities, weight histograms, overlaps), or an "
+                                                  "instability run's error along the line and barriers")
+    analyze.add_argument("run_id")
+    analyze.add_argument("--arm", choices=ARMS, default="ticket")
+    analyze.add_argument("--round", type=int, help="default: the sparsest kept round")
+    analyze.add_argument("--other-seed", metavar="RUN_ID", help="a run equal but for the seed: mask overlap")
+    analyze.add_argument("--export", metavar="DIR", required=True)
+    analyze.add_argument("--cache-dir")
+    analyze.set_defaults(func=cmd_analyze)
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)
     sweep.add_argument("--seeds", type=lambda v: tuple(int(x) for x in _names(v)), help="e.g. 0,1,2")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lth import models, pruning
+from lth import models, networks, pruning
 from lth.data import DataError, Dataset
 from lth.device import DeviceInfo, training_device
 from lth.fsutil import read_npz, write_json_atomic, write_npz_atomic
@@ -34,12 +34,18 @@ def kernel_index(model_name: str) -> dict[str, int]:
     return {name: 2 * i for i, name in enumerate(models.get_spec(model_name).layer_names)}
 
 
+class MaskIntegrityError(ArithmeticError):
+    """Pruned weights that are not exactly zero after training: the run fails instead of reporting them."""
+
+
 class RoundCheckpoint:
-    """Per-round state of a lottery run in a folder, so a stopped run resumes at its next round.
+    """A run's kept state in a folder: a stopped lottery run resumes at its next round from it, and every
+    training's network is kept there.
 
     weights.npz: theta0 (`theta0/I`) and the reset point (`reset/I`: theta0 or the rewind weights).
     round_RR.npz: the masks round RR trained with (`mask/LAYER`) and those the next round uses
     (`next/LAYER`); round_RR.json: the round's result records, written last to mark it complete.
+    net_ARM_RR.npz: the weights at the early-stop iteration and the mask of each training (lth.networks).
     """
 
     def __init__(self, folder: str | Path):
@@ -49,6 +55,9 @@ class RoundCheckpoint:
         arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
         arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
         write_npz_atomic(self.folder / "weights.npz", arrays)
+
+    def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> None:
+        networks.save(self.folder, arm, round_, weights, masks)
 
     def load_reset_point(self) -> list[np.ndarray] | None:
         path = self.folder / "weights.npz"
@@ -76,10 +85,13 @@ class RoundCheckpoint:
 class Experiment:
     """What every experiment shares: data, device, seeds, the progress callback."""
 
-    def __init__(self, config: RunConfig, data: Dataset, device: DeviceInfo, on_eval: OnEval | None):
+    def __init__(self, config: RunConfig, data: Dataset, device: DeviceInfo, on_eval: OnEval | None,
+                 checkpoint: RoundCheckpoint | None = None):
         self.config, self.data, self.device, self.on_eval = config, data, device, on_eval
+        self.checkpoint = checkpoint
         self.iterations = config.total_iterations(len(data.y_train))
         self.data_seed = derive_seed(config.seed, "data")
+        self._plain_model = None
 
     def initial_weights(self, *purpose) -> list[np.ndarray]:
         seed = self.config.seed if not purpose else derive_seed(self.config.seed, *purpose)
@@ -91,22 +103,51 @@ class Experiment:
                        masked_layers=masked_layers, device=self.device.tf_device, jit=c.spec.xla)
 
     def train(self, trainer: Trainer, arm: str, round_: int, masks: pruning.Masks | None,
-              target_density: float | None = None, **kwargs):
-        """Train one arm; progress events carry the mask's density (tfmot's pruned arm: its target)."""
+              target_density: float | None = None, keep: bool = True, **kwargs):
+        """Train one arm; progress events carry the mask's density (tfmot's pruned arm: its target).
+        `keep`: check the mask held and keep the early-stop network (tfmot's pruned arm does it itself)."""
         density = pruning.overall_density(masks) if masks else (target_density or 1.0)
         layer_density = pruning.layer_density(masks) if masks else {}
         result = trainer.fit(
             iterations=self.iterations, eval_every=self.config.eval_every, data_seed=self.data_seed,
             patience=self.config.patience, on_eval=self.on_eval,
-            context={"arm": arm, "round": round_, "density": density}, **kwargs)
+            context={"arm": arm, "round": round_, "density": density, "layer_density": layer_density}, **kwargs)
         record = {"arm": arm, "round": round_, "density": density, "layer_density": layer_density,
                   **result.summary()}
+        if keep:
+            self.keep(record, masks or {}, early_stop=result.best_weights, final=trainer.model.get_weights())
         return record, result
+
+    def keep(self, record: dict, masks: pruning.Masks, *, early_stop: list[np.ndarray],
+             final: list[np.ndarray]) -> None:
+        """Mask integrity (pruned weights exactly zero at the end and at early stop: else the run fails),
+        the compression report's numbers, and the early-stop network written to the checkpoint."""
+        arm, round_ = record["arm"], record["round"]
+        net = networks.Network(self.config.model, arm, round_, early_stop, masks)
+        final_net = networks.Network(self.config.model, arm, round_, final, masks)
+        count, largest = pruning.pruned_nonzero(final_net.kernels(), masks)
+        early_count, early_largest = pruning.pruned_nonzero(net.kernels(), masks)
+        if count or early_count:
+            raise MaskIntegrityError(
+                f"{arm} round {round_}: {max(count, early_count)} pruned weights are not zero after training "
+                f"(largest |w| = {max(largest, early_largest):.3g}); the mask did not hold")
+        record.update(pruned_nonzero=count, pruned_max_abs=largest, **net.counts(), **self.file_sizes(net))
+        if self.checkpoint is not None:
+            self.checkpoint.save_network(arm, round_, early_stop, masks)
+
+    def file_sizes(self, net: networks.Network) -> dict:
+        from lth import model_export
+
+        if self._plain_model is None:
+            self._plain_model = models.build(self.config.model, self.config.seed)
+        return model_export.file_sizes(model_export.build(net, self._plain_model))
 
 
 class Baseline(Experiment):
     def run(self, checkpoint=None) -> list[dict]:
         model = models.build(self.config.model, self.config.seed)
+        if self.checkpoint is not None:  # theta0 kept for the analyses, as a lottery run keeps it
+            self.checkpoint.save_weights(model.get_weights(), model.get_weights())
         trainer = self.trainer(model)
         trainer.reset(model.get_weights())
         record, _ = self.train(trainer, "dense", 0, None)
@@ -188,6 +229,8 @@ class TfmotPruning(Experiment):
 
         base = models.build(c.model, c.seed)
         theta0 = base.get_weights()
+        if self.checkpoint is not None:  # theta0 kept for the analyses, as a lottery run keeps it
+            self.checkpoint.save_weights(theta0, theta0)
 
         def wrap(layer):
             if layer.name in layers:
@@ -201,12 +244,15 @@ class TfmotPruning(Experiment):
                 target.pruning_step.assign(0)  # what tfmot's UpdatePruningStep does at train begin
         trainer = self.trainer(pruned_model)
         trainer.reset(pruned_model.get_weights())
-        pruned_record, _ = self.train(trainer, "pruned", 0, None, target_density=c.target_density,
-                                      select_from=end)
+        pruned_record, result = self.train(trainer, "pruned", 0, None, target_density=c.target_density,
+                                           select_from=end, keep=False)
+        final = self.stripped(pruned_model, pruned_model.get_weights())
+        early_stop = self.stripped(pruned_model, result.best_weights)  # leaves the early-stop weights set
         masks = {layer.layer.name: layer.pruning_vars[0][1].numpy()
                  for layer in pruned_model.layers if hasattr(layer, "pruning_vars")}
         pruned_record["density"] = pruning.overall_density(masks)
         pruned_record["layer_density"] = pruning.layer_density(masks)
+        self.keep(pruned_record, masks, early_stop=early_stop, final=final)
 
         plain = models.build(c.model, c.seed)
         masked = self.trainer(plain, sorted(masks))
@@ -216,8 +262,98 @@ class TfmotPruning(Experiment):
         reinit, _ = self.train(masked, "reinit", 0, masks)
         return [pruned_record, ticket, reinit]
 
+    @staticmethod
+    def stripped(pruned_model, weights: list[np.ndarray]) -> list[np.ndarray]:
+        """The plain network's weights (kernel, bias per layer) of the wrapped model at `weights`:
+        tfmot's `strip_pruning`, which keeps each kernel as it is (masked by the last forward pass)."""
+        import tensorflow_model_optimization as tfmot
 
-EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning}
+        pruned_model.set_weights(weights)
+        return tfmot.sparsity.keras.strip_pruning(pruned_model).get_weights()
+
+
+class Instability(Experiment):
+    """Linear mode connectivity: for each rewind point k and each network (dense, and the ticket masks of
+    a lottery run), two copies train from the weights at k to the end with different data orders; the
+    test error is measured along the line between them (lth.instability).
+
+    The weights at k: the dense network trained k iterations from theta0 (the run's data order), with the
+    ticket's mask applied for a sparse network (the paper's rewinding); each copy starts with a fresh
+    optimiser state."""
+
+    def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
+        from lth import instability
+
+        c = self.config
+        model = models.build(c.model, c.seed)
+        theta0 = model.get_weights()
+        ticket_masks: dict[int, pruning.Masks] = {}
+        if c.ticket_run is not None:
+            path = checkpoint.folder / instability.TICKET_FILE if checkpoint else None
+            if path is None or not path.is_file():
+                raise DataError(f"the masks of run {c.ticket_run} were not copied into this run; submit it again")
+            ticket_masks, ticket_theta0 = instability.read_ticket(read_npz(path))
+            if len(ticket_theta0) != len(theta0) or any(not np.array_equal(a, b) for a, b in zip(ticket_theta0, theta0)):
+                raise DataError(f"run {c.ticket_run}'s initial weights are not this run's (model {c.model}, seed "
+                                f"{c.seed}): its ticket would not be the same network")
+        if checkpoint is not None:
+            checkpoint.save_weights(theta0, theta0)
+        layers = sorted({layer for masks in ticket_masks.values() for layer in masks}) or list(c.spec.layer_names)
+        trainer = self.trainer(model, layers)
+        dense = pruning.dense_masks(c.spec.kernel_shapes, layers)
+        total = self.iterations
+        records = []
+        for k in c.instability_points():
+            trainer.reset(theta0, dense)
+            if k > 0:
+                trainer.fit(iterations=k, eval_every=c.eval_every, data_seed=self.data_seed, on_eval=self.on_eval,
+                            context={"arm": "dense", "round": 0, "density": 1.0, "rewind": k, "copy": 0})
+            at_k = trainer.model.get_weights()
+            for round_ in (0, *sorted(c.ticket_rounds)):
+                masks = dense if round_ == 0 else ticket_masks[round_]
+                records.append(self.pair(trainer, at_k, masks, k, round_, total))
+        return records
+
+    def pair(self, trainer: Trainer, start: list[np.ndarray], masks: pruning.Masks, k: int, round_: int,
+             total: int) -> dict:
+        from lth import instability
+
+        arm = "dense" if round_ == 0 else "ticket"
+        density = pruning.overall_density(masks)
+        ends, finals = [], []
+        for copy in (1, 2):
+            trainer.reset(start, masks)
+            result = trainer.fit(
+                iterations=total - k, eval_every=self.config.eval_every,
+                data_seed=derive_seed(self.config.seed, "instability", k, round_, copy), on_eval=self.on_eval,
+                context={"arm": arm, "round": round_, "density": density, "rewind": k, "copy": copy})
+            weights = trainer.model.get_weights()
+            count, largest = pruning.pruned_nonzero(
+                networks.Network(self.config.model, arm, round_, weights, masks).kernels(), masks)
+            if count:
+                raise MaskIntegrityError(f"instability k={k} round {round_} copy {copy}: {count} pruned weights "
+                                         f"are not zero (largest |w| = {largest:.3g})")
+            ends.append(weights)
+            finals.append(result)
+        errors = []
+        for alpha in instability.ALPHAS:
+            trainer.model.set_weights(instability.interpolate(ends[0], ends[1], alpha))
+            errors.append(1.0 - trainer.evaluate("test")[1])
+        end_accuracy = [1.0 - errors[0], 1.0 - errors[-1]]
+        value = instability.barrier(errors)
+        return {
+            "arm": arm, "round": round_, "density": density, "layer_density": pruning.layer_density(masks),
+            "rewind_iteration": k, "alphas": list(instability.ALPHAS), "test_errors": errors,
+            "barrier": value, "stable": instability.is_stable(value), "pruned_nonzero": 0,
+            # the copies train to the end: "early stop" is the end (the shape every result record has)
+            "early_stop_iteration": total, "final_iteration": total,
+            "early_stop_test_accuracy": float(np.mean(end_accuracy)), "final_test_accuracy": float(np.mean(end_accuracy)),
+            "copy_test_accuracy": end_accuracy,
+            "train_seconds": round(sum(r.seconds for r in finals), 3),
+        }
+
+
+EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning, "instability": Instability}
 
 
 def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
@@ -235,7 +371,7 @@ def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: O
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()
-    experiment = EXPERIMENTS[config.experiment](config, data, device, on_eval)
+    experiment = EXPERIMENTS[config.experiment](config, data, device, on_eval, checkpoint)
     records = experiment.run(checkpoint)
     return {
         "experiment": config.experiment,

@@ -37,7 +37,7 @@ def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
     if problem:
         raise ExportError(problem)
     try:
-        return fig.to_image(format=fmt, width=1100, height=fig.layout.height or 500, scale=2 if fmt == "png" else 1)
+        return fig.to_image(format=fmt, width=fig.layout.width or 1100, height=fig.layout.height or 500, scale=2 if fmt == "png" else 1)
     except Exception as e:  # kaleido/Chromium failures surface as assorted exception types
         raise ExportError(f"{fmt.upper()} export failed: {e}") from e
 

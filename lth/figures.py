@@ -52,9 +52,13 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
         fig.update_layout(title=title or "no evaluations yet")
         return fig
     rounds = sorted(metrics["round"].unique())
-    for (arm, round_), group in metrics.groupby(["arm", "round"], sort=False):
+    # instability runs train several copies per network: each its own line
+    keys = ["arm", "round"] + [k for k in ("rewind", "copy") if k in metrics]
+    for key, group in metrics.groupby(keys, sort=False, dropna=False):
+        arm, round_ = key[0], key[1]
         density = 100 * group["density"].iloc[0]
-        name = f"{ARM_LABELS.get(arm, arm)} r{round_} ({density:.1f}%)"
+        pair = f" k={key[2]:g} copy {key[3]:g}" if len(key) == 4 and key[2] == key[2] else ""
+        name = f"{ARM_LABELS.get(arm, arm)} r{round_} ({density:.1f}%){pair}"
         colour = round_colour(arm, rounds.index(round_), len(rounds))
         for split in ("train", "val", "test"):
             for col, metric in ((1, "loss"), (2, "accuracy")):
@@ -138,12 +142,23 @@ def _density_figure(traces: list[dict], title: str, y_title: str, height: int) -
 
 
 def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_accuracy",
-                        band: str = "std", stats: pd.DataFrame | None = None) -> go.Figure:
+                        band: str = "std", stats: pd.DataFrame | None = None,
+                        verdicts: pd.DataFrame | None = None) -> go.Figure:
     """Test accuracy against density (log axis, decreasing to the right) for every arm, mean over seeds
-    with a band (±1 std or min-max); the dense baseline as a horizontal band."""
+    with a band (±1 std or min-max); the dense baseline as a horizontal band. `verdicts` (from
+    lth.statistics) marks the densities where the ticket is a winning ticket with a star."""
     stats = aggregate(results, metric) if stats is None else stats
     traces = [] if stats.empty else _series_traces(
         _with_band(stats, "mean", "std", "min", "max", band), "mean", "low", "high")
+    if verdicts is not None and not verdicts.empty and not stats.empty:
+        won = verdicts[verdicts["winning_ticket"]].merge(
+            stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"])
+        if not won.empty:
+            traces.append({"type": "scatter", "x": won["density_pct"].tolist(), "y": won["mean"].tolist(),
+                           "mode": "markers", "name": "winning ticket (see Statistics)",
+                           "marker": {"symbol": "star", "size": 13, "color": "#f2c500",
+                                      "line": {"color": "#333", "width": 1}},
+                           "hovertemplate": "winning ticket at %{x:.1f}%<extra></extra>"})
     band_text = "±1 std" if band == "std" else "min-max"
     return _density_figure(traces, f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
                            METRICS.get(metric, metric), 480)
@@ -168,3 +183,67 @@ def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:
     for column in ["density"] + layer_cols:
         table[column] = (100 * table[column]).round(2)
     return table.rename(columns={c: c.replace("density_", "") + " %" for c in layer_cols} | {"density": "overall %"})
+
+
+# ---- instability (linear mode connectivity) --------------------------------------------------------
+def _network_name(row) -> str:
+    return "dense" if row["round"] == 0 else f"ticket r{row['round']} ({100 * row['density']:.1f}%)"
+
+
+def instability_error_curves(frame: pd.DataFrame) -> go.Figure:
+    """Test error along the line between the two copies, one line per (network, k)."""
+    fig = go.Figure()
+    networks_ = sorted(frame[["round", "density"]].drop_duplicates().itertuples(index=False))
+    for (run_id, round_, k), group in frame.groupby(["run_id", "round", "rewind_iteration"], sort=True):
+        row = group.iloc[0]
+        index = [n[0] for n in networks_].index(round_)
+        colour = round_colour("dense" if round_ == 0 else "ticket", index, len(networks_))
+        ks = sorted(frame["rewind_iteration"].unique())
+        fig.add_trace(go.Scatter(
+            x=row["alphas"], y=[100 * e for e in row["test_errors"]], mode="lines+markers",
+            name=f"{_network_name(row)} k={k} · seed {row['seed']}",
+            line={"color": colour, "dash": ["solid", "dash", "dot", "dashdot", "longdash"][ks.index(k) % 5]},
+            hovertemplate="alpha %{x:.2f}: %{y:.2f}% error<extra></extra>"))
+    fig.update_layout(title={"text": "test error along the line between the two copies"},
+                      xaxis_title="interpolation alpha (0: copy 1, 1: copy 2)", yaxis_title="test error (%)",
+                      height=440)
+    return fig
+
+
+def instability_barrier_vs_k(frame: pd.DataFrame) -> go.Figure:
+    """Error barrier against the rewind iteration k, one line per network (mean over seeds)."""
+    from lth.instability import STABLE_BARRIER
+
+    fig = go.Figure()
+    means = frame.groupby(["round", "density", "rewind_iteration"], as_index=False)["barrier"].mean()
+    rounds = sorted(means["round"].unique())
+    for round_, group in means.groupby("round", sort=True):
+        row = group.iloc[0]
+        fig.add_trace(go.Scatter(
+            x=group["rewind_iteration"], y=100 * group["barrier"], mode="lines+markers", name=_network_name(row),
+            line={"color": round_colour("dense" if round_ == 0 else "ticket", rounds.index(round_), len(rounds))}))
+    fig.add_hline(y=100 * STABLE_BARRIER, line_dash="dot", line_color="#888",
+                  annotation_text="stable below 2 points")
+    fig.update_layout(title={"text": "error barrier against the rewind iteration k (mean over seeds)"},
+                      xaxis_title="rewind iteration k", yaxis_title="error barrier (percentage points)", height=420)
+    return fig
+
+
+def instability_barrier_vs_density(frame: pd.DataFrame, k_values=None) -> go.Figure:
+    """Error barrier against density for k = 0 and the chosen k (the paper: IMP tickets of LeNet are
+    stable at k = 0)."""
+    from lth.instability import STABLE_BARRIER
+
+    fig = go.Figure()
+    k_values = sorted(k_values if k_values is not None else frame["rewind_iteration"].unique())
+    means = frame.groupby(["rewind_iteration", "density"], as_index=False)["barrier"].mean()
+    for i, k in enumerate(k_values):
+        group = means[means["rewind_iteration"] == k].sort_values("density", ascending=False)
+        fig.add_trace(go.Scatter(x=100 * group["density"], y=100 * group["barrier"], mode="lines+markers",
+                                 name=f"k = {k}", line={"color": qualitative.Plotly[i % 10]}))
+    fig.add_hline(y=100 * STABLE_BARRIER, line_dash="dot", line_color="#888",
+                  annotation_text="stable below 2 points")
+    layout = {"title": {"text": "error barrier against density"}, "xaxis": density_axis(100 * frame["density"]),
+              "yaxis": {"title": {"text": "error barrier (percentage points)"}}, "height": 420}
+    fig.update_layout(**layout)
+    return fig

@@ -9,12 +9,13 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 from lth import models, pruning
 from lth.data.datasets import DATASETS, Dataset, load_dataset
 
-EXPERIMENTS = ("baseline", "lottery", "tfmot")
+EXPERIMENTS = ("baseline", "lottery", "tfmot", "instability")
 OPTIMIZERS = ("adam", "sgd")
 SCOPES = ("layerwise", "global")
 CONTROLS = ("reinit", "random_prune")
@@ -42,7 +43,8 @@ def setting(default, help: str, *, kind: str, low=None, high=None, choices=None,
             open_high=False):
     """A RunConfig field with what the CLI, the forms and `validate` need to know about it.
 
-    kind: int | float | str | names (a tuple of strings) | rewind ('init' or an iteration).
+    kind: int | float | str | names (a tuple of strings) | rewind ('init' or an iteration) | ints (a tuple of
+    whole numbers) | runid (a run's 16-hex id).
     """
     meta = {"help": help, "kind": kind, "low": low, "high": high, "choices": choices, "open_low": open_low,
             "open_high": open_high}
@@ -84,6 +86,14 @@ class RunConfig:
                                 kind="rewind", low=0, high=MAX_ITERATIONS)
     controls: tuple[str, ...] = setting((), "comma-separated controls at every pruned round: "
                                         + ",".join(CONTROLS), kind="names", choices=CONTROLS)
+    # instability analysis (linear mode connectivity)
+    rewind_points: tuple[int, ...] = setting((), "instability: comma-separated iterations k whose weights two "
+                                             "copies train on from (default 0)", kind="ints", low=0,
+                                             high=MAX_ITERATIONS)
+    ticket_run: str | None = setting(None, "instability: a lottery run of the same model, data and seed whose "
+                                     "ticket masks are tested too", kind="runid")
+    ticket_rounds: tuple[int, ...] = setting((), "instability: comma-separated rounds of --ticket-run whose masks "
+                                             "are tested", kind="ints", low=1, high=MAX_ROUNDS)
 
     # ---- derived settings -------------------------------------------------------------------
     @property
@@ -172,9 +182,26 @@ class RunConfig:
             need(td is not None, "--experiment tfmot needs --target-density (the fraction of weights kept)")
             smallest = min(math.prod(shape) for shape in self.prunable_shapes().values())
             need(td * smallest >= 1, f"--target-density {td:g} keeps no weight of a {smallest}-weight layer")
-        if self.experiment == "baseline":
+        if self.experiment in ("baseline", "instability"):
             need(td is None, "--target-density applies to lottery and tfmot experiments")
+        if self.experiment == "instability":
+            need(len(set(self.rewind_points)) == len(self.rewind_points), "--rewind-points lists an iteration twice")
+            need(len(set(self.ticket_rounds)) == len(self.ticket_rounds), "--ticket-rounds lists a round twice")
+            need(self.ticket_run is None or self.ticket_rounds,
+                 "--ticket-run needs --ticket-rounds (the rounds whose masks are tested)")
+            need(self.ticket_run is not None or not self.ticket_rounds, "--ticket-rounds needs --ticket-run")
+            need(self.patience is None, "--patience does not apply to instability: both copies train to the end")
+        else:
+            need(not self.rewind_points and self.ticket_run is None and not self.ticket_rounds,
+                 "--rewind-points, --ticket-run and --ticket-rounds apply to --experiment instability only")
         return self
+
+    def instability_points(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.rewind_points))) or (0,)
+
+    def instability_pairs(self) -> list[tuple[int, int]]:
+        """(k, round) of every pair of copies an instability run trains: round 0 is the dense network."""
+        return [(k, r) for k in self.instability_points() for r in (0, *sorted(set(self.ticket_rounds)))]
 
     def total_prunable(self) -> int:
         return sum(math.prod(shape) for shape in self.prunable_shapes().values())
@@ -190,6 +217,9 @@ class RunConfig:
             raise ConfigError(f"--rewind {self.rewind} must be below the {total} training iterations")
         if self.experiment == "tfmot" and total < 10:
             raise ConfigError("--experiment tfmot needs at least 10 iterations for its pruning schedule")
+        if self.experiment == "instability" and self.instability_points()[-1] >= total:
+            raise ConfigError(f"--rewind-points: {self.instability_points()[-1]} must be below the {total} "
+                              f"training iterations (the copies train from k to the end)")
 
     # ---- identity -----------------------------------------------------------------------------
     def canonical(self) -> dict:
@@ -199,6 +229,15 @@ class RunConfig:
         c["controls"] = sorted(self.controls)
         if self.iterations is None and self.epochs is None:
             c["iterations"] = DEFAULT_ITERATIONS
+        if self.experiment == "instability":
+            for key in ("rounds", "target_density", "prune_rate", "output_prune_rate", "scope", "rewind",
+                        "controls", "prunable"):
+                c.pop(key)
+            c["rewind_points"] = list(self.instability_points())
+            c["ticket_rounds"] = sorted(self.ticket_rounds)
+            return c
+        for key in ("rewind_points", "ticket_run", "ticket_rounds"):  # run ids made before they existed stay
+            c.pop(key)
         if self.experiment == "baseline":
             for key in ("rounds", "target_density", "prune_rate", "output_prune_rate", "scope",
                         "prunable", "rewind", "controls"):
@@ -215,7 +254,8 @@ class RunConfig:
 
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "prunable": list(self.prunable) if self.prunable else None,
-                "controls": list(self.controls)}
+                "controls": list(self.controls), "rewind_points": list(self.rewind_points),
+                "ticket_rounds": list(self.ticket_rounds)}
 
     @classmethod
     def from_json(cls, data) -> "RunConfig":
@@ -227,11 +267,12 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(map(str, unknown)))}")
         data = dict(data)
-        for key in ("prunable", "controls"):
+        for key in ("prunable", "controls", "rewind_points", "ticket_rounds"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
-        if data.get("controls") is None:
-            data["controls"] = ()
+        for key in ("controls", "rewind_points", "ticket_rounds"):
+            if data.get(key) is None:
+                data[key] = ()
         for name, value in data.items():
             check_value(fields[name], value)
         return cls(**data).validate()
@@ -261,6 +302,18 @@ def check_value(f: dataclasses.Field, value) -> None:
         if value not in meta["choices"]:
             raise ConfigError(f"{flag} must be one of {', '.join(meta['choices'])}, not {value!r}")
         return
+    elif kind == "runid":
+        if not isinstance(value, str) or re.fullmatch(r"[0-9a-f]{16}", value) is None:
+            raise ConfigError(f"{flag} must be a run id (16 hexadecimal digits), not {value!r}")
+        return
+    elif kind == "ints":
+        if not isinstance(value, tuple) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{flag} must be a list of whole numbers, not {value!r}")
+        if len(value) > 100:
+            raise ConfigError(f"{flag} lists {len(value)} values; at most 100")
+        for v in value:
+            check_value(_int_field(f), v)
+        return
     elif kind == "names":
         if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{flag} must be a list of names, not {value!r}")
@@ -275,6 +328,13 @@ def check_value(f: dataclasses.Field, value) -> None:
         raise ConfigError(f"{flag} must be {'above' if meta['open_low'] else 'at least'} {shown(low)}, not {value!r}")
     if high is not None and (value >= high if meta["open_high"] else value > high):
         raise ConfigError(f"{flag} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, not {value!r}")
+
+
+def _int_field(f: dataclasses.Field) -> dataclasses.Field:
+    """The field `f` (a list of whole numbers) as a field of one whole number, to check each element."""
+    one = dataclasses.field(default=0, metadata={**f.metadata, "kind": "int"})
+    one.name = f.name
+    return one
 
 
 def run_id(config: RunConfig, dataset_fingerprint: str) -> str:
@@ -301,9 +361,15 @@ def planned_trainings(config: RunConfig) -> int:
         return 1
     if config.experiment == "tfmot":
         return 3
+    if config.experiment == "instability":  # two copies per pair, and the dense training to each k > 0
+        return 2 * len(config.instability_pairs()) + sum(k > 0 for k in config.instability_points())
     rounds = config.lottery_rounds()
     return rounds + 1 + rounds * len(config.controls)
 
 
 def planned_evaluations(config: RunConfig, train_size: int) -> int:
-    return planned_trainings(config) * math.ceil(config.total_iterations(train_size) / config.eval_every)
+    total = config.total_iterations(train_size)
+    if config.experiment == "instability":
+        return (sum(2 * math.ceil((total - k) / config.eval_every) for k, _ in config.instability_pairs())
+                + sum(math.ceil(k / config.eval_every) for k in config.instability_points()))
+    return planned_trainings(config) * math.ceil(total / config.eval_every)

@@ -19,6 +19,13 @@ class ModelSpec:
     # XLA compiles the training loop (about 2x faster on a CPU); TensorFlow has no deterministic XLA
     # gradient for max-pooling, so models with pooling train in plain graphs.
     xla: bool = True
+    # output positions each kernel is applied at per image (conv layers: the output's height x width),
+    # what multiply-accumulate counts need; 1 for Dense layers
+    positions: dict[str, int] | None = None
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of `model.get_weights()`: kernel and bias of each layer, in order."""
+        return [s for shape in self.kernel_shapes.values() for s in (tuple(shape), (shape[-1],))]
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -76,6 +83,7 @@ MODELS: dict[str, ModelSpec] = {
         initializer="GlorotUniform",
         build_layers=_lenet5_layers,
         xla=False,
+        positions={"conv1": 28 * 28, "conv2": 10 * 10},
     ),
 }
 

@@ -118,10 +118,11 @@ def estimate_seconds(configs: list[RunConfig], train_size: int, val_size: int, t
 
 def preset_figures(name: str, results) -> dict:
     """The preset's figures from its runs' results: {file stem: plotly figure}."""
-    from lth import figures
+    from lth import figures, statistics
 
     stats = figures.aggregate(results, "early_stop_test_accuracy")
-    out = {f"{name}_accuracy_vs_density": figures.accuracy_vs_density(results, stats=stats)}
+    verdicts = statistics.verdicts(statistics.comparisons(results, "early_stop_test_accuracy"))
+    out = {f"{name}_accuracy_vs_density": figures.accuracy_vs_density(results, stats=stats, verdicts=verdicts)}
     if name == "frankle-carbin-lenet300":
         out[f"{name}_early_stop_vs_density"] = figures.early_stop_vs_density(results, stats=stats)
     return out

@@ -60,6 +60,16 @@ def random_masks_like(masks: Masks, rng: np.random.Generator) -> Masks:
     return out
 
 
+def pruned_nonzero(kernels: dict[str, np.ndarray], masks: Masks) -> tuple[int, float]:
+    """How many pruned weights (mask 0) are not exactly zero, and the largest magnitude among them."""
+    count, largest = 0, 0.0
+    for name, mask in masks.items():
+        leaked = kernels[name][mask == 0]
+        count += int(np.count_nonzero(leaked))
+        largest = max(largest, float(np.abs(leaked).max(initial=0.0)))
+    return count, largest
+
+
 def layer_density(masks: Masks) -> dict[str, float]:
     return {name: float(mask.sum()) / mask.size for name, mask in masks.items()}
 

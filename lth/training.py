@@ -92,6 +92,7 @@ class TrainResult:
     stopped_early: bool
     seconds: float
     snapshot: list[np.ndarray] | None = field(default=None, repr=False)
+    best_weights: list[np.ndarray] | None = field(default=None, repr=False)  # at the early-stop iteration
 
     def summary(self) -> dict:
         return {
@@ -230,6 +231,7 @@ class Trainer:
         snapshot = self.model.get_weights() if snapshot_at == 0 else None
         history: list[dict] = []
         best: dict | None = None
+        best_weights: list[np.ndarray] | None = None
         since_best, done, stopped_early = 0, 0, False
         seen, loss_sum, correct = 0, 0.0, 0
         started = time.perf_counter()
@@ -272,11 +274,12 @@ class Trainer:
                 if on_eval is not None:
                     on_eval(record)
                 if is_best:
-                    best = record
+                    best, best_weights = record, self.model.get_weights()
                 if stop:
                     stopped_early = boundary < iterations
                     break
-        best = best or history[-1]
+        if best is None:  # no evaluation at or after select_from: the last one stands in
+            best, best_weights = history[-1], self.model.get_weights()
         last = history[-1]
         return TrainResult(
             history=history,
@@ -284,5 +287,5 @@ class Trainer:
             early_stop_val_accuracy=best["val_accuracy"], early_stop_test_accuracy=best["test_accuracy"],
             final_iteration=last["iteration"], final_val_accuracy=last["val_accuracy"],
             final_test_accuracy=last["test_accuracy"], stopped_early=stopped_early,
-            seconds=time.perf_counter() - started, snapshot=snapshot,
+            seconds=time.perf_counter() - started, snapshot=snapshot, best_weights=best_weights,
         )

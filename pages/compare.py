@@ -1,7 +1,7 @@
 import streamlit as st
 
 from dashboard.common import figure_downloads, store, table_downloads
-from lth import figures
+from lth import figures, statistics
 
 st.title("Compare runs")
 s = store()
@@ -35,13 +35,28 @@ if chosen.empty:
 st.caption(f"{chosen['run_id'].nunique()} runs, {len(chosen)} results.")
 
 stats = figures.aggregate(chosen, metric)  # computed once, shared by both figures and the table
-accuracy = figures.accuracy_vs_density(chosen, metric, band, stats)
+comparison = statistics.comparisons(chosen, metric)
+verdicts = statistics.verdicts(comparison)
+accuracy = figures.accuracy_vs_density(chosen, metric, band, stats, verdicts)
 st.plotly_chart(accuracy, key="fig-accuracy")
 figure_downloads(accuracy, "accuracy_vs_density", "dl-accuracy")
 
 early = figures.early_stop_vs_density(chosen, band, stats)
 st.plotly_chart(early, key="fig-early")
 figure_downloads(early, "early_stop_vs_density", "dl-early")
+
+st.subheader("Statistics over seeds")
+st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds; "
+           "p-values from a paired t-test (scipy.stats.ttest_rel), pairs matched by seed.")
+st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
+st.dataframe(verdicts, hide_index=True, width="stretch")
+st.markdown("**Ticket against dense and each control** (difference = ticket − other)")
+st.dataframe(comparison, hide_index=True, width="stretch")
+table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
+st.markdown("**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds)")
+summary = statistics.summary(chosen, metric)
+st.dataframe(summary, hide_index=True, width="stretch")
+table_downloads(summary, "summary_over_seeds", "dl-seed-summary")
 
 st.subheader("Per-layer density")
 st.dataframe(figures.layer_density_table(chosen), hide_index=True, width="stretch")

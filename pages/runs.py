@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import format_seconds, show_results, store
+from dashboard.trained import show_trained_networks
 from lth import figures
 from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule
 
@@ -138,6 +139,15 @@ def curves() -> None:
 
 live = RunState(row["state"]) in ACTIVE
 st.fragment(curves, run_every=2.0 if live else None)()
+if row["state"] == RunState.DONE:
+    with st.expander("Trained networks: compression, model export, TensorBoard"):
+        try:
+            summary = s.results(run_id)
+        except (Corrupt, StoreError, OSError) as e:
+            summary = None
+            st.error(f"results.json cannot be read: {e}")
+        if summary:
+            show_trained_networks(s, run_id, summary)
 with st.expander("Details"):
     st.markdown(f"**device** {row.get('device') or '-'} · **pid** {row.get('pid') if pd.notna(row.get('pid')) else '-'}"
                 f" · **folder** `{row['path']}`  \n**error** {row.get('error') or '-'}")

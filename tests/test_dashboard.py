@@ -1,6 +1,7 @@
 """AppTest over every page, against a real run store filled by real training."""
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -8,8 +9,8 @@ from conftest import ROOT
 from lth import export
 from lth.runs import RunStore
 
-PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/runs.py",
-         "pages/compare.py"]
+PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/instability.py",
+         "pages/runs.py", "pages/compare.py", "pages/analysis.py"]
 
 
 def chart_figure(chart) -> dict:
@@ -47,7 +48,7 @@ def open_page(page, monkeypatch, root):
 def test_every_page_renders_on_an_empty_store(page, monkeypatch, tmp_path):
     at = open_page(page, monkeypatch, tmp_path / "empty")
     text = " ".join(e.value for e in at.info) + " ".join(e.value for e in at.markdown)
-    if page in ("pages/runs.py", "pages/compare.py", "pages/home.py"):
+    if page in ("pages/runs.py", "pages/compare.py", "pages/home.py", "pages/analysis.py", "pages/instability.py"):
         assert "Start" in text or "start" in text  # says how to begin
 
 
@@ -170,7 +171,8 @@ def test_ui_modules_never_import_tensorflow():
     import sys
 
     code = ("import sys; import dashboard.common, dashboard.forms, dashboard.experiment_page, lth.runs, "
-            "lth.runs.store, lth.runs.queue, lth.figures, lth.export, lth.presets, lth.hparams, lth.data, lth.device, lth.cli; "
+            "lth.runs.store, lth.runs.queue, lth.figures, lth.export, lth.presets, lth.hparams, lth.data, lth.device, lth.cli, "
+            "dashboard.trained, lth.analysis, lth.statistics, lth.networks, lth.instability, lth.runs.tensorboard; "
             "bad = [m for m in ('tensorflow', 'tf_keras', 'ray') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -374,3 +376,54 @@ def test_typed_out_of_range_value_is_refused_visibly(monkeypatch, tmp_path):
         at.number_input(key="baseline-iterations").set_value(value).run()
         assert any(message in e.value for e in at.error) and at.button(key="baseline-start").disabled
     assert not at.exception
+
+
+def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, filled_store):
+    from lth import statistics
+
+    at = open_page("pages/compare.py", monkeypatch, filled_store.root)
+    assert any("winning ticket" in c.value for c in at.caption)
+    tables = [t.value for t in at.dataframe]
+    verdicts = next(t for t in tables if "winning_ticket" in t.columns)
+    assert sorted(verdicts["density_pct"]) == [64.06, 80.04] and set(verdicts["n"]) == {2}
+    comparison = next(t for t in tables if "against" in t.columns)
+    assert set(comparison["against"]) == {"dense", "reinit", "random_prune"}
+    expected = statistics.comparisons(filled_store.results_frame(), "early_stop_test_accuracy")
+    assert comparison["accuracy_p"].tolist() == pytest.approx(expected["accuracy_p"].tolist(), nan_ok=True)
+    figure = chart_figure(at.get("plotly_chart")[0])
+    stars = [t for t in figure["data"] if t.get("name", "").startswith("winning ticket")]
+    assert len(stars) == int(verdicts["winning_ticket"].any())
+
+
+def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, filled_store):
+    at = open_page("pages/runs.py", monkeypatch, filled_store.root)
+    run_id = next(r for r in filled_store.run_ids() if filled_store.config_and_record(r)[1].experiment == "lottery")
+    at.selectbox(key="selected-run").set_value(run_id).run()
+    report = next(t.value for t in at.dataframe if "compression_ratio" in t.columns)
+    assert len(report) == 7 and (report["nonzero_params"] <= report["params"]).all()
+    results = next(t.value for t in at.dataframe if "pruned weights ≠ 0" in t.columns)
+    assert (results["pruned weights ≠ 0"] == 0).all()
+    assert any("tensorboard --logdir" in c.value for c in at.code)
+    at.selectbox(key=f"export-net-{run_id}").set_value(("ticket", 2))
+    at.selectbox(key=f"export-format-{run_id}").set_value("tflite")
+    at.button(key=f"export-go-{run_id}").click().run(timeout=300)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    download = at.get("download_button")
+    assert any(f"{run_id}_ticket_round02.tflite" in d.proto.label for d in download)
+
+
+def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
+    from lth import analysis
+
+    at = open_page("pages/analysis.py", monkeypatch, filled_store.root)
+    run_id = at.selectbox(key="analysis-run").value
+    assert at.selectbox(key=f"analysis-arm-{run_id}").value == "ticket"
+    charts = [chart_figure(c) for c in at.get("plotly_chart")]
+    heatmap = next(c for c in charts if c["data"][0]["type"] == "heatmap")
+    expected = analysis.input_map(filled_store.network(run_id, "ticket", 2).masks["fc1"])[::-1]
+    assert np.array(heatmap["data"][0]["z"]).tolist() == expected.tolist()
+    titles = [c["layout"]["title"]["text"] for c in charts]
+    assert any(t.startswith("initial weights (theta0)") for t in titles)
+    assert any(t.startswith("|trained weights|") for t in titles)
+    overlap = next(t.value for t in at.dataframe if "against_round" in t.columns)
+    assert overlap["overall"].tolist() == [1.0]  # iterative magnitude pruning nests its masks

@@ -133,7 +133,8 @@ def test_corrupt_folders_are_reported_not_raised(store):
     with open(store.path(good) / "metrics.jsonl", "a") as f:
         f.write('{"iteration": 150, "val_lo')  # a writer killed mid-line
     runs = store.runs().set_index("run_id")
-    assert (runs["state"] == "corrupt").sum() == 3 and runs.loc[good, "state"] == "done"
+    assert (runs["state"] == "corrupt").sum() == 3 and runs.loc[good, "state"] == "done", \
+        runs[["state", "error"]].to_string()
     assert runs[runs["state"] == "corrupt"]["error"].str.len().min() > 0
     assert len(store.metrics(good)) == 2  # the torn line is ignored
     assert "results.json is not valid JSON" in runs.loc[broken_ids["results.json"], "error"]

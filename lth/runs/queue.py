@@ -20,7 +20,10 @@ from filelock import FileLock, Timeout
 
 from lth import hparams
 from lth.device import gpu_hardware
-from lth.hparams import RunConfig
+from lth.fsutil import write_npz_atomic
+from lth.hparams import ConfigError, RunConfig
+from lth.instability import TICKET_FILE, ticket_arrays
+from lth.networks import NetworkError
 from lth.runs import executors, trust
 from lth.runs.schema import Corrupt
 from lth.runs.state import ACTIVE, RunState
@@ -114,16 +117,52 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
     store.require_writable()
     placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
     checked = [check(config, data_dir) for config in configs]
+    tickets = {item.run_id: ticket_source(store, item) for item in checked if item.config.ticket_run}
     submissions = []
     for item in checked:
         if store.exists(item.run_id):
             store.status_or_none(item.run_id)  # marks a dead worker failed before we decide
         with store.lock(item.run_id):
-            submissions.append(Submission(item.run_id, _claim(store, item, data_dir,
-                                                              signed(item.run_id, placement))))
+            outcome = _claim(store, item, data_dir, signed(item.run_id, placement))
+            if item.run_id in tickets and outcome in ("queued", "resumed"):
+                write_npz_atomic(store.checkpoint_dir(item.run_id) / TICKET_FILE, tickets[item.run_id])
+            submissions.append(Submission(item.run_id, outcome))
     if start:
         schedule(store)
     return submissions
+
+
+def ticket_source(store: RunStore, item: Checked) -> dict:
+    """The ticket masks (and theta0) an instability run tests, from its --ticket-run in this store;
+    ConfigError when that run cannot supply them."""
+    config, source = item.config, item.config.ticket_run
+    store.check_id(source)
+    if not store.exists(source):
+        raise ConfigError(f"--ticket-run {source}: no such run in {store.root}")
+    try:
+        record, source_config = store.config_and_record(source)
+    except Corrupt as e:
+        raise ConfigError(f"--ticket-run {source} cannot be read: {e}") from None
+    if source_config.experiment != "lottery":
+        raise ConfigError(f"--ticket-run {source} is a {source_config.experiment} run, not a lottery run")
+    differs = [f"{key} {getattr(source_config, key)}" for key in ("model", "seed")
+               if getattr(source_config, key) != getattr(config, key)]
+    if record["dataset_fingerprint"] != item.fingerprint:
+        differs.append("other data")
+    if differs:
+        raise ConfigError(f"--ticket-run {source} has {', '.join(differs)}: its ticket is a network of "
+                          f"another model, seed or data set than this run's")
+    masks = {}
+    for round_ in sorted(config.ticket_rounds):
+        try:
+            masks[round_] = store.network(source, "ticket", round_).masks
+        except NetworkError as e:
+            raise ConfigError(f"--ticket-rounds {round_}: {e}") from None
+    try:
+        theta0 = store.theta0(source)
+    except NetworkError as e:
+        raise ConfigError(f"--ticket-run {source}: {e}") from None
+    return ticket_arrays(masks, theta0)
 
 
 def _claim(store: RunStore, item: Checked, data_dir: str | None, placement: dict) -> str:

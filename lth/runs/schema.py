@@ -86,6 +86,18 @@ def _result_record(value, i: int) -> dict:
         need(_is_number(record.get(key)) and 0 <= record[key] <= 1, f"{what}: {key} is {record.get(key)!r}")
     for key in ("early_stop_iteration", "final_iteration"):
         need(_is_int(record.get(key)) and record[key] >= 0, f"{what}: {key} is {record.get(key)!r}")
+    for key in ("pruned_nonzero", "params", "nonzero_params", "dense_macs", "nonzero_macs", "h5_bytes", "gzip_bytes"):
+        optional(record, key, lambda v: _is_int(v) and v >= 0, what)
+    optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
+    if "rewind_iteration" in record:  # an instability pair
+        need(_is_int(record["rewind_iteration"]) and record["rewind_iteration"] >= 0, f"{what}: rewind_iteration")
+        for key in ("alphas", "test_errors"):
+            values = record.get(key)
+            need(isinstance(values, list) and len(values) >= 2 and all(_is_number(v) and 0 <= v <= 1 for v in values),
+                 f"{what}: {key} is not a list of numbers from 0 to 1")
+        need(len(record["alphas"]) == len(record["test_errors"]), f"{what}: alphas and test_errors differ in length")
+        need(_is_number(record.get("barrier")) and isinstance(record.get("stable"), bool),
+             f"{what}: barrier or stable is missing")
     layers = record.get("layer_density", {})
     need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) for k, v in layers.items()),
          f"{what}: layer_density is not a map of layer to density")

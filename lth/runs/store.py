@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from lth import networks
 from lth.fsutil import write_bytes_atomic, write_json_atomic
 from lth.hparams import RunConfig
 from lth.runs import executors, schema, trust
@@ -120,6 +121,10 @@ SETTING_CHECKS = {
     "placement_sig": (lambda v: isinstance(v, str), "a signature"),
 }
 PLACEMENT_KEYS = ("executor", "ray_address")
+
+
+# runs that train the dense network the same way (a lottery's round 0, a baseline) share it as dense reference
+TRAINING_KEYS = ("model", "dataset", "iterations", "epochs", "batch_size", "lr", "optimizer", "eval_every", "patience")
 
 
 @dataclass
@@ -402,9 +407,16 @@ class RunStore:
 
     def checkpoint_dir(self, run_id: str) -> Path:
         """The run's checkpoint folder, created if needed; a symlink there is refused."""
-        path = self.folder(run_id) / "checkpoint"
+        return self._subfolder(run_id, "checkpoint")
+
+    def tensorboard_dir(self, run_id: str) -> Path:
+        """The run's TensorBoard event files (one folder per arm and round), created if needed."""
+        return self._subfolder(run_id, "tensorboard")
+
+    def _subfolder(self, run_id: str, name: str) -> Path:
+        path = self.folder(run_id) / name
         if path.is_symlink() or (path.exists() and not path.is_dir()):
-            raise StoreError(f"run {run_id}: checkpoint is not a folder of the run (a symlink or a file)")
+            raise StoreError(f"run {run_id}: {name} is not a folder of the run (a symlink or a file)")
         path.mkdir(exist_ok=True)
         return path
 
@@ -547,6 +559,52 @@ class RunStore:
                    "seconds": 0.0, "results": records}
         return schema.results(summary)
 
+    def kept_networks(self, run_id: str) -> list[tuple[str, int]]:
+        """(arm, round) of the trained networks the run keeps."""
+        return networks.kept(self._kept_folder(run_id))
+
+    def network(self, run_id: str, arm: str, round_: int) -> networks.Network:
+        """One kept network (weights at early stop and mask), checked; NetworkError if missing or wrong."""
+        _, config = self.config_and_record(run_id)
+        folder = self._kept_folder(run_id)
+        if (arm, round_) not in networks.kept(folder):
+            kept = ", ".join(f"{a} round {r}" for a, r in networks.kept(folder)) or "none (made before networks were kept, or not trained yet)"
+            raise networks.NetworkError(f"run {run_id} keeps no network for {arm} round {round_}; it keeps: {kept}")
+        return networks.load(folder, config.model, arm, round_)
+
+    def theta0(self, run_id: str) -> list:
+        """The run's initial weights (NetworkError if it keeps none or they are wrong)."""
+        _, config = self.config_and_record(run_id)
+        return networks.load_theta0(self._kept_folder(run_id), config.model)
+
+    def _kept_folder(self, run_id: str) -> Path:
+        folder = self.folder(run_id) / "checkpoint"
+        if folder.is_symlink():
+            raise StoreError(f"run {run_id}: checkpoint is a symlink; the store does not follow links")
+        return folder
+
+    def instability_frame(self, run_ids=None) -> pd.DataFrame:
+        """One row per (run, rewind iteration k, network) of finished instability runs: density, the test
+        errors along the line between the two copies, the barrier and whether it is stable."""
+        rows = []
+        for run_id in run_ids if run_ids is not None else self.run_ids():
+            try:
+                summary = self.results(run_id)
+            except (OSError, StoreError, Corrupt):
+                continue
+            if summary is None or summary["config"]["experiment"] != "instability":
+                continue
+            config = summary["config"]
+            label = f"{config['model']} {config['dataset']} seed {config['seed']}"
+            for record in summary["results"]:
+                rows.append({"run_id": run_id, "label": label, "model": config["model"],
+                             "dataset": config["dataset"], "seed": config["seed"], "arm": record["arm"],
+                             "round": record["round"], "density": record["density"],
+                             "rewind_iteration": record["rewind_iteration"], "barrier": record["barrier"],
+                             "stable": record["stable"], "alphas": record["alphas"],
+                             "test_errors": record["test_errors"]})
+        return pd.DataFrame(rows)
+
     def results_frame(self, run_ids=None, *, unfinished: bool = False) -> pd.DataFrame:
         """One row per (run, arm, round): the config's main settings, density, per-layer density
         as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped.
@@ -568,9 +626,13 @@ class RunStore:
             if summary is None:
                 continue
             config = summary["config"]
+            if config["experiment"] == "instability":
+                continue  # its records are pairs along a line, not points of accuracy vs density
             # tfmot runs are one per target density: a series spans densities, as lottery rounds do
             same = {k: v for k, v in config.items() if k not in ("seed", "target_density")}
             series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
+            training = hashlib.sha256(json.dumps({k: config.get(k) for k in TRAINING_KEYS},
+                                                 sort_keys=True).encode()).hexdigest()[:6]
             budget = (f"it{config['iterations']}" if config.get("iterations") is not None
                       else f"{config.get('epochs'):g} epochs")
             label = f"{config['experiment']} {config['model']} {config['dataset']} {budget}"
@@ -578,11 +640,13 @@ class RunStore:
                 row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],
                        "dataset": config["dataset"], "seed": config["seed"],
                        "iterations": config.get("iterations"), "device": summary["device"]["name"],
-                       "series": series, "label": label, "finished": finished}
+                       "series": series, "training": training, "label": label, "finished": finished}
                 row.update({k: v for k, v in record.items() if k != "layer_density"})
                 row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
                 rows.append(row)
         frame = pd.DataFrame(rows)
+        if "gzip_bytes" in frame:  # the compression report's ratio: the .h5 file against it gzip'ed
+            frame["compression_ratio"] = frame["h5_bytes"] / frame["gzip_bytes"]
         if not frame.empty:  # the hash only where two series would otherwise look alike
             alike = frame.groupby("label")["series"].transform("nunique") > 1
             frame.loc[alike, "label"] = frame.loc[alike, "label"] + " [" + frame.loc[alike, "series"] + "]"

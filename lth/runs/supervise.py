@@ -15,6 +15,7 @@ from pathlib import Path
 from lth.hparams import RunConfig
 from lth.runs.state import RunState
 from lth.runs.store import HEARTBEAT_SECONDS, RunStore
+from lth.runs.tensorboard import EventLog
 
 
 class Cancelled(Exception):
@@ -61,9 +62,11 @@ class Progress:
     def __init__(self, store: RunStore, run_id: str, on_eval=None):
         self.store, self.run_id, self.on_eval = store, run_id, on_eval
         self.state = {"evaluations": 0, "iteration": 0}
+        self.events = EventLog(store.tensorboard_dir(run_id))
 
-    def restart(self, evaluations: int) -> None:
+    def restart(self, evaluations: int, completed_rounds: int = 0) -> None:
         self.state.update(evaluations=evaluations, iteration=0)
+        self.events.clear_from(completed_rounds)
 
     def check_owner(self) -> None:
         status = self.store.raw_status(self.run_id)
@@ -72,7 +75,9 @@ class Progress:
 
     def record(self, event: dict) -> None:
         self.check_owner()
+        layer_density = event.pop("layer_density", None)  # for TensorBoard; the metric log keeps lines short
         self.store.append_metric(self.run_id, event)
+        self.events.write(event, layer_density)
         self.state.update(evaluations=self.state["evaluations"] + 1, iteration=event["iteration"],
                           arm=event["arm"], round=event["round"])
         if self.on_eval:
@@ -117,6 +122,7 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
         final = {"state": RunState.FAILED, "error": one_line(e)}
     finally:
         signal.signal(signal.SIGTERM, previous)
+        progress.events.close()
         stop.set()
         heart.join()
     with store.lock(run_id):
@@ -129,7 +135,8 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
 
 def progress_line(event: dict) -> str:
     """One evaluation as a line of text (the CLI's progress and the worker's log)."""
-    return (f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%] "
+    pair = f" k={event['rewind']} copy {event['copy']}" if event.get("rewind") is not None else ""
+    return (f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%{pair}] "
             f"it {event['iteration']}/{event['total_iterations']}  "
             f"train {event['train_loss']:.4f}/{100 * event['train_accuracy']:.2f}%  "
             f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"

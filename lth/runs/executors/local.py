@@ -11,11 +11,12 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
         from lth.experiments import RoundCheckpoint, run_experiment
 
         checkpoint_dir = store.checkpoint_dir(run_id)
-        progress.restart(restart_metrics(store, run_id, completed_rounds(config, checkpoint_dir)))
+        completed = completed_rounds(config, checkpoint_dir)
+        progress.restart(restart_metrics(store, run_id, completed), completed)
         device = training_device()
         with store.lock(run_id):
             store.update_status(run_id, device=device.as_dict(), versions=versions())
-        checkpoint = RoundCheckpoint(checkpoint_dir) if config.experiment == "lottery" else None
+        checkpoint = RoundCheckpoint(checkpoint_dir)
         return run_experiment(config, data_dir=record.get("data_dir"), on_eval=progress.record,
                               device=device, checkpoint=checkpoint,
                               expected_fingerprint=record["dataset_fingerprint"])

@@ -22,12 +22,14 @@ from lth.fsutil import write_bytes_atomic
 from lth.runs import trust
 from lth.runs.executors import RAY_MISSING, ExecutorError
 from lth.runs.store import RunStore
+from lth.networks import NET_FILE
 from lth.runs.supervise import completed_rounds, restart_metrics, supervise, versions
 
 TASK_RETRIES = 2  # a node lost mid-run: Ray runs the task again on another node, twice at most
 PACKAGE_DIR = Path(__file__).resolve().parent.parent.parent  # the `lth` package travels with the task
 # The only files a task may send back into a run's checkpoint folder (names come from the cluster).
-CHECKPOINT_FILE = re.compile(r"weights\.npz|round_\d{2,3}\.(npz|json)")
+RESUME_FILE = re.compile(r"weights\.npz|ticket\.npz|round_\d{2,3}\.(npz|json)")  # what a task reads
+CHECKPOINT_FILE = re.compile(rf"{RESUME_FILE.pattern}|{NET_FILE.pattern}")
 
 
 def _ray():
@@ -85,6 +87,7 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
     from lth.device import training_device
     from lth.experiments import RoundCheckpoint, run_experiment
     from lth.hparams import RunConfig
+    from lth.networks import net_file
 
     config = RunConfig.from_json(record["config"])
     folder = Path(tempfile.mkdtemp(prefix="lth-ray-"))
@@ -109,7 +112,11 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
             super().save_round(round_, records, masks, next_masks)
             self._forward(f"round_{round_:02d}.npz", f"round_{round_:02d}.json")  # json last: marks it done
 
-    checkpoint = ForwardingCheckpoint(folder) if config.experiment == "lottery" else None
+        def save_network(self, arm, round_, weights, masks):
+            super().save_network(arm, round_, weights, masks)
+            self._forward(net_file(arm, round_))
+
+    checkpoint = ForwardingCheckpoint(folder)
     return run_experiment(config, data_dir=record.get("data_dir"), device=device, checkpoint=checkpoint,
                           on_eval=lambda event: sink.put(("eval", event)),
                           expected_fingerprint=record["dataset_fingerprint"])
@@ -141,7 +148,8 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
                     ray.get_runtime_context().get_node_id())
         sink = Queue(actor_options={"num_cpus": 0,
                                     "scheduling_strategy": NodeAffinitySchedulingStrategy(head, soft=True)})
-        files = {p.name: p.read_bytes() for p in sorted(checkpoint_dir.iterdir()) if p.is_file()}
+        files = {p.name: p.read_bytes() for p in sorted(checkpoint_dir.iterdir())
+                 if p.is_file() and not p.is_symlink() and RESUME_FILE.fullmatch(p.name)}
         needs_gpu = ray.cluster_resources().get("GPU", 0) >= 1
         task = ray.remote(_train_task).options(
             num_gpus=1 if needs_gpu else 0, num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
@@ -158,7 +166,7 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
                 for kind, payload in events:
                     if kind == "start":  # first attempt, or Ray's retry after a lost node
                         attempts += 1
-                        progress.restart(restart_metrics(store, run_id, payload["start_round"]))
+                        progress.restart(restart_metrics(store, run_id, payload["start_round"]), payload["start_round"])
                         with store.lock(run_id):
                             store.update_status(run_id, device=payload["device"], versions=payload["versions"],
                                                 ray_node=payload["node_id"], ray_attempts=attempts)

@@ -1,0 +1,178 @@
+"""What a run's masks and weights look like: the first layer's mask as an image, per-layer density per
+round, the initial (theta0) and dense-trained weights of the survivors against the pruned, and how much
+masks overlap between rounds and between seeds. Pure NumPy and Plotly over the networks a run keeps
+(lth.networks), so the dashboard shows them without TensorFlow."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lth.networks import Network
+
+IMAGE_SIDE = 28
+
+
+def input_map(mask: np.ndarray) -> np.ndarray:
+    """Surviving outgoing connections of each input pixel of a Dense layer on 28x28 images, as an image."""
+    if mask.ndim != 2 or mask.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
+        raise ValueError(f"a mask of shape {mask.shape} is not a first layer on {IMAGE_SIDE}x{IMAGE_SIDE} pixels")
+    return mask.sum(axis=1).reshape(IMAGE_SIDE, IMAGE_SIDE)
+
+
+def first_pixel_layer(net: Network) -> str | None:
+    """The pruned layer that reads the image's pixels directly, if any (lenet300_100's fc1)."""
+    for name, mask in net.masks.items():
+        if mask.ndim == 2 and mask.shape[0] == IMAGE_SIDE * IMAGE_SIDE:
+            return name
+    return None
+
+
+def mask_heatmap(net: Network) -> go.Figure:
+    layer = first_pixel_layer(net)
+    if layer is None:
+        raise ValueError(f"{net.model} prunes no layer that reads the pixels, so its mask has no image")
+    image = input_map(net.masks[layer])
+    outputs = net.masks[layer].shape[1]
+    fig = go.Figure(go.Heatmap(z=image[::-1], colorscale="Viridis", zmin=0, zmax=outputs,
+                               colorbar={"title": {"text": "kept"}},
+                               hovertemplate="pixel (%{x}, %{y}): %{z} of " + f"{outputs} kept<extra></extra>"))
+    fig.update_layout(title={"text": f"{layer}: connections kept per input pixel · {net.arm} round {net.round} "
+                                     f"({100 * net.masks[layer].mean():.1f}% of {layer})"},
+                      width=560, height=520, plot_bgcolor="white",
+                      yaxis={"scaleanchor": "x", "showticklabels": False, "showgrid": False},
+                      xaxis={"showticklabels": False, "showgrid": False})
+    return fig
+
+
+def layer_density_frame(records: list[dict], arm: str = "ticket") -> pd.DataFrame:
+    rows = [{"round": r["round"], "layer": layer, "density": density}
+            for r in records if r["arm"] == arm for layer, density in r.get("layer_density", {}).items()]
+    return pd.DataFrame(rows, columns=["round", "layer", "density"])
+
+
+def layer_density_figure(records: list[dict], arm: str = "ticket") -> go.Figure:
+    frame = layer_density_frame(records, arm)
+    fig = go.Figure()
+    for layer, group in frame.groupby("layer", sort=False):
+        fig.add_trace(go.Scatter(x=group["round"], y=100 * group["density"], mode="lines+markers", name=layer))
+    fig.update_layout(title={"text": f"per-layer density of the {arm} per round"}, xaxis_title="round",
+                      yaxis={"title": {"text": "density (% kept)"}, "type": "log"}, height=380)
+    return fig
+
+
+def split_by_mask(values: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Long frame of (layer, kept, value): each pruned layer's `values` split by the mask."""
+    rows = []
+    for layer, mask in masks.items():
+        for kept in (True, False):
+            v = values[layer][(mask > 0) == kept]
+            rows.append(pd.DataFrame({"layer": layer, "kept": kept, "value": v.astype(np.float64)}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["layer", "kept", "value"])
+
+
+def weight_histograms(values: dict[str, np.ndarray], masks: dict[str, np.ndarray], title: str,
+                      x_title: str, bins: int = 60) -> go.Figure:
+    """One panel per pruned layer: histogram (density-normalised) of `values` of the kept weights against
+    the pruned ones."""
+    layers = list(masks)
+    fig = make_subplots(rows=1, cols=len(layers), subplot_titles=layers)
+    for col, layer in enumerate(layers, start=1):
+        all_values = values[layer].ravel()
+        edges = np.linspace(float(all_values.min()), float(all_values.max()), bins + 1)
+        for kept, colour in ((True, "#1f77b4"), (False, "#bbbbbb")):
+            v = values[layer][(masks[layer] > 0) == kept]
+            if v.size == 0:
+                continue
+            counts, _ = np.histogram(v, bins=edges, density=True)
+            fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges),
+                                 marker_color=colour, opacity=0.7, name="kept" if kept else "pruned",
+                                 legendgroup="kept" if kept else "pruned", showlegend=col == 1), row=1, col=col)
+        fig.update_xaxes(title_text=x_title, row=1, col=col)
+    fig.update_layout(title={"text": title}, barmode="overlay", height=360, yaxis_title="density")
+    return fig
+
+
+def overlap(mask_a: dict[str, np.ndarray], mask_b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per layer and overall: the fraction of `mask_a`'s kept weights that `mask_b` keeps too."""
+    out, both, kept = {}, 0.0, 0.0
+    for layer, a in mask_a.items():
+        b = mask_b[layer]
+        shared = float(np.sum((a > 0) & (b > 0)))
+        out[layer] = shared / max(float(a.sum()), 1.0)
+        both, kept = both + shared, kept + float(a.sum())
+    out["overall"] = both / max(kept, 1.0)
+    return out
+
+
+def round_overlaps(masks_by_round: dict[int, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """For each round r > 0: the fraction of r's kept weights that round r-1 kept (1 for nested masks,
+    as iterative magnitude pruning makes them)."""
+    rows = []
+    rounds = sorted(masks_by_round)
+    for previous, current in zip(rounds, rounds[1:]):
+        rows.append({"round": current, "against_round": previous,
+                     **overlap(masks_by_round[current], masks_by_round[previous])})
+    return pd.DataFrame(rows)
+
+
+def seed_overlap(mask_a: dict[str, np.ndarray], mask_b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Overlap of two seeds' masks at the same density, with what independent random masks of the same
+    per-layer densities would share by chance (the other mask's density)."""
+    result = overlap(mask_a, mask_b)
+    chance = {f"chance_{layer}": float(b.mean()) for layer, b in mask_b.items()}
+    kept = sum(float(a.sum()) for a in mask_a.values())
+    chance["chance_overall"] = (sum(float(mask_a[l].sum()) * float(b.mean()) for l, b in mask_b.items()) / kept
+                                if kept else math.nan)
+    return {**result, **chance}
+
+
+def same_but_seed(store, run_id: str, config) -> bool:
+    """Whether run `run_id` has `config`'s settings but for the seed (its masks are comparable)."""
+    try:
+        other = store.config_and_record(run_id)[1]
+    except Exception:  # a corrupt run is not comparable; the Runs page reports it
+        return False
+    return other.canonical() | {"seed": 0} == config.canonical() | {"seed": 0}
+
+
+def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | None = None) -> tuple[dict, dict]:
+    """Figures {name: figure} and tables {name: DataFrame} of one kept network of a run: its mask image
+    (models reading pixels in a pruned layer), per-layer density per round, theta0 and dense-trained weights
+    of the kept against the pruned, mask overlap between rounds and with `other_seed`'s run at this round.
+    Raises NetworkError when the network is not kept."""
+    net = store.network(run_id, arm, round_)
+    summary = store.results(run_id) or store.completed_rounds_summary(run_id) or {"results": []}
+    records = summary["results"]
+    figures, tables = {}, {}
+    if first_pixel_layer(net) is not None:
+        figures["mask_heatmap"] = mask_heatmap(net)
+        tables["mask_heatmap"] = pd.DataFrame(input_map(net.masks[first_pixel_layer(net)]).astype(int))
+    density_arm = arm if any(r["arm"] == arm and r.get("layer_density") for r in records) else "ticket"
+    if any(r.get("layer_density") for r in records):
+        figures["layer_density"] = layer_density_figure(records, density_arm)
+        tables["layer_density"] = layer_density_frame(records, density_arm)
+    if net.masks:
+        theta0 = Network(net.model, arm, 0, store.theta0(run_id), {}).kernels()
+        figures["theta0_histograms"] = weight_histograms(
+            theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {arm} round {round_}",
+            "theta0")
+        kept_nets = store.kept_networks(run_id)
+        dense = next(((a, r) for a, r in kept_nets if r == 0 and a in ("ticket", "dense")), None)
+        if dense is not None:
+            trained = {k: np.abs(v) for k, v in store.network(run_id, *dense).kernels().items()}
+            figures["trained_histograms"] = weight_histograms(
+                trained, net.masks, f"|trained weights| of the dense network (round 0), split by the mask of "
+                                    f"{arm} round {round_}", "|w| after dense training")
+        masks_by_round = {r: store.network(run_id, a, r).masks for a, r in kept_nets if a == arm and r > 0}
+        if len(masks_by_round) > 1:
+            tables["round_overlap"] = round_overlaps(masks_by_round)
+        if other_seed is not None:
+            other = store.network(other_seed, arm, round_)
+            tables["seed_overlap"] = pd.DataFrame([{"run": run_id, "other_run": other_seed,
+                                                    **seed_overlap(net.masks, other.masks)}])
+    return figures, tables
+

@@ -1,0 +1,48 @@
+"""Instability analysis (Frankle, Dziugaite, Roy & Carbin, "Linear Mode Connectivity and the Lottery
+Ticket Hypothesis", ICML 2020): two copies of a network trained from its weights at iteration k with
+different data orders; the test error along the straight line between them; the error barrier.
+
+Pure NumPy: the interpolation, the barrier and the stability rule. The training lives in
+lth.experiments.Instability; the ticket masks come from a lottery run (TICKET_FILE in the run's
+checkpoint folder, copied from the source run when the run is submitted).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ALPHAS = tuple(round(i / 20, 2) for i in range(21))  # 0, 0.05, ..., 1: the paper's 30 points need not be
+STABLE_BARRIER = 0.02  # the paper's rule: stable when the error barrier is under 2 percentage points
+TICKET_FILE = "ticket.npz"
+
+
+def interpolate(a: list[np.ndarray], b: list[np.ndarray], alpha: float) -> list[np.ndarray]:
+    """(1 - alpha) * a + alpha * b, array by array (zeros of both stay zero: pruned weights stay pruned)."""
+    return [((1.0 - alpha) * x + alpha * y).astype(x.dtype) for x, y in zip(a, b)]
+
+
+def barrier(errors) -> float:
+    """The error barrier: the highest error along the line minus the mean of the two ends' errors."""
+    errors = list(errors)
+    return float(max(errors) - (errors[0] + errors[-1]) / 2)
+
+
+def is_stable(barrier_value: float) -> bool:
+    return barrier_value < STABLE_BARRIER
+
+
+def ticket_arrays(masks_by_round: dict[int, dict[str, np.ndarray]], theta0: list[np.ndarray]) -> dict:
+    """What TICKET_FILE holds: each round's masks (`mask/RR/LAYER`) and the source run's theta0."""
+    arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
+    for round_, masks in masks_by_round.items():
+        arrays.update({f"mask/{round_:02d}/{layer}": m for layer, m in masks.items()})
+    return arrays
+
+
+def read_ticket(arrays: dict) -> tuple[dict[int, dict[str, np.ndarray]], list[np.ndarray]]:
+    masks: dict[int, dict[str, np.ndarray]] = {}
+    for key, value in arrays.items():
+        if key.startswith("mask/"):
+            _, round_, layer = key.split("/", 2)
+            masks.setdefault(int(round_), {})[layer] = value
+    theta0 = [arrays[f"theta0/{i}"] for i in range(sum(k.startswith("theta0/") for k in arrays))]
+    return masks, theta0

@@ -1,0 +1,94 @@
+"""A kept network as a model that loads in plain TensorFlow: tf_keras (.keras, .h5), SavedModel, TensorFlow
+Lite; and the file sizes of the compression report (the .h5 file and that file gzip'ed, as tfmot's pruning
+guide measures them). Runs in training and CLI processes only (it imports TensorFlow)."""
+from __future__ import annotations
+
+import gzip
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from lth import models
+from lth.networks import EXPORT_FORMATS as FORMATS
+from lth.networks import Network
+from lth.tf_setup import keras, tf
+
+SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def build(network: Network, plain_model=None):
+    """The network as a plain tf_keras model (no pruning wrappers: pruned weights are stored zeros)."""
+    model = plain_model or models.build(network.model, 0)
+    model.set_weights(network.weights)
+    return model
+
+
+def tflite_bytes(model) -> bytes:
+    """TensorFlow Lite flatbuffer; sparse kernels stored sparse where the converter finds it pays."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    return converter.convert()
+
+
+def save(network: Network, fmt: str, out: str | Path) -> Path:
+    """Write the network to `out` in `fmt` (a folder for savedmodel); returns the path written."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if fmt != "savedmodel" and out.suffix != SUFFIX[fmt]:
+        out = out.with_name(out.name + SUFFIX[fmt])
+    if out.exists() or out.is_symlink():
+        raise ExportError(f"{out} exists; choose a new path (nothing is overwritten)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = build(network)
+    if fmt == "tflite":
+        out.write_bytes(tflite_bytes(model))
+    elif fmt == "savedmodel":
+        tf.saved_model.save(model, str(out))
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # .h5 is asked for by name
+            model.save(str(out), **({"include_optimizer": False} if fmt == "h5" else {}))
+    return out
+
+
+def file_sizes(model) -> dict:
+    """Bytes of the model's .h5 file and of that file gzip'ed (zeros compress: that is the saving)."""
+    with tempfile.TemporaryDirectory(prefix="lth-size-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "HDF5 is legacy": it is the format tfmot's guide measures
+        path = Path(tmp) / "model.h5"
+        keras.models.save_model(model, str(path), include_optimizer=False)
+        data = path.read_bytes()
+    return {"h5_bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0))}
+
+
+def zip_folder(folder: Path) -> bytes:
+    """A SavedModel folder as one .zip (for a download)."""
+    with tempfile.TemporaryDirectory(prefix="lth-zip-") as tmp:
+        return Path(shutil.make_archive(str(Path(tmp) / folder.name), "zip", folder)).read_bytes()
+
+
+def accuracy_of_file(path: str | Path, fmt: str, x: np.ndarray, y: np.ndarray) -> float:
+    """Test accuracy of an exported file, loaded back the way a user would load it."""
+    path = Path(path)
+    if fmt in ("keras", "h5"):
+        logits = keras.models.load_model(str(path)).predict(x, batch_size=5000, verbose=0)
+    elif fmt == "savedmodel":
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        logits = next(iter(serve(tf.constant(x)).values())).numpy()
+    else:
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, x.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, x.astype(np.float32))
+        interpreter.invoke()
+        logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return float(np.mean(np.argmax(logits, axis=1) == y))

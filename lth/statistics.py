@@ -1,0 +1,133 @@
+"""Statistics over seeds for the Compare page and its exports: per series, arm and density the mean, std
+and 95% confidence interval; the ticket against each control and against the dense network, paired by seed
+(mean difference, its 95% CI, a paired t-test's p-value from scipy); and the winning-ticket verdict.
+
+Winning ticket (at one density of one series): its test accuracy is not below the dense network's beyond
+the 95% interval (the upper end of the paired difference's CI is at least 0) and it stops early no later
+(the lower end of the early-stop difference's CI is at most 0). With one seed there is no interval: the
+point difference decides.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+CONFIDENCE = 0.95
+WINNING_RULE = ("a winning ticket: test accuracy not below the dense network's beyond the 95% interval of the "
+                "paired difference (its upper end ≥ 0) and early stop no later (the lower end of the early-stop "
+                "difference's interval ≤ 0); with one seed, the point differences decide")
+
+
+def interval(values) -> tuple[float, float, float, int]:
+    """Mean and 95% t-interval of `values` (NaN bounds below two values), and n."""
+    values = np.asarray(values, float)
+    n = len(values)
+    mean = float(values.mean()) if n else math.nan
+    if n < 2:
+        return mean, math.nan, math.nan, n
+    sem = float(values.std(ddof=1)) / math.sqrt(n)
+    if sem == 0.0:
+        return mean, mean, mean, n
+    low, high = scipy_stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high), n
+
+
+def paired(a, b) -> dict:
+    """a - b paired by position: mean difference, its 95% CI, the paired t-test's p-value, n."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    diff = a - b
+    mean, low, high, n = interval(diff)
+    if n >= 2 and np.ptp(diff) > 0:
+        p = float(scipy_stats.ttest_rel(a, b).pvalue)
+    elif n >= 2:  # every seed differs by the same amount: no spread, the test is undefined
+        p = 0.0 if mean != 0 else 1.0
+    else:
+        p = math.nan
+    return {"diff": mean, "ci_low": low, "ci_high": high, "p_value": p, "n": n}
+
+
+def with_dense(results: pd.DataFrame) -> pd.DataFrame:
+    """The results with each lottery run's round 0 named `dense` (it is the dense network from theta0)."""
+    frame = results.copy()
+    frame.loc[(frame["experiment"] == "lottery") & (frame["round"] == 0), "arm"] = "dense"
+    return frame
+
+
+def summary(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per series, arm and density: n, mean, std and 95% CI of `metric` and of the early-stop iteration."""
+    if results.empty:
+        return pd.DataFrame()
+    frame = with_dense(results).assign(density_pct=(100 * results["density"]).round(2))
+    rows = []
+    for (label, arm, density), group in frame.groupby(["label", "arm", "density_pct"], sort=False):
+        acc = interval(group[metric])
+        stop = interval(group["early_stop_iteration"])
+        rows.append({"label": label, "arm": arm, "density_pct": density, "n": acc[3],
+                     "mean": acc[0], "std": float(group[metric].std(ddof=1)) if acc[3] > 1 else math.nan,
+                     "ci_low": acc[1], "ci_high": acc[2],
+                     "early_stop_mean": stop[0], "early_stop_ci_low": stop[1], "early_stop_ci_high": stop[2]})
+    return pd.DataFrame(rows).sort_values(["label", "arm", "density_pct"], ascending=[True, True, False],
+                                          ignore_index=True)
+
+
+def _dense_reference(frame: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
+    """The dense network's results for a series: its own round 0 (lottery), or baseline runs that train
+    the same way (same `training` key: model, data, budget, optimiser)."""
+    own = group[group["arm"] == "dense"]
+    if not own.empty:
+        return own
+    return frame[(frame["arm"] == "dense") & (frame["training"] == group["training"].iloc[0])]
+
+
+def comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The ticket against dense and every control at each density of each series, paired by seed,
+    for `metric` and for the early-stop iteration; with the winning-ticket verdict."""
+    if results.empty:
+        return pd.DataFrame()
+    frame = with_dense(results)
+    frame = frame.assign(density_pct=(100 * frame["density"]).round(2))
+    rows = []
+    for label, group in frame.groupby("label", sort=False):
+        tickets = group[group["arm"] == "ticket"]
+        if tickets.empty:
+            continue
+        dense = _dense_reference(frame, group).drop_duplicates("seed").set_index("seed")
+        for density, at in tickets.groupby("density_pct", sort=False):
+            ticket = at.drop_duplicates("seed").set_index("seed")
+            others = {"dense": dense}
+            for arm in sorted(set(group["arm"]) - {"ticket", "dense"}):
+                others[arm] = group[(group["arm"] == arm) & (group["density_pct"] == density)] \
+                    .drop_duplicates("seed").set_index("seed")
+            for arm, other in others.items():
+                seeds = sorted(set(ticket.index) & set(other.index))
+                if not seeds:
+                    continue
+                acc = paired(ticket.loc[seeds, metric], other.loc[seeds, metric])
+                stop = paired(ticket.loc[seeds, "early_stop_iteration"], other.loc[seeds, "early_stop_iteration"])
+                row = {"label": label, "density_pct": density, "against": arm, "n": acc["n"],
+                       "accuracy_diff": acc["diff"], "accuracy_ci_low": acc["ci_low"],
+                       "accuracy_ci_high": acc["ci_high"], "accuracy_p": acc["p_value"],
+                       "early_stop_diff": stop["diff"], "early_stop_ci_low": stop["ci_low"],
+                       "early_stop_ci_high": stop["ci_high"], "early_stop_p": stop["p_value"]}
+                if arm == "dense":
+                    row["winning_ticket"] = winning(acc, stop)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def winning(accuracy: dict, early_stop: dict) -> bool:
+    acc_high = accuracy["ci_high"] if accuracy["n"] >= 2 else accuracy["diff"]
+    stop_low = early_stop["ci_low"] if early_stop["n"] >= 2 else early_stop["diff"]
+    return bool(acc_high >= 0 and stop_low <= 0)
+
+
+def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:
+    """One row per series and density: whether the ticket there is a winning ticket (against dense)."""
+    if comparison.empty or "winning_ticket" not in comparison:
+        return pd.DataFrame(columns=["label", "density_pct", "n", "winning_ticket"])
+    against_dense = comparison[comparison["against"] == "dense"]
+    return against_dense[["label", "density_pct", "n", "accuracy_diff", "early_stop_diff", "winning_ticket"]] \
+        .reset_index(drop=True)

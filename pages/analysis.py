@@ -1,0 +1,61 @@
+import streamlit as st
+
+from dashboard.common import figure_downloads, store, table_downloads
+from lth import analysis
+from lth.networks import NetworkError
+from lth.runs import Corrupt, StoreError
+
+st.title("Masks and weights")
+st.caption("What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
+           "initial and trained weights of the kept against the pruned, and how masks overlap between rounds and "
+           "seeds. From the trained networks each run keeps (runs made before networks were kept have none).")
+s = store()
+runs = s.runs()
+candidates = []
+for run in runs.itertuples():
+    try:
+        if run.experiment in ("lottery", "tfmot") and s.kept_networks(run.run_id):
+            candidates.append(run)
+    except (StoreError, Corrupt, OSError):
+        continue  # a corrupt run is reported on the Runs page; the others stay usable here
+if not candidates:
+    st.info("No lottery or tfmot run with kept networks yet. Start one on the Lottery ticket or tfmot page "
+            "(or a preset on the Home page); its masks and weights appear here as its rounds finish.")
+    st.stop()
+labels = {r.run_id: f"{r.run_id} · {r.experiment} {r.model} {r.dataset} seed {r.seed} · {r.state}" for r in candidates}
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="analysis-run")
+kept = s.kept_networks(run_id)
+arms = sorted({a for a, _ in kept if a != "dense"}, key=lambda a: (a != "ticket", a))
+left, right = st.columns([1, 3])
+arm = left.selectbox("Arm", arms, key=f"analysis-arm-{run_id}")
+rounds = sorted(r for a, r in kept if a == arm)
+round_ = (right.select_slider("Round", rounds, value=rounds[-1], key=f"analysis-round-{run_id}-{arm}")
+          if len(rounds) > 1 else rounds[0])
+config = s.config_and_record(run_id)[1]
+same_series = [r.run_id for r in candidates if r.run_id != run_id
+               and analysis.same_but_seed(s, r.run_id, config) and (arm, round_) in s.kept_networks(r.run_id)]
+other = st.selectbox("Compare the mask with another seed's", [None] + same_series,
+                     format_func=lambda r: "—" if r is None else labels[r], key=f"analysis-other-{run_id}")
+try:
+    figs, tables = analysis.run_analysis(s, run_id, arm, round_, other)
+except (NetworkError, StoreError, Corrupt, OSError, ValueError) as e:
+    st.error(f"This network cannot be analysed: {e}")
+    st.stop()
+
+for name, fig in figs.items():
+    st.plotly_chart(fig, key=f"analysis-{name}")
+    figure_downloads(fig, f"{run_id}_{arm}_r{round_}_{name}", f"dl-analysis-{name}")
+if "mask_heatmap" not in figs:
+    st.info(f"{config.model} prunes no layer that reads the pixels, so its mask has no 28x28 image.")
+if "round_overlap" in tables:
+    st.markdown("**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
+                "(1.0 when masks are nested, as iterative magnitude pruning makes them)")
+    st.dataframe(tables["round_overlap"], hide_index=True)
+if "seed_overlap" in tables:
+    st.markdown("**Overlap with the other seed's mask** at this round, against what independent random masks "
+                "of the same densities would share by chance")
+    st.dataframe(tables["seed_overlap"], hide_index=True)
+with st.expander("Data"):
+    for name, table in tables.items():
+        st.markdown(f"`{name}`")
+        table_downloads(table, f"{run_id}_{arm}_r{round_}_{name}", f"dl-analysis-table-{name}")

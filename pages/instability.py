@@ -1,0 +1,38 @@
+import streamlit as st
+
+from dashboard.common import figure_downloads, store, table_downloads
+from dashboard.experiment_page import render
+from lth import figures
+from lth.instability import STABLE_BARRIER
+
+render("instability", "Instability: linear mode connectivity",
+       "Frankle, Dziugaite, Roy & Carbin (ICML 2020): two copies of a network trained from its weights at "
+       "iteration k with different data orders; the test error along the straight line between them. Stable "
+       f"when the error barrier (highest error on the line minus the mean of the ends) is under "
+       f"{100 * STABLE_BARRIER:g} percentage points. Sparse tickets come with their mask from a lottery run; "
+       "pruned weights stay zero along the whole line.")
+
+st.divider()
+st.subheader("Results of finished instability runs")
+frame = store().instability_frame()
+if frame.empty:
+    st.info("No finished instability run yet: start one above; its figures appear here when it finishes.")
+    st.stop()
+labels = sorted(frame["label"].unique())
+chosen = st.multiselect("Runs (model, data, seed)", labels, default=labels, key="instability-shown")
+frame = frame[frame["label"].isin(chosen)]
+if frame.empty:
+    st.warning("Choose at least one run.")
+    st.stop()
+ks = sorted(frame["rewind_iteration"].unique())
+k = st.select_slider("k for the barrier against density (besides k = 0)", ks, value=ks[-1], key="instability-k") \
+    if len(ks) > 1 else ks[0]
+for name, fig in (("error_along_line", figures.instability_error_curves(frame)),
+                  ("barrier_vs_k", figures.instability_barrier_vs_k(frame)),
+                  ("barrier_vs_density", figures.instability_barrier_vs_density(frame, sorted({0, k} & set(ks)) or [k]))):
+    st.plotly_chart(fig, key=f"instability-{name}")
+    figure_downloads(fig, f"instability_{name}", f"dl-instability-{name}")
+table = frame.drop(columns=["alphas"]).assign(
+    test_errors=frame["test_errors"].map(lambda e: ", ".join(f"{100 * v:.2f}" for v in e)))
+st.dataframe(table, hide_index=True, width="stretch")
+table_downloads(frame.drop(columns=["alphas"]), "instability", "dl-instability-data")

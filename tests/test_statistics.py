@@ -1,0 +1,67 @@
+"""Statistics over seeds, checked against values computed by hand."""
+import math
+
+import pandas as pd
+import pytest
+
+from lth import figures, statistics
+
+
+def test_paired_difference_interval_and_p_value_match_a_hand_computation():
+    a, b = [0.90, 0.92, 0.91], [0.89, 0.90, 0.90]
+    result = statistics.paired(a, b)
+    # differences 0.01, 0.02, 0.01: mean 1/75, sd 1/(100 sqrt 3), sem 1/300, t = 4 with 2 degrees of freedom
+    assert result["diff"] == pytest.approx(0.04 / 3)
+    t_975_df2 = 4.302652729911275  # t table
+    assert result["ci_low"] == pytest.approx(0.04 / 3 - t_975_df2 / 300)
+    assert result["ci_high"] == pytest.approx(0.04 / 3 + t_975_df2 / 300)
+    # Student's t with 2 df has the closed-form cdf 1/2 + t / (2 sqrt(2 + t^2)): p = 1 - 4 / sqrt(18)
+    assert result["p_value"] == pytest.approx(1 - 4 / math.sqrt(18))
+    assert result["n"] == 3
+
+
+def test_one_seed_has_no_interval_and_equal_shifts_no_spread():
+    single = statistics.paired([0.9], [0.8])
+    assert single["diff"] == pytest.approx(0.1) and math.isnan(single["ci_low"]) and math.isnan(single["p_value"])
+    shifted = statistics.paired([0.9, 0.8], [0.85, 0.75])
+    assert shifted["ci_low"] == pytest.approx(0.05) == shifted["ci_high"]
+
+
+def _rows(arm, round_, density, accs, stops, experiment="lottery", label="L", training="t"):
+    return [{"run_id": f"r{seed}", "experiment": experiment, "model": "m", "label": label, "series": label,
+             "training": training, "arm": arm, "round": round_, "density": density, "seed": seed,
+             "early_stop_test_accuracy": acc, "early_stop_iteration": stop}
+            for seed, (acc, stop) in enumerate(zip(accs, stops))]
+
+
+def test_winning_ticket_verdict_and_its_stars_on_the_figure():
+    results = pd.DataFrame(
+        _rows("ticket", 0, 1.0, [0.90, 0.91, 0.92], [1000, 1100, 900])  # round 0: the dense network
+        + _rows("ticket", 1, 0.5, [0.91, 0.92, 0.93], [800, 900, 700])  # above dense, earlier: wins
+        + _rows("reinit", 1, 0.5, [0.88, 0.89, 0.90], [1200, 1300, 1100])
+        + _rows("ticket", 2, 0.1, [0.80, 0.81, 0.79], [800, 900, 700]))  # far below dense: loses
+    comparison = statistics.comparisons(results, "early_stop_test_accuracy")
+    against = {(r.density_pct, r.against): r for r in comparison.itertuples()}
+    assert set(against) == {(50.0, "dense"), (50.0, "reinit"), (10.0, "dense")}
+    assert against[(50.0, "reinit")].accuracy_diff == pytest.approx(0.03)
+    assert against[(50.0, "reinit")].early_stop_diff == pytest.approx(-400)
+    verdicts = statistics.verdicts(comparison).set_index("density_pct")["winning_ticket"]
+    assert verdicts.to_dict() == {50.0: True, 10.0: False}
+    fig = figures.accuracy_vs_density(results, verdicts=statistics.verdicts(comparison))
+    stars = [t for t in fig.data if t.name and t.name.startswith("winning ticket")]
+    assert len(stars) == 1 and list(stars[0].x) == [50.0] and list(stars[0].y) == pytest.approx([0.92])
+
+
+def test_a_tfmot_series_is_compared_with_baselines_that_train_the_same_way():
+    results = pd.DataFrame(
+        _rows("dense", 0, 1.0, [0.90, 0.91], [300, 300], experiment="baseline", label="B")
+        + _rows("dense", 0, 1.0, [0.50, 0.50], [300, 300], experiment="baseline", label="B2", training="other")
+        + _rows("ticket", 0, 0.2, [0.89, 0.90], [300, 250], experiment="tfmot", label="T")
+        + _rows("pruned", 0, 0.2, [0.91, 0.92], [300, 300], experiment="tfmot", label="T"))
+    comparison = statistics.comparisons(results, "early_stop_test_accuracy").set_index("against")
+    assert comparison.loc["dense", "accuracy_diff"] == pytest.approx(-0.01)  # not the other baseline's 0.50
+    assert comparison.loc["pruned", "accuracy_diff"] == pytest.approx(-0.02)
+    summary = statistics.summary(results, "early_stop_test_accuracy")
+    ticket = summary[(summary["label"] == "T") & (summary["arm"] == "ticket")].iloc[0]
+    assert ticket["n"] == 2 and ticket["mean"] == pytest.approx(0.895)
+    assert ticket["ci_high"] - ticket["mean"] == pytest.approx(12.706204736 * 0.005, rel=1e-6)
