@@ -37,7 +37,7 @@ def mask_heatmap(net: Network) -> go.Figure:
         raise ValueError(f"{net.model} prunes no layer that reads the pixels, so its mask has no image")
     image = input_map(net.masks[layer])
     outputs = net.masks[layer].shape[1]
-    fig = go.Figure(go.Heatmap(z=image[::-1], colorscale="Viridis", zmin=0, zmax=outputs,
+    fig = go.Figure(go.Heatmap(z=image[::-1], colorscale="Viridis", zmin=0,
                                colorbar={"title": {"text": "kept"}},
                                hovertemplate="pixel (%{x}, %{y}): %{z} of " + f"{outputs} kept<extra></extra>"))
     fig.update_layout(title={"text": f"{layer}: connections kept per input pixel · {net.arm} round {net.round} "

@@ -53,7 +53,8 @@ class RoundCheckpoint:
 
     def save_weights(self, theta0: list[np.ndarray], reset_point: list[np.ndarray]) -> None:
         arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
-        arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
+        if any(not np.array_equal(a, b) for a, b in zip(theta0, reset_point)):  # late rewinding only
+            arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
         write_npz_atomic(self.folder / "weights.npz", arrays)
 
     def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> None:
@@ -64,11 +65,12 @@ class RoundCheckpoint:
         if not path.is_file():
             return None
         arrays = read_npz(path)
-        return [arrays[f"reset/{i}"] for i in range(sum(k.startswith("reset/") for k in arrays))]
+        prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
+        return [arrays[f"{prefix}{i}"] for i in range(sum(k.startswith(prefix) for k in arrays))]
 
     def save_round(self, round_: int, records: list[dict], masks: pruning.Masks, next_masks: pruning.Masks) -> None:
-        arrays = {f"mask/{n}": m for n, m in masks.items()}
-        arrays.update({f"next/{n}": m for n, m in next_masks.items()})
+        arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
+        arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
         write_npz_atomic(self.folder / f"round_{round_:02d}.npz", arrays)
         write_json_atomic(self.folder / f"round_{round_:02d}.json", records)
 
@@ -78,7 +80,7 @@ class RoundCheckpoint:
         if not json_path.is_file():
             return None
         arrays = read_npz(self.folder / f"round_{round_:02d}.npz")
-        next_masks = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("next/")}
+        next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
         return json.loads(json_path.read_text()), next_masks
 
 

@@ -4,10 +4,10 @@ Pure functions of DataFrames from the run store, so the dashboard, the CLI and t
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
-from plotly.subplots import make_subplots
 
 ARM_LABELS = {
     "dense": "dense baseline", "ticket": "lottery ticket", "reinit": "random reinit",
@@ -44,14 +44,38 @@ def round_colour(arm: str, index: int, count: int) -> str:
     return sample_colorscale(ARM_SCALES.get(arm, "Purples"), [position])[0]
 
 
+CURVE_POINTS = 250  # points per drawn curve at most: a 50,000-iteration training has 500 evaluations
+
+
+def _thin(count: int, limit: int = CURVE_POINTS) -> np.ndarray:
+    """Positions of every n-th point of `count` (the last one always): a long curve costs what a short one does."""
+    if count <= limit:
+        return np.arange(count)
+    step = -(-count // limit)
+    return np.append(np.arange(0, count - 1, step), count - 1)
+
+
+def _curve_layout(title: str) -> dict:
+    """Two panels side by side (loss, accuracy), as make_subplots lays them out, built directly: the live
+    view redraws every refresh and plotly's own constructors cost more than the data."""
+    return {"title": {"text": title}, "height": 460, "legend": {"font": {"size": 10}},
+            "margin": {"l": 50, "r": 20, "t": 60, "b": 40},
+            "xaxis": {"domain": [0.0, 0.45], "anchor": "y", "title": {"text": "iteration"}},
+            "xaxis2": {"domain": [0.55, 1.0], "anchor": "y2", "title": {"text": "iteration"}},
+            "yaxis": {"domain": [0.0, 1.0], "anchor": "x", "type": "log"},
+            "yaxis2": {"domain": [0.0, 1.0], "anchor": "x2"},
+            "annotations": [{"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
+                             "xanchor": "center", "yanchor": "bottom", "font": {"size": 16}}
+                            for text, x in (("loss", 0.225), ("accuracy", 0.775))]}
+
+
 def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
     """Loss and accuracy against iteration for train, validation and test; one colour per round
-    (per arm when an arm is not the ticket), line style per split."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    (per arm when an arm is not the ticket), line style per split; long curves thinned."""
     if metrics.empty:
-        fig.update_layout(title=title or "no evaluations yet")
-        return fig
+        return go.Figure(layout=_curve_layout(title or "no evaluations yet"), _validate=False)
     rounds = sorted(metrics["round"].unique())
+    traces = []
     # instability runs train several copies per network: each its own line
     keys = ["arm", "round"] + [k for k in ("rewind", "copy") if k in metrics]
     for key, group in metrics.groupby(keys, sort=False, dropna=False):
@@ -60,20 +84,21 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
         pair = f" k={key[2]:g} copy {key[3]:g}" if len(key) == 4 and key[2] == key[2] else ""
         name = f"{ARM_LABELS.get(arm, arm)} r{round_} ({density:.1f}%){pair}"
         colour = round_colour(arm, rounds.index(round_), len(rounds))
+        iterations = group["iteration"].to_numpy()
         for split in ("train", "val", "test"):
             for col, metric in ((1, "loss"), (2, "accuracy")):
-                points = group.dropna(subset=[f"{split}_{metric}"])  # the test set is evaluated less often
-                fig.add_trace(go.Scatter(
-                    x=points["iteration"], y=points[f"{split}_{metric}"],
-                    mode="lines" if len(points) > 1 else "markers",  # one evaluation is a point, not nothing
-                    name=f"{name} {split}", legendgroup=name, showlegend=col == 1,
-                    line={"color": colour, "dash": SPLIT_DASH[split]}, marker={"color": colour},
-                ), row=1, col=col)
-    fig.update_xaxes(title_text="iteration")
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(title=title, height=460, legend={"font": {"size": 10}},
-                      margin={"l": 50, "r": 20, "t": 60, "b": 40})
-    return fig
+                column = f"{split}_{metric}"
+                values = group[column].to_numpy(dtype=float, na_value=np.nan) if column in group else \
+                    np.full(len(group), np.nan)
+                present = np.flatnonzero(~np.isnan(values))  # the test set is evaluated less often
+                shown = present[_thin(len(present))]
+                traces.append({
+                    "type": "scatter", "x": iterations[shown].tolist(), "y": values[shown].tolist(),
+                    "mode": "lines" if len(shown) > 1 else "markers",  # one evaluation is a point, not nothing
+                    "name": f"{name} {split}", "legendgroup": name, "showlegend": col == 1,
+                    "line": {"color": colour, "dash": SPLIT_DASH[split]}, "marker": {"color": colour},
+                    "xaxis": "x" if col == 1 else "x2", "yaxis": "y" if col == 1 else "y2"})
+    return go.Figure(data=traces, layout=_curve_layout(title), _validate=False)
 
 
 def aggregate(results: pd.DataFrame, metric: str) -> pd.DataFrame:

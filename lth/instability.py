@@ -34,7 +34,7 @@ def ticket_arrays(masks_by_round: dict[int, dict[str, np.ndarray]], theta0: list
     """What TICKET_FILE holds: each round's masks (`mask/RR/LAYER`) and the source run's theta0."""
     arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
     for round_, masks in masks_by_round.items():
-        arrays.update({f"mask/{round_:02d}/{layer}": m for layer, m in masks.items()})
+        arrays.update({f"mask/{round_:02d}/{layer}": np.asarray(m, np.uint8) for layer, m in masks.items()})
     return arrays
 
 
@@ -43,6 +43,6 @@ def read_ticket(arrays: dict) -> tuple[dict[int, dict[str, np.ndarray]], list[np
     for key, value in arrays.items():
         if key.startswith("mask/"):
             _, round_, layer = key.split("/", 2)
-            masks.setdefault(int(round_), {})[layer] = value
+            masks.setdefault(int(round_), {})[layer] = value.astype(np.float32)
     theta0 = [arrays[f"theta0/{i}"] for i in range(sum(k.startswith("theta0/") for k in arrays))]
     return masks, theta0

@@ -58,7 +58,7 @@ class Network:
 
 def save(folder: str | Path, arm: str, round_: int, weights: list[np.ndarray], masks: dict[str, np.ndarray]) -> str:
     arrays = {f"weights/{i}": np.asarray(w, np.float32) for i, w in enumerate(weights)}
-    arrays.update({f"mask/{name}": np.asarray(m, np.float32) for name, m in masks.items()})
+    arrays.update({f"mask/{name}": np.asarray(m, np.uint8) for name, m in masks.items()})  # 0/1: bytes, not floats
     name = net_file(arm, round_)
     write_npz_atomic(Path(folder) / name, arrays)
     return name
@@ -107,7 +107,7 @@ def load(folder: str | Path, model: str, arm: str, round_: int) -> Network:
         if name not in spec.kernel_shapes or m.shape != tuple(spec.kernel_shapes[name]) \
                 or not np.isin(m, (0.0, 1.0)).all():
             raise NetworkError(f"{path.name}: {key} is not a 0/1 mask of a {model} kernel")
-        masks[name] = m
+        masks[name] = m.astype(np.float32)
     return Network(model=model, arm=arm, round=round_, weights=weights, masks=masks)
 
 

@@ -45,6 +45,21 @@ early = figures.early_stop_vs_density(chosen, band, stats)
 st.plotly_chart(early, key="fig-early")
 figure_downloads(early, "early_stop_vs_density", "dl-early")
 
+COMPRESSION = {"compression_ratio": "compression ratio (.h5 file / gzip'ed)", "gzip_bytes": "gzip'ed .h5 bytes",
+               "nonzero_params": "non-zero parameters", "nonzero_macs": "non-zero multiply-accumulates per image"}
+if "compression_ratio" in chosen and chosen["compression_ratio"].notna().any():
+    st.subheader("Compression against density")
+    measured = chosen[chosen["compression_ratio"].notna()]
+    quantity = st.selectbox("Quantity", list(COMPRESSION), format_func=COMPRESSION.get, key="f-compression")
+    compression = figures.accuracy_vs_density(measured, quantity, band)
+    compression.update_layout(title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
+                              yaxis={"title": {"text": COMPRESSION[quantity]}})
+    st.plotly_chart(compression, key="fig-compression")
+    figure_downloads(compression, f"{quantity}_vs_density", "dl-compression")
+    if len(measured) < len(chosen):
+        st.caption(f"{len(chosen) - len(measured)} results come from runs made before the compression report "
+                   f"existed and are not in this figure.")
+
 st.subheader("Statistics over seeds")
 st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds; "
            "p-values from a paired t-test (scipy.stats.ttest_rel), pairs matched by seed.")

@@ -129,7 +129,13 @@ def curves() -> None:
     last = metrics.iloc[-1]
     st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
                f"iteration {last['iteration']}/{last['total_iterations']}, validation accuracy {last['val_accuracy']:.4f}")
-    st.plotly_chart(figures.training_curves(shown, f"run {run_id}"), key=f"curves-{run_id}")
+    # rebuilt only when evaluations arrived or the arms shown changed: most refreshes find neither
+    cache_key = (len(metrics), tuple(chosen))
+    cached = st.session_state.get(f"curves-figure-{run_id}")
+    if cached is None or cached[0] != cache_key:
+        cached = (cache_key, figures.training_curves(shown, f"run {run_id}"))
+        st.session_state[f"curves-figure-{run_id}"] = cached
+    st.plotly_chart(cached[1], key=f"curves-{run_id}")
     if status.get("state") == RunState.DONE:
         try:
             show_results(s.results(run_id))

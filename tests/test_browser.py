@@ -14,7 +14,8 @@ CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (make test installs it)")
 PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
-         "tfmot": "tfmot gradual pruning", "runs": "Runs", "compare": "Compare runs"}
+         "tfmot": "tfmot gradual pruning", "instability": "Instability: linear mode connectivity",
+         "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}
 
 
 @pytest.fixture
@@ -99,7 +100,8 @@ def test_dashboard_end_to_end_in_chromium(server, page, tmp_path):
         data = Path(download.value.path()).read_bytes()
         assert magic in data[:200] and len(data) > 5_000
 
-    for path, name in (("", "home"), ("lottery", "lottery"), ("tfmot", "tfmot")):
+    for path, name in (("", "home"), ("lottery", "lottery"), ("tfmot", "tfmot"), ("instability", "instability"),
+                       ("analysis", "analysis")):
         open_page(page, url, path)
         page.screenshot(path=shots / f"{name}.png", full_page=True)
     assert run_id in {p.name for p in store_root.iterdir()}

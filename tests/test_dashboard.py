@@ -105,7 +105,11 @@ def test_starting_a_tiny_run_from_the_ui(monkeypatch, tmp_path):
 def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     at = open_page("pages/compare.py", monkeypatch, filled_store.root)
     charts = at.get("plotly_chart")
-    assert len(charts) == 2
+    assert len(charts) == 3  # accuracy, early stop, compression against density
+    compression = chart_figure(charts[2])
+    ticket = next(t for t in compression["data"] if t.get("name", "").startswith("lottery ticket")
+                  and t.get("mode") == "lines+markers")
+    assert ticket["y"][0] < ticket["y"][-1]  # the sparser, the better it compresses
     figure = chart_figure(charts[0])
     names = {t.get("name") for t in figure["data"] if t.get("showlegend", True) is not False}
     assert any(n.startswith("lottery ticket · lottery lenet300_100") for n in names)

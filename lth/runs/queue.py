@@ -83,7 +83,8 @@ class Submission:
             "cached": f"run {self.run_id} is cached: its results are ready, nothing was trained",
             "attached": f"run {self.run_id} is already queued or running; attached to it",
             "queued": f"run {self.run_id} queued",
-            "resumed": f"run {self.run_id} had stopped; it resumes from its last completed round",
+            "resumed": f"run {self.run_id} had stopped; it is queued again (a lottery run goes on from its "
+                       f"last completed round)",
         }[self.outcome]
 
 
