@@ -161,7 +161,9 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
             theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {arm} round {round_}",
             "theta0")
         kept_nets = store.kept_networks(run_id)
-        dense = next(((a, r) for a, r in kept_nets if r == 0 and a in ("ticket", "dense")), None)
+        # the run's own dense network: a lottery run's round 0 (tfmot runs have none)
+        experiment = store.config_and_record(run_id)[1].experiment
+        dense = ("ticket", 0) if experiment == "lottery" and ("ticket", 0) in kept_nets else None
         if dense is not None:
             trained = {k: np.abs(v) for k, v in store.network(run_id, *dense).kernels().items()}
             figures["trained_histograms"] = weight_histograms(

@@ -112,7 +112,7 @@ def _submit(args, command: str):
 
     try:
         store = _store(args)
-        return store, submit(config_from_args(args), data_dir=args.data_dir, store=store,
+        return store, submit(config_from_args(args), data_dir=args.data_dir, store=store, download=True,
                              start=command == "submit", executor=args.executor, ray_address=args.ray_address)
     except _input_errors() as e:
         return _fail(command, str(e))
@@ -342,9 +342,9 @@ def cmd_preset(args) -> int:
         configs = preset.configs(args.budget, args.dataset)
         store = _store(args)
         if args.partial:  # export what is there now: nothing is submitted, resumed or started
-            submissions = [Submission(check(c, args.data_dir).run_id, "attached") for c in configs]
+            submissions = [Submission(check(c, args.data_dir, download=True).run_id, "attached") for c in configs]
         else:
-            submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor,
+            submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor, download=True,
                                      ray_address=args.ray_address)
     except _input_errors() as e:
         return _fail("preset", str(e))
@@ -416,7 +416,7 @@ def cmd_sweep(args) -> int:
                             controls=base.controls if experiment == "lottery" else (),
                             rewind=base.rewind if experiment == "lottery" else "init",
                             prunable=base.prunable if experiment != "baseline" else None))
-        submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor,
+        submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor, download=True,
                                  ray_address=args.ray_address)
     except _input_errors() as e:
         return _fail("sweep", str(e))

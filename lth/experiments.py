@@ -365,7 +365,7 @@ def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: O
 
     `checkpoint` keeps a lottery run's completed rounds, so a stopped run resumes where it was;
     `expected_fingerprint` is the data the run id was made from: other data is refused."""
-    data = check_run(config, data_dir)
+    data = check_run(config, data_dir, download=True)
     if expected_fingerprint is not None and data.fingerprint != expected_fingerprint:
         raise DataError(f"the data at {data.source} (fingerprint {data.fingerprint}) is not the data this run "
                         f"was made from (fingerprint {expected_fingerprint}); its data_dir changed or the files "

@@ -344,15 +344,23 @@ def run_id(config: RunConfig, dataset_fingerprint: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def check_run(config: RunConfig, data_dir: str | None = None) -> Dataset:
+def check_run(config: RunConfig, data_dir: str | None = None, download: bool = False) -> Dataset:
     """Everything that can be wrong before training (settings, data), without TensorFlow.
 
     Raises ConfigError or DataError; returns the loaded dataset.
     """
     config.validate()
-    data = load_dataset(config.dataset, data_dir)
+    data = load_dataset(config.dataset, data_dir, download)
     config.validate_against(len(data.y_train))
     return data
+
+
+TEST_CURVE_ITERATIONS = 1000  # the live test curve's spacing when validation is evaluated more often
+
+
+def test_curve_every(eval_every: int) -> int:
+    """Iterations between test evaluations made only for the live curve (a multiple of eval_every)."""
+    return eval_every * max(1, TEST_CURVE_ITERATIONS // eval_every)
 
 
 def planned_trainings(config: RunConfig) -> int:

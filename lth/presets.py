@@ -99,7 +99,7 @@ TRAINING_OVERHEAD_S = 2.5
 
 def training_seconds(config: RunConfig, train_size: int, val_size: int, test_size: int) -> float:
     """Expected seconds of one training of `config` on that CPU."""
-    from lth.training import test_curve_every
+    from lth.hparams import test_curve_every
 
     iterations = config.total_iterations(train_size)
     evaluations = math.ceil(iterations / config.eval_every)

@@ -18,11 +18,11 @@ from typing import Callable
 import numpy as np
 
 from lth.data import Dataset
+from lth.hparams import test_curve_every
 from lth.tf_setup import keras, tf
 
 EVAL_BATCH = 5000  # large batches: evaluation is compute-bound, fewer calls cost less
 MAX_CHUNK = 5000  # training steps per compiled call at most (bounds the batch indices held in memory)
-TEST_CURVE_ITERATIONS = 1000  # the live test curve's spacing when validation is evaluated more often
 OnEval = Callable[[dict], None]
 
 
@@ -36,11 +36,6 @@ def make_optimizer(name: str, lr: float):
 
 class TrainingDiverged(ArithmeticError):
     """The loss became NaN or infinite: the run fails with this message instead of reporting chance."""
-
-
-def test_curve_every(eval_every: int) -> int:
-    """Iterations between test evaluations made only for the live curve (a multiple of eval_every)."""
-    return eval_every * max(1, TEST_CURVE_ITERATIONS // eval_every)
 
 
 def chunk_boundaries(iterations: int, eval_every: int, snapshot_at: int | None = None):

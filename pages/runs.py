@@ -145,7 +145,7 @@ def curves() -> None:
 
 live = RunState(row["state"]) in ACTIVE
 st.fragment(curves, run_every=2.0 if live else None)()
-if row["state"] == RunState.DONE:
+if row["state"] == RunState.DONE and row["experiment"] != "instability":  # its copies are measured, not kept
     with st.expander("Trained networks: compression, model export, TensorBoard"):
         try:
             summary = s.results(run_id)

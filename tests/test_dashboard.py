@@ -403,9 +403,9 @@ def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, fil
     at = open_page("pages/runs.py", monkeypatch, filled_store.root)
     run_id = next(r for r in filled_store.run_ids() if filled_store.config_and_record(r)[1].experiment == "lottery")
     at.selectbox(key="selected-run").set_value(run_id).run()
-    report = next(t.value for t in at.dataframe if "compression_ratio" in t.columns)
+    report = next(t.value for t in at.dataframe if "compression_ratio" in t.value.columns)
     assert len(report) == 7 and (report["nonzero_params"] <= report["params"]).all()
-    results = next(t.value for t in at.dataframe if "pruned weights ≠ 0" in t.columns)
+    results = next(t.value for t in at.dataframe if "pruned weights ≠ 0" in t.value.columns)
     assert (results["pruned weights ≠ 0"] == 0).all()
     assert any("tensorboard --logdir" in c.value for c in at.code)
     at.selectbox(key=f"export-net-{run_id}").set_value(("ticket", 2))
@@ -429,5 +429,34 @@ def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     titles = [c["layout"]["title"]["text"] for c in charts]
     assert any(t.startswith("initial weights (theta0)") for t in titles)
     assert any(t.startswith("|trained weights|") for t in titles)
-    overlap = next(t.value for t in at.dataframe if "against_round" in t.columns)
+    overlap = next(t.value for t in at.dataframe if "against_round" in t.value.columns)
     assert overlap["overall"].tolist() == [1.0]  # iterative magnitude pruning nests its masks
+
+
+def test_no_page_imports_tensorflow_whatever_it_shows(filled_store):
+    """Every page rendered over a real store (the Runs page on a finished lottery run with its trained
+    networks), in a fresh process: TensorFlow, tf_keras and Ray never get imported."""
+    import subprocess
+    import sys
+
+    lottery = next(r for r in filled_store.run_ids() if filled_store.config_and_record(r)[1].experiment == "lottery")
+    code = f"""
+import os, sys
+os.environ["LTH_CACHE_DIR"] = {str(filled_store.root)!r}
+from streamlit.testing.v1 import AppTest
+for page in {PAGES!r}:
+    at = AppTest.from_file("app.py", default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    if page == "pages/runs.py":
+        at.selectbox(key="selected-run").set_value({lottery!r}).run()
+    if page == "pages/lottery.py":
+        at.selectbox(key="lottery-dataset").set_value("mnist").run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+bad = [m for m in ("tensorflow", "tf_keras", "ray") if m in sys.modules]
+print(bad)
+sys.exit(bool(bad))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

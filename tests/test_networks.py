@@ -177,3 +177,25 @@ def test_mask_image_of_a_known_mask():
     other = mask.copy()
     other[3 * 28 + 5, :4] = 0.0  # keeps 3 of the 7 and the corner: 4 of 8
     assert analysis.overlap({"fc1": mask}, {"fc1": other})["overall"] == 0.5
+
+
+def test_the_tfmot_pruned_network_exports_stripped_with_its_reported_accuracy(tmp_path):
+    from lth import model_export
+    from lth.experiments import RoundCheckpoint, run_experiment
+    from lth.hparams import RunConfig
+
+    config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.2, iterations=100, eval_every=50)
+    summary = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path / "run"))
+    pruned = next(r for r in summary["results"] if r["arm"] == "pruned")
+    assert pruned["pruned_nonzero"] == 0 and pruned["nonzero_params"] < pruned["params"]
+    net = networks.load(tmp_path / "run", "lenet5", "pruned", 0)
+    assert set(net.masks) == {"fc1", "fc2"}
+    for layer, mask in net.masks.items():
+        assert not net.kernels()[layer][mask == 0].any()
+    path = model_export.save(net, "keras", tmp_path / "pruned")
+    accuracy = _accuracies([path])[str(path)]
+    assert accuracy == pruned["early_stop_test_accuracy"]
+    # a plain Keras model: no tfmot wrapper layers in the file
+    import zipfile
+
+    assert "prune_low_magnitude" not in zipfile.ZipFile(path).read("config.json").decode()

@@ -129,8 +129,11 @@ def _read_idx_folder(folder: Path) -> tuple[np.ndarray, ...]:
     return x_train, y_train, x_test, y_test
 
 
-def _read_keras_mnist() -> tuple[tuple[np.ndarray, ...], str]:
+def _read_keras_mnist(download: bool) -> tuple[tuple[np.ndarray, ...], str]:
     if not KERAS_MNIST_CACHE.is_file():
+        if not download:  # the dashboard's process: no TensorFlow, no network
+            raise DataError(NO_FULL_MNIST + " The dashboard never downloads it: `python -m lth submit --dataset "
+                                            "mnist ...` on this machine does, once.")
         try:  # Keras downloads into KERAS_MNIST_CACHE; the only place this module needs TensorFlow
             from lth.tf_setup import keras
 
@@ -195,8 +198,9 @@ def _prepare(images: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def load_dataset(name: str, data_dir: str | None = None) -> Dataset:
-    """Load a dataset: pixels in [0, 1], a fixed validation split out of training.
+def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:
+    """Load a dataset: pixels in [0, 1], a fixed validation split out of training. `download`: full MNIST
+    missing from Keras' cache is downloaded through Keras (command-line and training processes only).
 
     The full sets hold out 5,000 of 60,000 images for validation as the paper does; the sample 10%.
     A full set must be the official files (by checksum), so a run is never labelled with the wrong data.
@@ -212,7 +216,7 @@ def load_dataset(name: str, data_dir: str | None = None) -> Dataset:
                 raise DataError(NO_FASHION_MNIST)
             arrays = _read_idx_folder(Path(folder))
         else:
-            arrays, source = _read_keras_mnist()
+            arrays, source = _read_keras_mnist(download)
         _check_identity(name, arrays, source)
         x_train, y_train, x_test, y_test = arrays
     else:

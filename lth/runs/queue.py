@@ -97,27 +97,29 @@ class Checked:
     train_size: int
 
 
-def check(config: RunConfig, data_dir: str | None = None) -> Checked:
-    """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError."""
-    data = hparams.check_run(config, data_dir)
+def check(config: RunConfig, data_dir: str | None = None, download: bool = False) -> Checked:
+    """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError.
+    `download`: let Keras fetch full MNIST if it is missing (never in the dashboard's process)."""
+    data = hparams.check_run(config, data_dir, download)
     return Checked(config, hparams.run_id(config, data.fingerprint), data.fingerprint, len(data.y_train))
 
 
 def submit(config: RunConfig, *, data_dir: str | None = None, store: RunStore | None = None,
-           start: bool = True, executor: str | None = None, ray_address: str | None = None) -> Submission:
+           start: bool = True, executor: str | None = None, ray_address: str | None = None,
+           download: bool = False) -> Submission:
     """Queue a run (or find it done or in progress). Raises ConfigError/DataError/StoreError on bad input."""
     return submit_all([config], data_dir=data_dir, store=store, start=start, executor=executor,
-                      ray_address=ray_address)[0]
+                      ray_address=ray_address, download=download)[0]
 
 
 def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: RunStore | None = None,
                start: bool = True, executor: str | None = None,
-               ray_address: str | None = None) -> list[Submission]:
+               ray_address: str | None = None, download: bool = False) -> list[Submission]:
     """Check every run first, then queue them all: one bad run queues none (sweeps, presets, forms)."""
     store = store or RunStore()
     store.require_writable()
     placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
-    checked = [check(config, data_dir) for config in configs]
+    checked = [check(config, data_dir, download) for config in configs]
     tickets = {item.run_id: ticket_source(store, item) for item in checked if item.config.ticket_run}
     submissions = []
     for item in checked:
