@@ -11,6 +11,9 @@ from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_cho
 # TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
 TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
                       r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized")
+# seconds between refreshes of the run table and the live curves while something trains: each refresh
+# costs the server and the browser CPU that a training on the same cores would use (make bench-watch)
+REFRESH_S = 3.0
 st.title("Runs")
 s = store()
 if "deleted-message" in st.session_state:
@@ -42,7 +45,7 @@ def run_table() -> None:
 
 
 any_active = runs["state"].isin([state.value for state in ACTIVE]).any()
-st.fragment(run_table, run_every=2.0 if any_active else None)()
+st.fragment(run_table, run_every=REFRESH_S if any_active else None)()
 
 labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model or ''} seed {r.seed}"
           for r in runs.itertuples()}
@@ -144,7 +147,7 @@ def curves() -> None:
 
 
 live = RunState(row["state"]) in ACTIVE
-st.fragment(curves, run_every=2.0 if live else None)()
+st.fragment(curves, run_every=REFRESH_S if live else None)()
 if row["state"] == RunState.DONE and row["experiment"] != "instability":  # its copies are measured, not kept
     with st.expander("Trained networks: compression, model export, TensorBoard"):
         try:
