@@ -460,3 +460,26 @@ sys.exit(bool(bad))
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+
+
+def test_a_run_cancelled_elsewhere_while_selected_offers_resume(monkeypatch, tmp_path, filled_store):
+    """Cancelled from another tab or the CLI while this page shows it running: the next refresh shows it
+    cancelled and offers Resume and Delete instead of Cancel."""
+    import os
+    import shutil
+
+    shutil.copytree(filled_store.root, tmp_path / "store")
+    store = RunStore(tmp_path / "store")
+    run_id = next(r for r in store.run_ids() if store.config(r).experiment == "lottery")
+    store.update_status(run_id, state="running", pid=os.getpid(), pid_start=None, ended=None, started=time.time())
+    store.write_heartbeat(run_id, {"evaluations": 3})
+    (store.path(run_id) / "results.json").unlink()
+    at = open_page("pages/runs.py", monkeypatch, store.root)
+    at.selectbox(key="selected-run").set_value(run_id).run()
+    assert [b.label for b in at.button][:1] == ["Cancel"]
+    store.update_status(run_id, state="cancelled", ended=time.time(), error="cancelled by the user", pid=None)
+    at.run()  # what the fragment's timer does
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert "Cancel" not in labels and "Resume on this machine" in labels and "Delete…" in labels
+    assert "· cancelled ·" in at.selectbox(key="selected-run").format_func(run_id)
