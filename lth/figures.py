@@ -176,7 +176,7 @@ def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_ac
     traces = [] if stats.empty else _series_traces(
         _with_band(stats, "mean", "std", "min", "max", band), "mean", "low", "high")
     if verdicts is not None and not verdicts.empty and not stats.empty:
-        won = verdicts[verdicts["winning_ticket"]].merge(
+        won = verdicts[verdicts["winning_ticket"].eq(True)].merge(
             stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"])
         if not won.empty:
             traces.append({"type": "scatter", "x": won["density_pct"].tolist(), "y": won["mean"].tolist(),

@@ -4,8 +4,8 @@ and 95% confidence interval; the ticket against each control and against the den
 
 Winning ticket (at one density of one series): its test accuracy is not below the dense network's beyond
 the 95% interval (the upper end of the paired difference's CI is at least 0) and it stops early no later
-(the lower end of the early-stop difference's CI is at most 0). With one seed there is no interval: the
-point difference decides.
+(the lower end of the early-stop difference's CI is at most 0). Below 3 seeds there is no verdict: with 2
+the t-interval is 12.7 standard errors wide each way and would call almost any ticket a winner.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95
+VERDICT_SEEDS = 3  # fewer seeds: no verdict (the interval is too wide to mean anything)
 WINNING_RULE = ("a winning ticket: test accuracy not below the dense network's beyond the 95% interval of the "
                 "paired difference (its upper end ≥ 0) and early stop no later (the lower end of the early-stop "
-                "difference's interval ≤ 0); with one seed, the point differences decide")
+                f"difference's interval ≤ 0); no verdict below {VERDICT_SEEDS} seeds")
 
 
 def interval(values) -> tuple[float, float, float, int]:
@@ -118,10 +119,11 @@ def comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def winning(accuracy: dict, early_stop: dict) -> bool:
-    acc_high = accuracy["ci_high"] if accuracy["n"] >= 2 else accuracy["diff"]
-    stop_low = early_stop["ci_low"] if early_stop["n"] >= 2 else early_stop["diff"]
-    return bool(acc_high >= 0 and stop_low <= 0)
+def winning(accuracy: dict, early_stop: dict) -> bool | None:
+    """The verdict, or None with fewer than VERDICT_SEEDS seeds."""
+    if accuracy["n"] < VERDICT_SEEDS:
+        return None
+    return bool(accuracy["ci_high"] >= 0 and early_stop["ci_low"] <= 0)
 
 
 def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:

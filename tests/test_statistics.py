@@ -65,3 +65,12 @@ def test_a_tfmot_series_is_compared_with_baselines_that_train_the_same_way():
     ticket = summary[(summary["label"] == "T") & (summary["arm"] == "ticket")].iloc[0]
     assert ticket["n"] == 2 and ticket["mean"] == pytest.approx(0.895)
     assert ticket["ci_high"] - ticket["mean"] == pytest.approx(12.706204736 * 0.005, rel=1e-6)
+
+
+def test_no_verdict_below_three_seeds():
+    results = pd.DataFrame(_rows("ticket", 0, 1.0, [0.90, 0.91], [1000, 1100])
+                           + _rows("ticket", 1, 0.5, [0.80, 0.86], [800, 900]))  # 7.5 points below dense
+    verdicts = statistics.verdicts(statistics.comparisons(results, "early_stop_test_accuracy"))
+    assert verdicts["winning_ticket"].tolist() == [None]  # with 2 seeds the interval would call it a winner
+    fig = figures.accuracy_vs_density(results, verdicts=verdicts)
+    assert not [t for t in fig.data if t.name and t.name.startswith("winning ticket")]
