@@ -4,6 +4,7 @@ and the TensorBoard command."""
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,8 +36,6 @@ def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt:
             raise RuntimeError(lines[-1] if lines else f"export failed (exit {done.returncode})")
         path = Path(done.stdout.strip().splitlines()[-1])
         if path.is_dir():  # a SavedModel is a folder: one zip to download
-            import shutil
-
             archive = shutil.make_archive(str(path), "zip", path)
             return Path(archive).read_bytes(), Path(archive).name
         return path.read_bytes(), path.name

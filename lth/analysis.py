@@ -64,16 +64,6 @@ def layer_density_figure(records: list[dict], arm: str = "ticket") -> go.Figure:
     return fig
 
 
-def split_by_mask(values: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Long frame of (layer, kept, value): each pruned layer's `values` split by the mask."""
-    rows = []
-    for layer, mask in masks.items():
-        for kept in (True, False):
-            v = values[layer][(mask > 0) == kept]
-            rows.append(pd.DataFrame({"layer": layer, "kept": kept, "value": v.astype(np.float64)}))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["layer", "kept", "value"])
-
-
 def weight_histograms(values: dict[str, np.ndarray], masks: dict[str, np.ndarray], title: str,
                       x_title: str, bins: int = 60) -> go.Figure:
     """One panel per pruned layer: histogram (density-normalised) of `values` of the kept weights against
@@ -169,7 +159,8 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
             figures["trained_histograms"] = weight_histograms(
                 trained, net.masks, f"|trained weights| of the dense network (round 0), split by the mask of "
                                     f"{arm} round {round_}", "|w| after dense training")
-        masks_by_round = {r: store.network(run_id, a, r).masks for a, r in kept_nets if a == arm and r > 0}
+        masks_by_round = {r: net.masks if r == round_ else store.network(run_id, a, r).masks
+                          for a, r in kept_nets if a == arm and r > 0}
         if len(masks_by_round) > 1:
             tables["round_overlap"] = round_overlaps(masks_by_round)
         if other_seed is not None:

@@ -281,10 +281,7 @@ def cmd_analyze(args) -> int:
             stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
         out = Path(args.export)
         out.mkdir(parents=True, exist_ok=True)
-        formats = ["html"] + ([] if export.image_export_problem() else ["png", "svg"])
-        for name, fig in figs.items():
-            for fmt in formats:
-                (out / f"{stem}_{name}.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
+        formats = export.write_figures(out, {f"{stem}_{name}": fig for name, fig in figs.items()})
         for name, table in tables.items():
             (out / f"{stem}_{name}.csv").write_bytes(export.table_bytes(table, "csv"))
         print(f"{len(figs)} figures ({', '.join(formats)}) and {len(tables)} tables in {out}")
@@ -317,9 +314,8 @@ def cmd_compare(args) -> int:
             out = Path(args.export)
             out.mkdir(parents=True, exist_ok=True)
             stats = figures.aggregate(results, args.metric)
-            fig = figures.accuracy_vs_density(results, args.metric, stats=stats, verdicts=verdicts)
-            for fmt in ["html"] + ([] if export.image_export_problem() else ["png", "svg"]):
-                (out / f"accuracy_vs_density.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
+            export.write_figures(out, {"accuracy_vs_density": figures.accuracy_vs_density(
+                results, args.metric, stats=stats, verdicts=verdicts)})
             for name, table in (("comparisons", comparison), ("verdicts", verdicts),
                                 ("summary_over_seeds", statistics.summary(results, args.metric))):
                 (out / f"{name}.csv").write_bytes(export.table_bytes(table, "csv"))
@@ -382,9 +378,7 @@ def cmd_preset(args) -> int:
         results = store.results_frame(run_ids, unfinished=args.partial)
         if results.empty:
             return _fail("preset", "no results yet to export")
-        for stem, fig in presets.preset_figures(preset.name, results).items():
-            for fmt in ("png", "svg"):
-                (folder / f"{stem}.{fmt}").write_bytes(export.figure_bytes(fig, fmt))
+        export.write_figures(folder, presets.preset_figures(preset.name, results), ("png", "svg"))
         (folder / f"{preset.name}_results.csv").write_bytes(export.table_bytes(results, "csv"))
         from lth import statistics
 

@@ -126,9 +126,8 @@ class Experiment:
         the compression report's numbers, and the early-stop network written to the checkpoint."""
         arm, round_ = record["arm"], record["round"]
         net = networks.Network(self.config.model, arm, round_, early_stop, masks)
-        final_net = networks.Network(self.config.model, arm, round_, final, masks)
-        count, largest = pruning.pruned_nonzero(final_net.kernels(), masks)
-        early_count, early_largest = pruning.pruned_nonzero(net.kernels(), masks)
+        count, largest = self.leaked(final, masks)
+        early_count, early_largest = self.leaked(early_stop, masks)
         if count or early_count:
             raise MaskIntegrityError(
                 f"{arm} round {round_}: {max(count, early_count)} pruned weights are not zero after training "
@@ -136,6 +135,10 @@ class Experiment:
         record.update(pruned_nonzero=count, pruned_max_abs=largest, **net.counts(), **self.file_sizes(net))
         if self.checkpoint is not None:
             self.checkpoint.save_network(arm, round_, early_stop, masks)
+
+    def leaked(self, weights: list[np.ndarray], masks: pruning.Masks) -> tuple[int, float]:
+        """Pruned weights of `weights` (as `model.get_weights()`) that are not zero: count, largest |w|."""
+        return pruning.pruned_nonzero(self.config.spec.kernels(weights), masks)
 
     def file_sizes(self, net: networks.Network) -> dict:
         from lth import model_export
@@ -311,7 +314,7 @@ class Instability(Experiment):
                 trainer.fit(iterations=k, eval_every=c.eval_every, data_seed=self.data_seed, on_eval=self.on_eval,
                             context={"arm": "dense", "round": 0, "density": 1.0, "rewind": k, "copy": 0})
             at_k = trainer.model.get_weights()
-            for round_ in (0, *sorted(c.ticket_rounds)):
+            for round_ in c.instability_networks():
                 masks = dense if round_ == 0 else ticket_masks[round_]
                 records.append(self.pair(trainer, at_k, masks, k, round_, total))
         return records
@@ -330,8 +333,7 @@ class Instability(Experiment):
                 data_seed=derive_seed(self.config.seed, "instability", k, round_, copy), on_eval=self.on_eval,
                 context={"arm": arm, "round": round_, "density": density, "rewind": k, "copy": copy})
             weights = trainer.model.get_weights()
-            count, largest = pruning.pruned_nonzero(
-                networks.Network(self.config.model, arm, round_, weights, masks).kernels(), masks)
+            count, largest = self.leaked(weights, masks)
             if count:
                 raise MaskIntegrityError(f"instability k={k} round {round_} copy {copy}: {count} pruned weights "
                                          f"are not zero (largest |w| = {largest:.3g})")

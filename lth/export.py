@@ -42,6 +42,18 @@ def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
         raise ExportError(f"{fmt.upper()} export failed: {e}") from e
 
 
+def write_figures(folder, figures: dict, formats=None) -> list[str]:
+    """Each figure as `folder/NAME.FORMAT`; by default standalone HTML, plus PNG and SVG where Chromium is
+    present. Returns the formats written."""
+    from pathlib import Path
+
+    formats = list(formats or ["html"] + ([] if image_export_problem() else ["png", "svg"]))
+    for name, fig in figures.items():
+        for fmt in formats:
+            (Path(folder) / f"{name}.{fmt}").write_bytes(figure_bytes(fig, fmt))
+    return formats
+
+
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     frame = frame.round(6)  # 0.91905, not 0.9190499999999999: float noise is not data
     if fmt == "csv":

@@ -199,9 +199,13 @@ class RunConfig:
     def instability_points(self) -> tuple[int, ...]:
         return tuple(sorted(set(self.rewind_points))) or (0,)
 
+    def instability_networks(self) -> tuple[int, ...]:
+        """The networks an instability run tests, by lottery round: 0 is the dense network."""
+        return (0, *sorted(set(self.ticket_rounds)))
+
     def instability_pairs(self) -> list[tuple[int, int]]:
-        """(k, round) of every pair of copies an instability run trains: round 0 is the dense network."""
-        return [(k, r) for k in self.instability_points() for r in (0, *sorted(set(self.ticket_rounds)))]
+        """(k, round) of every pair of copies an instability run trains."""
+        return [(k, r) for k in self.instability_points() for r in self.instability_networks()]
 
     def total_prunable(self) -> int:
         return sum(math.prod(shape) for shape in self.prunable_shapes().values())
@@ -285,7 +289,7 @@ def _flag(name: str) -> str:
 def check_value(f: dataclasses.Field, value) -> None:
     """Type and range of one field's value, as its `setting` declares; raises ConfigError."""
     meta, flag = f.metadata, _flag(f.name)
-    kind, low, high = meta["kind"], meta["low"], meta["high"]
+    kind = meta["kind"]
     if value is None and f.default is None:
         return
     if kind == "rewind":
@@ -312,7 +316,7 @@ def check_value(f: dataclasses.Field, value) -> None:
         if len(value) > 100:
             raise ConfigError(f"{flag} lists {len(value)} values; at most 100")
         for v in value:
-            check_value(_int_field(f), v)
+            _check_range(flag, meta, v)
         return
     elif kind == "names":
         if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
@@ -321,6 +325,12 @@ def check_value(f: dataclasses.Field, value) -> None:
         if bad:
             raise ConfigError(f"{flag}: unknown {', '.join(bad)}; choose from {', '.join(meta['choices'])}")
         return
+    _check_range(flag, meta, value)
+
+
+def _check_range(flag: str, meta, value) -> None:
+    low, high = meta["low"], meta["high"]
+
     def shown(x):
         return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
@@ -328,13 +338,6 @@ def check_value(f: dataclasses.Field, value) -> None:
         raise ConfigError(f"{flag} must be {'above' if meta['open_low'] else 'at least'} {shown(low)}, not {value!r}")
     if high is not None and (value >= high if meta["open_high"] else value > high):
         raise ConfigError(f"{flag} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, not {value!r}")
-
-
-def _int_field(f: dataclasses.Field) -> dataclasses.Field:
-    """The field `f` (a list of whole numbers) as a field of one whole number, to check each element."""
-    one = dataclasses.field(default=0, metadata={**f.metadata, "kind": "int"})
-    one.name = f.name
-    return one
 
 
 def run_id(config: RunConfig, dataset_fingerprint: str) -> str:

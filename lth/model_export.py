@@ -4,12 +4,9 @@ guide measures them). Runs in training and CLI processes only (it imports Tensor
 from __future__ import annotations
 
 import gzip
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
-
-import numpy as np
 
 from lth import models
 from lth.networks import EXPORT_FORMATS as FORMATS
@@ -67,28 +64,3 @@ def file_sizes(model) -> dict:
         keras.models.save_model(model, str(path), include_optimizer=False)
         data = path.read_bytes()
     return {"h5_bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0))}
-
-
-def zip_folder(folder: Path) -> bytes:
-    """A SavedModel folder as one .zip (for a download)."""
-    with tempfile.TemporaryDirectory(prefix="lth-zip-") as tmp:
-        return Path(shutil.make_archive(str(Path(tmp) / folder.name), "zip", folder)).read_bytes()
-
-
-def accuracy_of_file(path: str | Path, fmt: str, x: np.ndarray, y: np.ndarray) -> float:
-    """Test accuracy of an exported file, loaded back the way a user would load it."""
-    path = Path(path)
-    if fmt in ("keras", "h5"):
-        logits = keras.models.load_model(str(path)).predict(x, batch_size=5000, verbose=0)
-    elif fmt == "savedmodel":
-        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
-        logits = next(iter(serve(tf.constant(x)).values())).numpy()
-    else:
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, x.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(index, x.astype(np.float32))
-        interpreter.invoke()
-        logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    return float(np.mean(np.argmax(logits, axis=1) == y))

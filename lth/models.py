@@ -23,6 +23,10 @@ class ModelSpec:
     # what multiply-accumulate counts need; 1 for Dense layers
     positions: dict[str, int] | None = None
 
+    def kernels(self, weights: list) -> dict:
+        """Each layer's kernel out of `model.get_weights()` (kernel and bias per layer, in order)."""
+        return {name: weights[2 * i] for i, name in enumerate(self.layer_names)}
+
     def weight_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of `model.get_weights()`: kernel and bias of each layer, in order."""
         return [s for shape in self.kernel_shapes.values() for s in (tuple(shape), (shape[-1],))]

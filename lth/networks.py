@@ -17,7 +17,7 @@ from lth.fsutil import read_npz, write_npz_atomic
 
 EXPORT_FORMATS = ("keras", "h5", "savedmodel", "tflite")  # what `lth export-model` writes (lth.model_export)
 ARMS = ("dense", "ticket", "reinit", "random_prune", "pruned")
-NET_FILE = re.compile(r"net_(dense|ticket|reinit|random_prune|pruned)_(\d{2,3})\.npz")
+NET_FILE = re.compile(rf"net_({'|'.join(ARMS)})_(\d{{2,3}})\.npz")
 MAX_NET_BYTES = 64 * 2**20  # far above any model here; a bigger file is not one this product wrote
 
 
@@ -42,7 +42,7 @@ class Network:
         return models.get_spec(self.model)
 
     def kernels(self) -> dict[str, np.ndarray]:
-        return {name: self.weights[2 * i] for i, name in enumerate(self.spec.layer_names)}
+        return self.spec.kernels(self.weights)
 
     def counts(self) -> dict:
         """Parameters and multiply-accumulates per image, all and non-zero only (as ShrinkBench counts)."""

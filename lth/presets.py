@@ -139,10 +139,11 @@ def density_table(name: str, results):
 
     if results.empty:
         return pd.DataFrame()
-    frame = results.copy()
+    from lth import statistics
+
+    frame = statistics.with_dense(results)  # round 0 of a lottery run is the dense network
     if name == "frankle-carbin-lenet300":
         frame = frame[frame["round"].isin(TABLE_ROUNDS)]
-        frame.loc[frame["round"] == 0, "arm"] = "dense"  # round 0 of a lottery run is the dense network
     frame = frame.assign(density_pct=(100 * frame["density"]).round(1))
     rows = []
     for (density, arm), group in frame.groupby(["density_pct", "arm"], sort=False):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import re
 
+from lth.networks import ARMS
 from lth.runs.state import WRITTEN, RunState
 
 RUN_ID = re.compile(r"[0-9a-f]{16}")
-ARMS = ("dense", "ticket", "reinit", "random_prune", "pruned")
 
 
 class Corrupt(ValueError):

@@ -413,11 +413,12 @@ class RunStore:
         """The run's TensorBoard event files (one folder per arm and round), created if needed."""
         return self._subfolder(run_id, "tensorboard")
 
-    def _subfolder(self, run_id: str, name: str) -> Path:
+    def _subfolder(self, run_id: str, name: str, create: bool = True) -> Path:
         path = self.folder(run_id) / name
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             raise StoreError(f"run {run_id}: {name} is not a folder of the run (a symlink or a file)")
-        path.mkdir(exist_ok=True)
+        if create:
+            path.mkdir(exist_ok=True)
         return path
 
     def delete(self, run_id: str) -> str:
@@ -567,8 +568,9 @@ class RunStore:
         """One kept network (weights at early stop and mask), checked; NetworkError if missing or wrong."""
         _, config = self.config_and_record(run_id)
         folder = self._kept_folder(run_id)
-        if (arm, round_) not in networks.kept(folder):
-            kept = ", ".join(f"{a} round {r}" for a, r in networks.kept(folder)) or "none (made before networks were kept, or not trained yet)"
+        kept = networks.kept(folder)
+        if (arm, round_) not in kept:
+            kept = ", ".join(f"{a} round {r}" for a, r in kept) or "none (made before networks were kept, or not trained yet)"
             raise networks.NetworkError(f"run {run_id} keeps no network for {arm} round {round_}; it keeps: {kept}")
         return networks.load(folder, config.model, arm, round_)
 
@@ -578,10 +580,7 @@ class RunStore:
         return networks.load_theta0(self._kept_folder(run_id), config.model)
 
     def _kept_folder(self, run_id: str) -> Path:
-        folder = self.folder(run_id) / "checkpoint"
-        if folder.is_symlink():
-            raise StoreError(f"run {run_id}: checkpoint is a symlink; the store does not follow links")
-        return folder
+        return self._subfolder(run_id, "checkpoint", create=False)  # reading creates nothing
 
     def instability_frame(self, run_ids=None) -> pd.DataFrame:
         """One row per (run, rewind iteration k, network) of finished instability runs: density, the test
