@@ -8,7 +8,7 @@ import streamlit as st
 
 from lth import hparams, models
 from lth.data import DataError
-from lth.data.datasets import DATASETS, DIR_ENV, dataset_source
+from lth.data.datasets import DATASETS, DIR_ENV, SIZES, dataset_source
 from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
 
@@ -124,7 +124,10 @@ def _tfmot_settings(model: str) -> dict:
                             options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
         prunable = _prunable("tfmot", model)
-    return dict(target_density=target, prunable=prunable)
+    schedule = int(remembered(st.number_input, "Pruning schedule length (iterations; 0 = the whole budget)",
+                              key="tfmot-schedule-length", default=0, kind="int",
+                              help=hparams.RunConfig.__dataclass_fields__["schedule_length"].metadata["help"]))
+    return dict(target_density=target, prunable=prunable, schedule_length=schedule or None)
 
 
 def _instability_settings(model: str, dataset: str) -> dict:
@@ -207,8 +210,8 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     show_plan(configs)
     if experiment == "lottery":
         show_ladder(configs[0])
-    elif experiment == "tfmot" and common["iterations"]:
-        begin, end, freq = configs[0].tfmot_schedule(common["iterations"])
+    elif experiment == "tfmot":
+        begin, end, freq = configs[0].tfmot_schedule(configs[0].total_iterations(SIZES[configs[0].dataset][0]))
         st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
                    f"the pruned network is evaluated for early stopping only from iteration {end} on.")
     return configs, data_dir

@@ -55,6 +55,8 @@ def remembered(widget, label: str, *, key: str, default, kind: str = "str", opti
         st.session_state[key] = value
     if options is not None:
         kwargs["options"] = options
+    if widget is st.number_input and kind == "int":
+        kwargs.setdefault("step", 1)  # whole-number steps make Streamlit's widget an integer one ("7", not "7.00")
     value = widget(label, key=key, **kwargs)
     saved[key] = value
     st.query_params[key] = _to_url(value, kind)

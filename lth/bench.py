@@ -218,27 +218,65 @@ def evaluation_cost(data: Dataset, iterations: int = 5000, eval_every: int = 100
 
 
 def markdown_table(rows: list[dict], machine: dict) -> str:
-    batches = sorted({r["batch"] for r in rows})
-    modes = [r["mode"] for r in rows if r["batch"] == batches[0] and r["mode"] != "evaluation"]
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, training on {machine['device']}, "
-             f"TensorFlow {machine['tensorflow']}.", "",
-             "| " + " | ".join(["mode"] + [f"batch {b}: us/sample (x fit)" for b in batches]) + " |",
-             "| --- |" + " --- |" * len(batches)]
-    for mode in modes:
-        cells = []
-        for b in batches:
-            r = next(r for r in rows if r["batch"] == b and r["mode"] == mode)
-            cells.append(f"{r['us_per_sample']:.2f} (x{r['ratio_to_fit']:.2f})")
-        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
-    cells = [f"{1e3 * r['seconds']:.0f} ms = {100 * r['fraction_of_training']:.1f}% of training"
-             for b in batches for r in rows if r["batch"] == b and r["mode"] == "evaluation"]
-    lines.append("| one evaluation (val 5,000 + test 10,000) | " + " | ".join(cells) + " |")
+             f"TensorFlow {machine['tensorflow']}."]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == model]
+        batches = sorted({r["batch"] for r in mine})
+        modes = [r["mode"] for r in mine if r["batch"] == batches[0] and r["mode"] != "evaluation"]
+        lines += ["", f"{model}:", "",
+                  "| " + " | ".join(["mode"] + [f"batch {b}: us/sample (x fit)" for b in batches]) + " |",
+                  "| --- |" + " --- |" * len(batches)]
+        for mode in modes:
+            cells = []
+            for b in batches:
+                r = next(r for r in mine if r["batch"] == b and r["mode"] == mode)
+                cells.append(f"{r['us_per_sample']:.2f} (x{r['ratio_to_fit']:.2f})")
+            lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+        cells = [f"{1e3 * r['seconds']:.0f} ms = {100 * r['fraction_of_training']:.1f}% of training"
+                 for b in batches for r in mine if r["batch"] == b and r["mode"] == "evaluation"]
+        lines.append("| one evaluation (val 5,000 + test 10,000) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def bench_model(data: Dataset, model: str, batch: int, repeats: int, device) -> list[dict]:
+    """One model at one batch size: every mode's us/sample and its ratio to dense `fit`; one evaluation."""
+    steps = TRAIN_SAMPLES // batch
+    figures_us = {
+        "keras fit, dense": keras_fit(data, model, batch, steps, repeats, prune=False),
+        "tfmot prune_low_magnitude fit": keras_fit(data, model, batch, steps, repeats, prune=True),
+    }
+    dense_us, trainer = product_loop(data, model, batch, steps, repeats, None, device.tf_device)
+    figures_us["lth loop, dense"] = dense_us
+    for density in DENSITIES:
+        masked_us, _ = product_loop(data, model, batch, steps, repeats, density, device.tf_device)
+        figures_us[f"lth loop, masked {100 * density:.1f}%"] = masked_us
+    if model == "lenet300_100":
+        figures_us["sparse candidate, 3.6% (not used)"] = sparse_candidate(
+            data, batch, steps, repeats, DENSITIES[1], device.tf_device)
+    eval_s = min(_seconds(lambda: (trainer.evaluate("val"), trainer.evaluate("test"))) for _ in range(repeats))
+    reference = figures_us["keras fit, dense"]
+    rows = []
+    print(f"\n{model}, batch {batch}: microseconds per training sample (ratio to dense keras fit; lower is faster)")
+    for name, us in figures_us.items():
+        print(f"  {name:34s} {us:8.2f} us   x{us / reference:5.2f}")
+        rows.append({"model": model, "batch": batch, "mode": name, "us_per_sample": us,
+                     "ratio_to_fit": us / reference})
+    train_between = RunConfig().eval_every * batch * figures_us["lth loop, dense"] * 1e-6
+    print(f"  sparsity gain at 3.6%: dense loop / masked loop = "
+          f"{figures_us['lth loop, dense'] / figures_us['lth loop, masked 3.6%']:.2f}x")
+    print(f"  one evaluation (val 5,000 + test 10,000): {1e3 * eval_s:.1f} ms = "
+          f"{100 * eval_s / train_between:.1f}% of the training between two evaluations "
+          f"(every {RunConfig().eval_every} iterations)")
+    rows.append({"model": model, "batch": batch, "mode": "evaluation", "seconds": eval_s,
+                 "fraction_of_training": eval_s / train_between})
+    return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lth.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="lenet300_100", choices=list(models.MODELS))
+    parser.add_argument("--models", default=",".join(models.MODELS),
+                        help="comma-separated models (default: all: " + ", ".join(models.MODELS) + ")")
     parser.add_argument("--batch-sizes", default="60,600")
     parser.add_argument("--repeats", type=int, default=3, help="timings per figure; the best is kept")
     parser.add_argument("--json", help="also write the figures to this JSON file")
@@ -267,35 +305,15 @@ def main(argv=None) -> int:
     machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "device": device.name,
                "python": platform.python_version(), "tensorflow": tf.__version__}
     print(f"machine: {machine['cpu']}, {machine['cores']} cores; training on {device.name}; TF {tf.__version__}")
+    # As a run trains: deterministic ops (lth.experiments.run_experiment enables them), so every figure,
+    # fit's included, is measured under them; fit's shuffle then needs a global seed.
+    tf.config.experimental.enable_op_determinism()
+    tf.random.set_seed(0)
     rows = []
-    for batch in [int(b) for b in args.batch_sizes.split(",")]:
-        steps = TRAIN_SAMPLES // batch
-        figures_us = {
-            "keras fit, dense": keras_fit(data, args.model, batch, steps, args.repeats, prune=False),
-            "tfmot prune_low_magnitude fit": keras_fit(data, args.model, batch, steps, args.repeats, prune=True),
-        }
-        dense_us, trainer = product_loop(data, args.model, batch, steps, args.repeats, None, device.tf_device)
-        figures_us["lth loop, dense"] = dense_us
-        for density in DENSITIES:
-            masked_us, masked = product_loop(data, args.model, batch, steps, args.repeats, density, device.tf_device)
-            figures_us[f"lth loop, masked {100 * density:.1f}%"] = masked_us
-        if args.model == "lenet300_100":
-            figures_us["sparse candidate, 3.6% (not used)"] = sparse_candidate(
-                data, batch, steps, args.repeats, DENSITIES[1], device.tf_device)
-        eval_s = min(_seconds(lambda: (trainer.evaluate("val"), trainer.evaluate("test"))) for _ in range(args.repeats))
-        reference = figures_us["keras fit, dense"]
-        print(f"\nbatch {batch}: microseconds per training sample (ratio to dense keras fit; lower is faster)")
-        for name, us in figures_us.items():
-            print(f"  {name:34s} {us:8.2f} us   x{us / reference:5.2f}")
-            rows.append({"batch": batch, "mode": name, "us_per_sample": us, "ratio_to_fit": us / reference})
-        train_between = RunConfig().eval_every * batch * figures_us["lth loop, dense"] * 1e-6
-        print(f"  sparsity gain at 3.6%: dense loop / masked loop = "
-              f"{figures_us['lth loop, dense'] / figures_us['lth loop, masked 3.6%']:.2f}x")
-        print(f"  one evaluation (val 5,000 + test 10,000): {1e3 * eval_s:.1f} ms = "
-              f"{100 * eval_s / train_between:.1f}% of the training between two evaluations "
-              f"(every {RunConfig().eval_every} iterations)")
-        rows.append({"batch": batch, "mode": "evaluation", "seconds": eval_s,
-                     "fraction_of_training": eval_s / train_between})
+    for model in args.models.split(","):
+        models.get_spec(model)
+        for batch in [int(b) for b in args.batch_sizes.split(",")]:
+            rows += bench_model(data, model, batch, args.repeats, device)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory of the process: {peak_mb:.0f} MB")
     page = compare_page_seconds()

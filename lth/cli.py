@@ -329,7 +329,6 @@ def cmd_preset(args) -> int:
     import time
 
     from lth import presets
-    from lth.data.datasets import SIZES
     from lth.runs import ACTIVE, RunState, Submission, schedule, submit_all
     from lth.runs.queue import check
 
@@ -346,8 +345,7 @@ def cmd_preset(args) -> int:
         return _fail("preset", str(e))
     except ValueError as e:  # a budget or dataset the preset does not have
         return _fail("preset", str(e))
-    train, val, test = SIZES[configs[0].dataset]
-    minutes = presets.estimate_seconds(configs, train, val, test) / 60
+    minutes = preset.estimate_seconds(args.budget, configs) / 60
     outcomes = {o: sum(s.outcome == o for s in submissions) for o in ("cached", "attached", "queued", "resumed")}
     print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
           f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",
@@ -519,9 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
     preset = commands.add_parser("preset", help="start a reference experiment: all of its runs")
     preset.add_argument("name", choices=list(PRESETS))
     preset.add_argument("--budget", choices=BUDGETS, default="quick",
-                        help="quick: bundled sample, minutes on a CPU; full: full MNIST, the papers' iterations")
+                        help="quick: bundled sample, minutes on a CPU; full: a complete dataset, the papers' "
+                             "iterations; converged (original-study): every training until its validation loss "
+                             "stops improving")
     preset.add_argument("--dataset", choices=DATASETS,
-                        help="full budget: fashion-mnist (default) or mnist; quick: the bundled mnist-sample")
+                        help="full and converged budgets: fashion-mnist (default) or mnist; quick: the bundled "
+                             "mnist-sample")
     preset.add_argument("--data-dir")
     preset.add_argument("--cache-dir")
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")

@@ -84,6 +84,10 @@ class RunConfig:
                                                kind="names")
     rewind: str | int = setting("init", "'init' (theta0) or an iteration k whose weights are the reset point",
                                 kind="rewind", low=0, high=MAX_ITERATIONS)
+    schedule_length: int | None = setting(None, "tfmot: the training length (iterations) its pruning schedule "
+                                          "is proportioned to: masks change from 20% to 60% of it, every 2%; "
+                                          "default the whole budget (give it when --patience makes the budget "
+                                          "only a cap)", kind="int", low=10, high=MAX_ITERATIONS)
     controls: tuple[str, ...] = setting((), "comma-separated controls at every pruned round: "
                                         + ",".join(CONTROLS), kind="names", choices=CONTROLS)
     # instability analysis (linear mode connectivity)
@@ -136,14 +140,16 @@ class RunConfig:
         return pruning.plan_ladder(self.prunable_shapes(), self.layer_rates(), self.lottery_rounds())
 
     def tfmot_schedule(self, total_iterations: int) -> tuple[int, int, int]:
-        """begin, end and frequency (in iterations) of the PolynomialDecay pruning schedule.
+        """begin, end and frequency (in iterations) of the PolynomialDecay pruning schedule, in the
+        original study's proportions of `schedule_length` (default: the whole budget).
 
         tfmot updates masks only on steps begin + k * frequency, so the end is put on such a step
         (else the final density would never be reached) and no later than the last iteration.
         """
-        begin = int(TFMOT_BEGIN * total_iterations)
-        frequency = max(1, int(TFMOT_FREQUENCY * total_iterations))
-        steps = max(1, round((TFMOT_END * total_iterations - begin) / frequency))
+        length = self.schedule_length or total_iterations
+        begin = int(TFMOT_BEGIN * length)
+        frequency = max(1, int(TFMOT_FREQUENCY * length))
+        steps = max(1, round((TFMOT_END * length - begin) / frequency))
         steps = min(steps, (total_iterations - begin) // frequency)
         return begin, begin + frequency * steps, frequency
 
@@ -182,6 +188,8 @@ class RunConfig:
             need(td is not None, "--experiment tfmot needs --target-density (the fraction of weights kept)")
             smallest = min(math.prod(shape) for shape in self.prunable_shapes().values())
             need(td * smallest >= 1, f"--target-density {td:g} keeps no weight of a {smallest}-weight layer")
+        else:
+            need(self.schedule_length is None, "--schedule-length applies to --experiment tfmot only")
         if self.experiment in ("baseline", "instability"):
             need(td is None, "--target-density applies to lottery and tfmot experiments")
         if self.experiment == "instability":
@@ -221,6 +229,8 @@ class RunConfig:
             raise ConfigError(f"--rewind {self.rewind} must be below the {total} training iterations")
         if self.experiment == "tfmot" and total < 10:
             raise ConfigError("--experiment tfmot needs at least 10 iterations for its pruning schedule")
+        if self.schedule_length is not None and self.schedule_length > total:
+            raise ConfigError(f"--schedule-length {self.schedule_length:,} exceeds the {total:,} training iterations")
         if self.experiment == "instability" and self.instability_points()[-1] >= total:
             raise ConfigError(f"--rewind-points: {self.instability_points()[-1]} must be below the {total} "
                               f"training iterations (the copies train from k to the end)")
@@ -233,6 +243,8 @@ class RunConfig:
         c["controls"] = sorted(self.controls)
         if self.iterations is None and self.epochs is None:
             c["iterations"] = DEFAULT_ITERATIONS
+        if self.experiment != "tfmot" or self.schedule_length is None:  # ids made before it existed stay
+            c.pop("schedule_length")
         if self.experiment == "instability":
             for key in ("rounds", "target_density", "prune_rate", "output_prune_rate", "scope", "rewind",
                         "controls", "prunable"):

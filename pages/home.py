@@ -100,19 +100,15 @@ st.subheader("Presets")
 for preset in presets.PRESETS.values():
     with st.container(border=True):
         st.markdown(f"**{preset.title}**  \n{preset.description}")
-        budget = st.radio("Budget", presets.BUDGETS, horizontal=True, key=f"budget-{preset.name}",
-                          format_func={"quick": "quick (bundled sample, 2-core CPU)",
-                                       "full": "full (a complete dataset)"}.get)
+        budget = st.radio("Budget", list(preset.budgets), horizontal=True, key=f"budget-{preset.name}",
+                          format_func=presets.BUDGET_LABELS.get)
         dataset = None
-        if budget == "full":
+        if budget != "quick":
             dataset = st.radio("Dataset", presets.FULL_DATASETS, horizontal=True, key=f"dataset-{preset.name}")
         configs = preset.configs(budget, dataset)
-        shared = preset.budgets[budget]
         problem = availability_problem(configs[0].dataset)
-        train, val, test = SIZES[configs[0].dataset]
-        minutes = presets.estimate_seconds(configs, train, val, test) / 60
-        st.caption(f"{len(configs)} runs · {configs[0].dataset} · {shared['iterations']} iterations per "
-                   f"training · batch {shared['batch_size']} · evaluated every {shared['eval_every']} · seeds "
+        minutes = preset.estimate_seconds(budget, configs) / 60
+        st.caption(f"{len(configs)} runs · {configs[0].dataset} · {preset.budget_summary(budget)} · seeds "
                    f"{', '.join(map(str, preset.seeds(budget)))} · about {minutes:.0f} min on a 2-core CPU "
                    f"(less on a GPU)")
         if problem:
