@@ -93,11 +93,9 @@ def _fail(command: str, message: str) -> int:
 
 # Bad input of any kind: one line, exit 2, nothing queued.
 def _input_errors():
-    from lth.data import DataError
-    from lth.networks import NetworkError
-    from lth.runs import Corrupt, StoreError
+    from lth.errors import Explained
 
-    return DataError, hparams.ConfigError, StoreError, Corrupt, NetworkError, PermissionError
+    return Explained, PermissionError
 
 
 def _store(args):
@@ -220,15 +218,14 @@ def cmd_delete(args) -> int:
 def cmd_export_model(args) -> int:
     """Write one kept network of a finished run as a model file that plain TensorFlow loads."""
     def action(store):
-        from lth import model_export
-        from lth.networks import NetworkError
+        from lth.fsutil import output_file
+        from lth.networks import EXPORT_SUFFIX
 
-        try:
-            network = store.network(args.run_id, args.arm, args.round)
-            path = model_export.save(network, args.format, args.out)
-        except (NetworkError, model_export.ExportError) as e:
-            return _fail(args.command, str(e))
-        print(path)
+        network = store.network(args.run_id, args.arm, args.round)  # refused here before TensorFlow loads
+        output_file(args.out, EXPORT_SUFFIX[args.format])
+        from lth import model_export
+
+        print(model_export.save(network, args.format, args.out))
         return 0
     return _store_command(args, action)
 
@@ -238,7 +235,7 @@ def cmd_compression(args) -> int:
     from lth.networks import compression_table
 
     def action(store):
-        summary = store.results(args.run_id)
+        summary = store.finished_results(args.run_id)
         if summary is None:
             return _fail(args.command, f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})")
         table = compression_table(summary["results"])
@@ -254,11 +251,11 @@ def cmd_analyze(args) -> int:
     """Figures (PNG, SVG, HTML) and data (CSV) of one run into a folder: an instability run's error along
     the line and barriers; otherwise the masks and weights of one kept network."""
     def action(store):
-        from pathlib import Path
-
         from lth import analysis, export, figures
+        from lth.fsutil import output_folder
 
         _, config = store.config_and_record(args.run_id)
+        out = output_folder(args.export)  # a bad folder is refused before anything is computed
         if config.experiment == "instability":
             frame = store.instability_frame([args.run_id])
             if frame.empty:
@@ -278,9 +275,11 @@ def cmd_analyze(args) -> int:
                     return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
                 round_ = max(rounds)
             figs, tables = analysis.run_analysis(store, args.run_id, args.arm, round_, args.other_seed)
+            if not figs and not tables:
+                return _fail(args.command, f"{args.arm} round {round_} of run {args.run_id} is a dense network "
+                                           f"without a mask: there is nothing to analyse; choose a pruned arm "
+                                           f"and round of a lottery or tfmot run (--arm ticket --round R)")
             stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
-        out = Path(args.export)
-        out.mkdir(parents=True, exist_ok=True)
         formats = export.write_figures(out, {f"{stem}_{name}": fig for name, fig in figs.items()})
         for name, table in tables.items():
             (out / f"{stem}_{name}.csv").write_bytes(export.table_bytes(table, "csv"))
@@ -294,7 +293,9 @@ def cmd_compare(args) -> int:
     ticket against dense and each control paired by seed; with --export the figure and tables."""
     def action(store):
         from lth import figures, statistics
+        from lth.fsutil import output_folder
 
+        out = output_folder(args.export) if args.export is not None else None  # a bad folder is refused before any output
         results = store.results_frame()
         for column in ("experiment", "model", "dataset"):
             wanted = getattr(args, column)
@@ -306,13 +307,9 @@ def cmd_compare(args) -> int:
         verdicts = statistics.verdicts(comparison)
         print(verdicts.to_string(index=False) if not verdicts.empty else "no lottery ticket to judge in these runs")
         print(f"({statistics.WINNING_RULE})", file=sys.stderr)
-        if args.export:
-            from pathlib import Path
-
+        if out is not None:
             from lth import export
 
-            out = Path(args.export)
-            out.mkdir(parents=True, exist_ok=True)
             stats = figures.aggregate(results, args.metric)
             export.write_figures(out, {"accuracy_vs_density": figures.accuracy_vs_density(
                 results, args.metric, stats=stats, verdicts=verdicts)})
@@ -367,12 +364,13 @@ def cmd_preset(args) -> int:
               file=sys.stderr)
         return 1
     if args.export:
-        from pathlib import Path
-
         from lth import export
+        from lth.fsutil import output_folder
 
-        folder = Path(args.export)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder = output_folder(args.export)
+        except _input_errors() as e:
+            return _fail("preset", str(e))
         results = store.results_frame(run_ids, unfinished=args.partial)
         if results.empty:
             return _fail("preset", "no results yet to export")
@@ -541,4 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `lth list | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 from lth import models, networks, pruning
 from lth.data import DataError, Dataset
 from lth.device import DeviceInfo, training_device
-from lth.fsutil import read_npz, write_json_atomic, write_npz_atomic
+from lth.errors import Explained
+from lth.checkpoint import CheckpointError, RoundCheckpoint
+from lth.fsutil import ArrayFileError, read_npz
 from lth.hparams import RunConfig, check_run
 from lth.tf_setup import keras, tf
 from lth.training import OnEval, Trainer
@@ -34,54 +35,8 @@ def kernel_index(model_name: str) -> dict[str, int]:
     return {name: 2 * i for i, name in enumerate(models.get_spec(model_name).layer_names)}
 
 
-class MaskIntegrityError(ArithmeticError):
+class MaskIntegrityError(Explained, ArithmeticError):
     """Pruned weights that are not exactly zero after training: the run fails instead of reporting them."""
-
-
-class RoundCheckpoint:
-    """A run's kept state in a folder: a stopped lottery run resumes at its next round from it, and every
-    training's network is kept there.
-
-    weights.npz: theta0 (`theta0/I`) and the reset point (`reset/I`: theta0 or the rewind weights).
-    round_RR.npz: the masks round RR trained with (`mask/LAYER`) and those the next round uses
-    (`next/LAYER`); round_RR.json: the round's result records, written last to mark it complete.
-    net_ARM_RR.npz: the weights at the early-stop iteration and the mask of each training (lth.networks).
-    """
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-
-    def save_weights(self, theta0: list[np.ndarray], reset_point: list[np.ndarray]) -> None:
-        arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
-        if any(not np.array_equal(a, b) for a, b in zip(theta0, reset_point)):  # late rewinding only
-            arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
-        write_npz_atomic(self.folder / "weights.npz", arrays)
-
-    def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> None:
-        networks.save(self.folder, arm, round_, weights, masks)
-
-    def load_reset_point(self) -> list[np.ndarray] | None:
-        path = self.folder / "weights.npz"
-        if not path.is_file():
-            return None
-        arrays = read_npz(path)
-        prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
-        return [arrays[f"{prefix}{i}"] for i in range(sum(k.startswith(prefix) for k in arrays))]
-
-    def save_round(self, round_: int, records: list[dict], masks: pruning.Masks, next_masks: pruning.Masks) -> None:
-        arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
-        arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
-        write_npz_atomic(self.folder / f"round_{round_:02d}.npz", arrays)
-        write_json_atomic(self.folder / f"round_{round_:02d}.json", records)
-
-    def load_round(self, round_: int) -> tuple[list[dict], pruning.Masks] | None:
-        """(records, masks for the next round) of a completed round, or None."""
-        json_path = self.folder / f"round_{round_:02d}.json"
-        if not json_path.is_file():
-            return None
-        arrays = read_npz(self.folder / f"round_{round_:02d}.npz")
-        next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
-        return json.loads(json_path.read_text()), next_masks
 
 
 class Experiment:
@@ -175,11 +130,26 @@ class Lottery(Experiment):
         theta0 = model.get_weights()
         trainer = self.trainer(model, layers)
         rewind_at = c.rewind if isinstance(c.rewind, int) else None
-        reset_point = (checkpoint.load_reset_point() if checkpoint else None) or theta0
+        resuming = checkpoint is not None
+        reset_point = None
+        if resuming:
+            try:
+                reset_point = checkpoint.load_reset_point(c.model)
+            except CheckpointError as e:  # round 0 makes the reset point: every round is trained again
+                print(f"lth: {e}; training again from round 0", flush=True)
+                resuming = False
+        reset_point = reset_point or theta0
         masks = pruning.dense_masks(c.spec.kernel_shapes, layers)
         records: list[dict] = []
         for round_ in range(c.lottery_rounds() + 1):
-            saved = checkpoint.load_round(round_) if checkpoint else None
+            saved = None
+            if resuming:
+                try:
+                    saved = checkpoint.load_round(round_, c.prunable_shapes())
+                except CheckpointError as e:
+                    print(f"lth: {e}; training round {round_} again", flush=True)
+                # rounds after one trained again follow from it: none of their old files is used
+                resuming = saved is not None
             if saved is not None:  # resumed: this round finished before the run stopped
                 round_records, masks = saved
                 records += round_records
@@ -297,7 +267,11 @@ class Instability(Experiment):
             path = checkpoint.folder / instability.TICKET_FILE if checkpoint else None
             if path is None or not path.is_file():
                 raise DataError(f"the masks of run {c.ticket_run} were not copied into this run; submit it again")
-            ticket_masks, ticket_theta0 = instability.read_ticket(read_npz(path))
+            try:
+                ticket_masks, ticket_theta0 = instability.read_ticket(
+                    read_npz(path, instability.ticket_shapes(c.spec)))
+            except ArrayFileError as e:
+                raise DataError(f"the ticket masks copied into this run are unusable ({e}); submit it again") from None
             if len(ticket_theta0) != len(theta0) or any(not np.array_equal(a, b) for a, b in zip(ticket_theta0, theta0)):
                 raise DataError(f"run {c.ticket_run}'s initial weights are not this run's (model {c.model}, seed "
                                 f"{c.seed}): its ticket would not be the same network")

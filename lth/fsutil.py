@@ -1,18 +1,96 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Below a guarded root (the run store registers its root) every write refuses symbolic links at every
+level: a link planted anywhere inside a run folder (`checkpoint/`, `tensorboard/ticket_round01`) is never
+written through, so nothing is written outside the store.
+"""
 from __future__ import annotations
 
 import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lth.errors import Explained
+
+_GUARDED_ROOTS: set[str] = set()
+
+
+class LinkRefused(OSError):
+    """A write below a guarded root met a symbolic link (or a non-folder where a folder belongs)."""
+
+
+def guard_root(root: str | Path) -> None:
+    """Writes below `root` from now on refuse links at every level below it."""
+    _GUARDED_ROOTS.add(os.path.abspath(root))
+
+
+def make_dirs(folder: str | Path) -> Path:
+    """`mkdir -p folder`; below a guarded root each level is made or checked one by one, and a level that
+    is a symbolic link or not a folder is refused (LinkRefused names it)."""
+    folder = Path(os.path.abspath(folder))
+    root = next((r for r in _GUARDED_ROOTS if folder.is_relative_to(r)), None)
+    if root is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    current = Path(root)
+    current.mkdir(parents=True, exist_ok=True)
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            try:
+                os.mkdir(current)
+            except FileExistsError:
+                pass
+            mode = os.lstat(current).st_mode
+        if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
+            raise LinkRefused(f"{current} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a folder'}; "
+                              f"nothing is written through it")
+    return folder
+
+
+class OutputError(Explained, ValueError):
+    """An output path that cannot be used (empty, an existing file, below a file); one line."""
+
+
+def output_folder(path: str | Path, what: str = "--export") -> Path:
+    """A folder to write exports into, created if needed; OutputError when it cannot be one."""
+    if not str(path).strip():
+        raise OutputError(f"{what} is empty; give a folder")
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{what} {folder} is an existing file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a parent folder belongs, no permission, a read-only disk
+        raise OutputError(f"{what} {folder}: cannot create the folder ({e.strerror or e})") from None
+    return folder
+
+
+def output_file(path: str | Path, suffix: str = "", what: str = "--out") -> Path:
+    """A new file (or folder) to write one export to: `path`, with `suffix` added when it lacks it. Nothing
+    that exists is overwritten or written next to (`--out /dev/null` is refused, not turned into
+    /dev/null.h5); its folder is created if needed. OutputError says why a path cannot be used."""
+    if not str(path).strip():
+        raise OutputError(f"{what} is empty; give a path")
+    given = Path(path)
+    out = given if not suffix or given.suffix == suffix else given.with_name(given.name + suffix)
+    for candidate in dict.fromkeys((given, out)):
+        if candidate.exists() or candidate.is_symlink():
+            raise OutputError(f"{what} {candidate} exists; choose a new path (nothing is overwritten)")
+    output_folder(out.parent, what)
+    return out
+
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -35,6 +113,58 @@ def write_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as f:
-        return {key: f[key] for key in f.files}
+# The largest .npz the product writes (a LeNet-300-100 run's theta0 and rewind weights) declares about
+# 2 MB of arrays; a file declaring more than this is refused before any array is read.
+MAX_NPZ_BYTES = 64 * 2**20
+
+
+class ArrayFileError(Explained, ValueError):
+    """An .npz file that is not what the product writes (unreadable, or arrays too large or of objects)."""
+
+
+def npz_headers(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each array's declared shape and dtype, read from the .npy headers alone (no array is read)."""
+    import zipfile
+
+    headers = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise ArrayFileError(f"{Path(path).name}: {info.filename!r} is not an array")
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(member)
+                headers[info.filename[:-4]] = (tuple(shape), dtype)
+    except ArrayFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise ArrayFileError(f"{Path(path).name} is not a readable array file ({e})") from None
+    return headers
+
+
+def read_npz(path: str | Path, shapes=None, max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, after checking from its headers alone that every array is numeric, of
+    a name and shape `shapes` allows (a dict name -> shape, or a function (name, shape) -> bool), and that
+    together they declare at most `max_bytes` (a small compressed file can claim a huge array)."""
+    headers = npz_headers(path)
+    if isinstance(shapes, dict):
+        expected = shapes
+        shapes = lambda name, shape: expected.get(name) == shape  # noqa: E731
+    declared = 0
+    for name, (shape, dtype) in headers.items():
+        if dtype.hasobject:
+            raise ArrayFileError(f"{Path(path).name}: array {name!r} holds Python objects")
+        if shapes is not None and not shapes(name, shape):
+            raise ArrayFileError(f"{Path(path).name}: array {name!r} of shape {shape} is not one of this model's")
+        declared += int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > max_bytes:
+            raise ArrayFileError(f"{Path(path).name}: its arrays declare over {max_bytes // 2**20} MB "
+                                 f"({name!r} has shape {shape}); not read")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {key: f[key] for key in f.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise ArrayFileError(f"{Path(path).name} is not a readable array file ({e})") from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from lth import models, pruning
 from lth.data.datasets import DATASETS, Dataset, load_dataset
+from lth.errors import Explained
 
 EXPERIMENTS = ("baseline", "lottery", "tfmot", "instability")
 OPTIMIZERS = ("adam", "sgd")
@@ -25,7 +26,7 @@ DEFAULT_ITERATIONS = 50_000  # the paper's training length
 TFMOT_BEGIN, TFMOT_END, TFMOT_FREQUENCY = 0.2, 0.6, 0.02
 
 
-class ConfigError(ValueError):
+class ConfigError(Explained, ValueError):
     """Settings that cannot work together; the message says which and why."""
 
 

@@ -38,6 +38,20 @@ def ticket_arrays(masks_by_round: dict[int, dict[str, np.ndarray]], theta0: list
     return arrays
 
 
+def ticket_shapes(spec):
+    """Which arrays TICKET_FILE may hold for model `spec`: a check of (name, shape) for lth.fsutil.read_npz."""
+    kernels, weights = spec.kernel_shapes, spec.weight_shapes()
+
+    def allowed(name: str, shape: tuple) -> bool:  # mask/RR/LAYER or theta0/I of this model
+        parts = name.split("/")
+        if parts[0] == "mask" and len(parts) == 3 and parts[1].isdigit():
+            return tuple(kernels.get(parts[2], ())) == shape
+        return (parts[0] == "theta0" and len(parts) == 2 and parts[1].isdigit()
+                and int(parts[1]) < len(weights) and weights[int(parts[1])] == shape)
+
+    return allowed
+
+
 def read_ticket(arrays: dict) -> tuple[dict[int, dict[str, np.ndarray]], list[np.ndarray]]:
     masks: dict[int, dict[str, np.ndarray]] = {}
     for key, value in arrays.items():

@@ -9,15 +9,17 @@ import warnings
 from pathlib import Path
 
 from lth import models
+from lth.errors import Explained
+from lth.fsutil import output_file
 from lth.networks import EXPORT_FORMATS as FORMATS
+from lth.networks import EXPORT_SUFFIX as SUFFIX
 from lth.networks import Network
 from lth.tf_setup import keras, tf
 
-SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}
 
 
-class ExportError(RuntimeError):
-    pass
+class ExportError(Explained, RuntimeError):
+    """A model file that cannot be written as asked."""
 
 
 def build(network: Network, plain_model=None):
@@ -38,12 +40,7 @@ def save(network: Network, fmt: str, out: str | Path) -> Path:
     """Write the network to `out` in `fmt` (a folder for savedmodel); returns the path written."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    out = Path(out)
-    if fmt != "savedmodel" and out.suffix != SUFFIX[fmt]:
-        out = out.with_name(out.name + SUFFIX[fmt])
-    if out.exists() or out.is_symlink():
-        raise ExportError(f"{out} exists; choose a new path (nothing is overwritten)")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = output_file(out, SUFFIX[fmt])
     model = build(network)
     if fmt == "tflite":
         out.write_bytes(tflite_bytes(model))

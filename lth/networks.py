@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from lth import models
+from lth.errors import Explained
 from lth.fsutil import read_npz, write_npz_atomic
 
 EXPORT_FORMATS = ("keras", "h5", "savedmodel", "tflite")  # what `lth export-model` writes (lth.model_export)
+EXPORT_SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}  # a savedmodel is a folder
 ARMS = ("dense", "ticket", "reinit", "random_prune", "pruned")
 NET_FILE = re.compile(rf"net_({'|'.join(ARMS)})_(\d{{2,3}})\.npz")
 MAX_NET_BYTES = 64 * 2**20  # far above any model here; a bigger file is not one this product wrote
 
 
-class NetworkError(ValueError):
+class NetworkError(Explained, ValueError):
     """A kept network that is missing or not what the product writes; the message says which."""
 
 
@@ -85,12 +87,14 @@ def load(folder: str | Path, model: str, arm: str, round_: int) -> Network:
                            f"networks were kept have none)")
     if path.stat().st_size > MAX_NET_BYTES:
         raise NetworkError(f"{path.name} is {path.stat().st_size:,} bytes, not a network this product wrote")
-    try:
-        arrays = read_npz(path)
-    except Exception as e:  # OSError, BadZipFile, ValueError: a torn or foreign file
-        raise NetworkError(f"{path.name} is not a readable .npz file: {e}") from None
     spec = models.get_spec(model)
     shapes = spec.weight_shapes()
+    expected = {f"weights/{i}": shape for i, shape in enumerate(shapes)}
+    expected.update({f"mask/{name}": tuple(shape) for name, shape in spec.kernel_shapes.items()})
+    try:
+        arrays = read_npz(path, expected)  # names and shapes checked from the headers before reading
+    except Exception as e:  # ArrayFileError, OSError: a torn, foreign or oversized file
+        raise NetworkError(f"{path.name} is not a network of this {model} run: {e}") from None
     weights = []
     for i, shape in enumerate(shapes):
         w = arrays.get(f"weights/{i}")
@@ -117,12 +121,14 @@ def load_theta0(folder: str | Path, model: str) -> list[np.ndarray]:
     if path.is_symlink() or not path.is_file():
         raise NetworkError("the run keeps no initial weights (weights.npz): made before they were kept, or "
                            "not started")
+    shapes = models.get_spec(model).weight_shapes()
+    expected = {f"{prefix}/{i}": shape for prefix in ("theta0", "reset") for i, shape in enumerate(shapes)}
     try:
-        arrays = read_npz(path)
+        arrays = read_npz(path, expected)
     except Exception as e:
-        raise NetworkError(f"weights.npz is not a readable .npz file: {e}") from None
+        raise NetworkError(f"weights.npz is not the initial weights of this {model} run: {e}") from None
     out = []
-    for i, shape in enumerate(models.get_spec(model).weight_shapes()):
+    for i, shape in enumerate(shapes):
         w = arrays.get(f"theta0/{i}")
         if w is None or w.shape != shape or not np.isfinite(w).all():
             raise NetworkError(f"weights.npz: theta0/{i} is not a finite array of shape {shape}")

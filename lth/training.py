@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from lth.data import Dataset
+from lth.errors import Explained
 from lth.hparams import test_curve_every
 from lth.tf_setup import keras, tf
 
@@ -34,7 +35,7 @@ def make_optimizer(name: str, lr: float):
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-class TrainingDiverged(ArithmeticError):
+class TrainingDiverged(Explained, ArithmeticError):
     """The loss became NaN or infinite: the run fails with this message instead of reporting chance."""
 
 

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from conftest import run_cli, wait_for
+from lth.hparams import RunConfig
 from lth.runs import RunStore
 
 ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
@@ -36,14 +37,18 @@ def results_without_times(summary):
     return [{k: v for k, v in r.items() if k != "train_seconds"} for r in summary["results"]]
 
 
-def test_cluster_command_and_bad_addresses(cluster):
+def test_cluster_command_and_bad_addresses(cluster, tmp_path):
     c, _ = cluster
     info = run_cli("cluster", "--ray-address", c.address)
     assert info.returncode == 0, info.stderr
     data = json.loads(info.stdout)
     assert sum(n["alive"] for n in data["nodes"]) == 3 and data["cpus"] == 2
-    bad = run_cli("submit", *TINY, "--executor", "ray", "--ray-address", "127.0.0.1:1")
-    assert bad.returncode == 0  # submitting only queues; the worker reports the address
+    for command in ("submit", "run"):  # nothing is queued for a cluster that does not answer
+        bad = run_cli(command, *TINY, "--executor", "ray", "--ray-address", "127.0.0.1:1", "--cache-dir",
+                      str(tmp_path / "refused"))
+        assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
+        assert "cannot reach a Ray cluster at 127.0.0.1:1" in bad.stderr
+        assert RunStore(tmp_path / "refused").run_ids() == []
     refused = run_cli("cluster", "--ray-address", "127.0.0.1:1")
     assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0
     assert "cannot reach a Ray cluster at 127.0.0.1:1" in refused.stderr
@@ -117,11 +122,19 @@ def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path):
 
 
 def test_unreachable_cluster_says_the_way_out_and_resume_uses_the_executor_chosen_now(tmp_path):
+    import socket
+
+    from lth.runs import schedule, submit
+
     store = RunStore(tmp_path / "store")
-    run_id = run_cli("submit", *TINY, "--seed", "77", "--executor", "ray", "--ray-address", "127.0.0.1:1",
-                     "--cache-dir", str(store.root)).stdout.strip()
+    listener = socket.create_server(("127.0.0.1", 0))  # answers at submission, gone when the run starts
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    run_id = submit(RunConfig(iterations=60, eval_every=30, seed=77), store=store, start=False, executor="ray",
+                    ray_address=address).run_id
+    listener.close()
+    schedule(store)
     status = wait_for(lambda: (s := store.status(run_id))["state"] == "failed" and s, timeout=120)
-    assert "cannot reach a Ray cluster at 127.0.0.1:1" in status["error"] and "resume" in status["error"]
+    assert f"cannot reach a Ray cluster at {address}" in status["error"] and "resume" in status["error"]
     resumed = run_cli("resume", run_id, "--executor", "local", "--cache-dir", str(store.root))
     assert resumed.returncode == 0, resumed.stderr
     done = wait_for(lambda: (s := store.status(run_id))["state"] in ("done", "failed") and s, timeout=120)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lth.data.idx import IdxError, read_pair
+from lth.errors import Explained
 
 SAMPLE_DIR = Path(__file__).parent / "mnist-sample"
 DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
@@ -64,7 +65,7 @@ NO_FULL_MNIST = (
 )
 
 
-class DataError(ValueError):
+class DataError(Explained, ValueError):
     """Data that cannot be loaded; the message says which file or source and why."""
 
 

@@ -1,6 +1,7 @@
 """Reader for the IDX files of the MNIST database, checking everything that can be wrong with one."""
 from __future__ import annotations
 
+import math
 import zlib
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     if len(data) < header:
         raise IdxError(f"{path}: truncated header ({len(data)} bytes, {header} needed)")
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    expected = header + math.prod(dims)  # Python integers: dimensions cannot overflow into a wrong size
     if len(data) < expected:
         raise IdxError(
             f"{path}: truncated: {len(data) - header} data bytes for dimensions {dims}, "

@@ -119,6 +119,9 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
     store = store or RunStore()
     store.require_writable()
     placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
+    problem = placement["ray_address"] and executors.unreachable(placement["ray_address"])
+    if problem:  # nothing is queued for a cluster that does not answer
+        raise StoreError(problem)
     checked = [check(config, data_dir, download) for config in configs]
     tickets = {item.run_id: ticket_source(store, item) for item in checked if item.config.ticket_run}
     submissions = []
@@ -148,6 +151,12 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
         raise ConfigError(f"--ticket-run {source} cannot be read: {e}") from None
     if source_config.experiment != "lottery":
         raise ConfigError(f"--ticket-run {source} is a {source_config.experiment} run, not a lottery run")
+    try:
+        state = store.status(source)["state"]
+    except Corrupt as e:
+        raise ConfigError(f"--ticket-run {source} cannot be read: {e}") from None
+    if state != RunState.DONE:  # an unfinished run's files are not yet its results
+        raise ConfigError(f"--ticket-run {source} is {state.value}: its tickets can be tested once it is done")
     differs = [f"{key} {getattr(source_config, key)}" for key in ("model", "seed")
                if getattr(source_config, key) != getattr(config, key)]
     if record["dataset_fingerprint"] != item.fingerprint:
@@ -233,7 +242,7 @@ def cancel(run_id: str, store: RunStore) -> dict:
         status = store.update_status(run_id, state=RunState.CANCELLED, ended=time.time(),
                                      error="cancelled by the user")
     if pid and process_alive(pid, pid_start):
-        end_process(pid, bool(own_session), pid_start, grace=CANCEL_GRACE_SECONDS)
+        end_process(pid, bool(own_session), pid_start, run_id=run_id, root=store.root, grace=CANCEL_GRACE_SECONDS)
     schedule(store)
     return status
 

@@ -2,40 +2,15 @@
 value it accepts or raises Corrupt naming the field, so one bad file is reported, never trusted."""
 from __future__ import annotations
 
-import math
 import re
 
 from lth.networks import ARMS
+from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, result_records
 from lth.runs.state import WRITTEN, RunState
 
+__all__ = ["Corrupt", "RUN_ID", "status", "config_record", "results", "result_records", "metric", "heartbeat"]
+
 RUN_ID = re.compile(r"[0-9a-f]{16}")
-
-
-class Corrupt(ValueError):
-    """A store file whose content is not what the product writes; the message says what is wrong."""
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def need(ok: bool, message: str) -> None:
-    if not ok:
-        raise Corrupt(message)
-
-
-def obj(value, what: str) -> dict:
-    need(isinstance(value, dict), f"{what} is not a JSON object")
-    return value
-
-
-def optional(record: dict, key: str, check, what: str) -> None:
-    if record.get(key) is not None:
-        need(check(record[key]), f"{what}: {key} is {record[key]!r}")
 
 
 def status(value, executors) -> dict:
@@ -77,36 +52,16 @@ def config_record(value, run_id: str):
     return record, config
 
 
-def _result_record(value, i: int) -> dict:
-    what = f"results.json: results[{i}]"
-    record = obj(value, what)
-    need(record.get("arm") in ARMS, f"{what}: arm is {record.get('arm')!r}")
-    need(_is_int(record.get("round")) and record["round"] >= 0, f"{what}: round is {record.get('round')!r}")
-    for key in ("density", "early_stop_test_accuracy", "final_test_accuracy"):
-        need(_is_number(record.get(key)) and 0 <= record[key] <= 1, f"{what}: {key} is {record.get(key)!r}")
-    for key in ("early_stop_iteration", "final_iteration"):
-        need(_is_int(record.get(key)) and record[key] >= 0, f"{what}: {key} is {record.get(key)!r}")
-    for key in ("pruned_nonzero", "params", "nonzero_params", "dense_macs", "nonzero_macs", "h5_bytes", "gzip_bytes"):
-        optional(record, key, lambda v: _is_int(v) and v >= 0, what)
-    optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
-    if "rewind_iteration" in record:  # an instability pair
-        need(_is_int(record["rewind_iteration"]) and record["rewind_iteration"] >= 0, f"{what}: rewind_iteration")
-        for key in ("alphas", "test_errors"):
-            values = record.get(key)
-            need(isinstance(values, list) and len(values) >= 2 and all(_is_number(v) and 0 <= v <= 1 for v in values),
-                 f"{what}: {key} is not a list of numbers from 0 to 1")
-        need(len(record["alphas"]) == len(record["test_errors"]), f"{what}: alphas and test_errors differ in length")
-        need(_is_number(record.get("barrier")) and isinstance(record.get("stable"), bool),
-             f"{what}: barrier or stable is missing")
-    layers = record.get("layer_density", {})
-    need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) for k, v in layers.items()),
-         f"{what}: layer_density is not a map of layer to density")
-    return record
-
-
-def results(value) -> dict:
+def results(value, run_id: str | None = None, canonical: dict | None = None) -> dict:
+    """A results.json; with `run_id` and `canonical` (its folder's config) it must be that run's: results
+    copied in from another run are refused, never served as this one's."""
     summary = obj(value, "results.json")
     need(isinstance(summary.get("config"), dict), "results.json: config is not an object")
+    if run_id is not None:
+        optional(summary, "run_id", lambda v: v == run_id, f"results.json (in run {run_id}'s folder)")
+    if canonical is not None:
+        need(summary["config"] == canonical, "results.json: its settings are not this run's (copied from another "
+                                             "run?)")
     for key in ("experiment", "model", "dataset"):
         need(isinstance(summary["config"].get(key), str), f"results.json: config.{key} is missing")
     need(_is_int(summary["config"].get("seed")), "results.json: config.seed is missing")
@@ -114,8 +69,7 @@ def results(value) -> dict:
          "results.json: device is not an object with a name")
     need(_is_number(summary.get("seconds")), "results.json: seconds is not a number")
     need(isinstance(summary.get("results"), list) and summary["results"], "results.json: results is not a list")
-    for i, record in enumerate(summary["results"]):
-        _result_record(record, i)
+    result_records(summary["results"], "results.json")
     return summary
 
 

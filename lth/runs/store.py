@@ -32,7 +32,8 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from lth import networks
-from lth.fsutil import write_bytes_atomic, write_json_atomic
+from lth.errors import Explained
+from lth.fsutil import guard_root, make_dirs, write_bytes_atomic, write_json_atomic
 from lth.hparams import RunConfig
 from lth.runs import executors, schema, trust
 from lth.runs.schema import Corrupt
@@ -50,7 +51,7 @@ MAX_METRICS_BYTES = 512 * 2**20
 _CHECKED: dict = {}  # (path, inode, size, mtime) -> (ok, checked value or Corrupt): see RunStore._checked
 
 
-class StoreError(ValueError):
+class StoreError(Explained, ValueError):
     """A request the store cannot satisfy (unknown run, bad id, run in the wrong state, read-only)."""
 
 
@@ -89,10 +90,44 @@ def process_alive(pid: int | None, start_time: int | None = None) -> bool:
     return start_time is None or int(fields[19]) == start_time
 
 
-def end_process(pid: int, own_session: bool, start_time: int | None, grace: float = 0.0) -> None:
-    """SIGTERM (then SIGKILL after `grace` seconds) to a worker: its whole process group when it runs in
-    its own session. A stopped (SIGSTOP) process is ended by SIGKILL too. Nothing is sent to a pid that
-    now names another process."""
+def process_command(pid: int) -> list[str] | None:
+    """The command line of process `pid` (None where /proc cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode("utf-8", "replace").split("\0")[:-1]
+    except OSError:
+        return None
+
+
+def is_run_worker(pid: int, start_time: int | None, run_id: str, root: Path, own_session: bool) -> bool:
+    """Whether `pid` provably is this run's worker, from what the process itself shows (a store file can
+    say anything): its start time matches the one recorded and its command line is the worker's for this
+    run id and store (`-m lth worker RUN_ID --cache-dir ROOT`), or, for a run trained in the foreground,
+    `-m lth run`. Where /proc cannot tell, nothing is proven."""
+    if start_time is None or process_start_time(pid) != start_time:
+        return False
+    argv = process_command(pid)
+    if not argv:
+        return False
+    args = argv[1:]
+    if own_session:
+        if args[:4] != ["-m", "lth", "worker", run_id] or len(args) != 6 or args[4] != "--cache-dir":
+            return False
+        try:
+            return Path(args[5]).resolve() == Path(root).resolve()
+        except OSError:
+            return False
+    return args[:3] == ["-m", "lth", "run"]
+
+
+def end_process(pid: int, own_session: bool, start_time: int | None, *, run_id: str, root: Path,
+                grace: float = 0.0) -> bool:
+    """SIGTERM (then SIGKILL after `grace` seconds) to a run's worker: its whole process group when it runs
+    in its own session. A stopped (SIGSTOP) process is ended by SIGKILL too. Nothing is sent unless the
+    process provably is this run's worker (`is_run_worker`); returns whether it was."""
+    if not is_run_worker(pid, start_time, run_id, root, own_session):
+        return False
+
     def send(sig) -> None:
         if not process_alive(pid, start_time):
             return
@@ -107,6 +142,7 @@ def end_process(pid: int, own_session: bool, start_time: int | None, grace: floa
         while time.time() < deadline and process_alive(pid, start_time):
             time.sleep(0.1)
     send(signal.SIGKILL)
+    return True
 
 
 # ---- settings ------------------------------------------------------------------------------------------
@@ -147,6 +183,7 @@ class RunStore:
         except OSError as e:
             raise StoreError(f"cannot create the run store {self.root}: {e.strerror or e}") from None
         self.writable = os.access(self.root, os.W_OK | os.X_OK)
+        guard_root(self.root)  # every write below the root refuses links at every level (lth.fsutil)
 
     # ---- ids, paths and locks -------------------------------------------------------------------------
     @staticmethod
@@ -274,8 +311,10 @@ class RunStore:
                 status = self.raw_status(run_id)
                 if status["state"] == RunState.RUNNING and self._worker_dead(run_id, status):
                     reason = self._death_reason(run_id, status)
-                    if status.get("pid"):  # a hung worker must not go on writing into the run
-                        end_process(status["pid"], bool(status.get("own_session")), status.get("pid_start"))
+                    # A hung background worker must not go on writing into the run: ended when provably it is
+                    # (a foreground `lth run` is left to notice the run is no longer its own).
+                    if status.get("pid") and status.get("own_session"):
+                        end_process(status["pid"], True, status.get("pid_start"), run_id=run_id, root=self.root)
                     status.update(state=RunState.FAILED, ended=time.time(), error=reason)
                     self.write_status(run_id, status)
         return status
@@ -312,7 +351,17 @@ class RunStore:
 
     def results(self, run_id: str) -> dict | None:
         """The validated results, None if there are none yet; raises Corrupt for a bad file."""
-        return self._checked(run_id, "results.json", schema.results)
+        canonical = self.config(run_id).canonical()
+        return self._checked(run_id, "results.json", lambda value: schema.results(value, run_id, canonical))
+
+    def finished_results(self, run_id: str) -> dict | None:
+        """The results of a run that `list` shows as done (config, status and results all sound), else None;
+        raises Corrupt or StoreError where `list` shows the run corrupt. The one notion of a usable run for
+        every reader: Compare, compression, the preset exports, the analyses."""
+        self.config_and_record(run_id)
+        if self.status(run_id)["state"] != RunState.DONE:
+            return None
+        return self.results(run_id)
 
     def metrics_records(self, run_id: str) -> list[dict]:
         """The run's evaluations; torn and malformed lines are skipped."""
@@ -418,7 +467,7 @@ class RunStore:
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             raise StoreError(f"run {run_id}: {name} is not a folder of the run (a symlink or a file)")
         if create:
-            path.mkdir(exist_ok=True)
+            make_dirs(path)
         return path
 
     def delete(self, run_id: str) -> str:
@@ -550,9 +599,7 @@ class RunStore:
             value = self._json(run_id, f"checkpoint/round_{round_:02d}.json")
             if value is None:
                 break
-            if not isinstance(value, list):
-                raise Corrupt(f"checkpoint/round_{round_:02d}.json is not a list of records")
-            records += value
+            records += schema.result_records(value, f"checkpoint/round_{round_:02d}.json")
         if not records:
             return None
         status = self.raw_status(run_id)
@@ -588,7 +635,7 @@ class RunStore:
         rows = []
         for run_id in run_ids if run_ids is not None else self.run_ids():
             try:
-                summary = self.results(run_id)
+                summary = self.finished_results(run_id)
             except (OSError, StoreError, Corrupt):
                 continue
             if summary is None or summary["config"]["experiment"] != "instability":
@@ -616,7 +663,7 @@ class RunStore:
         rows = []
         for run_id in run_ids if run_ids is not None else self.run_ids():
             try:
-                summary = self.results(run_id)
+                summary = self.finished_results(run_id)
                 finished = summary is not None
                 if summary is None and unfinished:
                     summary = self.completed_rounds_summary(run_id)

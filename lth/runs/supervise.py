@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from lth.hparams import RunConfig
+from lth.errors import Explained
 from lth.runs.state import RunState
 from lth.runs.store import HEARTBEAT_SECONDS, RunStore
 from lth.runs.tensorboard import EventLog
@@ -38,12 +39,16 @@ def versions() -> dict:
 
 def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
     """Lottery rounds a stopped run finished (0 for other experiments: they restart)."""
-    from lth.experiments import RoundCheckpoint
+    from lth.checkpoint import CheckpointError, RoundCheckpoint
 
     completed = 0
     if config.experiment == "lottery":
-        while RoundCheckpoint(checkpoint_dir).load_round(completed) is not None:
-            completed += 1
+        checkpoint = RoundCheckpoint(checkpoint_dir)
+        try:
+            while checkpoint.load_round(completed, config.prunable_shapes()) is not None:
+                completed += 1
+        except CheckpointError:  # that round is trained again (the experiment says why in the log)
+            pass
     return completed
 
 
@@ -118,7 +123,8 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
         print(f"lth: {e}; this process stops without writing", flush=True)
         final = None
     except BaseException as e:  # includes KeyboardInterrupt in the foreground
-        traceback.print_exc()
+        if not isinstance(e, Explained):  # a defect: its traceback goes to the log. An explained failure's
+            traceback.print_exc()           # message is the status's error, which the caller reports once
         final = {"state": RunState.FAILED, "error": one_line(e)}
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+from lth.fsutil import make_dirs
+
 ROUND = re.compile(r"_round(\d+)")
 SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "test_loss": "loss/test",
            "train_accuracy": "accuracy/train", "val_accuracy": "accuracy/validation",
@@ -43,8 +45,8 @@ class EventLog:
 
             name = run_name(event)
             writer = self.writers.get(name)
-            if writer is None:
-                writer = self.writers[name] = tf.summary.create_file_writer(str(self.folder / name))
+            if writer is None:  # made first, level by level, refusing links: events land in the run only
+                writer = self.writers[name] = tf.summary.create_file_writer(str(make_dirs(self.folder / name)))
             with writer.as_default(step=event["iteration"]):
                 for key, tag in SCALARS.items():
                     if event.get(key) is not None:

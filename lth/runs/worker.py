@@ -21,6 +21,8 @@ def run_worker(run_id: str, store: RunStore) -> int:
         status = _fail(store, run_id, one_line(e))
     finally:
         schedule(store)  # this slot is free: start the next queued run
+    if status and status["state"] == RunState.FAILED and status.get("error"):
+        print(f"lth worker: run {run_id} failed: {status['error']}", flush=True)  # the log's last line says why
     return 0 if status and status["state"] in (RunState.DONE, RunState.CANCELLED) else 1
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+from lth.errors import Explained
+
 NAMES = ("local", "ray")
 _MODULES = {"local": "lth.runs.executors.local", "ray": "lth.runs.executors.ray"}
 RAY_MISSING = ("the Ray executor needs Ray, which is not installed: "
                "`.venv/bin/pip install -r requirements-ray.txt` (the local executor works without it)")
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(Explained, RuntimeError):
     """An executor that cannot be used (not installed, cluster unreachable); one line."""
 
 
@@ -21,6 +23,25 @@ def unavailable(name: str) -> str | None:
         return f"unknown executor {name!r}; choose one of {', '.join(NAMES)}"
     if name == "ray" and importlib.util.find_spec("ray") is None:
         return RAY_MISSING
+    return None
+
+
+def unreachable(address: str) -> str | None:
+    """Why no Ray cluster answers at `address` ("auto" is not checked), or None. Ray retries an unreachable
+    address for minutes; a TCP connect says no in seconds, before anything is queued."""
+    import socket
+
+    if address == "auto":
+        return None
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return f"not a Ray address: {address!r} (expected HOST:PORT, ray://HOST:PORT or auto)"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=3).close()
+    except (OSError, ValueError, OverflowError) as e:
+        return (f"cannot reach a Ray cluster at {address}: {getattr(e, 'strerror', None) or e}; start the cluster, "
+                f"or choose 'this machine' on the Home page (or --executor local)")
     return None
 
 

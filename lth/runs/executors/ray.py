@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 from lth.fsutil import write_bytes_atomic
 from lth.runs import trust
-from lth.runs.executors import RAY_MISSING, ExecutorError
+from lth.runs.executors import RAY_MISSING, ExecutorError, unreachable
 from lth.runs.store import RunStore
 from lth.networks import NET_FILE
 from lth.runs.supervise import completed_rounds, restart_metrics, supervise, versions
@@ -41,15 +40,9 @@ def _ray():
 
 
 def _check_reachable(address: str) -> None:
-    """Ray retries an unreachable address for minutes; a TCP connect says no in seconds."""
-    target = address.removeprefix("ray://")
-    host, _, port = target.rpartition(":")
-    if not host or not port.isdigit():
-        raise ExecutorError(f"not a Ray address: {address!r} (expected HOST:PORT, ray://HOST:PORT or auto)")
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-    except OSError as e:
-        raise ExecutorError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}") from None
+    problem = unreachable(address)
+    if problem:
+        raise ExecutorError(problem)
 
 
 def connect(address: str | None):
@@ -85,7 +78,8 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
     import ray
 
     from lth.device import training_device
-    from lth.experiments import RoundCheckpoint, run_experiment
+    from lth.checkpoint import RoundCheckpoint
+    from lth.experiments import run_experiment
     from lth.hparams import RunConfig
     from lth.networks import net_file
 

@@ -1,0 +1,94 @@
+"""A run's checkpoint folder: what a stopped run resumes from. Pure NumPy and JSON (no TensorFlow), so the
+supervisor counts completed rounds without importing it. Every file is checked before it is used: a bad
+one is named in one line and its round is trained again, never trusted.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lth import models, networks, pruning
+from lth import records as records_check
+from lth.errors import Explained
+from lth.fsutil import ArrayFileError, read_npz, write_json_atomic, write_npz_atomic
+
+
+class RoundCheckpoint:
+    """A run's kept state in a folder: a stopped lottery run resumes at its next round from it, and every
+    training's network is kept there.
+
+    weights.npz: theta0 (`theta0/I`) and the reset point (`reset/I`: theta0 or the rewind weights).
+    round_RR.npz: the masks round RR trained with (`mask/LAYER`) and those the next round uses
+    (`next/LAYER`); round_RR.json: the round's result records, written last to mark it complete.
+    net_ARM_RR.npz: the weights at the early-stop iteration and the mask of each training (lth.networks).
+    """
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def save_weights(self, theta0: list[np.ndarray], reset_point: list[np.ndarray]) -> None:
+        arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
+        if any(not np.array_equal(a, b) for a, b in zip(theta0, reset_point)):  # late rewinding only
+            arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
+        write_npz_atomic(self.folder / "weights.npz", arrays)
+
+    def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> None:
+        networks.save(self.folder, arm, round_, weights, masks)
+
+    def load_reset_point(self, model: str) -> list[np.ndarray] | None:
+        """The saved reset point, None if absent; raises CheckpointError naming the file if it is unusable."""
+        path = self.folder / "weights.npz"
+        if not path.exists() and not path.is_symlink():
+            return None
+        shapes = models.get_spec(model).weight_shapes()
+        expected = {f"{prefix}/{i}": shape for prefix in ("theta0", "reset") for i, shape in enumerate(shapes)}
+        arrays = self._arrays(path, expected)
+        prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
+        if any(f"{prefix}{i}" not in arrays for i in range(len(shapes))):
+            raise CheckpointError(f"checkpoint/weights.npz lacks some of the {model} weights")
+        return [arrays[f"{prefix}{i}"] for i in range(len(shapes))]
+
+    def save_round(self, round_: int, records: list[dict], masks: pruning.Masks, next_masks: pruning.Masks) -> None:
+        arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
+        arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
+        write_npz_atomic(self.folder / f"round_{round_:02d}.npz", arrays)
+        write_json_atomic(self.folder / f"round_{round_:02d}.json", records)
+
+    def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]]) -> tuple[list[dict], pruning.Masks] | None:
+        """(records, masks for the next round) of a completed round, or None; `shapes`: the prunable
+        kernels. Raises CheckpointError naming the file when the round's files are not what a finished
+        round writes (the round is then trained again)."""
+        json_path = self.folder / f"round_{round_:02d}.json"
+        if not json_path.exists() and not json_path.is_symlink():
+            return None
+        name = f"checkpoint/{json_path.name}"
+        if json_path.is_symlink() or not json_path.is_file() or json_path.stat().st_size > 16 * 2**20:
+            raise CheckpointError(f"{name} is not a file the run wrote")
+        try:
+            records = records_check.result_records(json.loads(json_path.read_bytes().decode("utf-8")), name)
+            records_check.need(bool(records) and all(r["round"] == round_ for r in records),
+                               f"{name}: its records are not round {round_}'s")
+        except (UnicodeDecodeError, ValueError) as e:  # Corrupt is a ValueError
+            raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None
+        expected = {f"{kind}/{n}": shape for kind in ("mask", "next") for n, shape in shapes.items()}
+        arrays = self._arrays(self.folder / f"round_{round_:02d}.npz", expected)
+        if set(arrays) != set(expected) or not all(np.isin(a, (0, 1)).all() for a in arrays.values()):
+            raise CheckpointError(f"checkpoint/round_{round_:02d}.npz does not hold the round's 0/1 masks")
+        next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
+        return records, next_masks
+
+    @staticmethod
+    def _arrays(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """The arrays of a checkpoint file, their names and shapes checked from the headers before reading."""
+        if path.is_symlink() or not path.is_file():
+            raise CheckpointError(f"checkpoint/{path.name} is missing or not a file the run wrote")
+        try:
+            return read_npz(path, expected)
+        except ArrayFileError as e:
+            raise CheckpointError(f"checkpoint/{e}") from None
+
+
+class CheckpointError(Explained, ValueError):
+    """A checkpoint file that is not what a finished round writes; the message names the file."""

@@ -1,0 +1,71 @@
+"""Checks of result records as the product writes them (results.json, a checkpoint round's records): a file
+can hold any JSON, so each check returns what it accepts or raises Corrupt naming the field. Pure Python:
+the experiments (resuming from a checkpoint) and the run store use the same checks."""
+from __future__ import annotations
+
+import math
+
+from lth.errors import Explained
+from lth.networks import ARMS
+
+
+class Corrupt(Explained, ValueError):
+    """A store file whose content is not what the product writes; the message says what is wrong."""
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def need(ok: bool, message: str) -> None:
+    if not ok:
+        raise Corrupt(message)
+
+
+def obj(value, what: str) -> dict:
+    need(isinstance(value, dict), f"{what} is not a JSON object")
+    return value
+
+
+def optional(record: dict, key: str, check, what: str) -> None:
+    if record.get(key) is not None:
+        need(check(record[key]), f"{what}: {key} is {record[key]!r}")
+
+
+def _result_record(value, i: int, where: str = "results.json") -> dict:
+    what = f"{where}: results[{i}]"
+    record = obj(value, what)
+    need(record.get("arm") in ARMS, f"{what}: arm is {record.get('arm')!r}")
+    need(_is_int(record.get("round")) and record["round"] >= 0, f"{what}: round is {record.get('round')!r}")
+    for key in ("density", "early_stop_test_accuracy", "final_test_accuracy"):
+        need(_is_number(record.get(key)) and 0 <= record[key] <= 1, f"{what}: {key} is {record.get(key)!r}")
+    for key in ("early_stop_iteration", "final_iteration"):
+        need(_is_int(record.get(key)) and record[key] >= 0, f"{what}: {key} is {record.get(key)!r}")
+    for key in ("pruned_nonzero", "params", "nonzero_params", "dense_macs", "nonzero_macs", "h5_bytes", "gzip_bytes"):
+        optional(record, key, lambda v: _is_int(v) and v >= 0, what)
+    optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
+    if "rewind_iteration" in record:  # an instability pair
+        need(_is_int(record["rewind_iteration"]) and record["rewind_iteration"] >= 0, f"{what}: rewind_iteration")
+        for key in ("alphas", "test_errors"):
+            values = record.get(key)
+            need(isinstance(values, list) and len(values) >= 2 and all(_is_number(v) and 0 <= v <= 1 for v in values),
+                 f"{what}: {key} is not a list of numbers from 0 to 1")
+        need(len(record["alphas"]) == len(record["test_errors"]), f"{what}: alphas and test_errors differ in length")
+        need(_is_number(record.get("barrier")) and isinstance(record.get("stable"), bool),
+             f"{what}: barrier or stable is missing")
+    layers = record.get("layer_density", {})
+    need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) for k, v in layers.items()),
+         f"{what}: layer_density is not a map of layer to density")
+    return record
+
+
+def result_records(value, what: str) -> list:
+    """A list of result records (results.json's, or a checkpoint round's)."""
+    need(isinstance(value, list), f"{what}: not a list of records")
+    for i, record in enumerate(value):
+        _result_record(record, i, what)
+    return value

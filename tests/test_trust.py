@@ -1,0 +1,293 @@
+"""What a shared store and a day of use broke (issue 21): a file in the store never makes a reader act outside
+it, is never served as something it is not, and every bad input is one line. Each class is tested with
+cases beyond the ones reported; most need no training (runs are written as a worker writes them)."""
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+
+from lth import cli, networks
+from lth.fsutil import ArrayFileError, LinkRefused, read_npz, write_npz_atomic
+from lth.hparams import ConfigError, RunConfig
+from lth.records import Corrupt
+from lth.runs import RunState, RunStore, StoreError, queue
+from lth.runs.store import process_alive, process_start_time
+
+SAMPLE_FINGERPRINT = None
+
+
+def fingerprint() -> str:
+    global SAMPLE_FINGERPRINT
+    if SAMPLE_FINGERPRINT is None:
+        SAMPLE_FINGERPRINT = queue.check(RunConfig()).fingerprint
+    return SAMPLE_FINGERPRINT
+
+
+def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunState.DONE, kept=()) -> str:
+    """A run as a worker leaves it: config, status, results (and kept networks), without training."""
+    from lth.hparams import run_id
+
+    rid = run_id(config, fingerprint())
+    store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
+    store.update_status(rid, state=state, started=1.0, ended=2.0)
+    records = [{"arm": "ticket", "round": r, "density": 0.8 ** r, "layer_density": {}, "early_stop_iteration": 30,
+                "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy, "final_iteration": 60}
+               for r in range(2)]
+    if state == RunState.DONE:
+        store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
+                                  "results": records, "run_id": rid})
+    rng = np.random.default_rng(0)
+    if kept:
+        from lth.checkpoint import RoundCheckpoint
+
+        theta0 = [rng.normal(size=s).astype(np.float32) for s in config.spec.weight_shapes()]
+        RoundCheckpoint(store.checkpoint_dir(rid)).save_weights(theta0, theta0)
+    for arm, round_ in kept:
+        weights = [rng.normal(size=s).astype(np.float32) for s in config.spec.weight_shapes()]
+        masks = {n: np.ones(s, np.float32) for n, s in config.prunable_shapes().items()} if round_ else {}
+        networks.save(store.checkpoint_dir(rid), arm, round_, weights, masks)
+    return rid
+
+
+def npz_declaring(path, name: str, shape: tuple, data: bytes = b"\0" * 16) -> None:
+    """An .npz whose array `name` declares `shape` (float32) but holds only `data`: a few KB on disk."""
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{name}.npy", buffer.getvalue() + data)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "cache")
+
+
+# ---- 1. a store file never makes a reader act outside the store ----------------------------------------
+@pytest.mark.parametrize("own_session", [True, False])
+def test_a_planted_status_never_makes_a_reader_signal_a_process(store, own_session):
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        rid = finished_run(store, RunConfig(seed=1), state=RunState.QUEUED)
+        # what a hostile writer can put there: the victim's real pid and start time, long past any heartbeat
+        store.update_status(rid, state=RunState.RUNNING, pid=victim.pid, pid_start=process_start_time(victim.pid),
+                            own_session=own_session, started=time.time() - 3600)
+        row = store.runs().set_index("run_id").loc[rid]
+        assert row["state"] == "failed"  # no heartbeat: the run is not trusted to be running
+        with pytest.raises(StoreError, match="only queued or running"):
+            queue.cancel(rid, store)  # failed now: nothing to cancel, nothing sent
+        assert victim.poll() is None and process_alive(victim.pid)
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_cancel_never_signals_a_process_that_is_not_the_runs_worker(store):
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        rid = finished_run(store, RunConfig(seed=2), state=RunState.QUEUED)
+        store.update_status(rid, state=RunState.RUNNING, pid=victim.pid, pid_start=process_start_time(victim.pid),
+                            own_session=True, started=time.time())
+        store.write_heartbeat(rid, {})
+        assert queue.cancel(rid, store)["state"] == RunState.CANCELLED
+        time.sleep(0.3)
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_links_inside_a_run_folder_are_never_written_through(store, tmp_path):
+    from lth.runs.tensorboard import EventLog
+
+    rid = finished_run(store, RunConfig(seed=3))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = store.path(rid)
+    (folder / "tensorboard").mkdir()
+    (folder / "tensorboard" / "ticket_round01").symlink_to(outside, target_is_directory=True)
+    log = EventLog(store.tensorboard_dir(rid))
+    log.write({"arm": "ticket", "round": 1, "iteration": 10, "train_loss": 1.0})
+    log.close()
+    assert log.broken and "symbolic link" in log.broken
+    (store.checkpoint_dir(rid) / "deeper").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(LinkRefused):
+        write_npz_atomic(store.checkpoint_dir(rid) / "deeper" / "x.npz", {"a": np.zeros(2)})
+    with pytest.raises(LinkRefused):  # a link further down a path that does not exist yet
+        write_npz_atomic(store.checkpoint_dir(rid) / "deeper" / "new" / "x.npz", {"a": np.zeros(2)})
+    assert list(outside.iterdir()) == []
+
+
+def test_arrays_are_checked_from_their_headers_before_any_is_read(store, tmp_path):
+    rid = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=4), kept=[("ticket", 1)])
+    net_file = store.path(rid) / "checkpoint" / networks.net_file("ticket", 1)
+    cases = {
+        "huge": ("weights/0", (2**30,)),          # 4 GB declared, a few bytes stored
+        "wrong_shape": ("weights/0", (3, 3)),      # small, but not the model's
+        "foreign_name": ("anything", (784, 300)),  # the right size under a name the product never writes
+    }
+    for name, (key, shape) in cases.items():
+        npz_declaring(net_file, key, shape)
+        tracemalloc.start()
+        with pytest.raises(networks.NetworkError, match=key):
+            store.network(rid, "ticket", 1)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 20 * 2**20, f"{name}: {peak / 2**20:.0f} MB used before refusing"
+    npz_declaring(tmp_path / "huge.npz", "a", (2**30,))
+    with pytest.raises(ArrayFileError, match="declare over"):  # no shapes to compare: the size bound holds
+        read_npz(tmp_path / "huge.npz")
+    (tmp_path / "garbage.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ArrayFileError, match="garbage.npz"):
+        read_npz(tmp_path / "garbage.npz")
+
+
+# ---- 2. a store file is never served as something it is not ---------------------------------------------
+def test_results_copied_from_another_run_are_not_served(store):
+    a = finished_run(store, RunConfig(seed=5), accuracy=0.5)
+    b = finished_run(store, RunConfig(seed=6), accuracy=0.99)
+    (store.path(a) / "results.json").write_bytes((store.path(b) / "results.json").read_bytes())
+    with pytest.raises(Corrupt, match="run_id|not this run"):
+        store.results(a)
+    rows = store.runs().set_index("run_id")
+    assert rows.loc[a, "state"] == "corrupt" and rows.loc[b, "state"] == "done"
+    frame = store.results_frame()
+    assert set(frame["run_id"]) == {b}
+    # the same results with the run id rewritten: the settings still give them away
+    summary = json.loads((store.path(b) / "results.json").read_text())
+    (store.path(a) / "results.json").write_text(json.dumps({**summary, "run_id": a}))
+    with pytest.raises(Corrupt, match="not this run"):
+        store.results(a)
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda folder: (folder / "status.json").write_text(json.dumps({"state": "done", "started": "yesterday"})),
+    lambda folder: (folder / "status.json").write_text(json.dumps({"state": "failed"})),
+    lambda folder: (folder / "config.json").write_text("{}"),
+    lambda folder: (folder / "status.json").unlink(),
+])
+def test_every_reader_uses_only_the_runs_list_shows_done(store, capsys, breakage):
+    good = finished_run(store, RunConfig(seed=20))
+    bad = finished_run(store, RunConfig(seed=21))
+    breakage(store.path(bad))
+    rows = store.runs().set_index("run_id")
+    assert rows.loc[good, "state"] == "done" and rows.loc[bad, "state"] != "done"
+    assert set(store.results_frame()["run_id"]) == {good}
+    assert set(store.results_frame(unfinished=True)["run_id"]) == {good}
+    one_line_failure(capsys, "compression", bad, "--cache-dir", str(store.root))
+
+
+def test_an_unfinished_lottery_run_is_no_ticket_source(store):
+    for state in (RunState.FAILED, RunState.RUNNING, RunState.CANCELLED):
+        store_for = RunStore(store.root.parent / state.value)
+        source = finished_run(store_for, RunConfig(experiment="lottery", rounds=1, iterations=60), state=state,
+                              kept=[("ticket", 1)])
+        if state == RunState.RUNNING:
+            store_for.update_status(source, pid=os.getpid(), pid_start=process_start_time(os.getpid()),
+                                    started=time.time())
+            store_for.write_heartbeat(source, {})
+        item = queue.check(RunConfig(experiment="instability", iterations=60, ticket_run=source, ticket_rounds=(1,)))
+        with pytest.raises(ConfigError, match=f"is {state.value}"):
+            queue.ticket_source(store_for, item)
+    done = finished_run(store, RunConfig(experiment="lottery", rounds=1, iterations=60), kept=[("ticket", 1)])
+    item = queue.check(RunConfig(experiment="instability", iterations=60, ticket_run=done, ticket_rounds=(1,)))
+    assert "mask/01/fc1" in queue.ticket_source(store, item)
+
+
+def test_bad_checkpoint_files_are_named_and_their_rounds_trained_again(tmp_path, capsys):
+    from lth.checkpoint import RoundCheckpoint
+    from lth.experiments import run_experiment
+
+    config = RunConfig(experiment="lottery", rounds=2, iterations=60, eval_every=30, controls=("reinit",))
+    folder = tmp_path / "run"
+
+    def records():
+        summary = run_experiment(config, checkpoint=RoundCheckpoint(folder))
+        return [{k: v for k, v in r.items() if k != "train_seconds"} for r in summary["results"]]
+
+    first = records()
+    breakages = {
+        "round_01.json": lambda p: p.write_text(json.dumps([5, {"foo": 1}])),
+        "round_00.json": lambda p: p.write_text('[{"arm": "ticket", "round": 0'),   # torn
+        "round_01.npz": lambda p: npz_declaring(p, "next/fc1", (2**30,)),
+        "weights.npz": lambda p: p.write_bytes(b"garbage"),
+        "round_02.json": lambda p: p.write_text(json.dumps(json.loads(p.read_text())[:1] * 0)),  # empty list
+    }
+    for name, breakage in breakages.items():
+        breakage(folder / name)
+        capsys.readouterr()
+        assert records() == first, name  # trained again, the same results
+        assert f"checkpoint/{name}" in capsys.readouterr().out, name
+
+
+# ---- 3. every bad input is one line, exit 2 -------------------------------------------------------------
+def one_line_failure(capsys, *argv) -> str:
+    code = cli.main(list(argv))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "Traceback" not in err, (argv, code, err)
+    return err
+
+
+def test_output_paths_that_cannot_be_used_are_one_line(store, tmp_path, capsys):
+    rid = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=7), kept=[("ticket", 1)])
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    root = ["--cache-dir", str(store.root)]
+    for out in ("", "  ", str(a_file), str(a_file / "below.h5"), "/dev/null", str(tmp_path)):
+        one_line_failure(capsys, "export-model", rid, "--arm", "ticket", "--round", "1", "--format", "h5",
+                         "--out", out, *root)
+    assert not os.path.exists("/dev/null.h5") and a_file.read_text() == "keep me"
+    for export in (str(a_file), str(a_file / "below"), ""):
+        one_line_failure(capsys, "analyze", rid, "--arm", "ticket", "--round", "1", "--export", export, *root)
+        one_line_failure(capsys, "compare", "--export", export, *root)
+    assert a_file.read_text() == "keep me"
+    base = finished_run(store, RunConfig(seed=8), kept=[("dense", 0)])
+    assert "dense network" in one_line_failure(capsys, "analyze", base, "--arm", "dense", "--round", "0",
+                                               "--export", str(tmp_path / "x"), *root)
+
+
+def test_unreachable_ray_address_and_broken_pipe(store, capsys):
+    pytest.importorskip("ray")
+    for command in ("run", "submit"):
+        err = one_line_failure(capsys, command, "--iterations", "10", "--executor", "ray", "--ray-address",
+                               "127.0.0.1:1", "--cache-dir", str(store.root))
+        assert "cannot reach a Ray cluster" in err
+    assert store.run_ids() == []
+
+
+def test_a_closed_pipe_ends_list_quietly(store, monkeypatch):
+    for seed in range(40):
+        finished_run(store, RunConfig(seed=100 + seed))
+    read, write = os.pipe()
+    os.close(read)  # `lth list | head` after head has read its lines
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write, "w", buffering=1))
+    assert cli.main(["list", "--cache-dir", str(store.root)]) == 0
+
+
+def test_idx_dimensions_that_overflow_are_refused(tmp_path):
+    from lth.data.idx import IdxError, read_idx
+
+    path = tmp_path / "images"
+    path.write_bytes(bytes([0, 0, 8, 3]) + b"\xff" * 12)  # 16 bytes claiming 2^96 pixels
+    with pytest.raises(IdxError, match="truncated"):
+        read_idx(path, 0x803)
+    from lth.data.idx import read_images
+
+    path.write_bytes(bytes([0, 0, 8, 3]) + (2**31).to_bytes(4, "big") * 2 + (0).to_bytes(4, "big"))
+    with pytest.raises(IdxError, match="28x28"):  # no pixels at all, in absurd dimensions
+        read_images(path)
+
+
+def test_a_diverging_run_is_one_line_without_traceback(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("run", "--lr", "9", "--optimizer", "sgd", "--iterations", "200", "--eval-every", "100",
+                     "--cache-dir", str(tmp_path))
+    assert result.returncode == 1 and "diverged" in result.stderr and "Traceback" not in result.stderr
