@@ -229,9 +229,10 @@ def show_plan(configs: list[RunConfig]) -> None:
     train, val, test = SIZES[configs[0].dataset]
     trainings = sum(hparams.planned_trainings(c) for c in configs)
     minutes = presets.estimate_seconds(configs, train, val, test) / 60
-    st.caption(f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} trainings of "
-               f"{configs[0].total_iterations(train):,} iterations; about {minutes:.0f} min on a 2-core CPU "
-               f"(less on a GPU).")
+    at_most = " at most" if configs[0].patience is not None else ""  # patience may end each training sooner
+    st.caption(f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} training"
+               f"{'s' if trainings != 1 else ''} of{at_most} {configs[0].total_iterations(train):,} iterations; "
+               f"{presets.duration_words(minutes * 60)} on a 2-core CPU (less on a GPU).")
     if minutes > LONG_MINUTES:
         st.warning(f"This plan takes about {minutes / 60:.1f} hours on a 2-core CPU ({trainings} trainings). "
                    f"Fewer rounds, iterations or seeds shorten it.")

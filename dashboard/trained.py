@@ -68,18 +68,24 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
                                     "SavedModel folder; tflite: TensorFlow Lite with sparse weights where "
                                     "the converter finds it pays")
         ready = f"export-ready-{run_id}"
+        wanted = (tuple(choice), fmt)
         if right.button("Prepare file", key=f"export-go-{run_id}"):
             with st.spinner("Writing the model file (a separate process loads TensorFlow)…"):
                 try:
-                    st.session_state[ready] = (*export_model_bytes(store, run_id, choice[0], choice[1], fmt), fmt)
+                    st.session_state[ready] = (*export_model_bytes(store, run_id, choice[0], choice[1], fmt),
+                                               fmt, wanted)
                 except (RuntimeError, subprocess.TimeoutExpired, OSError, NetworkError) as e:
                     st.session_state.pop(ready, None)
                     st.error(f"Export failed: {e}")
+        if ready in st.session_state and st.session_state[ready][3] != wanted:
+            st.session_state.pop(ready)  # a file made for another network or format is not offered for this one
         if ready in st.session_state:
-            data, name, made_fmt = st.session_state[ready]
+            data, name, made_fmt, _ = st.session_state[ready]
             st.download_button(f"Download {name} ({len(data) / 1e6:.2f} MB)", data=data, file_name=name,
                                mime=MIME[made_fmt], key=f"export-download-{run_id}", on_click="ignore")
     folder = store.path(run_id) / "tensorboard"
     if folder.is_dir() and not folder.is_symlink():
         st.markdown("**TensorBoard** — losses, accuracies and densities of every arm and round:")
-        st.code(f"tensorboard --logdir {shlex.quote(str(folder))}", language="bash")
+        # the virtual environment's own tensorboard: a plain shell has no `tensorboard` on its PATH
+        command = shlex.quote(str(Path(sys.executable).parent / "tensorboard"))
+        st.code(f"{command} --logdir {shlex.quote(str(folder))}", language="bash")

@@ -37,11 +37,13 @@ def mask_heatmap(net: Network) -> go.Figure:
         raise ValueError(f"{net.model} prunes no layer that reads the pixels, so its mask has no image")
     image = input_map(net.masks[layer])
     outputs = net.masks[layer].shape[1]
-    fig = go.Figure(go.Heatmap(z=image[::-1], colorscale="Viridis", zmin=0,
-                               colorbar={"title": {"text": "kept"}},
+    # A fixed scale, 0 to the layer's fan-out (every connection of the pixel kept): an automatic range
+    # stretches a nearly uniform mask into what looks like noise, and two rounds could not be compared.
+    fig = go.Figure(go.Heatmap(z=image[::-1], colorscale="Viridis", zmin=0, zmax=outputs,
+                               colorbar={"title": {"text": f"kept of {outputs}"}},
                                hovertemplate="pixel (%{x}, %{y}): %{z} of " + f"{outputs} kept<extra></extra>"))
-    fig.update_layout(title={"text": f"{layer}: connections kept per input pixel · {net.arm} round {net.round} "
-                                     f"({100 * net.masks[layer].mean():.1f}% of {layer})"},
+    fig.update_layout(title={"text": f"{layer}: connections kept per input pixel (scale 0 to {outputs}, all kept) · "
+                                     f"{net.arm} round {net.round} ({100 * net.masks[layer].mean():.1f}% of {layer})"},
                       width=560, height=520, plot_bgcolor="white",
                       yaxis={"scaleanchor": "x", "showticklabels": False, "showgrid": False},
                       xaxis={"showticklabels": False, "showgrid": False})

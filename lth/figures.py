@@ -13,6 +13,8 @@ ARM_LABELS = {
     "dense": "dense baseline", "ticket": "lottery ticket", "reinit": "random reinit",
     "random_prune": "random pruning", "pruned": "tfmot pruned network",
 }
+ARM_ORDER = ("dense", "ticket", "pruned", "reinit", "random_prune")  # legend order of the density figures
+DENSE_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # dense baselines of several series
 ARM_COLORS = {"ticket": "#1f77b4", "reinit": "#d62728", "random_prune": "#ff7f0e", "pruned": "#2ca02c",
               "dense": "#7f7f7f"}
 METRICS = {
@@ -129,19 +131,25 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
     traces = []
     xs = stats["density_pct"]
     x_range = (float(xs.min()), float(xs.max()))
-    colours = iter(qualitative.Plotly * 100)
-    one_series = stats["series"].nunique() <= 2
-    stats = stats.sort_values(["series", "arm", "density_pct"], ascending=[True, True, False])
-    for (series, arm), group in stats.groupby(["series", "arm"], sort=False):
+    # Each arm keeps its colour family whatever the filter shows (ticket blue, reinit red, ...); series are
+    # shades within it and, for the dense baselines, dash styles too. Legend: arms in a fixed order.
+    series_order = sorted(stats["series"].unique())
+    arm_order = {arm: i for i, arm in enumerate(ARM_ORDER)}
+    stats = stats.assign(_arm=stats["arm"].map(lambda a: arm_order.get(a, len(arm_order))),
+                         _series=stats["series"].map(series_order.index))
+    stats = stats.sort_values(["_arm", "_series", "density_pct"], ascending=[True, True, False])
+    for (_, index), group in stats.groupby(["_arm", "_series"], sort=False):
+        arm = group["arm"].iloc[0]
         label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
-        # the dense baseline is always grey; other arms take the series' colours when several are shown
-        colour = ARM_COLORS.get(arm, "#333") if one_series or arm == "dense" else next(colours)
+        colour = (ARM_COLORS.get(arm, "#333") if len(series_order) == 1
+                  else round_colour(arm, index, len(series_order)))
         if arm == "dense" and len(group) == 1:
             g = group.iloc[0]
             left, right = max(x_range[1], 100.0), min(x_range[0], 100.0)
             traces.append(_band([left, right], [g[low]] * 2, [g[high]] * 2, colour, label, label))
             traces.append({"type": "scatter", "x": [left, right], "y": [g[value]] * 2, "mode": "lines",
-                           "name": label, "legendgroup": label, "line": {"color": colour, "dash": "dash"}})
+                           "name": label, "legendgroup": label,
+                           "line": {"color": colour, "dash": DENSE_DASHES[index % len(DENSE_DASHES)]}})
             continue
         traces.append(_band(group["density_pct"], group[low], group[high], colour, label, label))
         traces.append({"type": "scatter", "x": group["density_pct"].tolist(), "y": group[value].tolist(),
@@ -178,12 +186,20 @@ def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_ac
     if verdicts is not None and not verdicts.empty and not stats.empty:
         won = verdicts[verdicts["winning_ticket"].eq(True)].merge(
             stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"])
-        if not won.empty:
-            traces.append({"type": "scatter", "x": won["density_pct"].tolist(), "y": won["mean"].tolist(),
-                           "mode": "markers", "name": "winning ticket (see Statistics)",
-                           "marker": {"symbol": "star", "size": 13, "color": "#f2c500",
+        better = won["accuracy_ci_low"] > 0 if "accuracy_ci_low" in won else pd.Series(False, index=won.index)
+        for kind, rows, symbol in (("more accurate than dense", won[better], "star"),
+                                   ("not detectably worse than dense", won[~better], "star-open")):
+            if rows.empty:
+                continue
+            traces.append({"type": "scatter", "x": rows["density_pct"].tolist(), "y": rows["mean"].tolist(),
+                           "mode": "markers", "name": f"winning ticket: {kind}",
+                           "customdata": rows[["accuracy_diff", "accuracy_ci_low", "accuracy_ci_high"]]
+                           .mul(100).to_numpy().tolist() if "accuracy_ci_low" in rows else None,
+                           "marker": {"symbol": symbol, "size": 13, "color": "#f2c500",
                                       "line": {"color": "#333", "width": 1}},
-                           "hovertemplate": "winning ticket at %{x:.1f}%<extra></extra>"})
+                           "hovertemplate": f"winning ticket ({kind}) at %{{x:.1f}}%: ticket − dense "
+                                            "%{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
+                                            "%{customdata[2]:+.2f}]<extra></extra>"})
     band_text = "±1 std" if band == "std" else "min-max"
     return _density_figure(traces, f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
                            METRICS.get(metric, metric), 480)
@@ -212,7 +228,20 @@ def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:
 
 # ---- instability (linear mode connectivity) --------------------------------------------------------
 def _network_name(row) -> str:
-    return "dense" if row["round"] == 0 else f"ticket r{row['round']} ({100 * row['density']:.1f}%)"
+    return "dense" if row["round"] == 0 else f"ticket round {int(row['round'])} ({100 * row['density']:.1f}%)"
+
+
+def instability_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The instability results as the figures show them: one row per run, network and k, the barrier and
+    the errors along the line in percentage points."""
+    return pd.DataFrame({
+        "run": frame["run_id"], "seed": frame["seed"],
+        "network": [_network_name(r) for _, r in frame.iterrows()],
+        "density %": (100 * frame["density"]).round(1), "k (rewind iteration)": frame["rewind_iteration"],
+        "barrier (points)": (100 * frame["barrier"]).round(2), "stable (< 2 points)": frame["stable"],
+        "test error along the line, alpha 0 to 1 (%)": frame["test_errors"].map(
+            lambda e: ", ".join(f"{100 * v:.2f}" for v in e)),
+    })
 
 
 def instability_error_curves(frame: pd.DataFrame) -> go.Figure:

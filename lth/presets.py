@@ -164,6 +164,15 @@ def estimate_seconds(configs: list[RunConfig], train_size: int, val_size: int, t
                for c in configs)
 
 
+def duration_words(seconds: float) -> str:
+    """An expected duration as a person says it: "under a minute", "about 12 min", "about 2.5 hours"."""
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 90 * 60:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} hours"
+
+
 def preset_figures(name: str, results) -> dict:
     """The preset's figures from its runs' results: {file stem: plotly figure}."""
     from lth import figures, statistics

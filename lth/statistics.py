@@ -19,7 +19,9 @@ CONFIDENCE = 0.95
 VERDICT_SEEDS = 3  # fewer seeds: no verdict (the interval is too wide to mean anything)
 WINNING_RULE = ("a winning ticket: test accuracy not below the dense network's beyond the 95% interval of the "
                 "paired difference (its upper end ≥ 0) and early stop no later (the lower end of the early-stop "
-                f"difference's interval ≤ 0); no verdict below {VERDICT_SEEDS} seeds")
+                f"difference's interval ≤ 0); no verdict below {VERDICT_SEEDS} seeds. A filled star: its accuracy "
+                "interval lies above 0 (more accurate than dense); a hollow star: the interval includes 0 (not "
+                "detectably worse, which is not the same as as good)")
 
 
 def interval(values) -> tuple[float, float, float, int]:
@@ -126,10 +128,26 @@ def winning(accuracy: dict, early_stop: dict) -> bool | None:
     return bool(accuracy["ci_high"] >= 0 and early_stop["ci_low"] <= 0)
 
 
+VERDICT_COLUMNS = ["label", "density_pct", "n", "verdict", "accuracy_diff", "accuracy_ci_low", "accuracy_ci_high",
+                   "early_stop_diff", "early_stop_ci_low", "early_stop_ci_high", "winning_ticket"]
+
+
+def verdict_words(row) -> str:
+    """What a verdict means: a winning ticket whose accuracy interval lies above 0 is *more accurate*; one
+    whose interval includes 0 is only *not detectably worse* (a star does not say "as good")."""
+    if row["winning_ticket"] is None or pd.isna(row["winning_ticket"]):
+        return f"no verdict (fewer than {VERDICT_SEEDS} seeds)"
+    if not row["winning_ticket"]:
+        return "not a winning ticket"
+    return "winning: more accurate than dense" if row["accuracy_ci_low"] > 0 else \
+        "winning: not detectably worse than dense"
+
+
 def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:
-    """One row per series and density: whether the ticket there is a winning ticket (against dense)."""
+    """One row per series and density: the verdict in words (see `verdict_words`), the paired differences
+    to the dense network with their 95% intervals, and whether the ticket there is a winning ticket."""
     if comparison.empty or "winning_ticket" not in comparison:
-        return pd.DataFrame(columns=["label", "density_pct", "n", "winning_ticket"])
-    against_dense = comparison[comparison["against"] == "dense"]
-    return against_dense[["label", "density_pct", "n", "accuracy_diff", "early_stop_diff", "winning_ticket"]] \
-        .reset_index(drop=True)
+        return pd.DataFrame(columns=VERDICT_COLUMNS)
+    against_dense = comparison[comparison["against"] == "dense"].reset_index(drop=True)
+    against_dense = against_dense.assign(verdict=against_dense.apply(verdict_words, axis=1))
+    return against_dense[VERDICT_COLUMNS]

@@ -29,8 +29,12 @@ arms = sorted({a for a, _ in kept if a != "dense"}, key=lambda a: (a != "ticket"
 left, right = st.columns([1, 3])
 arm = left.selectbox("Arm", arms, key=f"analysis-arm-{run_id}")
 rounds = sorted(r for a, r in kept if a == arm)
-round_ = (right.select_slider("Round", rounds, value=rounds[-1], key=f"analysis-round-{run_id}-{arm}")
-          if len(rounds) > 1 else rounds[0])
+# One round slider per run: changing the arm keeps the round (or the nearest this arm has)
+round_key = f"analysis-round-{run_id}"
+if st.session_state.get(round_key) not in rounds:
+    previous = st.session_state.get(round_key, rounds[-1])
+    st.session_state[round_key] = min(rounds, key=lambda r: (abs(r - previous), -r))
+round_ = right.select_slider("Round", rounds, key=round_key) if len(rounds) > 1 else rounds[0]
 config = s.config_and_record(run_id)[1]
 same_series = [r.run_id for r in candidates if r.run_id != run_id
                and analysis.same_but_seed(s, r.run_id, config) and (arm, round_) in s.kept_networks(r.run_id)]

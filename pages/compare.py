@@ -1,6 +1,7 @@
 import streamlit as st
 
 from dashboard.common import figure_downloads, store, table_downloads
+from dashboard.remember import remembered
 from lth import figures, statistics
 
 st.title("Compare runs")
@@ -11,23 +12,28 @@ if results.empty:
             "they appear here when they finish.")
     st.stop()
 
+# Every filter is in the URL (dashboard.remember): a link or a reload shows the same comparison.
 c1, c2, c3, c4 = st.columns(4)
-experiments = c1.multiselect("Experiment", sorted(results["experiment"].unique()),
-                             default=sorted(results["experiment"].unique()), key="f-experiment")
-model_names = c2.multiselect("Model", sorted(results["model"].unique()), default=sorted(results["model"].unique()),
-                             key="f-model")
-dataset_names = c3.multiselect("Dataset", sorted(results["dataset"].unique()),
-                               default=sorted(results["dataset"].unique()), key="f-dataset")
-seeds = c4.multiselect("Seeds", sorted(results["seed"].unique()), default=sorted(results["seed"].unique()),
-                       key="f-seed")
+
+
+def choose(column, label: str, key: str, options: list, kind: str = "list") -> list:
+    if key in st.session_state:  # choices that another filter removed are dropped, not an error
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    return remembered(column.multiselect, label, key=key, default=options, kind=kind, options=options)
+
+
+experiments = choose(c1, "Experiment", "f-experiment", sorted(results["experiment"].unique()))
+model_names = choose(c2, "Model", "f-model", sorted(results["model"].unique()))
+dataset_names = choose(c3, "Dataset", "f-dataset", sorted(results["dataset"].unique()))
+seeds = choose(c4, "Seeds", "f-seed", sorted(int(v) for v in results["seed"].unique()), kind="intlist")
 chosen = results[results["experiment"].isin(experiments) & results["model"].isin(model_names)
                  & results["dataset"].isin(dataset_names) & results["seed"].isin(seeds)]
 c5, c6, c7 = st.columns(3)
-series = c5.multiselect("Series (runs equal but for the seed)", sorted(chosen["label"].unique()),
-                        default=sorted(chosen["label"].unique()), key="f-series")
-metric = c6.selectbox("Accuracy", list(figures.METRICS), format_func=figures.METRICS.get, key="f-metric")
-band = c7.radio("Band over seeds", ["std", "minmax"], horizontal=True, key="f-band",
-                format_func={"std": "mean ± 1 std", "minmax": "min-max"}.get)
+series = choose(c5, "Series (runs equal but for the seed)", "f-series", sorted(chosen["label"].unique()))
+metric = remembered(c6.selectbox, "Accuracy", key="f-metric", default=list(figures.METRICS)[0],
+                    options=list(figures.METRICS), format_func=figures.METRICS.get)
+band = remembered(c7.radio, "Band over seeds", key="f-band", default="std", options=["std", "minmax"],
+                  horizontal=True, format_func={"std": "mean ± 1 std", "minmax": "min-max"}.get)
 chosen = chosen[chosen["label"].isin(series)]
 if chosen.empty:
     st.warning("No runs match these filters.")

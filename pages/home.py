@@ -107,10 +107,10 @@ for preset in presets.PRESETS.values():
             dataset = st.radio("Dataset", presets.FULL_DATASETS, horizontal=True, key=f"dataset-{preset.name}")
         configs = preset.configs(budget, dataset)
         problem = availability_problem(configs[0].dataset)
-        minutes = preset.estimate_seconds(budget, configs) / 60
+        seconds = preset.estimate_seconds(budget, configs)
         st.caption(f"{len(configs)} runs · {configs[0].dataset} · {preset.budget_summary(budget)} · seeds "
-                   f"{', '.join(map(str, preset.seeds(budget)))} · about {minutes:.0f} min on a 2-core CPU "
-                   f"(less on a GPU)")
+                   f"{', '.join(map(str, preset.seeds(budget)))} · {presets.duration_words(seconds)} on a "
+                   f"2-core CPU (less on a GPU)")
         if problem:
             st.warning(problem)
         if st.button("Start preset", key=f"start-{preset.name}", disabled=bool(problem)):

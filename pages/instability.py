@@ -32,7 +32,5 @@ for name, fig in (("error_along_line", figures.instability_error_curves(frame)),
                   ("barrier_vs_density", figures.instability_barrier_vs_density(frame, sorted({0, k} & set(ks)) or [k]))):
     st.plotly_chart(fig, key=f"instability-{name}")
     figure_downloads(fig, f"instability_{name}", f"dl-instability-{name}")
-table = frame.drop(columns=["alphas"]).assign(
-    test_errors=frame["test_errors"].map(lambda e: ", ".join(f"{100 * v:.2f}" for v in e)))
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(figures.instability_table(frame), hide_index=True, width="stretch")
 table_downloads(frame.drop(columns=["alphas"]), "instability", "dl-instability-data")

@@ -10,7 +10,10 @@ from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_cho
 
 # TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
 TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
-                      r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized")
+                      r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|"
+                      r"^[IWE]\d{4} \d\d:\d\d|^WARNING: All log messages|^WARNING:absl|"
+                      r"rebuild TensorFlow with the appropriate compiler flags")
+LOG_CHARS = 8000
 # seconds between refreshes of the run table and the live curves while something trains: each refresh
 # costs the server and the browser CPU that a training on the same cores would use (make bench-watch)
 REFRESH_S = 3.0
@@ -47,10 +50,25 @@ def run_table() -> None:
 any_active = runs["state"].isin([state.value for state in ACTIVE]).any()
 st.fragment(run_table, run_every=REFRESH_S if any_active else None)()
 
-labels = {r.run_id: f"{r.run_id} · {r.state} · {r.experiment or ''} {r.model or ''} seed {r.seed}"
+# The label names what does not change (the state is shown beside it and follows the run); the choice
+# lives in the URL, so a link or a reload opens the same run. By default: a run training now, else the
+# newest that has started, else the newest.
+labels = {r.run_id: f"{r.run_id} · {r.experiment or ''} {r.model or ''} {r.dataset or ''} seed {r.seed}"
           for r in runs.itertuples()}
+if "selected-run" not in st.session_state:
+    wanted = st.query_params.get("run")
+    running = runs[runs["state"] == RunState.RUNNING.value]["run_id"].tolist()
+    started = runs[runs["state"] != RunState.QUEUED.value]["run_id"].tolist()
+    st.session_state["selected-run"] = (wanted if wanted in labels
+                                        else (running or started or list(labels))[0])
+    if wanted is not None and wanted not in labels:
+        st.warning(f"The link's run {wanted[:40]!r} is not in this store; showing another.")
+elif st.session_state["selected-run"] not in labels:  # deleted meanwhile
+    st.session_state["selected-run"] = list(labels)[0]
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
+st.query_params["run"] = run_id
 row = runs.set_index("run_id").loc[run_id]
+st.markdown(f"**State:** {row['state']}" + (f" · {row['progress']:.0%} done" if pd.notna(row.get("progress")) else ""))
 
 try:
     resume_on = executor_choice(s)[0]
@@ -161,7 +179,10 @@ with st.expander("Details"):
     st.markdown(f"**device** {row.get('device') or '-'} · **pid** {row.get('pid') if pd.notna(row.get('pid')) else '-'}"
                 f" · **folder** `{row['path']}`  \n**error** {row.get('error') or '-'}")
 with st.expander("Log"):
-    st.code("\n".join(line for line in s.log_tail(run_id, 200) if not TF_NOISE.search(line))[-8000:] or "(empty)")
+    lines = [line for line in s.log_tail(run_id, 200) if not TF_NOISE.search(line)]
+    while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept
+        lines.pop(0)
+    st.code("\n".join(lines) or "(empty)")
 with st.expander("Configuration"):
     try:
         st.json(s.config_record(run_id))

@@ -74,3 +74,19 @@ def test_no_verdict_below_three_seeds():
     assert verdicts["winning_ticket"].tolist() == [None]  # with 2 seeds the interval would call it a winner
     fig = figures.accuracy_vs_density(results, verdicts=verdicts)
     assert not [t for t in fig.data if t.name and t.name.startswith("winning ticket")]
+
+
+def test_a_star_says_whether_the_ticket_is_better_or_only_not_detectably_worse():
+    results = pd.DataFrame(
+        _rows("ticket", 0, 1.0, [0.90, 0.91, 0.92], [1000, 1100, 900])
+        + _rows("ticket", 1, 0.5, [0.92, 0.93, 0.94], [800, 900, 700])     # 2 points above on every seed
+        + _rows("ticket", 2, 0.2, [0.898, 0.913, 0.92], [800, 900, 700]))  # -0.2, +0.3, 0.0 points: a tie
+    verdicts = statistics.verdicts(statistics.comparisons(results, "early_stop_test_accuracy"))
+    words = verdicts.set_index("density_pct")["verdict"].to_dict()
+    assert words == {50.0: "winning: more accurate than dense", 20.0: "winning: not detectably worse than dense"}
+    tie = verdicts.set_index("density_pct").loc[20.0]
+    assert tie["accuracy_ci_low"] < 0 < tie["accuracy_ci_high"] and tie["early_stop_ci_high"] < 0
+    fig = figures.accuracy_vs_density(results, verdicts=verdicts)
+    stars = {t.name: (list(t.x), t.marker.symbol) for t in fig.data if t.name and t.name.startswith("winning")}
+    assert stars == {"winning ticket: more accurate than dense": ([50.0], "star"),
+                     "winning ticket: not detectably worse than dense": ([20.0], "star-open")}

@@ -140,6 +140,19 @@ def test_tfmot_reaches_its_target_density():
         assert arm["early_stop_test_accuracy"] > 0.5
 
 
+def test_tfmot_schedule_length_under_a_patience_cap():
+    # the converged budget's shape, small: prune over 20-60% of a stated length, patience ends each arm
+    config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=2000, eval_every=20,
+                       patience=3, schedule_length=100, lr=0.01)
+    begin, end, _ = config.tfmot_schedule(2000)
+    assert (begin, end) == (20, 60)
+    arms = {r["arm"]: r for r in run_experiment(config)["results"]}
+    assert arms["pruned"]["early_stop_iteration"] >= end and arms["pruned"]["final_iteration"] < 2000
+    for arm in arms.values():
+        assert arm["density"] == pytest.approx(0.1, abs=1e-4)  # every arm at its target density
+        assert arm["stopped_early"] and arm["final_iteration"] < 2000  # patience, not the cap, ended it
+
+
 def test_patience_stops_training_early():
     config = RunConfig(experiment="baseline", iterations=3000, eval_every=25, patience=1, lr=0.02)
     (record,) = run_experiment(config)["results"]

@@ -208,9 +208,14 @@ def signed(run_id: str, placement: dict) -> dict:
 
 
 def _requeue(store: RunStore, run_id: str, **changes) -> None:
-    """Put a failed or cancelled run back in the queue (under its lock)."""
+    """Put a failed or cancelled run back in the queue (under its lock). The time it trained before is kept
+    (`elapsed_before`), so its elapsed time counts every attempt, not only the resumed one."""
+    status = store.raw_status(run_id)
+    before = status.get("elapsed_before") or 0.0
+    if status.get("started") and status.get("ended") and status["ended"] >= status["started"]:
+        before += status["ended"] - status["started"]
     store.update_status(run_id, state=RunState.QUEUED, queued=time.time(), error=None, pid=None,
-                        pid_start=None, **changes)
+                        pid_start=None, started=None, ended=None, elapsed_before=before, **changes)
 
 
 def resume(run_id: str, store: RunStore, *, executor: str | None = None,

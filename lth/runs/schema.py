@@ -16,7 +16,7 @@ RUN_ID = re.compile(r"[0-9a-f]{16}")
 def status(value, executors) -> dict:
     record = obj(value, "status.json")
     need(record.get("state") in {s.value for s in WRITTEN}, f"status.json: state is {record.get('state')!r}")
-    for key in ("created", "queued", "started", "ended"):
+    for key in ("created", "queued", "started", "ended", "elapsed_before"):
         optional(record, key, lambda v: _is_number(v) and v >= 0, "status.json")
     optional(record, "pid", lambda v: _is_int(v) and 0 < v < 2**31, "status.json")
     optional(record, "pid_start", _is_int, "status.json")

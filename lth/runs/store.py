@@ -558,7 +558,8 @@ class RunStore:
         if state == RunState.DONE:
             done_evals = planned
         started, ended = status.get("started"), status.get("ended")
-        elapsed = ((ended or time.time()) - started) if started else None
+        before = status.get("elapsed_before") or 0.0  # earlier attempts of a resumed run
+        elapsed = ((ended or time.time()) - started + before) if started else (before or None)
         progress = min(1.0, done_evals / planned) if planned else None
         remaining = None
         if state == RunState.RUNNING and progress and elapsed:
