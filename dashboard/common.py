@@ -53,6 +53,43 @@ def results_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Column names of the library's tables as a reader says them (the downloads keep the names as they are).
+COLUMN_WORDS = {"density_pct": "density %", "n": "seeds", "ci_low": "95% CI low", "ci_high": "95% CI high",
+                "p": "p-value", "p_value": "p-value", "diff": "difference", "pct": "%"}
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table to show: snake_case headers in words, numbers rounded to what can be read, no "None"."""
+    if frame is None or frame.empty:
+        return frame
+
+    def words(column: str) -> str:
+        if column in COLUMN_WORDS:
+            return COLUMN_WORDS[column]
+        parts = str(column).split("_")
+        out = []
+        i = 0
+        while i < len(parts):
+            pair = "_".join(parts[i:i + 2])
+            if pair in COLUMN_WORDS and i + 1 < len(parts):
+                out.append(COLUMN_WORDS[pair])
+                i += 2
+            else:
+                out.append(COLUMN_WORDS.get(parts[i], parts[i]))
+                i += 1
+        return " ".join(out).replace("early stop", "early-stop")
+
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_float_dtype(values):
+            big = values.abs().max(skipna=True)
+            shown[column] = values.round(1 if pd.notna(big) and big >= 100 else 4)
+        elif values.dtype == object:
+            shown[column] = values.map(lambda v: "—" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
+    return shown.rename(columns=words)
+
+
 def show_results(summary: dict | None) -> None:
     if not summary:
         return
@@ -63,6 +100,7 @@ def show_results(summary: dict | None) -> None:
 def figure_downloads(fig, name: str, key: str) -> None:
     """PNG/SVG/PDF (generated on click through kaleido) and standalone HTML downloads of a figure."""
     problem = export.image_export_problem()
+    export.warm_image_export()  # the engine starts while the page is read, not at the first click
     columns = st.columns(4)
     for column, fmt in zip(columns, export.IMAGE_FORMATS + ("html",)):
         with column:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pandas as pd
 import streamlit as st
@@ -205,7 +206,7 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
 
             ticket_source(store(), check(configs[0], data_dir))  # the source supplies its masks
     except (ConfigError, DataError) as e:
-        st.error(f"These settings cannot work: {e}")
+        st.error(f"These settings cannot work: {field_words(str(e))}")
         return None
     show_plan(configs)
     if experiment == "lottery":
@@ -218,6 +219,22 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
 
 
 LONG_MINUTES = 60  # above this, the page warns before Start
+# The run config's checks name CLI options; the forms say which field the user sees instead.
+FIELD_NAMES = {"--iterations": "Iterations", "--epochs": "Epochs", "--batch-size": "Batch size",
+               "--eval-every": "Evaluate every N iterations", "--lr": "Learning rate", "--seed": "First seed",
+               "--patience": "Patience", "--target-density": "Target density", "--rounds": "Rounds",
+               "--prune-rate": "Prune rate per round", "--output-prune-rate": "Prune rate per round, output layer",
+               "--prunable": "Prunable layers", "--controls": "Controls at every pruned round",
+               "--rewind-points": "Rewind iterations k", "--rewind": "k (late rewinding)",
+               "--schedule-length": "Pruning schedule length", "--ticket-rounds": "Its rounds to test",
+               "--ticket-run": "Sparse tickets from a lottery run", "--data-dir": "Folder with the IDX files"}
+
+
+def field_words(message: str) -> str:
+    """A config error in the form's words: each CLI option named by its field's label."""
+    for flag in sorted(FIELD_NAMES, key=len, reverse=True):  # --rewind-points before --rewind
+        message = re.sub(re.escape(flag) + r"(?![\w-])", f"“{FIELD_NAMES[flag]}”", message)
+    return message
 
 
 def show_plan(configs: list[RunConfig]) -> None:

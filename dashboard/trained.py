@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import table_downloads
+from dashboard.common import readable, table_downloads
 from lth.networks import EXPORT_FORMATS, NetworkError, compression_table
 from lth.runs import Corrupt, RunStore, StoreError
 
@@ -50,7 +50,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
     st.markdown("**Compression report** — non-zero parameters, multiply-accumulates per image (all and "
                 "non-zero only), the model's .h5 file and that file gzip'ed (as tfmot's pruning guide "
                 "measures it); pruned weights are stored zeros, which gzip removes.")
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(readable(table), hide_index=True, width="stretch")
     table_downloads(table, f"{run_id}_compression", key=f"compression-{run_id}")
     try:
         kept = store.kept_networks(run_id)

@@ -30,11 +30,6 @@ def derive_seed(seed: int, *parts) -> int:
     return int.from_bytes(digest[:4], "big") >> 1
 
 
-def kernel_index(model_name: str) -> dict[str, int]:
-    """Position of each layer's kernel in `model.get_weights()` (kernel, bias per layer, in order)."""
-    return {name: 2 * i for i, name in enumerate(models.get_spec(model_name).layer_names)}
-
-
 class MaskIntegrityError(Explained, ArithmeticError):
     """Pruned weights that are not exactly zero after training: the run fails instead of reporting them."""
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import warnings
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from lth.errors import Explained
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html",
@@ -14,8 +18,46 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "h
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
 
-class ExportError(RuntimeError):
-    pass
+class ExportError(Explained, RuntimeError):
+    """A figure or table that cannot be exported as asked; one line."""
+
+
+# kaleido drives a Chromium. Started once per process and kept (kaleido's sync server): an export then
+# takes a fraction of a second instead of the 3-5 s of starting a browser for each click. Its server
+# serves one caller at a time, so calls from several dashboard sessions are serialised.
+_IMAGE_LOCK = threading.Lock()
+_image_server = False
+_warming = False
+
+
+def _render(fig: go.Figure, fmt: str) -> bytes:
+    global _image_server
+    import kaleido
+
+    with _IMAGE_LOCK:
+        if not _image_server:
+            kaleido.start_sync_server(silence_warnings=True)
+            _image_server = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "kopts is ignored if using a server": plotly passes none we need
+            return fig.to_image(format=fmt, width=fig.layout.width or 1100, height=fig.layout.height or 500,
+                                scale=2 if fmt == "png" else 1)
+
+
+def warm_image_export() -> None:
+    """Start the image engine in the background (once), so that the first export click is fast too."""
+    global _warming
+    if _warming or _image_server or image_export_problem():
+        return
+    _warming = True
+
+    def warm():
+        try:
+            _render(go.Figure(), "svg")
+        except Exception:  # the click that needs it reports the problem
+            pass
+
+    threading.Thread(target=warm, daemon=True, name="lth-kaleido-warm").start()
 
 
 def image_export_problem() -> str | None:
@@ -37,7 +79,7 @@ def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
     if problem:
         raise ExportError(problem)
     try:
-        return fig.to_image(format=fmt, width=fig.layout.width or 1100, height=fig.layout.height or 500, scale=2 if fmt == "png" else 1)
+        return _render(fig, fmt)
     except Exception as e:  # kaleido/Chromium failures surface as assorted exception types
         raise ExportError(f"{fmt.upper()} export failed: {e}") from e
 

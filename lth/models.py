@@ -35,14 +35,6 @@ class ModelSpec:
     def layer_names(self) -> tuple[str, ...]:
         return tuple(self.kernel_shapes)
 
-    def parameter_count(self) -> int:
-        total = 0
-        for shape in self.kernel_shapes.values():
-            n = 1
-            for d in shape:
-                n *= d
-            total += n + shape[-1]  # kernel + bias
-        return total
 
 
 def _lenet300_100_layers(keras, init):

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard.common import figure_downloads, store, table_downloads
+from dashboard.common import figure_downloads, readable, store, table_downloads
 from lth import analysis
 from lth.networks import NetworkError
 from lth.runs import Corrupt, StoreError
@@ -54,11 +54,11 @@ if "mask_heatmap" not in figs:
 if "round_overlap" in tables:
     st.markdown("**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
                 "(1.0 when masks are nested, as iterative magnitude pruning makes them)")
-    st.dataframe(tables["round_overlap"], hide_index=True)
+    st.dataframe(readable(tables["round_overlap"]), hide_index=True)
 if "seed_overlap" in tables:
     st.markdown("**Overlap with the other seed's mask** at this round, against what independent random masks "
                 "of the same densities would share by chance")
-    st.dataframe(tables["seed_overlap"], hide_index=True)
+    st.dataframe(readable(tables["seed_overlap"]), hide_index=True)
 with st.expander("Data"):
     for name, table in tables.items():
         st.markdown(f"`{name}`")

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard.common import figure_downloads, store, table_downloads
+from dashboard.common import figure_downloads, readable, store, table_downloads
 from dashboard.remember import remembered
 from lth import figures, statistics
 
@@ -70,21 +70,21 @@ st.subheader("Statistics over seeds")
 st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds; "
            "p-values from a paired t-test (scipy.stats.ttest_rel), pairs matched by seed.")
 st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
-st.dataframe(verdicts, hide_index=True, width="stretch")
+st.dataframe(readable(verdicts), hide_index=True, width="stretch")
 st.markdown("**Ticket against dense and each control** (difference = ticket − other)")
-st.dataframe(comparison, hide_index=True, width="stretch")
+st.dataframe(readable(comparison), hide_index=True, width="stretch")
 table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
 st.markdown("**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds)")
 summary = statistics.summary(chosen, metric)
-st.dataframe(summary, hide_index=True, width="stretch")
+st.dataframe(readable(summary), hide_index=True, width="stretch")
 table_downloads(summary, "summary_over_seeds", "dl-seed-summary")
 
 st.subheader("Per-layer density")
-st.dataframe(figures.layer_density_table(chosen), hide_index=True, width="stretch")
+st.dataframe(readable(figures.layer_density_table(chosen)), hide_index=True, width="stretch")
 
 st.subheader("Data")
-st.dataframe(stats, hide_index=True, width="stretch")
+st.dataframe(readable(stats), hide_index=True, width="stretch")
 table_downloads(stats, "accuracy_vs_density_summary", "dl-summary")
 with st.expander("Every result"):
-    st.dataframe(chosen, hide_index=True, width="stretch")
+    st.dataframe(readable(chosen), hide_index=True, width="stretch")
     table_downloads(chosen, "results", "dl-results")

@@ -330,18 +330,19 @@ def test_live_view_follows_a_run_that_gains_an_arm_and_finishes(monkeypatch, tmp
 
 
 def test_compare_labels_are_words_with_a_hash_only_where_needed(tmp_path):
-    import json
+    from lth.hparams import RunConfig, run_id
+
     store = RunStore(tmp_path)
     record = {"arm": "dense", "round": 0, "density": 1.0, "early_stop_iteration": 100, "final_iteration": 200,
               "early_stop_test_accuracy": 0.9, "final_test_accuracy": 0.9, "layer_density": {}}
-    configs = [{"experiment": "baseline", "model": "lenet5", "dataset": "mnist-sample", "iterations": 500,
-                "seed": 0, "lr": lr} for lr in (1e-3, 2e-3)]
-    configs.append({"experiment": "baseline", "model": "lenet300_100", "dataset": "fashion-mnist",
-                    "iterations": None, "epochs": 2.5, "seed": 0})
-    for i, config in enumerate(configs):
-        store.path(f"{i:016x}").mkdir()
-        (store.path(f"{i:016x}") / "results.json").write_text(json.dumps(
-            {"config": config, "device": {"name": "CPU"}, "seconds": 1.0, "results": [record]}))
+    configs = [RunConfig(model="lenet5", iterations=500, lr=lr) for lr in (1e-3, 2e-3)]
+    configs.append(RunConfig(dataset="fashion-mnist", epochs=2.5))
+    for config in configs:  # finished runs as a worker leaves them
+        rid = run_id(config, "0123456789abcdef")
+        store.create(rid, config, data_dir=None, fingerprint="0123456789abcdef", planned_evaluations=1)
+        store.update_status(rid, state="done", started=1.0, ended=2.0)
+        store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
+                                  "results": [record], "run_id": rid})
     labels = sorted(store.results_frame()["label"])
     assert labels[0] == "baseline lenet300_100 fashion-mnist 2.5 epochs"  # words, no hash, no "itNone"
     assert all(label.startswith("baseline lenet5 mnist-sample it500 [") for label in labels[1:])
@@ -376,14 +377,14 @@ def test_form_survives_navigation_and_a_link_reopens_it(monkeypatch, tmp_path):
     finally:
         from lth import runs
         for run_id in store.run_ids():
-            if store.status(run_id)["state"].active:
+            if store.status(run_id)["state"] in runs.ACTIVE:
                 runs.cancel(run_id, store)
 
 
 def test_typed_out_of_range_value_is_refused_visibly(monkeypatch, tmp_path):
     at = open_page("pages/baseline.py", monkeypatch, tmp_path)
-    for value, message in ((0, "--iterations must be at least 1"), (-5, "--iterations must be at least 1"),
-                           (20_000_000, "--iterations must be at most 10,000,000")):
+    for value, message in ((0, "“Iterations” must be at least 1"), (-5, "“Iterations” must be at least 1"),
+                           (20_000_000, "“Iterations” must be at most 10,000,000")):
         at.number_input(key="baseline-iterations").set_value(value).run()
         assert any(message in e.value for e in at.error) and at.button(key="baseline-start").disabled
     assert not at.exception
@@ -395,15 +396,17 @@ def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, f
     at = open_page("pages/compare.py", monkeypatch, filled_store.root)
     assert any("winning ticket" in c.value for c in at.caption)
     tables = [t.value for t in at.dataframe]
-    verdicts = next(t for t in tables if "winning_ticket" in t.columns)
-    assert sorted(verdicts["density_pct"]) == [64.06, 80.04] and set(verdicts["n"]) == {2}
+    verdicts = next(t for t in tables if "winning ticket" in t.columns)  # headers in words, not snake_case
+    assert sorted(verdicts["density %"]) == [64.06, 80.04] and set(verdicts["seeds"]) == {2}
+    assert set(verdicts["verdict"]) == {"no verdict (fewer than 3 seeds)"} and "accuracy 95% CI low" in verdicts
     comparison = next(t for t in tables if "against" in t.columns)
     assert set(comparison["against"]) == {"dense", "reinit", "random_prune"}
     expected = statistics.comparisons(filled_store.results_frame(), "early_stop_test_accuracy")
-    assert comparison["accuracy_p"].tolist() == pytest.approx(expected["accuracy_p"].tolist(), nan_ok=True)
+    assert comparison["accuracy p-value"].tolist() == pytest.approx(expected["accuracy_p"].round(4).tolist(),
+                                                                     nan_ok=True)
     figure = chart_figure(at.get("plotly_chart")[0])
     stars = [t for t in figure["data"] if t.get("name", "").startswith("winning ticket")]
-    assert len(stars) == int(verdicts["winning_ticket"].any())
+    assert len(stars) == int(verdicts["winning ticket"].eq(True).any())
 
 
 def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, filled_store):
@@ -489,4 +492,4 @@ def test_a_run_cancelled_elsewhere_while_selected_offers_resume(monkeypatch, tmp
     assert not at.exception
     labels = [b.label for b in at.button]
     assert "Cancel" not in labels and "Resume on this machine" in labels and "Delete…" in labels
-    assert "· cancelled ·" in at.selectbox(key="selected-run").format_func(run_id)
+    assert any(m.value.startswith("**State:** cancelled") for m in at.markdown)

@@ -26,7 +26,7 @@ def store(tmp_path):
     yield store
     for run_id in store.run_ids():  # never leave a worker training after a test
         status = store.status_or_none(run_id)
-        if status and status["state"].active:
+        if status and status["state"] in runs.ACTIVE:
             runs.cancel(run_id, store)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lth import models
-from lth.experiments import RoundCheckpoint, kernel_index, run_experiment
+from lth.experiments import RoundCheckpoint, run_experiment
 from lth.hparams import RunConfig
 from lth.training import Trainer
 
@@ -35,20 +35,20 @@ def test_masked_weights_stay_zero_and_reset_is_bit_exact(sample):
     trainer = Trainer(model, sample, optimizer="adam", lr=1.2e-3, batch_size=60, masked_layers=LAYERS)
     rng = np.random.default_rng(0)
     masks = {n: (rng.random(model.get_layer(n).kernel.shape) < 0.2).astype(np.float32) for n in LAYERS}
-    index = kernel_index("lenet300_100")
+    kernels0 = models.get_spec("lenet300_100").kernels
     for _ in range(2):  # the second reset comes after training: it must restore theta0 exactly
         trainer.reset(theta0, masks)
         for n in LAYERS:
             kernel = model.get_layer(n).kernel.numpy()
             alive = masks[n] > 0
-            assert np.array_equal(bits(kernel[alive]), bits(theta0[index[n]][alive]))
+            assert np.array_equal(bits(kernel[alive]), bits(kernels0(theta0)[n][alive]))
             assert np.all(kernel[~alive] == 0)
         assert int(trainer.optimizer.iterations.numpy()) == 0
         result = trainer.fit(iterations=150, eval_every=50, data_seed=1)
         for n in LAYERS:
             kernel = model.get_layer(n).kernel.numpy()
             assert np.all(kernel[masks[n] == 0] == 0), f"{n}: a pruned weight moved"
-            assert np.any(kernel[masks[n] > 0] != theta0[index[n]][masks[n] > 0])  # the rest trained
+            assert np.any(kernel[masks[n] > 0] != kernels0(theta0)[n][masks[n] > 0])  # the rest trained
         assert [h["iteration"] for h in result.history] == [50, 100, 150]
         assert result.final_test_accuracy > 0.7
 
@@ -58,7 +58,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
                        controls=("reinit", "random_prune"))
     summary = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     theta0 = models.build("lenet300_100", 0).get_weights()
-    index = kernel_index("lenet300_100")
+    kernels0 = models.get_spec("lenet300_100").kernels
     ladder = config.density_ladder()
     records = {(r["arm"], r["round"]): r for r in summary["results"]}
     assert sorted(records) == [("random_prune", 1), ("random_prune", 2), ("reinit", 1), ("reinit", 2),
@@ -69,7 +69,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
         for n in LAYERS:
             start = recorded_starts[("ticket", round_)][n]
             alive = mask_file[f"mask/{n}"] > 0
-            assert np.array_equal(bits(start[alive]), bits(theta0[index[n]][alive]))  # reset to theta0
+            assert np.array_equal(bits(start[alive]), bits(kernels0(theta0)[n][alive]))  # reset to theta0
             assert np.all(start[~alive] == 0)
         assert records[("ticket", round_)]["density"] == pytest.approx(ladder[round_]["density"], abs=1e-12)
         assert records[("ticket", round_)]["layer_density"] == pytest.approx(ladder[round_]["layer_density"])
@@ -81,7 +81,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
         rand = recorded_starts[("random_prune", round_)]
         for n in LAYERS:
             alive = mask_file[f"mask/{n}"] > 0
-            assert np.all(reinit[n][~alive] == 0) and not np.array_equal(reinit[n][alive], theta0[index[n]][alive])
+            assert np.all(reinit[n][~alive] == 0) and not np.array_equal(reinit[n][alive], kernels0(theta0)[n][alive])
             assert np.count_nonzero(rand[n]) == np.count_nonzero(alive)
             assert not np.array_equal(rand[n] != 0, alive)  # a different mask
         assert saved.load_round(round_, config.prunable_shapes()) is not None

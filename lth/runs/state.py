@@ -16,10 +16,6 @@ class RunState(str, Enum):
         return self.value
 
     @property
-    def active(self) -> bool:
-        return self in ACTIVE
-
-    @property
     def resumable(self) -> bool:
         return self in (RunState.FAILED, RunState.CANCELLED)
 

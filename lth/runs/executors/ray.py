@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
 from pathlib import Path
 
 from lth.fsutil import write_bytes_atomic
@@ -184,13 +183,3 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
             ray.kill(sink.actor)
 
     return supervise(run_id, store, train, on_eval=on_eval)
-
-
-def wait_for_cluster(address: str, nodes: int, timeout: float = 60.0) -> None:
-    """Block until `nodes` nodes are alive (tests and scripts that start clusters)."""
-    ray = connect(address)
-    deadline = time.time() + timeout
-    while sum(n["Alive"] for n in ray.nodes()) < nodes:
-        if time.time() > deadline:
-            raise ExecutorError(f"the cluster at {address} did not reach {nodes} nodes")
-        time.sleep(0.5)
