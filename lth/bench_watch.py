@@ -1,11 +1,12 @@
 """What watching costs: `python -m lth.bench_watch`.
 
-A real Streamlit server and a real headless Chromium (Debian's chromium, Playwright). The same training
-(a baseline on the bundled sample, evaluated every 100 iterations; only the seed differs, which changes
-no cost) runs several times one after another, alternately with a browser tab on the Runs page showing
-its live curves and with no tab open. Prints each run's training seconds, the server's CPU seconds, and
-the ratio of throughput watched / unwatched (1.0 = watching costs nothing). Needs the dev requirements
-(playwright) and chromium; run it on an otherwise idle machine.
+A real Streamlit server and a real headless Chromium (Debian's chromium, Playwright). One long training (a
+baseline on the bundled sample, evaluated every 100 iterations: about ten evaluations a second here) runs
+until its live figure holds 1,000 evaluations; then its throughput (iterations per second, from its metric
+lines) is measured in windows of 20 s, alternately with the browser tab on the Runs page showing its live
+curves and on a blank page, in alternating order (W U, U W, ...). Prints each window's throughput and the
+server's and the browser's CPU, and the ratio watched / unwatched (1.0 = watching costs nothing). Needs the
+dev requirements (playwright) and chromium; run it on an otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -61,25 +62,51 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _run(store: Path, seed: int, iterations: int) -> str:
-    result = subprocess.run([sys.executable, "-m", "lth", "submit", "--iterations", str(iterations),
-                             "--eval-every", "100", "--seed", str(seed), "--cache-dir", str(store)],
-                            cwd=ROOT, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
+def _tree_cpu_seconds(root_pid: int, names=("chrom", "headless")) -> float:
+    """CPU seconds of every live descendant of `root_pid` whose name contains one of `names` (the browser's
+    processes: Playwright starts Chromium as a child of its driver)."""
+    children: dict[int, list[int]] = {}
+    comm: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+            children.setdefault(int(rest.split()[1]), []).append(int(entry))
+            comm[int(entry)] = head.split("(", 1)[1]
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0.0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        for child in children.get(pid, []):
+            stack.append(child)
+            if any(n in comm.get(child, "") for n in names):
+                try:
+                    total += _cpu_seconds(child)
+                except OSError:
+                    pass
+    return total
 
 
-def _wait_done(store: Path, run_id: str) -> dict:
-    while True:
-        status = json.loads((store / run_id / "status.json").read_text())
-        if status["state"] not in ("queued", "running"):
-            return json.loads((store / run_id / "results.json").read_text())
-        time.sleep(0.5)
+def _last_iteration(store: Path, run_id: str) -> tuple[int, int]:
+    """(evaluations so far, iteration of the last one) from the run's metric lines."""
+    lines = (store / run_id / "metrics.jsonl").read_bytes().splitlines()
+    for line in reversed(lines):
+        try:
+            return len(lines), json.loads(line)["iteration"]
+        except (ValueError, KeyError):
+            continue
+    return 0, 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lth.bench_watch", description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20_000, help="per run (default 20,000)")
-    parser.add_argument("--pairs", type=int, default=3, help="watched/unwatched pairs (default 3)")
+    parser.add_argument("--pairs", type=int, default=4, help="watched/unwatched pairs (default 4)")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds per measured window (default 20)")
+    parser.add_argument("--on-screen", type=int, default=1000,
+                        help="evaluations the live figure holds before measuring starts (default 1,000)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -92,38 +119,57 @@ def main(argv=None) -> int:
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"])
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            seed = 100
-            # a first watched run, not counted: the browser loads the app (JavaScript, plotly.js) once, which
-            # is the cost of opening the dashboard, not of watching a run
-            schedule = [("warm-up", True)] + [(i, watched) for i in range(args.pairs)
-                                              for watched in ((True, False) if i % 2 == 0 else (False, True))]
-            for pair, watched in schedule:
-                page.goto("about:blank")
-                run_id = _run(store, seed, args.iterations)
-                seed += 1
-                if watched:  # the newest run is the one the Runs page shows
+            page.goto(f"{url}/runs")  # the browser loads the app (JavaScript, plotly.js) once: not counted
+            run_id = subprocess.run(
+                [sys.executable, "-m", "lth", "submit", "--iterations", "2000000", "--eval-every", "100",
+                 "--seed", "100", "--cache-dir", str(store)], cwd=ROOT, capture_output=True, text=True,
+                check=True).stdout.strip()
+            metrics = store / run_id / "metrics.jsonl"
+            while not metrics.exists() or _last_iteration(store, run_id)[0] < args.on_screen:
+                time.sleep(1)
+            schedule = [watched for i in range(args.pairs) for watched in ((True, False) if i % 2 == 0
+                                                                             else (False, True))]
+            for i, watched in enumerate(schedule):
+                if watched:
                     page.goto(f"{url}/runs")
                     page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
-                cpu_before = _cpu_seconds(server.pid)
-                summary = _wait_done(store, run_id)
-                train = sum(r["train_seconds"] for r in summary["results"])
-                row = {"pair": pair, "watched": watched, "run_id": run_id, "train_seconds": train,
-                       "server_cpu_seconds": _cpu_seconds(server.pid) - cpu_before}
-                if pair != "warm-up":
-                    rows.append(row)
-                print(f"{pair!s:>7} {'watched  ' if watched else 'unwatched'} run {run_id}: training "
-                      f"{train:6.1f} s, server CPU {row['server_cpu_seconds']:5.1f} s", flush=True)
+                else:
+                    page.goto("about:blank")
+                time.sleep(3)  # the page's first render is opening it, not watching
+                evaluations, start_it = _last_iteration(store, run_id)
+                start, server0, browser0 = time.time(), _cpu_seconds(server.pid), _tree_cpu_seconds(os.getpid())
+                time.sleep(args.window)
+                _, end_it = _last_iteration(store, run_id)
+                seconds = time.time() - start
+                row = {"pair": i // 2, "watched": watched, "iterations_per_s": (end_it - start_it) / seconds,
+                       "on_screen": evaluations, "server_cpu": (_cpu_seconds(server.pid) - server0) / seconds,
+                       "browser_cpu": (_tree_cpu_seconds(os.getpid()) - browser0) / seconds}
+                rows.append(row)
+                print(f"pair {row['pair']} {'watched  ' if watched else 'unwatched'}: {row['iterations_per_s']:7.1f} "
+                      f"iterations/s with {evaluations:,} evaluations on screen; server CPU "
+                      f"{100 * row['server_cpu']:4.1f}%, browser CPU {100 * row['browser_cpu']:4.1f}% of a core",
+                      flush=True)
+            subprocess.run([sys.executable, "-m", "lth", "cancel", run_id, "--cache-dir", str(store)], cwd=ROOT,
+                           capture_output=True)
             browser.close()
     finally:
         shutil.rmtree(store, ignore_errors=True)
-    watched = sum(r["train_seconds"] for r in rows if r["watched"])
-    unwatched = sum(r["train_seconds"] for r in rows if not r["watched"])
-    pairs = [next(r["train_seconds"] for r in rows if r["pair"] == i and not r["watched"])
-             / next(r["train_seconds"] for r in rows if r["pair"] == i and r["watched"]) for i in range(args.pairs)]
-    server = sum(r["server_cpu_seconds"] for r in rows if r["watched"]) / watched
-    print(f"throughput watched / unwatched: {unwatched / watched:.3f} over {args.pairs} pairs of "
-          f"{args.iterations:,}-iteration runs (eval every 100); per pair: "
-          f"{', '.join(f'{p:.3f}' for p in pairs)}; server CPU while watched: {100 * server:.1f}% of a core")
+    watched = [r for r in rows if r["watched"]]
+    unwatched = [r for r in rows if not r["watched"]]
+    per_pair = [next(r for r in watched if r["pair"] == i)["iterations_per_s"]
+                / next(r for r in unwatched if r["pair"] == i)["iterations_per_s"] for i in range(args.pairs)]
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    print(f"throughput watched / unwatched: {mean([r['iterations_per_s'] for r in watched]) / mean([r['iterations_per_s'] for r in unwatched]):.3f} "
+          f"over {args.pairs} alternating pairs of {args.window:.0f}-s windows (evaluation every 100 iterations, "
+          f"{min(r['on_screen'] for r in rows):,}+ evaluations on screen); per pair: "
+          f"{', '.join(f'{p:.3f}' for p in per_pair)}; while watched: server CPU "
+          f"{100 * mean([r['server_cpu'] for r in watched]):.1f}%, browser CPU "
+          f"{100 * mean([r['browser_cpu'] for r in watched]):.1f}% of a core "
+          f"(unwatched: {100 * mean([r['server_cpu'] for r in unwatched]):.1f}% and "
+          f"{100 * mean([r['browser_cpu'] for r in unwatched]):.1f}%)")
     return 0
 
 

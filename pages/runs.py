@@ -1,4 +1,5 @@
 import re
+import time
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +18,12 @@ LOG_CHARS = 8000
 # seconds between refreshes of the run table and the live curves while something trains: each refresh
 # costs the server and the browser CPU that a training on the same cores would use (make bench-watch)
 REFRESH_S = 3.0
+
+
+def redraw_seconds(points: int) -> float:
+    """Seconds between redraws of a live figure holding `points` evaluations: every refresh for a small
+    figure, up to every 15 s for one of 1,500 evaluations and more (make bench-watch measures the cost)."""
+    return min(15.0, max(REFRESH_S, points / 100))
 st.title("Runs")
 s = store()
 if "deleted-message" in st.session_state:
@@ -150,13 +157,17 @@ def curves() -> None:
     last = metrics.iloc[-1]
     st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
                f"iteration {last['iteration']}/{last['total_iterations']}, validation accuracy {last['val_accuracy']:.4f}")
-    # rebuilt only when evaluations arrived or the arms shown changed: most refreshes find neither
-    cache_key = (len(metrics), tuple(chosen))
+    # Redrawn only when evaluations arrived or the arms shown changed, and while the run trains at most once
+    # per `redraw_seconds(points on screen)`: the browser re-renders the whole figure for a few new points,
+    # a cost that grows with the figure; the caption above keeps following every evaluation.
     cached = st.session_state.get(f"curves-figure-{run_id}")
-    if cached is None or cached[0] != cache_key:
-        cached = (cache_key, figures.training_curves(shown, f"run {run_id}"))
+    stale = cached is None or cached[0] != tuple(chosen) or (
+        cached[1] != len(metrics) and (status.get("state") not in ACTIVE
+                                      or time.monotonic() - cached[2] >= redraw_seconds(len(shown))))
+    if stale:
+        cached = (tuple(chosen), len(metrics), time.monotonic(), figures.training_curves(shown, f"run {run_id}"))
         st.session_state[f"curves-figure-{run_id}"] = cached
-    st.plotly_chart(cached[1], key=f"curves-{run_id}")
+    st.plotly_chart(cached[3], key=f"curves-{run_id}")
     if status.get("state") == RunState.DONE:
         try:
             show_results(s.results(run_id))
