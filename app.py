@@ -1,6 +1,8 @@
 """Lottery Ticket Lab dashboard: `streamlit run app.py`. Declares the navigation only."""
 import streamlit as st
 
+import dashboard.warm  # noqa: F401  (imports the pages' libraries in the background, once per server)
+
 st.set_page_config(page_title="Lottery Ticket Lab", page_icon=":material/science:", layout="wide")
 st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

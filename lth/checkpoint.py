@@ -4,7 +4,6 @@ one is named in one line and its round is trained again, never trusted.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +66,10 @@ class RoundCheckpoint:
         if json_path.is_symlink() or not json_path.is_file() or json_path.stat().st_size > 16 * 2**20:
             raise CheckpointError(f"{name} is not a file the run wrote")
         try:
-            records = records_check.result_records(json.loads(json_path.read_bytes().decode("utf-8")), name)
+            records = records_check.result_records(records_check.parse_json(json_path.read_bytes(), name), name)
             records_check.need(bool(records) and all(r["round"] == round_ for r in records),
                                f"{name}: its records are not round {round_}'s")
-        except (UnicodeDecodeError, ValueError) as e:  # Corrupt is a ValueError
+        except ValueError as e:  # Corrupt (bad JSON of any kind, bad records) is a ValueError
             raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None
         expected = {f"{kind}/{n}": shape for kind in ("mask", "next") for n, shape in shapes.items()}
         arrays = self._arrays(self.folder / f"round_{round_:02d}.npz", expected)

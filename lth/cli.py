@@ -86,16 +86,21 @@ def _print_progress(event: dict) -> None:
     print(progress_line(event), file=sys.stderr, flush=True)
 
 
-def _fail(command: str, message: str) -> int:
+def _fail(command: str, message) -> int:
+    if isinstance(message, OSError) and not isinstance(message, PermissionError) and message.strerror:
+        shown = str(message.filename or "")  # a name of thousands of characters is not repeated whole
+        message = f"{message.strerror}: {shown[:80] + '…' if len(shown) > 80 else shown}"
     print(f"lth {command}: error: {message}", file=sys.stderr)
     return 2
 
 
 # Bad input of any kind: one line, exit 2, nothing queued.
 def _input_errors():
+    """What a command reports in one line, exit 2: explained failures and the file system's refusals
+    (a name too long, no permission, a read-only disk...) of the paths the user gave."""
     from lth.errors import Explained
 
-    return Explained, PermissionError
+    return Explained, OSError
 
 
 def _store(args):
@@ -113,7 +118,7 @@ def _submit(args, command: str):
         return store, submit(config_from_args(args), data_dir=args.data_dir, store=store, download=True,
                              start=command == "submit", executor=args.executor, ray_address=args.ray_address)
     except _input_errors() as e:
-        return _fail(command, str(e))
+        return _fail(command, e)
 
 
 def cmd_run(args) -> int:
@@ -158,11 +163,17 @@ def _store_command(args, action) -> int:
             store.check_id(args.run_id)  # before any path or lock is made from it
         return action(store)
     except _input_errors() as e:
-        return _fail(args.command, str(e))
+        return _fail(args.command, e)
 
 
 def cmd_status(args) -> int:
     def action(store):
+        store.folder(args.run_id)  # no such run, or a link: one line
+        row = store.run_row(args.run_id)  # the same verdict as `list`: a corrupt run says so, and why
+        if row["state"] == "corrupt":
+            print(json.dumps({"run_id": args.run_id, "state": "corrupt", "error": row["error"]}, indent=2,
+                             sort_keys=True))
+            return 0
         status = store.status(args.run_id)
         print(json.dumps({"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
                          indent=2, sort_keys=True, default=str))

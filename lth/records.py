@@ -13,6 +13,18 @@ class Corrupt(Explained, ValueError):
     """A store file whose content is not what the product writes; the message says what is wrong."""
 
 
+def parse_json(data: bytes, what: str):
+    """JSON from a file's bytes; Corrupt (naming `what`) for anything that is not JSON a reader can hold:
+    bad UTF-8, bad syntax, or nesting so deep that decoding it would exhaust the stack."""
+    import json
+
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:80]
+        raise Corrupt(f"{what} is not valid JSON ({reason})") from None
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard.common import format_seconds, show_results, store
 from dashboard.trained import show_trained_networks
 from lth import figures
-from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule
+from lth.runs import (ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule,
+                      scheduler_problem)
 
 # TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
 TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
@@ -29,6 +30,8 @@ s = store()
 if "deleted-message" in st.session_state:
     st.success(st.session_state.pop("deleted-message"))
 schedule(s)  # moves the queue on if a worker died while no page was open
+if scheduler_problem(s):
+    st.warning(scheduler_problem(s))
 runs = s.runs()
 if runs.empty:
     st.info("The run store is empty. Start a run on the Baseline, Lottery ticket or tfmot page, "

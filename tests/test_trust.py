@@ -37,9 +37,17 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
     rid = run_id(config, fingerprint())
     store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
     store.update_status(rid, state=state, started=1.0, ended=2.0)
-    records = [{"arm": "ticket", "round": r, "density": 0.8 ** r, "layer_density": {}, "early_stop_iteration": 30,
+    if config.experiment == "baseline":
+        trainings = [("dense", 0)]
+    elif config.experiment == "tfmot":
+        trainings = [("pruned", 0), ("ticket", 0), ("reinit", 0)]
+    else:
+        rounds = config.lottery_rounds()
+        trainings = [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls
+                                                                 for r in range(1, rounds + 1)]
+    records = [{"arm": arm, "round": r, "density": 0.8 ** r, "layer_density": {}, "early_stop_iteration": 30,
                 "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy, "final_iteration": 60}
-               for r in range(2)]
+               for arm, r in trainings]
     if state == RunState.DONE:
         store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
                                   "results": records, "run_id": rid})
@@ -291,3 +299,112 @@ def test_a_diverging_run_is_one_line_without_traceback(tmp_path):
     result = run_cli("run", "--lr", "9", "--optimizer", "sgd", "--iterations", "200", "--eval-every", "100",
                      "--cache-dir", str(tmp_path))
     assert result.returncode == 1 and "diverged" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- found by a hostile pass made from the README alone ---------------------------------------------------
+DEEP = "[" * 100_000 + "]" * 100_000  # valid JSON whose decoding exhausts the stack
+
+
+@pytest.mark.parametrize("name", ["config.json", "status.json", "results.json", "heartbeat.json"])
+def test_json_nested_too_deeply_is_corrupt_not_a_crash(store, capsys, name):
+    good = finished_run(store, RunConfig(seed=30))
+    bad = finished_run(store, RunConfig(seed=31))
+    (store.path(bad) / name).write_text(DEEP)
+    rows = store.runs().set_index("run_id")
+    assert rows.loc[good, "state"] == "done"
+    if name != "heartbeat.json":  # a done run needs no heartbeat
+        assert rows.loc[bad, "state"] == "corrupt" and "nested too deeply" in rows.loc[bad, "error"]
+    assert cli.main(["list", "--cache-dir", str(store.root)]) == 0 and good in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert cli.main(["status", bad, "--cache-dir", str(store.root)]) == 0  # says corrupt, as list does
+    if name != "heartbeat.json":
+        assert json.loads(capsys.readouterr().out)["state"] == "corrupt"
+
+
+def test_deep_settings_and_metric_lines_are_skipped(store):
+    rid = finished_run(store, RunConfig(seed=32))
+    (store.root / "settings.json").write_text(DEEP)
+    assert any("settings.json" in p for p in store.settings().problems)
+    with open(store.path(rid) / "metrics.jsonl", "w") as f:
+        f.write(DEEP + "\n" + json.dumps({"arm": "dense", "round": 0, "iteration": 30, "total_iterations": 60,
+                                          "density": 1.0, "train_loss": 1.0, "train_accuracy": 0.5,
+                                          "val_loss": 1.0, "val_accuracy": 0.5, "elapsed": 1.0}) + "\n")
+    assert [r["iteration"] for r in store.metrics_records(rid)] == [30]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda records: records[:-1],                                   # a training missing
+    lambda records: records + records[-1:],                         # one twice
+    lambda records: [{**records[0], "arm": "reinit"}] + records[1:],  # an arm the run has not
+    lambda records: [{**records[0], "round": 9}] + records[1:],       # a round it has not
+    lambda records: [{**records[0], "final_iteration": 10**9, "early_stop_iteration": 10**9}] + records[1:],
+    lambda records: [{**records[0], "early_stop_iteration": 61}] + records[1:],  # after the end
+    lambda records: [{**records[0], "pruned_nonzero": 12}] + records[1:],         # a mask that did not hold
+])
+def test_results_the_run_cannot_have_made_are_corrupt(store, edit):
+    rid = finished_run(store, RunConfig(experiment="lottery", rounds=2, iterations=60, controls=("reinit",)))
+    path = store.path(rid) / "results.json"
+    summary = json.loads(path.read_text())
+    path.write_text(json.dumps({**summary, "results": edit(summary["results"])}))
+    assert store.runs().set_index("run_id").loc[rid, "state"] == "corrupt"
+    assert store.results_frame().empty
+    with pytest.raises(Corrupt):
+        store.results(rid)
+
+
+def test_times_from_the_future_keep_no_run_running(store):
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        for seed, (beat, started) in enumerate([(1e12, time.time() - 3600), (None, 1e12)]):
+            rid = finished_run(store, RunConfig(seed=40 + seed), state=RunState.QUEUED)
+            store.update_status(rid, state=RunState.RUNNING, pid=victim.pid, own_session=True, started=started,
+                                pid_start=process_start_time(victim.pid))
+            if beat:
+                (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": beat, "pid": victim.pid}))
+            assert store.status(rid)["state"] == RunState.FAILED
+        assert victim.poll() is None  # failed, and nothing was signalled
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_bad_lock_files_are_one_line_and_nothing_is_queued(store, tmp_path, capsys):
+    rid = finished_run(store, RunConfig(seed=50))
+    target = tmp_path / "victim"
+    (store.root / f".{rid}.lock").symlink_to(target)
+    root = ["--cache-dir", str(store.root)]
+    assert "symlink" in one_line_failure(capsys, "delete", rid, *root)
+    (store.root / f".{rid}.lock").unlink()
+    (store.root / f".{rid}.lock").mkdir()
+    assert "not a regular file" in one_line_failure(capsys, "delete", rid, *root)
+    (store.root / ".scheduler.lock").symlink_to(target)
+    assert "queued runs cannot start" in one_line_failure(capsys, "submit", "--iterations", "60", "--seed", "51",
+                                                          *root)
+    assert len(store.run_ids()) == 1 and not target.exists()
+    assert cli.main(["list", *root]) == 0 and "queued runs cannot start" in capsys.readouterr().err
+
+
+def test_the_file_systems_refusals_are_one_line(store, capsys):
+    rid = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=60), kept=[("ticket", 1)])
+    long = "/tmp/" + "x" * 5000
+    one_line_failure(capsys, "list", "--cache-dir", long)
+    one_line_failure(capsys, "submit", "--iterations", "60", "--cache-dir", long)
+    one_line_failure(capsys, "export-model", rid, "--arm", "ticket", "--round", "1", "--format", "h5",
+                     "--out", long + ".h5", "--cache-dir", str(store.root))
+    one_line_failure(capsys, "compare", "--export", long, "--cache-dir", str(store.root))
+    err = one_line_failure(capsys, "run", "--dataset", "fashion-mnist", "--data-dir", long, "--iterations", "60",
+                           "--cache-dir", str(store.root))
+    assert len(err) < 400  # the 5,000-character name is not repeated whole
+
+
+def test_a_link_planted_for_tensorboard_costs_the_events_not_the_run(tmp_path, capsys):
+    store = RunStore(tmp_path / "cache")
+    config = RunConfig(iterations=60, eval_every=30, seed=70)
+    rid = queue.submit(config, store=store, start=False).run_id
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (store.path(rid) / "tensorboard").symlink_to(outside, target_is_directory=True)
+    assert cli.main(["run", "--iterations", "60", "--eval-every", "30", "--seed", "70", "--cache-dir",
+                     str(store.root)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"] == rid
+    assert store.status(rid)["state"] == RunState.DONE and list(outside.iterdir()) == []

@@ -33,6 +33,7 @@ from lth.runs.store import (RAY_MAX_IN_FLIGHT, RunStore, StoreError, end_process
 ROOT = Path(__file__).resolve().parent.parent.parent
 MAX_CONCURRENT_ENV = "LTH_MAX_CONCURRENT"
 EXECUTOR_ENV, RAY_ADDRESS_ENV = "LTH_EXECUTOR", "LTH_RAY_ADDRESS"
+SCHEDULER_LOCK = ".scheduler.lock"
 CANCEL_GRACE_SECONDS = 5.0
 RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
@@ -118,6 +119,9 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
     """Check every run first, then queue them all: one bad run queues none (sweeps, presets, forms)."""
     store = store or RunStore()
     store.require_writable()
+    problem = scheduler_problem(store)
+    if problem:  # a queue that could never start is refused before anything is queued
+        raise StoreError(problem)
     placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
     problem = placement["ray_address"] and executors.unreachable(placement["ray_address"])
     if problem:  # nothing is queued for a cluster that does not answer
@@ -253,14 +257,27 @@ def cancel(run_id: str, store: RunStore) -> dict:
 
 
 # ---- the queue ----------------------------------------------------------------------------------------
+def scheduler_problem(store: RunStore) -> str | None:
+    """Why queued runs of this store cannot be started (its scheduler lock file is not a file), or None."""
+    try:
+        store.lock_path(SCHEDULER_LOCK)
+    except StoreError as e:
+        return f"queued runs cannot start: {e}"
+    return None
+
+
 def schedule(store: RunStore) -> list[str]:
     """Start queued runs (oldest first) while fewer than the limit are running; returns those started.
     A read-only store schedules nothing."""
     if not store.writable:
         return []
     started = []
+    problem = scheduler_problem(store)
+    if problem:  # said where it is seen (CLI, worker log, pages); submitting refuses it
+        print(f"lth: warning: {problem}", file=sys.stderr, flush=True)
+        return started
+    lock = FileLock(str(store.root / SCHEDULER_LOCK), timeout=60)
     try:
-        lock = FileLock(str(store.root / ".scheduler.lock"), timeout=60)
         lock.acquire()
     except (Timeout, OSError):
         return started  # another process schedules; the next submit or finish moves the queue

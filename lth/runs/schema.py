@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from lth.networks import ARMS
-from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, result_records
+from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
 from lth.runs.state import WRITTEN, RunState
 
-__all__ = ["Corrupt", "RUN_ID", "status", "config_record", "results", "result_records", "metric", "heartbeat"]
+__all__ = ["Corrupt", "RUN_ID", "status", "config_record", "results", "result_records", "parse_json", "metric",
+           "heartbeat"]
 
 RUN_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -52,16 +53,17 @@ def config_record(value, run_id: str):
     return record, config
 
 
-def results(value, run_id: str | None = None, canonical: dict | None = None) -> dict:
-    """A results.json; with `run_id` and `canonical` (its folder's config) it must be that run's: results
-    copied in from another run are refused, never served as this one's."""
+def results(value, run_id: str | None = None, config=None) -> dict:
+    """A results.json; with `run_id` and `config` (its folder's RunConfig) it must be that run's: results
+    copied in from another run, or records the run cannot have made (a missing or extra arm or round, an
+    iteration past its budget, a mask that did not hold), are refused, never served as this one's."""
     summary = obj(value, "results.json")
     need(isinstance(summary.get("config"), dict), "results.json: config is not an object")
     if run_id is not None:
         optional(summary, "run_id", lambda v: v == run_id, f"results.json (in run {run_id}'s folder)")
-    if canonical is not None:
-        need(summary["config"] == canonical, "results.json: its settings are not this run's (copied from another "
-                                             "run?)")
+    if config is not None:
+        need(summary["config"] == config.canonical(), "results.json: its settings are not this run's (copied from "
+                                                      "another run?)")
     for key in ("experiment", "model", "dataset"):
         need(isinstance(summary["config"].get(key), str), f"results.json: config.{key} is missing")
     need(_is_int(summary["config"].get("seed")), "results.json: config.seed is missing")
@@ -70,7 +72,37 @@ def results(value, run_id: str | None = None, canonical: dict | None = None) -> 
     need(_is_number(summary.get("seconds")), "results.json: seconds is not a number")
     need(isinstance(summary.get("results"), list) and summary["results"], "results.json: results is not a list")
     result_records(summary["results"], "results.json")
+    if config is not None:
+        records_of(config, summary["results"])
     return summary
+
+
+def records_of(config, records: list) -> None:
+    """Corrupt unless `records` are exactly what a finished run of `config` writes: each planned (arm, round)
+    once, early stop no later than the end, the end within the budget, no pruned weight left non-zero."""
+    if config.experiment == "instability":
+        planned = None  # one record per (k, network) pair: counted below
+        need(len(records) == len(config.instability_pairs()),
+             f"results.json: {len(records)} records, the run makes {len(config.instability_pairs())}")
+    elif config.experiment == "baseline":
+        planned = [("dense", 0)]
+    elif config.experiment == "tfmot":
+        planned = [("pruned", 0), ("ticket", 0), ("reinit", 0)]
+    else:
+        rounds = config.lottery_rounds()
+        planned = [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls
+                                                                for r in range(1, rounds + 1)]
+    if planned is not None:
+        found = sorted((r["arm"], r["round"]) for r in records)
+        need(found == sorted(planned), f"results.json: its records are not the {len(planned)} trainings this "
+                                       f"{config.experiment} run makes (arm and round)")
+    for i, record in enumerate(records):
+        need(record["early_stop_iteration"] <= record["final_iteration"],
+             f"results.json: results[{i}] stops early after its last iteration")
+        if config.iterations is not None:
+            need(record["final_iteration"] <= config.iterations,
+                 f"results.json: results[{i}] trained past the run's {config.iterations} iterations")
+        need(not record.get("pruned_nonzero"), f"results.json: results[{i}] has pruned weights that are not zero")
 
 
 METRIC_NUMBERS = ("density", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "elapsed")

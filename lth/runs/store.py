@@ -44,6 +44,7 @@ CACHE_ENV = "LTH_CACHE_DIR"
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_TIMEOUT = 30.0  # a running worker silent this long is dead even if its pid lives on
 STARTUP_GRACE = 60.0  # a worker just started may take this long (TensorFlow import) to beat first
+CLOCK_SLACK = 60.0  # times further in the future than this are not believed
 MAX_JSON_BYTES = 16 * 2**20  # results of a 100-round lottery run are about 1 MB
 MAX_METRICS_BYTES = 512 * 2**20
 
@@ -211,16 +212,37 @@ class RunStore:
             raise StoreError(f"the run store {self.root} is read-only: runs can be listed and read, not "
                              f"started, changed or deleted (use --cache-dir or LTH_CACHE_DIR for a writable one)")
 
+    def lock_path(self, name: str) -> Path:
+        """A lock file of the store root (`.RUN_ID.lock`, `.scheduler.lock`); StoreError when the entry there
+        is a link, a folder or anything but a regular file (it is never followed or replaced)."""
+        path = self.root / name
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            return path
+        except OSError as e:
+            raise StoreError(f"the lock file {path} cannot be read: {e.strerror or e}") from None
+        if not stat.S_ISREG(mode):
+            raise StoreError(f"the lock file {path} is {'a symlink' if stat.S_ISLNK(mode) else 'not a regular file'};"
+                             f" remove it (nothing is written through it)")
+        return path
+
     @contextmanager
     def lock(self, run_id: str):
         """Serialises state changes of one run across processes (two tabs, worker and canceller)."""
         self.check_id(run_id)
         self.require_writable()
+        lock = FileLock(str(self.lock_path(f".{run_id}.lock")), timeout=60)
         try:
-            with FileLock(str(self.root / f".{run_id}.lock"), timeout=60):
-                yield
+            lock.acquire()
         except Timeout:
             raise StoreError(f"run {run_id} is locked by another process for over 60 s") from None
+        except OSError as e:
+            raise StoreError(f"run {run_id} cannot be locked: {e.strerror or e}") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def run_ids(self) -> list[str]:
         try:
@@ -257,9 +279,10 @@ class RunStore:
         if path is None:
             return None
         try:
-            return json.loads(path.read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise Corrupt(f"{name} is not valid JSON ({str(e)[:80]})") from None
+            data = path.read_bytes()
+        except OSError as e:
+            raise Corrupt(f"{name}: {e.strerror or e}") from None
+        return schema.parse_json(data, name)
 
     def _checked(self, run_id: str, name: str, check):
         """`check(json)` of a file, remembered while the file is unchanged (same inode, size and mtime): a
@@ -334,11 +357,17 @@ class RunStore:
     def _worker_dead(self, run_id: str, status: dict) -> bool:
         if not process_alive(status.get("pid"), status.get("pid_start")):
             return True
+        now = time.time()
         beat = self.heartbeat(run_id)
         last = beat["time"] if beat and beat.get("pid") == status.get("pid") else None
+        if last is not None and last > now + CLOCK_SLACK:
+            last = None  # a heartbeat from the future proves nothing (a file can say anything)
         if last is None:
-            return time.time() - (status.get("started") or time.time()) > STARTUP_GRACE
-        return time.time() - last > HEARTBEAT_TIMEOUT
+            started = status.get("started")
+            if started is None or started > now + CLOCK_SLACK:
+                started = 0.0  # no believable start: the startup grace is over
+            return now - started > STARTUP_GRACE
+        return now - last > HEARTBEAT_TIMEOUT
 
     def _death_reason(self, run_id: str, status: dict) -> str:
         pid = status.get("pid")
@@ -351,8 +380,8 @@ class RunStore:
 
     def results(self, run_id: str) -> dict | None:
         """The validated results, None if there are none yet; raises Corrupt for a bad file."""
-        canonical = self.config(run_id).canonical()
-        return self._checked(run_id, "results.json", lambda value: schema.results(value, run_id, canonical))
+        config = self.config(run_id)
+        return self._checked(run_id, "results.json", lambda value: schema.results(value, run_id, config))
 
     def finished_results(self, run_id: str) -> dict | None:
         """The results of a run that `list` shows as done (config, status and results all sound), else None;
@@ -390,8 +419,8 @@ class RunStore:
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a killed writer
+            except (ValueError, RecursionError):
+                continue  # a line torn by a killed writer, or one no reader should decode
             if schema.metric(record):
                 records.append(record)
         return records, offset
@@ -507,8 +536,8 @@ class RunStore:
                 return settings
             if not path.exists():
                 return settings
-            value = json.loads(path.read_bytes()[:MAX_JSON_BYTES].decode("utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
+            value = schema.parse_json(path.read_bytes()[:MAX_JSON_BYTES], "settings.json")
+        except (OSError, Corrupt) as e:
             settings.problems.append(f"settings.json is unreadable ({str(e)[:60]}); defaults used")
             return settings
         if not isinstance(value, dict):

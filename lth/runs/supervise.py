@@ -15,7 +15,7 @@ from pathlib import Path
 from lth.hparams import RunConfig
 from lth.errors import Explained
 from lth.runs.state import RunState
-from lth.runs.store import HEARTBEAT_SECONDS, RunStore
+from lth.runs.store import HEARTBEAT_SECONDS, RunStore, StoreError
 from lth.runs.tensorboard import EventLog
 
 
@@ -67,7 +67,12 @@ class Progress:
     def __init__(self, store: RunStore, run_id: str, on_eval=None):
         self.store, self.run_id, self.on_eval = store, run_id, on_eval
         self.state = {"evaluations": 0, "iteration": 0}
-        self.events = EventLog(store.tensorboard_dir(run_id))
+        try:
+            folder = store.tensorboard_dir(run_id)
+        except (StoreError, OSError) as e:  # e.g. tensorboard/ planted as a link: no events, the run trains
+            folder = None
+            print(f"lth: TensorBoard event files are not written: {e}", flush=True)
+        self.events = EventLog(folder)
 
     def restart(self, evaluations: int, completed_rounds: int = 0) -> None:
         self.state.update(evaluations=evaluations, iteration=0)

@@ -25,13 +25,15 @@ def run_name(event: dict) -> str:
 class EventLog:
     """Writers are opened on the first event (TensorFlow is imported then, in training processes only)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path | None):
         self.folder = folder
         self.writers: dict[str, object] = {}
-        self.broken: str | None = None
+        self.broken: str | None = None if folder is not None else "the run has no usable tensorboard folder"
 
     def clear_from(self, round_: int) -> None:
         """Remove the event files of rounds a resumed run trains again (their curves start afresh)."""
+        if self.folder is None:
+            return
         for path in self.folder.iterdir():
             match = ROUND.search(path.name)
             if path.is_dir() and not path.is_symlink() and match and int(match.group(1)) >= round_:

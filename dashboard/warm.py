@@ -1,0 +1,18 @@
+"""The libraries the pages use, imported once in the background when the server starts: a page's first
+visit then costs its own work, not seconds of importing scipy, plotly and the analyses."""
+import importlib
+import threading
+
+MODULES = ("plotly.graph_objects", "scipy.stats", "pandas", "lth.figures", "lth.statistics", "lth.analysis",
+           "lth.presets", "lth.runs", "dashboard.forms", "dashboard.trained")
+
+
+def _import_all() -> None:
+    for name in MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the page that needs it reports the problem
+            pass
+
+
+threading.Thread(target=_import_all, daemon=True, name="lth-warm-imports").start()  # once: module import
