@@ -60,7 +60,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         shown = f" (default {default})" if default not in (None, ()) else ""
         p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=PARSERS[meta["kind"]],
                        choices=meta["choices"] if meta["kind"] == "str" else None,
-                       help=meta["help"] + shown)
+                       help=(meta["help"] + shown).replace("%", "%%"))  # argparse formats help with %
     p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
                                       "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)")
     p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")

@@ -408,3 +408,14 @@ def test_a_link_planted_for_tensorboard_costs_the_events_not_the_run(tmp_path, c
                      str(store.root)]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"] == rid
     assert store.status(rid)["state"] == RunState.DONE and list(outside.iterdir()) == []
+
+
+def test_every_help_works_and_a_sweep_is_bounded(store, capsys):
+    for command in ("run", "submit", "sweep", "preset", "export-model", "analyze", "compare", "list"):
+        with pytest.raises(SystemExit) as done:
+            cli.main([command, "--help"])
+        assert done.value.code == 0, command
+    capsys.readouterr()
+    err = one_line_failure(capsys, "sweep", "--seeds", ",".join(map(str, range(1001))), "--iterations", "60",
+                           "--cache-dir", str(store.root))
+    assert "at most 1,000" in err and store.run_ids() == []

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 MAX_CONCURRENT_ENV = "LTH_MAX_CONCURRENT"
 EXECUTOR_ENV, RAY_ADDRESS_ENV = "LTH_EXECUTOR", "LTH_RAY_ADDRESS"
 SCHEDULER_LOCK = ".scheduler.lock"
+MAX_RUNS_PER_SUBMISSION = 1000
 CANCEL_GRACE_SECONDS = 5.0
 RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 
@@ -117,6 +118,9 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
                start: bool = True, executor: str | None = None,
                ray_address: str | None = None, download: bool = False) -> list[Submission]:
     """Check every run first, then queue them all: one bad run queues none (sweeps, presets, forms)."""
+    if len(configs) > MAX_RUNS_PER_SUBMISSION:  # a typo in a sweep's grid must not queue days of work
+        raise ConfigError(f"{len(configs):,} runs in one submission; at most {MAX_RUNS_PER_SUBMISSION:,} (split the "
+                          f"sweep)")
     store = store or RunStore()
     store.require_writable()
     problem = scheduler_problem(store)
