@@ -38,7 +38,11 @@ def _parse(text: str, kind: str, options):
 
 
 def _to_url(value, kind: str) -> str:
-    return ",".join(map(str, value)) if kind in ("list", "intlist") else f"{value:g}" if kind == "float" else str(value)
+    # floats in their shortest exact spelling (repr): "0.15", and 0.1 + 0.05 as what it is, so a link reopens
+    # exactly the value it was made from (":g" kept 6 digits)
+    if kind in ("list", "intlist"):
+        return ",".join(map(str, value))
+    return repr(float(value)) if kind == "float" else str(value)
 
 
 def remembered(widget, label: str, *, key: str, default, kind: str = "str", options=None, **kwargs):
