@@ -436,11 +436,16 @@ def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     heatmap = next(c for c in charts if c["data"][0]["type"] == "heatmap")
     expected = analysis.input_map(filled_store.network(run_id, "ticket", 2).masks["fc1"])[::-1]
     assert np.array(heatmap["data"][0]["z"]).tolist() == expected.tolist()
+    assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, 300)  # a fixed scale: fc1's fan-out
     titles = [c["layout"]["title"]["text"] for c in charts]
     assert any(t.startswith("initial weights (theta0)") for t in titles)
     assert any(t.startswith("|trained weights|") for t in titles)
-    overlap = next(t.value for t in at.dataframe if "against_round" in t.value.columns)
+    overlap = next(t.value for t in at.dataframe if "against round" in t.value.columns)
     assert overlap["overall"].tolist() == [1.0]  # iterative magnitude pruning nests its masks
+    # the round chosen stays when the arm changes (the controls have it too)
+    at.select_slider(key=f"analysis-round-{run_id}").set_value(1).run()
+    at.selectbox(key=f"analysis-arm-{run_id}").set_value("reinit").run()
+    assert at.select_slider(key=f"analysis-round-{run_id}").value == 1 and not at.exception
 
 
 def test_no_page_imports_tensorflow_whatever_it_shows(filled_store):
