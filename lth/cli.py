@@ -194,10 +194,17 @@ def cmd_list(args) -> int:
         elif runs.empty:
             print(f"no runs in {store.root}; start one with `python -m lth submit ...`")
         else:
+            from lth.runs.store import printable
+
             shown = runs[["run_id", "state", "experiment", "model", "dataset", "seed", "progress", "device", "error"]]
-            print(shown.to_string(index=False))
+            print(printable_table(shown.to_string(index=False), printable))
         return 0
     return _store_command(args, action)
+
+
+def printable_table(text: str, printable) -> str:
+    """A table for the terminal: every line without control characters (store files can hold any)."""
+    return "\n".join(printable(line) for line in text.splitlines())
 
 
 def cmd_cancel(args) -> int:
@@ -341,6 +348,8 @@ def cmd_preset(args) -> int:
     from lth.runs.queue import check
 
     preset = presets.PRESETS[args.name]
+    if args.partial and not args.export:
+        return _fail("preset", "--partial exports what is finished now: it needs --export DIR")
     try:
         configs = preset.configs(args.budget, args.dataset)
         store = _store(args)

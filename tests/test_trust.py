@@ -11,6 +11,7 @@ import tracemalloc
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lth import cli, networks
@@ -419,3 +420,31 @@ def test_every_help_works_and_a_sweep_is_bounded(store, capsys):
     err = one_line_failure(capsys, "sweep", "--seeds", ",".join(map(str, range(1001))), "--iterations", "60",
                            "--cache-dir", str(store.root))
     assert "at most 1,000" in err and store.run_ids() == []
+
+
+def test_other_findings_of_the_hostile_pass(store, capsys, tmp_path):
+    root = ["--cache-dir", str(store.root)]
+    # masks compared with a run of another model: refused, not a broadcasting error
+    lottery = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=80), kept=[("ticket", 1)])
+    other = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=81, model="lenet5"),
+                         kept=[("ticket", 1)])
+    assert "not this run with another seed" in one_line_failure(
+        capsys, "analyze", lottery, "--arm", "ticket", "--round", "1", "--other-seed", other, "--export",
+        str(tmp_path / "x"), *root)
+    # a heartbeat with a negative count is no heartbeat (no negative progress, no negative time left)
+    rid = finished_run(store, RunConfig(seed=82), state=RunState.QUEUED)
+    store.update_status(rid, state=RunState.RUNNING, pid=os.getpid(), started=time.time())
+    (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": time.time(), "pid": os.getpid(),
+                                                                "evaluations": -3}))
+    row = store.runs().set_index("run_id").loc[rid]
+    assert all(row[k] is None or pd.isna(row[k]) or row[k] >= 0 for k in ("progress", "remaining_s"))
+    # terminal escape sequences in a dead worker's log never reach the terminal raw
+    dead = finished_run(store, RunConfig(seed=83), state=RunState.QUEUED)
+    store.update_status(dead, state=RunState.RUNNING, pid=2**31 - 2, started=time.time() - 3600)
+    (store.path(dead) / "log.txt").write_text("\x1b]0;owned\x07\x1b[2Jlast words\n")
+    capsys.readouterr()
+    assert cli.main(["list", *root]) == 0
+    out = capsys.readouterr().out
+    assert "last words" in out and "\x1b" not in out and "\x07" not in out
+    one_line_failure(capsys, "list", "--cache-dir", "")
+    one_line_failure(capsys, "preset", "original-study", "--partial", *root)

@@ -122,6 +122,7 @@ def metric(value) -> bool:
 def heartbeat(value) -> dict | None:
     if not isinstance(value, dict) or not _is_number(value.get("time")) or not _is_int(value.get("pid")):
         return None
-    if not _is_int(value.get("evaluations", 0)):
-        return None
+    for key in ("evaluations", "iteration"):
+        if not _is_int(value.get(key, 0)) or value.get(key, 0) < 0:
+            return None
     return value

@@ -56,7 +56,14 @@ class StoreError(Explained, ValueError):
     """A request the store cannot satisfy (unknown run, bad id, run in the wrong state, read-only)."""
 
 
+def printable(text: str) -> str:
+    """`text` without control characters (a log line can hold terminal escape sequences)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def default_root(cache_dir: str | Path | None = None) -> Path:
+    if cache_dir is not None and not str(cache_dir).strip():
+        raise StoreError("--cache-dir is empty; give a folder (or leave it out for the default store)")
     return Path(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_ROOT)
 
 
@@ -373,7 +380,7 @@ class RunStore:
         pid = status.get("pid")
         if not process_alive(pid, status.get("pid_start")):
             tail = self.log_tail(run_id, 1)
-            hint = f"; last log line: {tail[-1]}" if tail else ""
+            hint = f"; last log line: {printable(tail[-1])}" if tail else ""
             return f"worker process {pid} died without finishing (killed, out of memory or machine restart){hint}"
         return (f"worker process {pid} stopped sending heartbeats for over {HEARTBEAT_TIMEOUT:.0f} s "
                 f"(hung or stopped); it was ended")
