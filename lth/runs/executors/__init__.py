@@ -29,10 +29,21 @@ def unavailable(name: str) -> str | None:
 def unreachable(address: str) -> str | None:
     """Why no Ray cluster answers at `address` ("auto" is not checked), or None. Ray retries an unreachable
     address for minutes; a TCP connect says no in seconds, before anything is queued."""
+    import os
     import socket
 
-    if address == "auto":
-        return None
+    if address == "auto":  # what Ray's own "auto" finds: $RAY_ADDRESS, else the local cluster's address file
+        if os.environ.get("RAY_ADDRESS"):
+            address = os.environ["RAY_ADDRESS"]
+        else:
+            try:
+                with open("/tmp/ray/ray_current_cluster", encoding="utf-8") as f:
+                    address = f.read().strip()
+            except OSError:
+                return ("no Ray cluster was found on this machine (--ray-address auto): start one with `ray start "
+                        "--head`, give --ray-address HOST:PORT, or choose 'this machine' (--executor local)")
+            if not address:
+                return "no Ray cluster was found on this machine (--ray-address auto)"
     target = address.removeprefix("ray://")
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
