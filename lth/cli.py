@@ -171,9 +171,7 @@ def cmd_status(args) -> int:
         store.folder(args.run_id)  # no such run, or a link: one line
         row = store.run_row(args.run_id)  # the same verdict as `list`: a corrupt run says so, and why
         if row["state"] == "corrupt":
-            print(json.dumps({"run_id": args.run_id, "state": "corrupt", "error": row["error"]}, indent=2,
-                             sort_keys=True))
-            return 0
+            return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
         status = store.status(args.run_id)
         print(json.dumps({"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
                          indent=2, sort_keys=True, default=str))

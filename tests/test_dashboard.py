@@ -74,7 +74,7 @@ def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, 
     assert at.button(key="lottery-start").disabled is False
     at.radio(key="lottery-reset").set_value("weights at iteration k").run()
     at.number_input(key="lottery-k").set_value(5000).run()
-    assert any("--rewind 5000 must be below the 1500 training iterations" in e.value for e in at.error)
+    assert any("“k (late rewinding)” 5000 must be below the 1500 training iterations" in e.value for e in at.error)
     assert at.button(key="lottery-start").disabled is True
     assert not at.exception
 
@@ -413,8 +413,8 @@ def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, fil
     at = open_page("pages/runs.py", monkeypatch, filled_store.root)
     run_id = next(r for r in filled_store.run_ids() if filled_store.config_and_record(r)[1].experiment == "lottery")
     at.selectbox(key="selected-run").set_value(run_id).run()
-    report = next(t.value for t in at.dataframe if "compression_ratio" in t.value.columns)
-    assert len(report) == 7 and (report["nonzero_params"] <= report["params"]).all()
+    report = next(t.value for t in at.dataframe if "compression ratio" in t.value.columns)
+    assert len(report) == 7 and (report["nonzero params"] <= report["params"]).all()
     results = next(t.value for t in at.dataframe if "pruned weights ≠ 0" in t.value.columns)
     assert (results["pruned weights ≠ 0"] == 0).all()
     assert any("tensorboard --logdir" in c.value for c in at.code)
@@ -424,6 +424,8 @@ def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, fil
     assert not at.exception and not at.error, [e.value for e in at.error]
     download = at.get("download_button")
     assert any(f"{run_id}_ticket_round02.tflite" in d.proto.label for d in download)
+    at.selectbox(key=f"export-format-{run_id}").set_value("h5").run()  # another format: that file is not offered
+    assert not any(".tflite" in d.proto.label for d in at.get("download_button"))
 
 
 def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
