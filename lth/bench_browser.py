@@ -22,7 +22,7 @@ from lth.bench_watch import ROOT, streamlit_server
 PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
          "tfmot": "tfmot gradual pruning", "instability": "Instability: linear mode connectivity",
          "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}
-RUNNING = '[data-testid="stStatusWidget"]'
+STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
 
 def small_store(root: Path) -> None:
@@ -33,10 +33,16 @@ def small_store(root: Path) -> None:
                             "--seed", seed, "--cache-dir", str(root)], cwd=ROOT, check=True, capture_output=True)
 
 
-def settled(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the script run the last action started has finished."""
-    page.wait_for_timeout(150)  # the running indicator appears a moment after the action
-    page.wait_for_selector(RUNNING, state="detached", timeout=timeout_ms)
+def settled(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run the last action started has finished (the app's script state, which
+    Streamlit exposes on its root element, goes to running and back to notRunning)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"() => {STATE} === 'running'", timeout=2_000)
+    except PlaywrightTimeout:
+        pass  # it ran and finished before we looked
+    page.wait_for_function(f"() => {STATE} === 'notRunning'", timeout=timeout_ms)
 
 
 def timed(action, page=None, download: bool = False) -> float:
