@@ -2,8 +2,9 @@
 
 A preset is a list of runs. The quick budget finishes in minutes on a 2-core CPU with the bundled
 sample; the full budget trains on a complete dataset (Fashion-MNIST from Debian's package, or MNIST
-where its files are present) at the paper's budget (Frankle & Carbin) or at one that finishes in about
-an hour on a 2-core CPU (the original study).
+where its files are present) at the paper's budget (Frankle & Carbin) or at a short fixed one (the
+original study); the original study's converged budget trains every arm until its validation loss stops
+improving.
 """
 from __future__ import annotations
 
