@@ -105,7 +105,7 @@ allowed = {RunState.QUEUED: ["Cancel"], RunState.RUNNING: ["Cancel"], RunState.F
            RunState.CANCELLED: ["Resume", "Delete"]}.get(RunState(row["state"]), ["Delete"])
 if not s.writable:
     st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started, cancelled or deleted.")
-for column, name in zip(st.columns(6), allowed):
+for column, name in zip(st.columns(3), allowed):  # wide enough for "Resume on the Ray cluster" whole
     if column.button(labels_of[name], key=name.lower(), disabled=not s.writable,
                      help="Resume uses the executor chosen on the Home page now" if name == "Resume" else None):
         try:
