@@ -1,5 +1,6 @@
-"""The libraries the pages use, imported once in the background when the server starts: a page's first
-visit then costs its own work, not seconds of importing scipy, plotly and the analyses."""
+"""The libraries the pages use, imported once in the background when the server starts, and the image
+engine for figure exports started: a page's first visit then costs its own work, not seconds of importing
+scipy, plotly and the analyses or of starting a Chromium for kaleido."""
 import importlib
 import threading
 
@@ -13,6 +14,9 @@ def _import_all() -> None:
             importlib.import_module(name)
         except Exception:  # the page that needs it reports the problem
             pass
+    from lth import export
+
+    export.warm_image_export()
 
 
 threading.Thread(target=_import_all, daemon=True, name="lth-warm-imports").start()  # once: module import
