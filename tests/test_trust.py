@@ -9,6 +9,7 @@ import sys
 import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -447,3 +448,55 @@ def test_other_findings_of_the_hostile_pass(store, capsys, tmp_path):
     assert "last words" in out and "\x1b" not in out and "\x07" not in out
     one_line_failure(capsys, "list", "--cache-dir", "")
     one_line_failure(capsys, "preset", "original-study", "--partial", *root)
+
+
+# ---- a day of use: what the pages said wrong ---------------------------------------------------------------
+def test_elapsed_time_counts_every_attempt_of_a_resumed_run(store):
+    rid = finished_run(store, RunConfig(seed=90), state=RunState.QUEUED)
+    store.update_status(rid, state=RunState.FAILED, started=1000.0, ended=1600.0)  # 10 minutes, then it died
+    queue._requeue(store, rid)
+    status = store.raw_status(rid)
+    assert status["elapsed_before"] == 600.0 and status.get("started") is None
+    store.update_status(rid, state=RunState.DONE, started=5000.0, ended=5300.0)  # 5 more after the resume
+    assert store.runs().set_index("run_id").loc[rid, "elapsed_s"] == 900.0
+
+
+def test_instability_table_is_in_points_with_k_and_whole_rounds():
+    from lth import figures
+
+    frame = pd.DataFrame([{"run_id": "r", "seed": 0, "round": 4.0, "density": 0.41, "rewind_iteration": 500,
+                           "barrier": 0.0123, "stable": True, "test_errors": [0.02, 0.035, 0.021]}])
+    table = figures.instability_table(frame)
+    row = table.iloc[0]
+    assert row["network"] == "ticket round 4 (41.0%)" and row["k (rewind iteration)"] == 500
+    assert row["barrier (points)"] == 1.23 and row["test error along the line, alpha 0 to 1 (%)"] == "2.00, 3.50, 2.10"
+
+
+def test_runs_page_log_tensorboard_and_plan_wording(store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    rid = finished_run(store, RunConfig(seed=91), kept=[("dense", 0)])
+    summary = json.loads((store.path(rid) / "results.json").read_text())  # with its compression report
+    summary["results"][0].update(params=266610, nonzero_params=266610, dense_macs=266200, nonzero_macs=266200,
+                                 h5_bytes=1_000_000, gzip_bytes=900_000, pruned_nonzero=0)
+    store.write_results(rid, summary)
+    (store.path(rid) / "tensorboard").mkdir()
+    noise = ("I0000 00:00:1796117221.558620    4378 cudart_stub.cc:31] Could not find cuda drivers\n"
+             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+    progress = "".join(f"[dense round 0 density 100.0%] it {i}/60  train 1.0/50.00%  val 1.0/50.00%\n"
+                       for i in range(1, 400))
+    (store.path(rid) / "log.txt").write_text(noise + progress)
+    monkeypatch.setenv("LTH_CACHE_DIR", str(store.root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception
+    log = next(c.value for c in at.code if "it 399/60" in c.value)
+    assert "cudart_stub" not in log and "absl" not in log and log.startswith("[dense round 0")  # whole lines
+    command = next(c.value for c in at.code if "--logdir" in c.value)
+    assert command.startswith(str(Path(sys.executable).parent / "tensorboard"))  # runs in a plain shell
+    at.switch_page("pages/baseline.py").run()
+    plan = next(c.value for c in at.caption if c.value.startswith("Plan:"))
+    assert "1 training of 1,500 iterations" in plan and "1 trainings" not in plan and "about 0 min" not in plan
