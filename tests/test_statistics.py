@@ -90,3 +90,30 @@ def test_a_star_says_whether_the_ticket_is_better_or_only_not_detectably_worse()
     stars = {t.name: (list(t.x), t.marker.symbol) for t in fig.data if t.name and t.name.startswith("winning")}
     assert stars == {"winning ticket: more accurate than dense": ([50.0], "star"),
                      "winning ticket: not detectably worse than dense": ([20.0], "star-open")}
+
+
+def test_arm_colours_do_not_depend_on_the_filter_and_dense_baselines_differ():
+    both = pd.DataFrame(
+        _rows("dense", 0, 1.0, [0.90, 0.91, 0.92], [300, 300, 300], experiment="baseline", label="A", training="a")
+        + _rows("dense", 0, 1.0, [0.80, 0.81, 0.82], [300, 300, 300], experiment="baseline", label="B", training="b")
+        + _rows("reinit", 0, 0.5, [0.85, 0.86, 0.87], [300, 300, 300], experiment="tfmot", label="T", training="a")
+        + _rows("ticket", 0, 0.5, [0.88, 0.89, 0.90], [300, 300, 300], experiment="tfmot", label="T", training="a"))
+
+    def lines(results):
+        fig = figures.accuracy_vs_density(results)
+        return [(t.name, t.line.color, t.line.dash) for t in fig.data if t.showlegend is not False]
+
+    def hue(colour: str) -> str:  # which family a colour belongs to: its largest channel
+        r, g, b = (int(v) for v in colour[colour.index("(") + 1:-1].split(","))
+        return "rgb"[max(range(3), key=lambda i: (r, g, b)[i])] if len({r, g, b}) > 1 else "grey"
+
+    everything = lines(both)
+    assert [name.split(" · ")[0] for name, *_ in everything] == [
+        "dense baseline", "dense baseline", "lottery ticket", "random reinit"]  # arms in one order
+    dense = [(colour, dash) for name, colour, dash in everything if name.startswith("dense")]
+    assert dense[0] != dense[1]  # two baselines are told apart
+    colours = {name.split(" · ")[0]: hue(colour) for name, colour, _ in everything if "rgb" in colour}
+    assert colours["lottery ticket"] == "b" and colours["random reinit"] == "r"
+    only_t = lines(both[both["label"] == "T"])  # filtered down to one series: the same families
+    assert {name.split(" · ")[0]: colour for name, colour, _ in only_t} == {
+        "lottery ticket": figures.ARM_COLORS["ticket"], "random reinit": figures.ARM_COLORS["reinit"]}

@@ -500,3 +500,52 @@ def test_runs_page_log_tensorboard_and_plan_wording(store, monkeypatch):
     at.switch_page("pages/baseline.py").run()
     plan = next(c.value for c in at.caption if c.value.startswith("Plan:"))
     assert "1 training of 1,500 iterations" in plan and "1 trainings" not in plan and "about 0 min" not in plan
+
+
+def test_runs_page_opens_a_training_run_by_default_and_a_link_opens_its_run(store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    done = finished_run(store, RunConfig(seed=92))
+    running = finished_run(store, RunConfig(seed=93), state=RunState.QUEUED)
+    store.update_status(running, state=RunState.RUNNING, pid=os.getpid(), pid_start=process_start_time(os.getpid()),
+                        started=time.time())
+    store.write_heartbeat(running, {"evaluations": 1})
+    finished_run(store, RunConfig(seed=94), state=RunState.QUEUED)  # the newest, still queued
+    monkeypatch.setenv("LTH_CACHE_DIR", str(store.root))
+
+    def runs_page(query=None):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params.update(query or {})
+        at.run()
+        at.switch_page("pages/runs.py").run()
+        assert not at.exception
+        return at
+
+    assert runs_page().selectbox(key="selected-run").value == running  # not the newest queued one
+    assert runs_page({"run": done}).selectbox(key="selected-run").value == done  # a shared link
+    at = runs_page({"run": "feedfacefeedface"})
+    assert any("not in this store" in w.value for w in at.warning)
+
+
+def test_compare_filters_travel_in_the_url(store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    for seed in (95, 96):
+        finished_run(store, RunConfig(seed=seed))
+    monkeypatch.setenv("LTH_CACHE_DIR", str(store.root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    at.multiselect(key="f-seed").set_value([96]).run()
+    at.radio(key="f-band").set_value("minmax").run()
+    link = {k: v for k, v in at.query_params.items()}
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    again.query_params.update({k: (v[0] if isinstance(v, list) else v) for k, v in link.items()})
+    again.run()
+    again.switch_page("pages/compare.py").run()
+    assert again.multiselect(key="f-seed").value == [96] and again.radio(key="f-band").value == "minmax"
+    assert not again.exception
