@@ -42,9 +42,24 @@ def _finite(value: str) -> float:
 _finite.__name__ = "float"  # argparse names the type in its message: "invalid float value"
 def _ints(value: str) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in _names(value))
+        numbers = tuple(int(v) for v in _names(value))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {value[:40]!r}") from None
+    if not numbers:
+        raise argparse.ArgumentTypeError("expected comma-separated whole numbers, got nothing")
+    if len(set(numbers)) != len(numbers):
+        raise argparse.ArgumentTypeError(f"a number is listed twice in {value[:40]!r}")
+    return numbers
+
+
+def _floats(value: str) -> tuple[float, ...]:
+    try:
+        numbers = tuple(_finite(v) for v in _names(value))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {value[:40]!r}") from None
+    if not numbers or len(set(numbers)) != len(numbers):
+        raise argparse.ArgumentTypeError(f"expected distinct comma-separated numbers, got {value[:40]!r}")
+    return numbers
 
 
 PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind, "ints": _ints,
@@ -87,6 +102,8 @@ def _print_progress(event: dict) -> None:
 
 
 def _fail(command: str, message) -> int:
+    if isinstance(message, BrokenPipeError):  # the reader went away (`| head`): main ends quietly
+        raise message
     if isinstance(message, OSError) and not isinstance(message, PermissionError) and message.strerror:
         shown = str(message.filename or "")  # a name of thousands of characters is not repeated whole
         message = f"{message.strerror}: {shown[:80] + '…' if len(shown) > 80 else shown}"
@@ -103,10 +120,14 @@ def _input_errors():
     return Explained, OSError
 
 
+READ_ONLY = ("status", "list", "compare", "compression", "analyze", "export-model", "delete", "cancel")
+
+
 def _store(args):
+    """The run store; a command that only reads (or finds nothing to change) creates no folder."""
     from lth.runs import RunStore
 
-    return RunStore(args.cache_dir)
+    return RunStore(args.cache_dir, create=getattr(args, "command", None) not in READ_ONLY)
 
 
 def _submit(args, command: str):
@@ -182,6 +203,8 @@ def cmd_status(args) -> int:
 def cmd_list(args) -> int:
     from lth.runs import schedule
 
+    from lth.runs.store import printable
+
     def action(store):
         schedule(store)
         for problem in store.settings().problems:
@@ -190,11 +213,10 @@ def cmd_list(args) -> int:
         if args.json:
             print(runs.to_json(orient="records"))
         elif runs.empty:
-            print(f"no runs in {store.root}; start one with `python -m lth submit ...`")
+            print(printable(f"no runs in {store.root}; start one with `python -m lth submit ...`"))
         else:
-            from lth.runs.store import printable
-
             shown = runs[["run_id", "state", "experiment", "model", "dataset", "seed", "progress", "device", "error"]]
+            shown = shown.astype(object).where(shown.notna(), "-")  # one mark for what is missing
             print(printable_table(shown.to_string(index=False), printable))
         return 0
     return _store_command(args, action)
@@ -237,6 +259,9 @@ def cmd_export_model(args) -> int:
         from lth.fsutil import output_file
         from lth.networks import EXPORT_SUFFIX
 
+        if store.finished_results(args.run_id) is None:  # list's notion of a usable run (corrupt: raised)
+            return _fail(args.command, f"run {args.run_id} is {store.status(args.run_id)['state']}: only a finished "
+                                       f"run's networks are exported")
         network = store.network(args.run_id, args.arm, args.round)  # refused here before TensorFlow loads
         output_file(args.out, EXPORT_SUFFIX[args.format])
         from lth import model_export
@@ -271,6 +296,9 @@ def cmd_analyze(args) -> int:
         from lth.fsutil import output_folder
 
         _, config = store.config_and_record(args.run_id)
+        row = store.run_row(args.run_id)  # a run list shows corrupt is analysed by nobody
+        if row["state"] == "corrupt":
+            return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
         out = output_folder(args.export)  # a bad folder is refused before anything is computed
         if config.experiment == "instability":
             frame = store.instability_frame([args.run_id])
@@ -472,8 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
                              ("resume", cmd_resume, "continue a failed or cancelled run (on the executor "
                                                     "chosen now)"),
                              ("delete", cmd_delete, "delete a run's folder"),
-                             ("worker", cmd_worker, argparse.SUPPRESS)]:
-        sub = commands.add_parser(name, help=text)
+                             ("worker", cmd_worker, None)]:
+        sub = commands.add_parser(name, **({"help": text} if text else {}))  # worker: internal, no help
         sub.add_argument("run_id")
         sub.add_argument("--cache-dir")
         if name == "resume":
@@ -518,11 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.set_defaults(func=cmd_analyze)
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)
-    sweep.add_argument("--seeds", type=lambda v: tuple(int(x) for x in _names(v)), help="e.g. 0,1,2")
-    sweep.add_argument("--densities", type=lambda v: tuple(float(x) for x in _names(v)),
-                       help="target densities, e.g. 0.5,0.2,0.1 (tfmot and lottery)")
-    sweep.add_argument("--rounds-list", type=lambda v: tuple(int(x) for x in _names(v)),
-                       help="lottery rounds, e.g. 5,10,15 (instead of --densities)")
+    sweep.add_argument("--seeds", type=_ints, help="e.g. 0,1,2")
+    sweep.add_argument("--densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (tfmot and lottery)")
+    sweep.add_argument("--rounds-list", type=_ints, help="lottery rounds, e.g. 5,10,15 (instead of --densities)")
     sweep.add_argument("--experiments", type=_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")

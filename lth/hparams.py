@@ -321,7 +321,8 @@ def check_value(f: dataclasses.Field, value) -> None:
         return
     elif kind == "runid":
         if not isinstance(value, str) or re.fullmatch(r"[0-9a-f]{16}", value) is None:
-            raise ConfigError(f"{flag} must be a run id (16 hexadecimal digits), not {value!r}")
+            shown = repr(value) if len(repr(value)) <= 42 else repr(value)[:40] + "…"
+            raise ConfigError(f"{flag} must be a run id (16 hexadecimal digits), not {shown}")
         return
     elif kind == "ints":
         if not isinstance(value, tuple) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
@@ -366,6 +367,8 @@ def check_run(config: RunConfig, data_dir: str | None = None, download: bool = F
     Raises ConfigError or DataError; returns the loaded dataset.
     """
     config.validate()
+    if data_dir is not None and not str(data_dir).strip():
+        raise ConfigError("--data-dir is empty; give a folder or leave it out")
     data = load_dataset(config.dataset, data_dir, download)
     config.validate_against(len(data.y_train))
     return data

@@ -38,7 +38,8 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
 
     rid = run_id(config, fingerprint())
     store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
-    store.update_status(rid, state=state, started=1.0, ended=2.0)
+    store.update_status(rid, state=state, **({"started": 1.0, "ended": 2.0} if state not in (
+        RunState.QUEUED, RunState.RUNNING) else {}))
     if config.experiment == "baseline":
         trainings = [("dense", 0)]
     elif config.experiment == "tfmot":
@@ -362,8 +363,11 @@ def test_times_from_the_future_keep_no_run_running(store):
                                 pid_start=process_start_time(victim.pid))
             if beat:
                 (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": beat, "pid": victim.pid}))
-            assert store.status(rid)["state"] == RunState.FAILED
-        assert victim.poll() is None  # failed, and nothing was signalled
+            row = store.runs().set_index("run_id").loc[rid]  # a heartbeat from the future: failed; a start
+            assert row["state"] == ("failed" if beat else "corrupt")  # time from the future: corrupt
+            if beat:
+                assert "nothing was signalled" in row["error"]
+        assert victim.poll() is None  # and nothing was signalled
     finally:
         victim.kill()
         victim.wait()
@@ -549,3 +553,55 @@ def test_compare_filters_travel_in_the_url(store, monkeypatch):
     again.switch_page("pages/compare.py").run()
     assert again.multiselect(key="f-seed").value == [96] and again.radio(key="f-band").value == "minmax"
     assert not again.exception
+
+
+def test_second_hostile_pass_findings(store, capsys, tmp_path, monkeypatch):
+    root = ["--cache-dir", str(store.root)]
+    # the internal worker command touches nothing of a run that is not its to train
+    done = finished_run(store, RunConfig(seed=110))
+    (store.path(done) / "metrics.jsonl").write_text("kept\n")
+    before = {p.name: p.read_bytes() for p in store.path(done).rglob("*") if p.is_file()}
+    assert cli.main(["worker", done, *root]) == 2
+    assert {p.name: p.read_bytes() for p in store.path(done).rglob("*") if p.is_file()} == before
+    # a corrupt lottery run is no ticket source
+    lottery = finished_run(store, RunConfig(experiment="lottery", rounds=1, iterations=60), kept=[("ticket", 1)])
+    summary = json.loads((store.path(lottery) / "results.json").read_text())
+    summary["results"][0]["early_stop_test_accuracy"] = 7.5
+    (store.path(lottery) / "results.json").write_text(json.dumps(summary))
+    item = queue.check(RunConfig(experiment="instability", iterations=60, ticket_run=lottery, ticket_rounds=(1,)))
+    with pytest.raises(ConfigError, match="corrupt"):
+        queue.ticket_source(store, item)
+    # every command's output can be cut short by its reader
+    read, write = os.pipe()
+    os.close(read)
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write, "w", buffering=1))
+    for argv in (["list", "--json"], ["status", done], ["compare"]):
+        assert cli.main([*argv, *root]) == 0, argv
+    monkeypatch.undo()
+    capsys.readouterr()
+    # export-model and analyze use what list shows done; resume refuses a planted log link before queueing
+    failed = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=111), kept=[("ticket", 1)])
+    store.update_status(failed, state=RunState.FAILED)
+    assert "only a finished" in one_line_failure(capsys, "export-model", failed, "--arm", "ticket", "--round", "1",
+                                                 "--format", "h5", "--out", str(tmp_path / "m"), *root)
+    assert "corrupt" in one_line_failure(capsys, "analyze", lottery, "--arm", "ticket", "--round", "1",
+                                         "--export", str(tmp_path / "a"), *root)
+    (store.path(failed) / "log.txt").symlink_to(tmp_path / "elsewhere")
+    assert "symlink" in one_line_failure(capsys, "resume", failed, *root)
+    assert store.raw_status(failed)["state"] == RunState.FAILED
+    # readers create no store; empty and repeated lists are refused; far-future times are corrupt
+    missing = tmp_path / "no-store-here"
+    assert cli.main(["list", "--cache-dir", str(missing)]) == 0 and not missing.exists()
+    one_line_failure(capsys, "status", "0123456789abcdef", "--cache-dir", str(missing))
+    assert not missing.exists()
+    for seeds in ("", "0,0"):
+        with pytest.raises(SystemExit) as refused:  # argparse refuses it: one line, exit 2
+            cli.main(["sweep", "--seeds", seeds, "--iterations", "60", *root])
+        assert refused.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+    one_line_failure(capsys, "run", "--data-dir", "", "--iterations", "60", *root)
+    late = finished_run(store, RunConfig(seed=112))
+    store.update_status(late, started=9e15, ended=9e15 + 1)
+    assert store.runs().set_index("run_id").loc[late, "state"] == "corrupt"
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "SUPPRESS" not in capsys.readouterr().out

@@ -161,9 +161,10 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
         raise ConfigError(f"--ticket-run {source} is a {source_config.experiment} run, not a lottery run")
     try:
         state = store.status(source)["state"]
+        finished = store.finished_results(source)  # list's notion of a usable run: done and sound
     except Corrupt as e:
-        raise ConfigError(f"--ticket-run {source} cannot be read: {e}") from None
-    if state != RunState.DONE:  # an unfinished run's files are not yet its results
+        raise ConfigError(f"--ticket-run {source} is corrupt: {e}") from None
+    if state != RunState.DONE or finished is None:  # an unfinished run's files are not yet its results
         raise ConfigError(f"--ticket-run {source} is {state.value}: its tickets can be tested once it is done")
     differs = [f"{key} {getattr(source_config, key)}" for key in ("model", "seed")
                if getattr(source_config, key) != getattr(config, key)]
@@ -235,6 +236,7 @@ def resume(run_id: str, store: RunStore, *, executor: str | None = None,
     store.status(run_id)
     with store.lock(run_id):
         store.config_and_record(run_id)  # a corrupt config is reported, not resumed
+        store.check_appended_files(run_id)  # a log or metric file planted as a link: refused now, not later
         state = store.raw_status(run_id)["state"]
         if not state.resumable:
             raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs resume")

@@ -3,6 +3,7 @@ value it accepts or raises Corrupt naming the field, so one bad file is reported
 from __future__ import annotations
 
 import re
+import time
 
 from lth.networks import ARMS
 from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
@@ -17,8 +18,12 @@ RUN_ID = re.compile(r"[0-9a-f]{16}")
 def status(value, executors) -> dict:
     record = obj(value, "status.json")
     need(record.get("state") in {s.value for s in WRITTEN}, f"status.json: state is {record.get('state')!r}")
-    for key in ("created", "queued", "started", "ended", "elapsed_before"):
-        optional(record, key, lambda v: _is_number(v) and v >= 0, "status.json")
+    latest = time.time() + 86_400  # a time more than a day ahead is no time this machine wrote
+    for key in ("created", "queued", "started", "ended"):
+        optional(record, key, lambda v: _is_number(v) and 0 <= v <= latest, "status.json")
+    optional(record, "elapsed_before", lambda v: _is_number(v) and 0 <= v <= 10 * 365 * 86_400, "status.json")
+    if record.get("started") is not None and record.get("ended") is not None:
+        need(record["ended"] >= record["started"], "status.json: the run ended before it started")
     optional(record, "pid", lambda v: _is_int(v) and 0 < v < 2**31, "status.json")
     optional(record, "pid_start", _is_int, "status.json")
     optional(record, "own_session", lambda v: isinstance(v, bool), "status.json")
@@ -41,7 +46,7 @@ def config_record(value, run_id: str):
     need(isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{16}", fingerprint) is not None,
          f"config.json: dataset_fingerprint is {fingerprint!r}")
     optional(record, "data_dir", lambda v: isinstance(v, str), "config.json")
-    need(_is_int(record.get("planned_evaluations")) and record["planned_evaluations"] >= 0,
+    need(_is_int(record.get("planned_evaluations")) and 0 <= record["planned_evaluations"] <= 10**12,
          f"config.json: planned_evaluations is {record.get('planned_evaluations')!r}")
     try:
         config = hparams.RunConfig.from_json(record.get("config"))

@@ -182,14 +182,18 @@ class Settings:
 
 # ---- the store -------------------------------------------------------------------------------------------
 class RunStore:
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, create: bool = True):
+        """`create=False`: a reader that finds no store creates none (it lists nothing, writes nothing)."""
         self.root = default_root(root)
         if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"the run store {self.root} is not a folder")
+            raise StoreError(f"the run store {printable(str(self.root))} is not a folder")
+        if not create and not self.root.exists():
+            self.writable = False
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StoreError(f"cannot create the run store {self.root}: {e.strerror or e}") from None
+            raise StoreError(f"cannot create the run store {printable(str(self.root))}: {e.strerror or e}") from None
         self.writable = os.access(self.root, os.W_OK | os.X_OK)
         guard_root(self.root)  # every write below the root refuses links at every level (lth.fsutil)
 
@@ -252,6 +256,8 @@ class RunStore:
             lock.release()
 
     def run_ids(self) -> list[str]:
+        if not self.root.exists():  # opened by a reader where there is no store
+            return []
         try:
             entries = list(self.root.iterdir())
         except OSError as e:
@@ -280,6 +286,11 @@ class RunStore:
         if info.st_size > limit:
             raise Corrupt(f"{name} is {info.st_size} bytes, more than the {limit} it can be")
         return path
+
+    def check_appended_files(self, run_id: str) -> None:
+        """The files a worker appends to (log.txt, metrics.jsonl) are regular files or absent; Corrupt else."""
+        for name in ("log.txt", "metrics.jsonl"):
+            self._file(run_id, name, limit=2**62)
 
     def _json(self, run_id: str, name: str):
         path = self._file(run_id, name)
@@ -343,8 +354,12 @@ class RunStore:
                     reason = self._death_reason(run_id, status)
                     # A hung background worker must not go on writing into the run: ended when provably it is
                     # (a foreground `lth run` is left to notice the run is no longer its own).
-                    if status.get("pid") and status.get("own_session"):
-                        end_process(status["pid"], True, status.get("pid_start"), run_id=run_id, root=self.root)
+                    ended = bool(status.get("pid") and status.get("own_session")) and end_process(
+                        status["pid"], True, status.get("pid_start"), run_id=run_id, root=self.root)
+                    if process_alive(status.get("pid"), status.get("pid_start")) and not ended:
+                        reason = (f"process {status['pid']} is not provably this run's worker (or a foreground run "
+                                  f"that stopped sending heartbeats); the run is marked failed and nothing was "
+                                  f"signalled")
                     status.update(state=RunState.FAILED, ended=time.time(), error=reason)
                     self.write_status(run_id, status)
         return status

@@ -14,7 +14,17 @@ from lth.runs.supervise import one_line, progress_line
 
 def run_worker(run_id: str, store: RunStore) -> int:
     try:
-        name = store.raw_status(run_id).get("executor") or "local"
+        with store.lock(run_id):  # the scheduler marks the run running with this pid under the same lock
+            status = store.raw_status(run_id)
+        if status["state"] != RunState.RUNNING or status.get("pid") != os.getpid():
+            print(f"lth worker: run {run_id} is {status['state']} under pid {status.get('pid')}, not this "
+                  f"process's to train; nothing was touched", flush=True)
+            return 2
+    except (StoreError, Corrupt, OSError) as e:
+        print(f"lth worker: {one_line(e)}", flush=True)
+        return 2
+    try:
+        name = status.get("executor") or "local"
         status = executors.execute(name, run_id, store, on_eval=_log_progress)
     except (executors.ExecutorError, StoreError, Corrupt, OSError) as e:  # before training began
         print(f"lth worker: {one_line(e)}", flush=True)
