@@ -166,7 +166,7 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
         if len(masks_by_round) > 1:
             tables["round_overlap"] = round_overlaps(masks_by_round)
         if other_seed is not None:
-            if not same_but_seed(store, other_seed, store.config_and_record(run_id)[1]):
+            if other_seed == run_id or not same_but_seed(store, other_seed, store.config_and_record(run_id)[1]):
                 from lth.networks import NetworkError
 
                 raise NetworkError(f"run {other_seed} is not this run with another seed (model, data or settings "

@@ -52,6 +52,13 @@ def _ints(value: str) -> tuple[int, ...]:
     return numbers
 
 
+def _distinct_names(value: str) -> tuple[str, ...]:
+    names = _names(value)
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"expected distinct comma-separated names, got {value[:40]!r}")
+    return names
+
+
 def _floats(value: str) -> tuple[float, ...]:
     try:
         numbers = tuple(_finite(v) for v in _names(value))
@@ -120,7 +127,8 @@ def _input_errors():
     return Explained, OSError
 
 
-READ_ONLY = ("status", "list", "compare", "compression", "analyze", "export-model", "delete", "cancel")
+READ_ONLY = ("status", "list", "compare", "compression", "analyze", "export-model", "delete", "cancel", "worker",
+             "resume")
 
 
 def _store(args):
@@ -299,7 +307,7 @@ def cmd_analyze(args) -> int:
         row = store.run_row(args.run_id)  # a run list shows corrupt is analysed by nobody
         if row["state"] == "corrupt":
             return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
-        out = output_folder(args.export)  # a bad folder is refused before anything is computed
+        output_folder(args.export, create=False)  # a bad folder is refused before anything is computed
         if config.experiment == "instability":
             frame = store.instability_frame([args.run_id])
             if frame.empty:
@@ -324,6 +332,7 @@ def cmd_analyze(args) -> int:
                                            f"without a mask: there is nothing to analyse; choose a pruned arm "
                                            f"and round of a lottery or tfmot run (--arm ticket --round R)")
             stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
+        out = output_folder(args.export)  # made only now: a refused analysis leaves no folder behind
         formats = export.write_figures(out, {f"{stem}_{name}": fig for name, fig in figs.items()})
         for name, table in tables.items():
             (out / f"{stem}_{name}.csv").write_bytes(export.table_bytes(table, "csv"))
@@ -549,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", type=_ints, help="e.g. 0,1,2")
     sweep.add_argument("--densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (tfmot and lottery)")
     sweep.add_argument("--rounds-list", type=_ints, help="lottery rounds, e.g. 5,10,15 (instead of --densities)")
-    sweep.add_argument("--experiments", type=_names, help="e.g. baseline,tfmot (default: --experiment)")
+    sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")
     cluster.add_argument("--ray-address")

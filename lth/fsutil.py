@@ -59,13 +59,21 @@ class OutputError(Explained, ValueError):
     """An output path that cannot be used (empty, an existing file, below a file); one line."""
 
 
-def output_folder(path: str | Path, what: str = "--export") -> Path:
-    """A folder to write exports into, created if needed; OutputError when it cannot be one."""
+def output_folder(path: str | Path, what: str = "--export", create: bool = True) -> Path:
+    """A folder to write exports into, created if needed (`create=False`: only checked, so that a command
+    refused later leaves nothing behind); OutputError when it cannot be one."""
     if not str(path).strip():
         raise OutputError(f"{what} is empty; give a folder")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{what} {folder} is an existing file, not a folder")
+    if not create:
+        for parent in folder.parents:  # the nearest existing ancestor must be a folder
+            if parent.exists():
+                if not parent.is_dir():
+                    raise OutputError(f"{what} {folder}: {parent} is a file, not a folder")
+                break
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file where a parent folder belongs, no permission, a read-only disk

@@ -605,3 +605,36 @@ def test_second_hostile_pass_findings(store, capsys, tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     assert "SUPPRESS" not in capsys.readouterr().out
+
+
+def test_third_hostile_pass_findings(store, capsys, tmp_path):
+    root = ["--cache-dir", str(store.root)]
+    # densities and the budget a run's settings cannot have made
+    lottery = finished_run(store, RunConfig(experiment="lottery", rounds=2, iterations=60, controls=("reinit",)))
+    path = store.path(lottery) / "results.json"
+    summary = json.loads(path.read_text())
+    summary["results"][2]["density"] = 0.5
+    path.write_text(json.dumps(summary))
+    assert store.runs().set_index("run_id").loc[lottery, "state"] == "corrupt"
+    # a refused analysis leaves no folder; a run is not its own other seed
+    kept = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=120), kept=[("ticket", 1)])
+    out = tmp_path / "never-made"
+    one_line_failure(capsys, "analyze", kept, "--arm", "ticket", "--round", "1", "--other-seed", kept,
+                     "--export", str(out), *root)
+    assert not out.exists()
+    # heartbeat fields out of range are no heartbeat
+    from lth.runs import schema
+
+    assert schema.heartbeat({"time": 1.0, "pid": 5, "iteration": 10**12}) is None
+    assert schema.heartbeat({"time": 1.0, "pid": 5, "arm": "nonsense"}) is None
+    assert schema.heartbeat({"time": 1.0, "pid": 5, "round": 999}) is None
+    # the internal worker command leaves no store and no lock behind
+    missing = tmp_path / "no-store"
+    assert cli.main(["worker", "0123456789abcdef", "--cache-dir", str(missing)]) == 2 and not missing.exists()
+    assert cli.main(["worker", "0123456789abcdef", *root]) == 2
+    assert not (store.root / ".0123456789abcdef.lock").exists()
+    # repeated or empty experiment lists are refused
+    for experiments in ("lottery,lottery", ""):
+        with pytest.raises(SystemExit) as refused:
+            cli.main(["sweep", "--experiments", experiments, "--iterations", "60", *root])
+        assert refused.value.code == 2

@@ -79,6 +79,8 @@ def results(value, run_id: str | None = None, config=None) -> dict:
     result_records(summary["results"], "results.json")
     if config is not None:
         records_of(config, summary["results"])
+        if config.iterations is not None and summary.get("iterations") is not None:
+            need(summary["iterations"] == config.iterations, "results.json: iterations is not the run's budget")
     return summary
 
 
@@ -101,6 +103,18 @@ def records_of(config, records: list) -> None:
         found = sorted((r["arm"], r["round"]) for r in records)
         need(found == sorted(planned), f"results.json: its records are not the {len(planned)} trainings this "
                                        f"{config.experiment} run makes (arm and round)")
+        # each training's density is the one its settings make (a lottery round's ladder step, tfmot's target)
+        if config.experiment == "lottery":
+            ladder = {step["round"]: step["density"] for step in config.density_ladder()}
+            expected = {(arm, r): ladder[r] for arm, r in planned}
+        elif config.experiment == "tfmot":
+            expected = {(arm, 0): config.target_density for arm, _ in planned}
+        else:
+            expected = {("dense", 0): 1.0}
+        for i, record in enumerate(records):
+            need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= 1e-3,
+                 f"results.json: results[{i}] has density {record['density']:.4f}, not what its settings make")
+
     for i, record in enumerate(records):
         need(record["early_stop_iteration"] <= record["final_iteration"],
              f"results.json: results[{i}] stops early after its last iteration")
@@ -127,7 +141,11 @@ def metric(value) -> bool:
 def heartbeat(value) -> dict | None:
     if not isinstance(value, dict) or not _is_number(value.get("time")) or not _is_int(value.get("pid")):
         return None
-    for key in ("evaluations", "iteration"):
-        if not _is_int(value.get(key, 0)) or value.get(key, 0) < 0:
+    from lth.hparams import MAX_ITERATIONS, MAX_ROUNDS
+
+    for key, high in (("evaluations", 10**12), ("iteration", MAX_ITERATIONS), ("round", MAX_ROUNDS)):
+        if not _is_int(value.get(key, 0)) or not 0 <= value.get(key, 0) <= high:
             return None
+    if value.get("arm") is not None and value["arm"] not in ARMS:
+        return None
     return value

@@ -187,7 +187,8 @@ class RunStore:
         self.root = default_root(root)
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"the run store {printable(str(self.root))} is not a folder")
-        if not create and not self.root.exists():
+        self.missing = not create and not self.root.exists()
+        if self.missing:
             self.writable = False
             return
         try:
@@ -219,6 +220,8 @@ class RunStore:
         return folder
 
     def require_writable(self) -> None:
+        if getattr(self, "missing", False):
+            raise StoreError(f"there is no run store at {printable(str(self.root))}")
         if not self.writable:
             raise StoreError(f"the run store {self.root} is read-only: runs can be listed and read, not "
                              f"started, changed or deleted (use --cache-dir or LTH_CACHE_DIR for a writable one)")

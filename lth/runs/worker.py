@@ -14,6 +14,9 @@ from lth.runs.supervise import one_line, progress_line
 
 def run_worker(run_id: str, store: RunStore) -> int:
     try:
+        if not store.exists(run_id):
+            print(f"lth worker: no run {run_id} in {store.root}; nothing was touched", flush=True)
+            return 2
         with store.lock(run_id):  # the scheduler marks the run running with this pid under the same lock
             status = store.raw_status(run_id)
         if status["state"] != RunState.RUNNING or status.get("pid") != os.getpid():
