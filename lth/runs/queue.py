@@ -85,8 +85,8 @@ class Submission:
             "cached": f"run {self.run_id} is cached: its results are ready, nothing was trained",
             "attached": f"run {self.run_id} is already queued or running; attached to it",
             "queued": f"run {self.run_id} queued",
-            "resumed": f"run {self.run_id} had stopped; it resumes (a lottery run from its "
-                       f"last completed round)",
+            "resumed": f"run {self.run_id} had stopped; it resumes (a lottery run from its last completed "
+                       f"round; other experiments train again from the start)",
         }[self.outcome]
 
 
