@@ -88,8 +88,7 @@ def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
         for fmt in ("PNG", "SVG", "PDF"):
             button = page.get_by_role("button", name=fmt).first
             rows.append((f"Compare: export the accuracy figure as {fmt}",
-                         timed(lambda b=button: b.click(), page, download=True),
-                         "the first export starts the image engine" if fmt == "PNG" else ""))
+                         timed(lambda b=button: b.click(), page, download=True), ""))
         page.goto(f"{url}/runs")
         settled(page)
         page.get_by_text("Trained networks: compression, model export, TensorBoard").click()

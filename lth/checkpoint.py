@@ -42,8 +42,7 @@ class RoundCheckpoint:
         if not path.exists() and not path.is_symlink():
             return None
         shapes = models.get_spec(model).weight_shapes()
-        expected = {f"{prefix}/{i}": shape for prefix in ("theta0", "reset") for i, shape in enumerate(shapes)}
-        arrays = self._arrays(path, expected)
+        arrays = self._arrays(path, networks.weights_file_shapes(model))
         prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
         if any(f"{prefix}{i}" not in arrays for i in range(len(shapes))):
             raise CheckpointError(f"checkpoint/weights.npz lacks some of the {model} weights")

@@ -40,33 +40,28 @@ def _finite(value: str) -> float:
 
 
 _finite.__name__ = "float"  # argparse names the type in its message: "invalid float value"
-def _ints(value: str) -> tuple[int, ...]:
-    try:
-        numbers = tuple(int(v) for v in _names(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {value[:40]!r}") from None
-    if not numbers:
-        raise argparse.ArgumentTypeError("expected comma-separated whole numbers, got nothing")
-    if len(set(numbers)) != len(numbers):
-        raise argparse.ArgumentTypeError(f"a number is listed twice in {value[:40]!r}")
-    return numbers
 
 
-def _distinct_names(value: str) -> tuple[str, ...]:
-    names = _names(value)
-    if not names or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"expected distinct comma-separated names, got {value[:40]!r}")
-    return names
+def _distinct(convert, what: str):
+    """A parser of a comma-separated list of `what` (each item through `convert`): an empty list or an item
+    listed twice is refused, in one line."""
+    def parse(value: str) -> tuple:
+        try:
+            items = tuple(convert(v) for v in _names(value))
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {value[:40]!r}") from None
+        if not items:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got nothing")
+        if len(set(items)) != len(items):
+            raise argparse.ArgumentTypeError(f"{value[:40]!r} lists a value twice")
+        return items
+
+    return parse
 
 
-def _floats(value: str) -> tuple[float, ...]:
-    try:
-        numbers = tuple(_finite(v) for v in _names(value))
-    except (ValueError, argparse.ArgumentTypeError):
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {value[:40]!r}") from None
-    if not numbers or len(set(numbers)) != len(numbers):
-        raise argparse.ArgumentTypeError(f"expected distinct comma-separated numbers, got {value[:40]!r}")
-    return numbers
+_ints = _distinct(int, "whole numbers")
+_floats = _distinct(_finite, "numbers")
+_distinct_names = _distinct(str, "names")
 
 
 PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind, "ints": _ints,
@@ -225,14 +220,9 @@ def cmd_list(args) -> int:
         else:
             shown = runs[["run_id", "state", "experiment", "model", "dataset", "seed", "progress", "device", "error"]]
             shown = shown.astype(object).where(shown.notna(), "-")  # one mark for what is missing
-            print(printable_table(shown.to_string(index=False), printable))
+            print("\n".join(map(printable, shown.to_string(index=False).splitlines())))  # no control characters
         return 0
     return _store_command(args, action)
-
-
-def printable_table(text: str, printable) -> str:
-    """A table for the terminal: every line without control characters (store files can hold any)."""
-    return "\n".join(printable(line) for line in text.splitlines())
 
 
 def cmd_cancel(args) -> int:

@@ -382,16 +382,22 @@ def test_curve_every(eval_every: int) -> int:
     return eval_every * max(1, TEST_CURVE_ITERATIONS // eval_every)
 
 
+def planned_records(config: RunConfig) -> list[tuple[str, int]]:
+    """(arm, round) of every training a baseline, lottery or tfmot run records, once each (an instability
+    run records pairs of copies instead: see `planned_trainings`)."""
+    if config.experiment == "baseline":
+        return [("dense", 0)]
+    if config.experiment == "tfmot":
+        return [("pruned", 0), ("ticket", 0), ("reinit", 0)]
+    rounds = config.lottery_rounds()
+    return [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls for r in range(1, rounds + 1)]
+
+
 def planned_trainings(config: RunConfig) -> int:
     """How many trainings a run makes (each to the full budget unless patience stops it)."""
-    if config.experiment == "baseline":
-        return 1
-    if config.experiment == "tfmot":
-        return 3
     if config.experiment == "instability":  # two copies per pair, and the dense training to each k > 0
         return 2 * len(config.instability_pairs()) + sum(k > 0 for k in config.instability_points())
-    rounds = config.lottery_rounds()
-    return rounds + 1 + rounds * len(config.controls)
+    return len(planned_records(config))
 
 
 def planned_evaluations(config: RunConfig, train_size: int) -> int:

@@ -36,7 +36,6 @@ class ModelSpec:
         return tuple(self.kernel_shapes)
 
 
-
 def _lenet300_100_layers(keras, init):
     return [
         keras.layers.Flatten(name="flatten"),

@@ -115,6 +115,12 @@ def load(folder: str | Path, model: str, arm: str, round_: int) -> Network:
     return Network(model=model, arm=arm, round=round_, weights=weights, masks=masks)
 
 
+def weights_file_shapes(model: str) -> dict[str, tuple[int, ...]]:
+    """The arrays a run's weights.npz may hold: theta0 (`theta0/I`) and the reset point (`reset/I`)."""
+    shapes = models.get_spec(model).weight_shapes()
+    return {f"{prefix}/{i}": shape for prefix in ("theta0", "reset") for i, shape in enumerate(shapes)}
+
+
 def load_theta0(folder: str | Path, model: str) -> list[np.ndarray]:
     """The run's initial weights theta0 (from weights.npz), checked against the model's shapes."""
     path = Path(folder) / "weights.npz"
@@ -122,9 +128,8 @@ def load_theta0(folder: str | Path, model: str) -> list[np.ndarray]:
         raise NetworkError("the run keeps no initial weights (weights.npz): made before they were kept, or "
                            "not started")
     shapes = models.get_spec(model).weight_shapes()
-    expected = {f"{prefix}/{i}": shape for prefix in ("theta0", "reset") for i, shape in enumerate(shapes)}
     try:
-        arrays = read_npz(path, expected)
+        arrays = read_npz(path, weights_file_shapes(model))
     except Exception as e:
         raise NetworkError(f"weights.npz is not the initial weights of this {model} run: {e}") from None
     out = []

@@ -33,15 +33,11 @@ def run_cli(*args, env=None, timeout=600):
 @pytest.fixture(scope="session")
 def filled_store(tmp_path_factory):
     """A real run store: two seeds each of a tiny baseline and a tiny lottery run with both controls."""
-    root = tmp_path_factory.mktemp("store")
-    for seed in ("0", "1"):
-        for args in (["--experiment", "baseline"],
-                     ["--experiment", "lottery", "--rounds", "2", "--controls", "reinit,random_prune"]):
-            result = run_cli("run", *args, "--iterations", "60", "--eval-every", "30", "--seed", seed,
-                             "--cache-dir", str(root))
-            assert result.returncode == 0, result.stderr
+    from lth.bench_browser import small_store  # the same store the browser-latency benchmark serves
     from lth.runs import RunStore
 
+    root = tmp_path_factory.mktemp("store")
+    small_store(root)
     return RunStore(root)
 
 

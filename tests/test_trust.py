@@ -17,7 +17,7 @@ import pytest
 
 from lth import cli, networks
 from lth.fsutil import ArrayFileError, LinkRefused, read_npz, write_npz_atomic
-from lth.hparams import ConfigError, RunConfig
+from lth.hparams import ConfigError, RunConfig, planned_records
 from lth.records import Corrupt
 from lth.runs import RunState, RunStore, StoreError, queue
 from lth.runs.store import process_alive, process_start_time
@@ -40,14 +40,7 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
     store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
     store.update_status(rid, state=state, **({"started": 1.0, "ended": 2.0} if state not in (
         RunState.QUEUED, RunState.RUNNING) else {}))
-    if config.experiment == "baseline":
-        trainings = [("dense", 0)]
-    elif config.experiment == "tfmot":
-        trainings = [("pruned", 0), ("ticket", 0), ("reinit", 0)]
-    else:
-        rounds = config.lottery_rounds()
-        trainings = [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls
-                                                                 for r in range(1, rounds + 1)]
+    trainings = planned_records(config)
     records = [{"arm": arm, "round": r, "density": 0.8 ** r, "layer_density": {}, "early_stop_iteration": 30,
                 "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy, "final_iteration": 60}
                for arm, r in trainings]

@@ -87,18 +87,14 @@ def results(value, run_id: str | None = None, config=None) -> dict:
 def records_of(config, records: list) -> None:
     """Corrupt unless `records` are exactly what a finished run of `config` writes: each planned (arm, round)
     once, early stop no later than the end, the end within the budget, no pruned weight left non-zero."""
-    if config.experiment == "instability":
-        planned = None  # one record per (k, network) pair: counted below
+    from lth.hparams import planned_records
+
+    planned = None
+    if config.experiment == "instability":  # one record per (k, network) pair
         need(len(records) == len(config.instability_pairs()),
              f"results.json: {len(records)} records, the run makes {len(config.instability_pairs())}")
-    elif config.experiment == "baseline":
-        planned = [("dense", 0)]
-    elif config.experiment == "tfmot":
-        planned = [("pruned", 0), ("ticket", 0), ("reinit", 0)]
     else:
-        rounds = config.lottery_rounds()
-        planned = [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls
-                                                                for r in range(1, rounds + 1)]
+        planned = planned_records(config)
     if planned is not None:
         found = sorted((r["arm"], r["round"]) for r in records)
         need(found == sorted(planned), f"results.json: its records are not the {len(planned)} trainings this "
@@ -114,7 +110,6 @@ def records_of(config, records: list) -> None:
         for i, record in enumerate(records):
             need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= 1e-3,
                  f"results.json: results[{i}] has density {record['density']:.4f}, not what its settings make")
-
     for i, record in enumerate(records):
         need(record["early_stop_iteration"] <= record["final_iteration"],
              f"results.json: results[{i}] stops early after its last iteration")
