@@ -15,12 +15,13 @@ from lth.fsutil import ArrayFileError, read_npz, write_json_atomic, write_npz_at
 
 
 class RoundCheckpoint:
-    """A run's kept state in a folder: a stopped lottery run resumes at its next round from it, and every
-    training's network is kept there.
+    """A run's kept state in a folder: a stopped lottery or one-shot run resumes at its next round from it,
+    and every training's network is kept there.
 
     weights.npz: theta0 (`theta0/I`) and the reset point (`reset/I`: theta0 or the rewind weights).
-    round_RR.npz: the masks round RR trained with (`mask/LAYER`) and those the next round uses
-    (`next/LAYER`); round_RR.json: the round's result records, written last to mark it complete.
+    round_RR.npz (lottery): the masks round RR trained with (`mask/LAYER`) and those the next round uses
+    (`next/LAYER`); round_RR.json: the round's result records, written last to mark it complete (a one-shot
+    run's round RR: its RR-th density).
     net_ARM_RR.npz: the weights at the early-stop iteration and the mask of each training (lth.networks).
     """
 
@@ -48,15 +49,19 @@ class RoundCheckpoint:
             raise CheckpointError(f"checkpoint/weights.npz lacks some of the {model} weights")
         return [arrays[f"{prefix}{i}"] for i in range(len(shapes))]
 
-    def save_round(self, round_: int, records: list[dict], masks: pruning.Masks, next_masks: pruning.Masks) -> None:
-        arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
-        arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
-        write_npz_atomic(self.folder / f"round_{round_:02d}.npz", arrays)
+    def save_round(self, round_: int, records: list[dict], masks: pruning.Masks | None = None,
+                   next_masks: pruning.Masks | None = None) -> None:
+        """A finished round: its masks (lottery: those it trained with and the next round's) and records."""
+        if masks is not None:
+            arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
+            arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
+            write_npz_atomic(self.folder / f"round_{round_:02d}.npz", arrays)
         write_json_atomic(self.folder / f"round_{round_:02d}.json", records)
 
-    def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]]) -> tuple[list[dict], pruning.Masks] | None:
+    def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]] | None
+                   ) -> tuple[list[dict], pruning.Masks | None] | None:
         """(records, masks for the next round) of a completed round, or None; `shapes`: the prunable
-        kernels. Raises CheckpointError naming the file when the round's files are not what a finished
+        kernels (None: a one-shot round, which keeps no masks file). Raises CheckpointError naming the file when the round's files are not what a finished
         round writes (the round is then trained again)."""
         json_path = self.folder / f"round_{round_:02d}.json"
         if not json_path.exists() and not json_path.is_symlink():
@@ -70,6 +75,8 @@ class RoundCheckpoint:
                                f"{name}: its records are not round {round_}'s")
         except ValueError as e:  # Corrupt (bad JSON of any kind, bad records) is a ValueError
             raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None
+        if shapes is None:
+            return records, None
         expected = {f"{kind}/{n}": shape for kind in ("mask", "next") for n, shape in shapes.items()}
         arrays = self._arrays(self.folder / f"round_{round_:02d}.npz", expected)
         if set(arrays) != set(expected) or not all(np.isin(a, (0, 1)).all() for a in arrays.values()):

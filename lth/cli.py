@@ -65,7 +65,7 @@ _distinct_names = _distinct(str, "names")
 
 
 PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind, "ints": _ints,
-           "runid": str}
+           "floats": _floats, "runid": str}
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -442,15 +442,13 @@ def cmd_sweep(args) -> int:
         grid = []
         for experiment in args.experiments or (base.experiment,):
             for seed in args.seeds or (base.seed,):
-                densities = (args.densities or (base.target_density,)) if experiment != "baseline" else (None,)
+                densities = ((args.target_densities or (base.target_density,)) if experiment in ("lottery", "tfmot")
+                             else (None,))
                 for density in densities:
                     for rounds in ((args.rounds_list or (base.rounds,)) if experiment == "lottery" else (None,)):
                         grid.append(dataclasses.replace(
-                            base, experiment=experiment, seed=seed,
-                            target_density=density if rounds is None else None, rounds=rounds,
-                            controls=base.controls if experiment == "lottery" else (),
-                            rewind=base.rewind if experiment == "lottery" else "init",
-                            prunable=base.prunable if experiment != "baseline" else None))
+                            base.for_experiment(experiment), seed=seed,
+                            target_density=density if rounds is None else None, rounds=rounds))
         submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor, download=True,
                                  ray_address=args.ray_address)
     except _input_errors() as e:
@@ -546,8 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)
     sweep.add_argument("--seeds", type=_ints, help="e.g. 0,1,2")
-    sweep.add_argument("--densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (tfmot and lottery)")
-    sweep.add_argument("--rounds-list", type=_ints, help="lottery rounds, e.g. 5,10,15 (instead of --densities)")
+    sweep.add_argument("--target-densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (tfmot and "
+                                                                "lottery; a oneshot run takes them all: --densities)")
+    sweep.add_argument("--rounds-list", type=_ints, help="lottery rounds, e.g. 5,10,15 (instead of --target-densities)")
     sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")

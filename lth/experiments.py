@@ -1,4 +1,5 @@
-"""The three experiments: dense baseline, iterative lottery tickets with controls, tfmot one-shot pruning.
+"""The experiments: dense baseline, iterative lottery tickets with controls, tfmot gradual pruning, instability
+(and lth.oneshot: pruning once by a criterion).
 
 Every experiment returns a list of result records, one per (arm, round): its density, per-layer
 density, early-stop iteration, test accuracy there and final test accuracy.
@@ -112,11 +113,16 @@ class Baseline(Experiment):
 class Lottery(Experiment):
     """Iterative magnitude pruning with reset to theta0 (or rewind to iteration k), plus controls."""
 
-    def prune(self, trained: dict[str, np.ndarray], masks: pruning.Masks) -> pruning.Masks:
+    def prune(self, trained: dict[str, np.ndarray], masks: pruning.Masks,
+              theta0: dict[str, np.ndarray]) -> pruning.Masks:
+        """The next round's masks: the run's criterion scores the trained kernels (magnitude: |w|)."""
+        from lth import criteria
+
+        scores = criteria.weight_scores(self.config.criterion, {n: theta0[n] for n in masks}, trained)
         rates = self.config.layer_rates()
         if isinstance(rates, dict):
-            return pruning.magnitude_prune_layerwise(trained, masks, rates)
-        return pruning.magnitude_prune_global(trained, masks, rates)
+            return pruning.prune_layerwise(scores, masks, rates)
+        return pruning.prune_global(scores, masks, rates)
 
     def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
         c = self.config
@@ -161,7 +167,7 @@ class Lottery(Experiment):
                     checkpoint.save_weights(theta0, reset_point)
             round_records = [ticket] + [self.control(trainer, name, round_, masks, reset_point)
                                         for name in sorted(c.controls) if round_ > 0]
-            next_masks = self.prune(trained, masks)
+            next_masks = self.prune(trained, masks, c.spec.kernels(theta0))
             if checkpoint:
                 checkpoint.save_round(round_, round_records, masks, next_masks)
             records += round_records
@@ -329,6 +335,15 @@ class Instability(Experiment):
 EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning, "instability": Instability}
 
 
+def experiment_class(name: str) -> type[Experiment]:
+    """The experiment's class; each experiment beyond the first four lives in its own module."""
+    if name == "oneshot":
+        from lth.oneshot import OneShot
+
+        return OneShot
+    return EXPERIMENTS[name]
+
+
 def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
                    checkpoint: RoundCheckpoint | None = None, device: DeviceInfo | None = None,
                    expected_fingerprint: str | None = None) -> dict:
@@ -344,7 +359,7 @@ def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: O
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()
-    experiment = EXPERIMENTS[config.experiment](config, data, device, on_eval, checkpoint)
+    experiment = experiment_class(config.experiment)(config, data, device, on_eval, checkpoint)
     records = experiment.run(checkpoint)
     return {
         "experiment": config.experiment,

@@ -9,14 +9,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 
-ARM_LABELS = {
-    "dense": "dense baseline", "ticket": "lottery ticket", "reinit": "random reinit",
-    "random_prune": "random pruning", "pruned": "tfmot pruned network",
-}
-ARM_ORDER = ("dense", "ticket", "pruned", "reinit", "random_prune")  # legend order of the density figures
+from lth.arms import ARMS
+
+ARM_LABELS = {name: arm.label for name, arm in ARMS.items()}
+ARM_ORDER = tuple(ARMS)  # legend order of the density figures
 DENSE_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # dense baselines of several series
-ARM_COLORS = {"ticket": "#1f77b4", "reinit": "#d62728", "random_prune": "#ff7f0e", "pruned": "#2ca02c",
-              "dense": "#7f7f7f"}
+ARM_COLORS = {name: arm.colour for name, arm in ARMS.items()}
 METRICS = {
     "early_stop_test_accuracy": "test accuracy at early stop",
     "final_test_accuracy": "final test accuracy",
@@ -38,7 +36,7 @@ def density_axis(densities=()) -> dict:
 
 
 # Each arm its colour family, rounds as shades of it (darker = later round, sparser network).
-ARM_SCALES = {"ticket": "Blues", "dense": "Greys", "reinit": "Reds", "random_prune": "Oranges", "pruned": "Greens"}
+ARM_SCALES = {name: arm.scale for name, arm in ARMS.items()}
 
 
 def round_colour(arm: str, index: int, count: int) -> str:
@@ -153,7 +151,8 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
             continue
         traces.append(_band(group["density_pct"], group[low], group[high], colour, label, label))
         traces.append({"type": "scatter", "x": group["density_pct"].tolist(), "y": group[value].tolist(),
-                       "mode": "lines+markers", "name": label, "legendgroup": label, "line": {"color": colour},
+                       "mode": "lines+markers", "name": label, "legendgroup": label,
+                       "line": {"color": colour, "dash": ARMS[arm].dash if arm in ARMS else "solid"},
                        "customdata": group[["seeds"]].to_numpy().tolist(),
                        "hovertemplate": "%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)"})
     return traces

@@ -12,15 +12,22 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from lth import models, pruning
+from lth import criteria, models, pruning
 from lth.data.datasets import DATASETS, Dataset, load_dataset
 from lth.errors import Explained
 
-EXPERIMENTS = ("baseline", "lottery", "tfmot", "instability")
+EXPERIMENTS = ("baseline", "lottery", "tfmot", "instability", "oneshot")
+ALL = EXPERIMENTS
 OPTIMIZERS = ("adam", "sgd")
 SCOPES = ("layerwise", "global")
-CONTROLS = ("reinit", "random_prune")
+# The sanity checks of a mask, as controls of the lottery and one-shot experiments (one name per idea):
+# random_prune is the layerwise shuffle (the mask's per-layer densities, random positions, theta0),
+# reinit the mask with fresh initial weights, invert the mask keeping the lowest scores instead.
+CONTROLS = ("reinit", "random_prune", "invert")
 DEFAULT_ROUNDS = 15  # the paper's ladder down to 3.6% for LeNet-300-100
+# The one-shot experiment's default densities: points of the paper's LeNet-300-100 ladder (rounds 3, 7,
+# 12, 15, 19 and 24 of 20%/10% per round), so its results sit beside iterative pruning's.
+DEFAULT_DENSITIES = (0.513, 0.211, 0.070, 0.036, 0.015, 0.005)
 DEFAULT_ITERATIONS = 50_000  # the paper's training length
 # The original study's tfmot schedule, as fractions of the training steps.
 TFMOT_BEGIN, TFMOT_END, TFMOT_FREQUENCY = 0.2, 0.6, 0.02
@@ -41,14 +48,16 @@ MIN_DENSITY = 1e-5
 
 
 def setting(default, help: str, *, kind: str, low=None, high=None, choices=None, open_low=False,
-            open_high=False):
+            open_high=False, experiments: tuple[str, ...] = ALL):
     """A RunConfig field with what the CLI, the forms and `validate` need to know about it.
 
     kind: int | float | str | names (a tuple of strings) | rewind ('init' or an iteration) | ints (a tuple of
-    whole numbers) | runid (a run's 16-hex id).
+    whole numbers) | floats (a tuple of numbers) | runid (a run's 16-hex id).
+    experiments: those the setting applies to; elsewhere it must keep its default (`validate`) and is left
+    out of the canonical form (the run id).
     """
     meta = {"help": help, "kind": kind, "low": low, "high": high, "choices": choices, "open_low": open_low,
-            "open_high": open_high}
+            "open_high": open_high, "experiments": experiments}
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -69,36 +78,53 @@ class RunConfig:
     seed: int = setting(0, "seed of initial weights, masks and data order", kind="int", low=0, high=MAX_SEED)
     # one evaluation (val + test) costs about 10% of 1000 steps at batch 60
     eval_every: int = setting(1000, "iterations between evaluations", kind="int", low=1, high=MAX_ITERATIONS)
+    # instability's copies train to the end (validate refuses it there; kept in its canonical form: ids stay)
     patience: int | None = setting(None, "stop after this many evaluations without a lower validation loss",
                                    kind="int", low=1, high=MAX_ITERATIONS)
     rounds: int | None = setting(None, f"lottery pruning rounds (default {DEFAULT_ROUNDS})", kind="int",
-                                 low=0, high=MAX_ROUNDS)
+                                 low=0, high=MAX_ROUNDS, experiments=("lottery",))
     target_density: float | None = setting(None, "fraction of prunable weights kept at the end", kind="float",
-                                           low=MIN_DENSITY, high=1, open_high=True)
-    prune_rate: float = setting(0.2, "fraction removed per round (hidden layers, or all for global)",
-                                kind="float", low=0, high=1, open_low=True, open_high=True)
+                                           low=MIN_DENSITY, high=1, open_high=True,
+                                           experiments=("lottery", "tfmot"))
+    prune_rate: float = setting(0.2, "fraction removed per round (hidden layers, or all for global); oneshot "
+                                "layerwise: the layers' densities are those iterative pruning at these rates "
+                                "gives", kind="float", low=0, high=1, open_low=True, open_high=True,
+                                experiments=("lottery", "oneshot"))
     output_prune_rate: float = setting(0.1, "fraction of the output layer removed per round", kind="float",
-                                       low=0, high=1, open_high=True)
+                                       low=0, high=1, open_high=True, experiments=("lottery", "oneshot"))
     scope: str = setting("layerwise", "prune each layer by its rate, or all weights together", kind="str",
-                         choices=SCOPES)
+                         choices=SCOPES, experiments=("lottery", "oneshot"))
     prunable: tuple[str, ...] | None = setting(None, "comma-separated layers to prune (default: the model's)",
-                                               kind="names")
+                                               kind="names", experiments=("lottery", "tfmot", "oneshot"))
     rewind: str | int = setting("init", "'init' (theta0) or an iteration k whose weights are the reset point",
-                                kind="rewind", low=0, high=MAX_ITERATIONS)
+                                kind="rewind", low=0, high=MAX_ITERATIONS, experiments=("lottery", "oneshot"))
     schedule_length: int | None = setting(None, "tfmot: the training length (iterations) its pruning schedule "
                                           "is proportioned to: masks change from 20% to 60% of it, every 2%; "
                                           "default the whole budget (give it when --patience makes the budget "
-                                          "only a cap)", kind="int", low=10, high=MAX_ITERATIONS)
-    controls: tuple[str, ...] = setting((), "comma-separated controls at every pruned round: "
-                                        + ",".join(CONTROLS), kind="names", choices=CONTROLS)
+                                          "only a cap)", kind="int", low=10, high=MAX_ITERATIONS,
+                                          experiments=("tfmot",))
+    controls: tuple[str, ...] = setting((), "comma-separated sanity checks of every mask: reinit (fresh initial "
+                                        "weights), random_prune (the layerwise shuffle: same per-layer densities, "
+                                        "random positions), invert (oneshot: keep the lowest scores)",
+                                        kind="names", choices=CONTROLS, experiments=("lottery", "oneshot"))
+    criterion: str = setting("magnitude", "lottery: what each round prunes by, on the trained weights",
+                             kind="str", choices=criteria.ITERATIVE_CRITERIA, experiments=("lottery",))
+    criteria: tuple[str, ...] = setting(("synflow", "snip", "grasp", "random", "magnitude_init", "magnitude"),
+                                        "oneshot: comma-separated pruning criteria: " + ", ".join(criteria.NAMES),
+                                        kind="names", choices=criteria.NAMES, experiments=("oneshot",))
+    densities: tuple[float, ...] = setting(DEFAULT_DENSITIES, "oneshot: comma-separated densities (fractions of "
+                                           "the prunable weights kept) each criterion prunes to",
+                                           kind="floats", low=MIN_DENSITY, high=1, open_high=True,
+                                           experiments=("oneshot",))
     # instability analysis (linear mode connectivity)
     rewind_points: tuple[int, ...] = setting((), "instability: comma-separated iterations k whose weights two "
                                              "copies train on from (default 0)", kind="ints", low=0,
-                                             high=MAX_ITERATIONS)
+                                             high=MAX_ITERATIONS, experiments=("instability",))
     ticket_run: str | None = setting(None, "instability: a lottery run of the same model, data and seed whose "
-                                     "ticket masks are tested too", kind="runid")
+                                     "ticket masks are tested too", kind="runid", experiments=("instability",))
     ticket_rounds: tuple[int, ...] = setting((), "instability: comma-separated rounds of --ticket-run whose masks "
-                                             "are tested", kind="ints", low=1, high=MAX_ROUNDS)
+                                             "are tested", kind="ints", low=1, high=MAX_ROUNDS,
+                                             experiments=("instability",))
 
     # ---- derived settings -------------------------------------------------------------------
     @property
@@ -140,6 +166,22 @@ class RunConfig:
         """The planned densities per round of a lottery run."""
         return pruning.plan_ladder(self.prunable_shapes(), self.layer_rates(), self.lottery_rounds())
 
+    def oneshot_densities(self) -> tuple[float, ...]:
+        """The one-shot run's densities, densest first: round r of its records prunes to the r-th."""
+        return tuple(sorted(self.densities, reverse=True))
+
+    def keep_counts(self, density: float) -> dict[str, int] | int:
+        """Weights a one-shot mask keeps at `density`: per layer (layerwise: the split iterative pruning at
+        the run's rates makes) or over all prunable layers (global)."""
+        if self.scope == "global":
+            return max(1, round(density * self.total_prunable()))
+        return pruning.layer_keep_counts(self.prunable_shapes(), density, self.layer_rates())
+
+    def mask_density(self, density: float) -> float:
+        """The overall density a one-shot mask at `density` has (counts are whole numbers)."""
+        counts = self.keep_counts(density)
+        return (counts if isinstance(counts, int) else sum(counts.values())) / self.total_prunable()
+
     def tfmot_schedule(self, total_iterations: int) -> tuple[int, int, int]:
         """begin, end and frequency (in iterations) of the PolynomialDecay pruning schedule, in the
         original study's proportions of `schedule_length` (default: the whole budget).
@@ -153,6 +195,12 @@ class RunConfig:
         steps = max(1, round((TFMOT_END * length - begin) / frequency))
         steps = min(steps, (total_iterations - begin) // frequency)
         return begin, begin + frequency * steps, frequency
+
+    def for_experiment(self, experiment: str) -> "RunConfig":
+        """These settings for another experiment: those that do not apply to it back at their defaults."""
+        defaults = RunConfig()
+        return RunConfig(**{f.name: getattr(self if experiment in f.metadata["experiments"] else defaults, f.name)
+                            for f in dataclasses.fields(self)} | {"experiment": experiment})
 
     # ---- checks -------------------------------------------------------------------------------
     def validate(self) -> "RunConfig":
@@ -170,6 +218,12 @@ class RunConfig:
         need(self.prunable is None or len(self.prunable) > 0, "--prunable names no layer")
         need(len(set(self.prunable_layers)) == len(self.prunable_layers), "--prunable lists a layer twice")
         need(len(set(self.controls)) == len(self.controls), "--controls lists a control twice")
+        # a setting that does not apply to the experiment keeps its default (its `experiments` facet)
+        defaults = RunConfig()
+        for f in dataclasses.fields(self):
+            applies = f.metadata["experiments"]
+            if self.experiment not in applies and getattr(self, f.name) != getattr(defaults, f.name):
+                raise ConfigError(f"{_flag(f.name)} applies to --experiment {' or '.join(applies)} only")
         td = self.target_density
         if self.experiment == "lottery":
             need(self.rounds is None or td is None, "give --rounds or --target-density, not both")
@@ -181,18 +235,19 @@ class RunConfig:
             final = self.density_ladder()[-1]
             need(final["density"] * self.total_prunable() >= 1,
                  f"{self.lottery_rounds()} rounds would prune every weight; use fewer rounds or a lower rate")
-        else:
-            need(not self.controls, "--controls apply to --experiment lottery only")
-            need(self.rewind == "init", "--rewind applies to --experiment lottery only")
-            need(self.rounds is None, "--rounds applies to --experiment lottery only")
+            need("invert" not in self.controls, "--controls invert applies to --experiment oneshot only (an "
+                                                "iterative run's scores change every round)")
         if self.experiment == "tfmot":
             need(td is not None, "--experiment tfmot needs --target-density (the fraction of weights kept)")
             smallest = min(math.prod(shape) for shape in self.prunable_shapes().values())
             need(td * smallest >= 1, f"--target-density {td:g} keeps no weight of a {smallest}-weight layer")
-        else:
-            need(self.schedule_length is None, "--schedule-length applies to --experiment tfmot only")
-        if self.experiment in ("baseline", "instability"):
-            need(td is None, "--target-density applies to lottery and tfmot experiments")
+        if self.experiment == "oneshot":
+            need(len(self.criteria) > 0, "--criteria names no criterion")
+            need(len(set(self.criteria)) == len(self.criteria), "--criteria lists a criterion twice")
+            need(len(self.densities) > 0, "--densities gives no density")
+            need(len(set(self.densities)) == len(self.densities), "--densities lists a density twice")
+            need(min(self.densities) * self.total_prunable() >= 1,
+                 f"--densities {min(self.densities):g} keeps no weight of the {self.total_prunable():,} prunable")
         if self.experiment == "instability":
             need(len(set(self.rewind_points)) == len(self.rewind_points), "--rewind-points lists an iteration twice")
             need(len(set(self.ticket_rounds)) == len(self.ticket_rounds), "--ticket-rounds lists a round twice")
@@ -200,9 +255,6 @@ class RunConfig:
                  "--ticket-run needs --ticket-rounds (the rounds whose masks are tested)")
             need(self.ticket_run is not None or not self.ticket_rounds, "--ticket-rounds needs --ticket-run")
             need(self.patience is None, "--patience does not apply to instability: both copies train to the end")
-        else:
-            need(not self.rewind_points and self.ticket_run is None and not self.ticket_rounds,
-                 "--rewind-points, --ticket-run and --ticket-rounds apply to --experiment instability only")
         return self
 
     def instability_points(self) -> tuple[int, ...]:
@@ -238,41 +290,40 @@ class RunConfig:
 
     # ---- identity -----------------------------------------------------------------------------
     def canonical(self) -> dict:
-        """Every setting that changes the result, defaults filled, inapplicable ones dropped."""
+        """Every setting that changes the result, defaults filled, inapplicable ones dropped. Settings added
+        after runs were made are dropped at their old behaviour, so those runs keep their ids."""
         c = dataclasses.asdict(self)
         c["prunable"] = list(self.prunable_layers)
         c["controls"] = sorted(self.controls)
         if self.iterations is None and self.epochs is None:
             c["iterations"] = DEFAULT_ITERATIONS
-        if self.experiment != "tfmot" or self.schedule_length is None:  # ids made before it existed stay
-            c.pop("schedule_length")
-        if self.experiment == "instability":
-            for key in ("rounds", "target_density", "prune_rate", "output_prune_rate", "scope", "rewind",
-                        "controls", "prunable"):
-                c.pop(key)
-            c["rewind_points"] = list(self.instability_points())
-            c["ticket_rounds"] = sorted(self.ticket_rounds)
-            return c
-        for key in ("rewind_points", "ticket_run", "ticket_rounds"):  # run ids made before they existed stay
-            c.pop(key)
-        if self.experiment == "baseline":
-            for key in ("rounds", "target_density", "prune_rate", "output_prune_rate", "scope",
-                        "prunable", "rewind", "controls"):
-                c.pop(key)
-        elif self.experiment == "tfmot":
-            for key in ("rounds", "prune_rate", "output_prune_rate", "scope", "rewind", "controls"):
-                c.pop(key)
-        else:
+        for f in dataclasses.fields(self):
+            if self.experiment not in f.metadata["experiments"]:
+                c.pop(f.name)
+        if self.schedule_length is None:
+            c.pop("schedule_length", None)
+        if self.experiment == "lottery":
             c["rounds"] = self.lottery_rounds()
             c.pop("target_density")
-            if self.scope == "global":
-                c.pop("output_prune_rate")
+            if self.criterion == "magnitude":
+                c.pop("criterion")
+        if self.experiment == "oneshot":
+            c["criteria"] = sorted(self.criteria)
+            c["densities"] = sorted(self.densities, reverse=True)
+        if self.scope == "global":
+            c.pop("output_prune_rate", None)
+        if self.experiment == "oneshot" and self.scope == "global":
+            c.pop("prune_rate")  # layerwise only: the per-layer split of a density
+        if self.experiment == "instability":
+            c["rewind_points"] = list(self.instability_points())
+            c["ticket_rounds"] = sorted(self.ticket_rounds)
         return c
 
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "prunable": list(self.prunable) if self.prunable else None,
                 "controls": list(self.controls), "rewind_points": list(self.rewind_points),
-                "ticket_rounds": list(self.ticket_rounds)}
+                "ticket_rounds": list(self.ticket_rounds), "criteria": list(self.criteria),
+                "densities": list(self.densities)}
 
     @classmethod
     def from_json(cls, data) -> "RunConfig":
@@ -284,7 +335,7 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(map(str, unknown)))}")
         data = dict(data)
-        for key in ("prunable", "controls", "rewind_points", "ticket_rounds"):
+        for key in ("prunable", "controls", "rewind_points", "ticket_rounds", "criteria", "densities"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
         for key in ("controls", "rewind_points", "ticket_rounds"):
@@ -324,9 +375,12 @@ def check_value(f: dataclasses.Field, value) -> None:
             shown = repr(value) if len(repr(value)) <= 42 else repr(value)[:40] + "…"
             raise ConfigError(f"{flag} must be a run id (16 hexadecimal digits), not {shown}")
         return
-    elif kind == "ints":
-        if not isinstance(value, tuple) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise ConfigError(f"{flag} must be a list of whole numbers, not {value!r}")
+    elif kind in ("ints", "floats"):
+        whole = kind == "ints"
+        if not isinstance(value, tuple) or not all(
+                isinstance(v, int if whole else (int, float)) and not isinstance(v, bool)
+                and (whole or math.isfinite(v)) for v in value):
+            raise ConfigError(f"{flag} must be a list of {'whole' if whole else 'finite'} numbers, not {value!r}")
         if len(value) > 100:
             raise ConfigError(f"{flag} lists {len(value)} values; at most 100")
         for v in value:
@@ -383,12 +437,18 @@ def test_curve_every(eval_every: int) -> int:
 
 
 def planned_records(config: RunConfig) -> list[tuple[str, int]]:
-    """(arm, round) of every training a baseline, lottery or tfmot run records, once each (an instability
+    """(arm, round) of every training a baseline, lottery, tfmot or oneshot run records, once each (an instability
     run records pairs of copies instead: see `planned_trainings`)."""
     if config.experiment == "baseline":
         return [("dense", 0)]
     if config.experiment == "tfmot":
         return [("pruned", 0), ("ticket", 0), ("reinit", 0)]
+    if config.experiment == "oneshot":  # round r: the r-th density of oneshot_densities
+        from lth.arms import oneshot_arm
+
+        return [("dense", 0)] + [(oneshot_arm(name, control), r)
+                                 for r in range(1, len(config.densities) + 1) for name in config.criteria
+                                 for control in (None, *sorted(config.controls))]
     rounds = config.lottery_rounds()
     return [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls for r in range(1, rounds + 1)]
 

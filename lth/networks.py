@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lth import models
+from lth import arms, models
 from lth.errors import Explained
 from lth.fsutil import read_npz, write_npz_atomic
 
 EXPORT_FORMATS = ("keras", "h5", "savedmodel", "tflite")  # what `lth export-model` writes (lth.model_export)
 EXPORT_SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}  # a savedmodel is a folder
-ARMS = ("dense", "ticket", "reinit", "random_prune", "pruned")
-NET_FILE = re.compile(rf"net_({'|'.join(ARMS)})_(\d{{2,3}})\.npz")
+ARMS = arms.NAMES
+NET_FILE = re.compile(rf"net_({'|'.join(sorted(ARMS, key=len, reverse=True))})_(\d{{2,3}})\.npz")
 MAX_NET_BYTES = 64 * 2**20  # far above any model here; a bigger file is not one this product wrote
 
 

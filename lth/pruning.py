@@ -1,4 +1,4 @@
-"""Masks: magnitude pruning (per layer or global), random pruning at the same densities, density reports.
+"""Masks: pruning by scores (per layer or global), random pruning at the same densities, density reports.
 
 Pure NumPy. A mask is a {layer name: 0/1 float32 array of the kernel's shape}; biases are never pruned.
 """
@@ -27,26 +27,72 @@ def _drop_smallest(scores: np.ndarray, mask: np.ndarray, count: int) -> np.ndarr
     return new.reshape(mask.shape)
 
 
-def magnitude_prune_layerwise(weights: dict[str, np.ndarray], masks: Masks, rates: dict[str, float]) -> Masks:
-    """Remove `rates[name]` of each layer's remaining weights, smallest magnitude first."""
-    return {
-        name: _drop_smallest(np.abs(weights[name]), mask, prune_count(int(mask.sum()), rates[name]))
-        for name, mask in masks.items()
-    }
+def prune_layerwise(scores: dict[str, np.ndarray], masks: Masks, rates: dict[str, float]) -> Masks:
+    """Remove `rates[name]` of each layer's remaining weights, lowest score first."""
+    return {name: _drop_smallest(scores[name], mask, prune_count(int(mask.sum()), rates[name]))
+            for name, mask in masks.items()}
 
 
-def magnitude_prune_global(weights: dict[str, np.ndarray], masks: Masks, rate: float) -> Masks:
-    """Remove `rate` of all remaining weights of the masked layers together, smallest magnitude first."""
+def prune_global(scores: dict[str, np.ndarray], masks: Masks, rate: float) -> Masks:
+    """Remove `rate` of all remaining weights of the masked layers together, lowest score first."""
     names = list(masks)
-    scores = np.concatenate([np.abs(weights[n]).reshape(-1) for n in names])
+    flat = np.concatenate([np.asarray(scores[n], np.float64).reshape(-1) for n in names])
     alive = np.concatenate([masks[n].reshape(-1) for n in names])
-    pruned = _drop_smallest(scores, alive, prune_count(int(alive.sum()), rate))
+    return _split(_drop_smallest(flat, alive, prune_count(int(alive.sum()), rate)), masks)
+
+
+def _split(flat: np.ndarray, like: Masks) -> Masks:
     out, start = {}, 0
-    for n in names:
-        size = masks[n].size
-        out[n] = pruned[start:start + size].reshape(masks[n].shape)
-        start += size
+    for n, mask in like.items():
+        out[n] = flat[start:start + mask.size].reshape(mask.shape).astype(np.float32)
+        start += mask.size
     return out
+
+
+def keep_highest(scores: dict[str, np.ndarray], counts: dict[str, int] | int, alive: Masks | None = None) -> Masks:
+    """Masks keeping the `counts[name]` highest-scored weights of each layer (layerwise) or the `counts`
+    highest of all layers together (global), among those `alive` (default all); ties: lowest index."""
+    names = list(scores)
+    alive = alive or {n: np.ones(np.shape(scores[n]), np.float32) for n in names}
+    if isinstance(counts, dict):
+        return {n: _keep_top(np.asarray(scores[n], np.float64), alive[n], counts[n]) for n in names}
+    flat = np.concatenate([np.asarray(scores[n], np.float64).reshape(-1) for n in names])
+    flat_alive = np.concatenate([alive[n].reshape(-1) for n in names])
+    return _split(_keep_top(flat, flat_alive, counts), {n: alive[n] for n in names})
+
+
+def _keep_top(scores: np.ndarray, alive: np.ndarray, count: int) -> np.ndarray:
+    if not np.isfinite(scores).all():
+        raise ValueError("a pruning criterion gave scores that are not finite numbers")
+    flat = np.where(alive.reshape(-1) > 0, -scores.reshape(-1), np.inf)  # stable sort: ties keep the lower index
+    keep = np.argsort(flat, kind="stable")[:min(count, int(alive.sum()))]
+    out = np.zeros(scores.size, np.float32)
+    out[keep] = 1.0
+    return out.reshape(np.shape(alive))
+
+
+def layer_keep_counts(kernel_shapes: dict[str, tuple[int, ...]], density: float,
+                      rates: dict[str, float]) -> dict[str, int]:
+    """Weights each layer keeps at overall `density` when the layers are pruned as iterative pruning at
+    `rates` prunes them: after n rounds layer l keeps (1 - rate_l)^n, so every layer's density is
+    h^(ln(1 - rate_l) / ln(1 - rate_hidden)) of one h, solved here for the overall density (bisection).
+    At a point of the iterative ladder the per-layer densities are the ladder's."""
+    sizes = {n: int(np.prod(s)) for n, s in kernel_shapes.items()}
+    base = max(rates.values())
+    exponents = {n: (np.log1p(-rates[n]) / np.log1p(-base)) if rates[n] > 0 else 0.0 for n in sizes}
+    total = sum(sizes.values())
+
+    def kept(h: float) -> dict[str, float]:
+        return {n: sizes[n] * h ** exponents[n] for n in sizes}
+
+    low, high = 0.0, 1.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        if sum(kept(mid).values()) / total < density:
+            low = mid
+        else:
+            high = mid
+    return {n: max(1, int(round(v))) for n, v in kept(high).items()}
 
 
 def random_masks_like(masks: Masks, rng: np.random.Generator) -> Masks:

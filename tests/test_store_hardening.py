@@ -234,7 +234,7 @@ def test_impossible_settings_exit_2_with_one_line(store, args, message):
 
 
 def test_sweep_checks_every_run_before_queueing_any(store):
-    result = cli(store, "sweep", "--experiment", "tfmot", "--densities", "0.5,2", *TINY)
+    result = cli(store, "sweep", "--experiment", "tfmot", "--target-densities", "0.5,2", *TINY)
     assert result.returncode == 2 and "--target-density" in result.stderr
     assert store.run_ids() == []
 

@@ -643,14 +643,15 @@ class RunStore:
         return pd.DataFrame(self.metrics_records(run_id))
 
     def completed_rounds_summary(self, run_id: str) -> dict | None:
-        """For a lottery run that has not finished: its completed rounds' records (from the checkpoint)
+        """For a lottery or one-shot run that has not finished: its completed rounds' records (from the checkpoint)
         in the shape of results.json, or None."""
         record, config = self.config_and_record(run_id)
         folder = self.folder(run_id) / "checkpoint"
-        if config.experiment != "lottery" or folder.is_symlink() or not folder.is_dir():
+        if config.experiment not in ("lottery", "oneshot") or folder.is_symlink() or not folder.is_dir():
             return None
         records = []
-        for round_ in range(config.lottery_rounds() + 1):
+        rounds = config.lottery_rounds() if config.experiment == "lottery" else len(config.densities)
+        for round_ in range(rounds + 1):
             value = self._json(run_id, f"checkpoint/round_{round_:02d}.json")
             if value is None:
                 break
@@ -730,7 +731,11 @@ class RunStore:
             if config["experiment"] == "instability":
                 continue  # its records are pairs along a line, not points of accuracy vs density
             # tfmot runs are one per target density: a series spans densities, as lottery rounds do
-            same = {k: v for k, v in config.items() if k not in ("seed", "target_density")}
+            # a one-shot run's arms are its criteria and its rounds its densities: runs that differ in which
+            # criteria, densities or controls they train make one series
+            same = {k: v for k, v in config.items()
+                    if k not in ("seed", "target_density", "criteria", "densities", "controls")
+                    or (k == "controls" and config["experiment"] != "oneshot")}
             series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
             training = hashlib.sha256(json.dumps({k: config.get(k) for k in TRAINING_KEYS},
                                                  sort_keys=True).encode()).hexdigest()[:6]

@@ -38,14 +38,15 @@ def versions() -> dict:
 
 
 def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
-    """Lottery rounds a stopped run finished (0 for other experiments: they restart)."""
+    """Rounds a stopped lottery or one-shot run finished (0 for other experiments: they restart)."""
     from lth.checkpoint import CheckpointError, RoundCheckpoint
 
     completed = 0
-    if config.experiment == "lottery":
+    if config.experiment in ("lottery", "oneshot"):
         checkpoint = RoundCheckpoint(checkpoint_dir)
+        shapes = config.prunable_shapes() if config.experiment == "lottery" else None  # one-shot: no masks file
         try:
-            while checkpoint.load_round(completed, config.prunable_shapes()) is not None:
+            while checkpoint.load_round(completed, shapes) is not None:
                 completed += 1
         except CheckpointError:  # that round is trained again (the experiment says why in the log)
             pass
@@ -54,7 +55,7 @@ def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
 
 def restart_metrics(store: RunStore, run_id: str, completed: int) -> int:
     """Drop the metric lines of work a (re)started run redoes; returns how many lines stay."""
-    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery
+    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery and oneshot
     return len(store.metrics_records(run_id))
 
 

@@ -1,0 +1,132 @@
+"""The one-shot experiment: prune once with each criterion at each density, then train the masked network
+from theta0 (or the rewind point) with the loop, early stop and reports every experiment uses.
+
+Round 0 is the dense network trained from theta0 (the reference, and the trained weights the after-training
+criteria score: its weights at early stop). Round r holds, for the r-th density (densest first), every
+criterion's training and each of its controls: `reinit` (the mask, fresh initial weights), `random_prune`
+(the layerwise shuffle: the mask's per-layer counts at random positions) and `invert` (the criterion's
+lowest scores kept). A finished round is checkpointed, so a stopped run resumes at its next round.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lth import criteria, models, networks, pruning
+from lth.arms import oneshot_arm
+from lth.checkpoint import CheckpointError, RoundCheckpoint
+from lth.experiments import Experiment, derive_seed
+
+
+class OneShot(Experiment):
+    def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
+        c = self.config
+        layers = c.prunable_layers
+        model = models.build(c.model, c.seed)
+        theta0 = model.get_weights()
+        trainer = self.trainer(model, layers)
+        rewind_at = c.rewind if isinstance(c.rewind, int) else None
+        records: list[dict] = []
+        done = self.resumed(checkpoint)
+        if done is None:
+            trainer.reset(theta0, pruning.dense_masks(c.spec.kernel_shapes, layers))
+            dense, result = self.train(trainer, "dense", 0, None, snapshot_at=rewind_at)
+            reset_point = result.snapshot if rewind_at is not None else theta0
+            trained = c.spec.kernels(result.best_weights)
+            if checkpoint:
+                checkpoint.save_weights(theta0, reset_point)
+                checkpoint.save_round(0, [dense])
+            done = ([[dense]], reset_point, trained)
+        rounds, reset_point, trained = done
+        for round_records in rounds:
+            records += round_records
+        self.theta0_kernels = {n: c.spec.kernels(theta0)[n] for n in layers}
+        self.trained_kernels = {n: trained[n] for n in layers}
+        self.scores: dict[tuple[str, bool], dict] = {}
+        for round_, density in enumerate(c.oneshot_densities(), start=1):
+            if round_ < len(rounds):
+                continue
+            round_records = []
+            for name in c.criteria:
+                masks = self.masks(name, density, round_)
+                trainer.reset(reset_point, masks)
+                round_records.append(self.trained(trainer, name, None, round_, masks))
+                for control in sorted(c.controls):
+                    control_masks = masks
+                    if control == "reinit":
+                        trainer.reset(self.initial_weights("reinit", name, round_), masks)
+                    else:
+                        control_masks = (self.masks(name, density, round_, invert=True) if control == "invert" else
+                                         pruning.random_masks_like(masks, np.random.default_rng(
+                                             derive_seed(c.seed, "random_prune", name, round_))))
+                        trainer.reset(reset_point, control_masks)
+                    round_records.append(self.trained(trainer, name, control, round_, control_masks))
+            if checkpoint:
+                checkpoint.save_round(round_, round_records)
+            records += round_records
+        return records
+
+    def trained(self, trainer, name: str, control: str | None, round_: int, masks: pruning.Masks) -> dict:
+        record, _ = self.train(trainer, oneshot_arm(name, control), round_, masks)
+        record.update(criterion=name, control=control)
+        return record
+
+    def resumed(self, checkpoint: RoundCheckpoint | None):
+        """(records of each finished round, reset point, dense trained kernels) from the checkpoint, or None
+        when round 0 (the dense training) must be trained again; a bad round is named and trained again."""
+        c = self.config
+        if checkpoint is None:
+            return None
+        try:
+            first = checkpoint.load_round(0, None)
+            if first is None:
+                return None
+            reset_point = checkpoint.load_reset_point(c.model)
+            dense = networks.load(checkpoint.folder, c.model, "dense", 0)
+        except (CheckpointError, networks.NetworkError) as e:
+            print(f"lth: {e}; training again from round 0", flush=True)
+            return None
+        rounds = [first[0]]
+        for round_ in range(1, len(c.densities) + 1):
+            try:
+                saved = checkpoint.load_round(round_, None)
+            except CheckpointError as e:
+                print(f"lth: {e}; training round {round_} again", flush=True)
+                saved = None
+            if saved is None:
+                break
+            rounds.append(saved[0])
+        return rounds, reset_point, dense.kernels()
+
+    def masks(self, name: str, density: float, round_: int, invert: bool = False) -> pruning.Masks:
+        """The mask criterion `name` makes at `density` (the scope's rule); `invert` keeps the lowest scores."""
+        c = self.config
+        sign = -1.0 if invert else 1.0
+
+        def keep(scores, alive, d):
+            return pruning.keep_highest({n: sign * s for n, s in scores.items()}, c.keep_counts(d), alive)
+
+        if name == "synflow":
+            model = self.scoring_model()
+            return criteria.synflow_masks(model, c.prunable_layers,
+                                          lambda s, alive, d: keep(s, alive, d), density)
+        if name == "random":  # a fresh draw per density
+            scores = criteria.weight_scores(name, self.theta0_kernels,
+                                            rng=np.random.default_rng(derive_seed(c.seed, "random", round_)))
+        else:
+            scores = self.scores.get(name)
+            if scores is None:
+                scores = self.scores[name] = self.criterion_scores(name)
+        return keep(scores, None, density)
+
+    def criterion_scores(self, name: str) -> dict[str, np.ndarray]:
+        if name in ("snip", "grasp"):
+            x, y = criteria.scoring_batch(self.data.x_train, self.data.y_train, derive_seed(self.config.seed, "scoring"))
+            score = criteria.snip_scores if name == "snip" else criteria.grasp_scores
+            return score(self.scoring_model(), self.config.prunable_layers, x, y)
+        return criteria.weight_scores(name, self.theta0_kernels, self.trained_kernels)
+
+    def scoring_model(self):
+        """The network at theta0 that gradient-based criteria score (built once)."""
+        if getattr(self, "_scoring", None) is None:
+            self._scoring = models.build(self.config.model, self.config.seed)
+        return self._scoring
