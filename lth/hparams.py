@@ -170,6 +170,11 @@ class RunConfig:
         """The one-shot run's densities, densest first: round r of its records prunes to the r-th."""
         return tuple(sorted(self.densities, reverse=True))
 
+    def trains_dense(self) -> bool:
+        """Whether a one-shot run trains the dense network: for the criteria that score trained weights,
+        and to find a late-rewinding reset point."""
+        return any(criteria.CRITERIA[n].trained for n in self.criteria) or isinstance(self.rewind, int)
+
     def keep_counts(self, density: float) -> dict[str, int] | int:
         """Weights a one-shot mask keeps at `density`: per layer (layerwise: the split iterative pruning at
         the run's rates makes) or over all prunable layers (global)."""
@@ -446,7 +451,7 @@ def planned_records(config: RunConfig) -> list[tuple[str, int]]:
     if config.experiment == "oneshot":  # round r: the r-th density of oneshot_densities
         from lth.arms import oneshot_arm
 
-        return [("dense", 0)] + [(oneshot_arm(name, control), r)
+        return [("dense", 0)] * config.trains_dense() + [(oneshot_arm(name, control), r)
                                  for r in range(1, len(config.densities) + 1) for name in config.criteria
                                  for control in (None, *sorted(config.controls))]
     rounds = config.lottery_rounds()

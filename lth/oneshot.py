@@ -1,8 +1,8 @@
 """The one-shot experiment: prune once with each criterion at each density, then train the masked network
 from theta0 (or the rewind point) with the loop, early stop and reports every experiment uses.
 
-Round 0 is the dense network trained from theta0 (the reference, and the trained weights the after-training
-criteria score: its weights at early stop). Round r holds, for the r-th density (densest first), every
+Round 0 is the dense network trained from theta0 where a criterion scores trained weights (its weights at
+early stop) or a late-rewinding point is needed; else round 0 is empty. Round r holds, for the r-th density (densest first), every
 criterion's training and each of its controls: `reinit` (the mask, fresh initial weights), `random_prune`
 (the layerwise shuffle: the mask's per-layer counts at random positions) and `invert` (the criterion's
 lowest scores kept). A finished round is checkpointed, so a stopped run resumes at its next round.
@@ -28,19 +28,22 @@ class OneShot(Experiment):
         records: list[dict] = []
         done = self.resumed(checkpoint)
         if done is None:
-            trainer.reset(theta0, pruning.dense_masks(c.spec.kernel_shapes, layers))
-            dense, result = self.train(trainer, "dense", 0, None, snapshot_at=rewind_at)
-            reset_point = result.snapshot if rewind_at is not None else theta0
-            trained = c.spec.kernels(result.best_weights)
+            dense, reset_point, trained = [], theta0, None
+            if c.trains_dense():
+                trainer.reset(theta0, pruning.dense_masks(c.spec.kernel_shapes, layers))
+                record, result = self.train(trainer, "dense", 0, None, snapshot_at=rewind_at)
+                dense = [record]
+                reset_point = result.snapshot if rewind_at is not None else theta0
+                trained = c.spec.kernels(result.best_weights)
             if checkpoint:
                 checkpoint.save_weights(theta0, reset_point)
-                checkpoint.save_round(0, [dense])
-            done = ([[dense]], reset_point, trained)
+                checkpoint.save_round(0, dense)
+            done = ([dense], reset_point, trained)
         rounds, reset_point, trained = done
         for round_records in rounds:
             records += round_records
         self.theta0_kernels = {n: c.spec.kernels(theta0)[n] for n in layers}
-        self.trained_kernels = {n: trained[n] for n in layers}
+        self.trained_kernels = {n: trained[n] for n in layers} if trained is not None else None
         self.scores: dict[tuple[str, bool], dict] = {}
         for round_, density in enumerate(c.oneshot_densities(), start=1):
             if round_ < len(rounds):
@@ -81,7 +84,9 @@ class OneShot(Experiment):
             if first is None:
                 return None
             reset_point = checkpoint.load_reset_point(c.model)
-            dense = networks.load(checkpoint.folder, c.model, "dense", 0)
+            trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if c.trains_dense() else None
+            if reset_point is None or len(first[0]) != c.trains_dense():
+                raise CheckpointError("checkpoint/round_00.json is not the dense training this run makes")
         except (CheckpointError, networks.NetworkError) as e:
             print(f"lth: {e}; training again from round 0", flush=True)
             return None
@@ -95,7 +100,7 @@ class OneShot(Experiment):
             if saved is None:
                 break
             rounds.append(saved[0])
-        return rounds, reset_point, dense.kernels()
+        return rounds, reset_point, trained
 
     def masks(self, name: str, density: float, round_: int, invert: bool = False) -> pruning.Masks:
         """The mask criterion `name` makes at `density` (the scope's rule); `invert` keeps the lowest scores."""

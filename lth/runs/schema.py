@@ -107,7 +107,7 @@ def records_of(config, records: list) -> None:
             expected = {(arm, 0): config.target_density for arm, _ in planned}
         elif config.experiment == "oneshot":  # round r: the r-th density's mask (r = 0: the dense network)
             points = (1.0, *(config.mask_density(d) for d in config.oneshot_densities()))
-            expected = {(arm, r): points[r] for arm, r in planned}
+            expected = {(arm, r): points[r] for arm, r in planned}  # dense: only where the run trains it
         else:
             expected = {("dense", 0): 1.0}
         for i, record in enumerate(records):
