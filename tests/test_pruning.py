@@ -25,7 +25,7 @@ def test_layerwise_pruning_follows_the_ladder_exactly():
         if step is ladder[-1]:
             break
         weights = {n: rng.normal(size=s).astype(np.float32) for n, s in shapes.items()}
-        new = pruning.magnitude_prune_layerwise(weights, masks, config.layer_rates())
+        new = pruning.prune_layerwise({n: np.abs(w) for n, w in weights.items()}, masks, config.layer_rates())
         for n in shapes:
             alive_before = masks[n] > 0
             removed = alive_before & (new[n] == 0)
@@ -41,10 +41,10 @@ def test_layerwise_pruning_follows_the_ladder_exactly():
 def test_global_pruning_ranks_across_layers():
     weights = {"a": np.array([[0.1, 5.0], [0.2, 6.0]], np.float32), "b": np.array([[3.0, 0.05, 4.0, 0.3]], np.float32)}
     masks = {n: np.ones_like(w) for n, w in weights.items()}
-    new = pruning.magnitude_prune_global(weights, masks, 0.5)  # 4 of 8 go: 0.05, 0.1, 0.2, 0.3
+    new = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, masks, 0.5)  # 4 of 8 go: 0.05, 0.1, 0.2, 0.3
     assert new["a"].tolist() == [[0, 1], [0, 1]]
     assert new["b"].tolist() == [[1, 0, 1, 0]]
-    again = pruning.magnitude_prune_global(weights, new, 0.5)  # of 3.0, 4.0, 5.0, 6.0: 3.0 and 4.0 go
+    again = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, new, 0.5)  # of 3.0, 4.0, 5.0, 6.0: 3.0 and 4.0 go
     assert again["b"].sum() == 0 and again["a"].tolist() == [[0, 1], [0, 1]]
 
 
@@ -56,7 +56,7 @@ def test_global_ladder_total_is_exact():
     for step in config.density_ladder():
         assert pruning.overall_density(masks) == pytest.approx(step["density"], abs=1e-12)
         weights = {n: rng.normal(size=s) for n, s in shapes.items()}
-        masks = pruning.magnitude_prune_global(weights, masks, config.prune_rate)
+        masks = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, masks, config.prune_rate)
 
 
 def test_random_masks_keep_each_layers_density():

@@ -1,0 +1,173 @@
+"""Pruning criteria against hand-computed and finite-difference values on tiny networks, and the masks they
+make: the density kept is the density asked, layerwise and global."""
+import numpy as np
+import pytest
+
+from lth import criteria, pruning
+from lth.hparams import RunConfig
+
+
+def tiny_model(seed=0):
+    """4 inputs -> 3 ReLU -> 2 logits, in float64 so finite differences are exact to ~1e-8."""
+    from lth.tf_setup import keras
+
+    init = keras.initializers.RandomNormal(stddev=0.8, seed=seed)
+    model = keras.Sequential([
+        keras.layers.Dense(3, activation="relu", kernel_initializer=init, bias_initializer=init, name="fc1",
+                           dtype="float64"),
+        keras.layers.Dense(2, kernel_initializer=init, bias_initializer=init, name="out", dtype="float64"),
+    ])
+    model.build((None, 4))
+    return model
+
+
+def batch():
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(6, 4)), np.array([0, 1, 0, 1, 1, 0])
+
+
+def loss_at(model, kernels, x, y, temperature=1.0):
+    """Mean cross-entropy of logits / T with the given kernels (NumPy: an independent computation)."""
+    (b1, b2) = (model.get_layer("fc1").bias.numpy(), model.get_layer("out").bias.numpy())
+    hidden = np.maximum(x @ kernels["fc1"] + b1, 0)
+    logits = (hidden @ kernels["out"] + b2) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(y)), y].mean()
+
+
+def numeric_gradient(f, kernels, eps=1e-6):
+    grads = {}
+    for name, k in kernels.items():
+        g = np.zeros_like(k)
+        for index in np.ndindex(k.shape):
+            up = {n: v.copy() for n, v in kernels.items()}
+            down = {n: v.copy() for n, v in kernels.items()}
+            up[name][index] += eps
+            down[name][index] -= eps
+            g[index] = (f(up) - f(down)) / (2 * eps)
+        grads[name] = g
+    return grads
+
+
+def kernels_of(model):
+    return {n: model.get_layer(n).kernel.numpy().copy() for n in ("fc1", "out")}
+
+
+def test_snip_is_the_gradient_times_the_weight():
+    model, (x, y) = tiny_model(), batch()
+    theta = kernels_of(model)
+    g = numeric_gradient(lambda k: loss_at(model, k, x, y), theta)
+    scores = criteria.snip_scores(model, ["fc1", "out"], x, y)
+    for n in theta:
+        np.testing.assert_allclose(scores[n], np.abs(g[n] * theta[n]), rtol=1e-5, atol=1e-9)
+
+
+def test_grasp_is_the_weight_times_the_hessian_gradient_product():
+    model, (x, y) = tiny_model(2), batch()
+    theta = kernels_of(model)
+    T = criteria.GRASP_TEMPERATURE
+
+    def grad(k):
+        return numeric_gradient(lambda kk: loss_at(model, kk, x, y, T), k, eps=1e-5)
+
+    g = grad(theta)
+    eps = 1e-3 / max(np.abs(v).max() for v in g.values())
+    plus = grad({n: theta[n] + eps * g[n] for n in theta})
+    minus = grad({n: theta[n] - eps * g[n] for n in theta})
+    hg = {n: (plus[n] - minus[n]) / (2 * eps) for n in theta}
+    scores = criteria.grasp_scores(model, ["fc1", "out"], x, y)
+    scale = max(np.abs(theta[n] * hg[n]).max() for n in theta)
+    for n in theta:
+        np.testing.assert_allclose(scores[n], theta[n] * hg[n], atol=1e-3 * scale)
+    assert any(np.abs(s).max() > 0 for s in scores.values())
+
+
+def test_synflow_matches_the_hand_computed_path_sums():
+    """R = 1' (|W2|' (|W1|' 1 + |b1|) + |b2|): every unit is active, so dR/dW1[i,j] = sum_k |W2[j,k]| and
+    dR/dW2[j,k] = sum_i |W1[i,j]| + |b1[j]|."""
+    model = tiny_model(3)
+    w1, w2 = np.abs(model.get_layer("fc1").kernel.numpy()), np.abs(model.get_layer("out").kernel.numpy())
+    b1 = np.abs(model.get_layer("fc1").bias.numpy())
+    masks = {"fc1": np.ones_like(w1, np.float32), "out": np.ones_like(w2, np.float32)}
+    masks["fc1"][0, 1] = 0  # a pruned weight carries no flow and scores zero
+    w1m = w1 * masks["fc1"]
+    before = [w.copy() for w in model.get_weights()]
+    scores = criteria.synflow_scores(model, ["fc1", "out"], masks)
+    np.testing.assert_allclose(scores["fc1"], w1m * w2.sum(axis=1)[None, :], rtol=1e-6)
+    np.testing.assert_allclose(scores["out"], w2 * (w1m.sum(axis=0) + b1)[:, None], rtol=1e-6)
+    assert scores["fc1"][0, 1] == 0
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # weights restored
+
+
+def test_synflow_iterates_to_the_exact_density():
+    model = tiny_model(4)
+
+    def keep(scores, alive, d):
+        return pruning.keep_highest(scores, max(1, round(d * 18)), alive)
+
+    masks = criteria.synflow_masks(model, ["fc1", "out"], keep, 0.3, steps=10)
+    assert sum(int(m.sum()) for m in masks.values()) == round(0.3 * 18)
+
+
+def test_weight_criteria_by_hand():
+    theta0 = {"a": np.array([[1.0, -2.0, 0.5]]), "b": np.array([[0.1, -0.3]])}
+    final = {"a": np.array([[-3.0, -2.5, 0.0]]), "b": np.array([[0.1, 0.4]])}
+    s = criteria.weight_scores
+    np.testing.assert_array_equal(s("magnitude", theta0, final)["a"], [[3.0, 2.5, 0.0]])
+    np.testing.assert_array_equal(s("magnitude_init", theta0)["a"], [[1.0, 2.0, 0.5]])
+    np.testing.assert_allclose(s("movement", theta0, final)["a"], [[4.0, 0.5, 0.5]])
+    np.testing.assert_allclose(s("magnitude_increase", theta0, final)["b"], [[0.0, 0.1]])
+    alpha = np.std(final["a"]) / np.std(theta0["a"])
+    np.testing.assert_allclose(s("large_init_large_final", theta0, final)["a"],
+                               [[min(alpha * 1.0, 3.0), min(alpha * 2.0, 2.5), 0.0]])
+    r1 = s("random", theta0, rng=np.random.default_rng(0))["a"]
+    assert r1.shape == (1, 3) and not np.array_equal(r1, s("random", theta0, rng=np.random.default_rng(1))["a"])
+
+
+def test_every_registered_criterion_has_a_definition_and_a_scorer():
+    for name, c in criteria.CRITERIA.items():
+        assert c.definition and c.name == name
+    assert set(criteria.AT_INIT) | set(criteria.AFTER_TRAINING) == set(criteria.NAMES)
+
+
+@pytest.mark.parametrize("scope", ["layerwise", "global"])
+@pytest.mark.parametrize("density", [0.513, 0.211, 0.036, 0.005, 0.0123])
+def test_masks_keep_the_density_asked(scope, density):
+    config = RunConfig(experiment="oneshot", scope=scope, densities=(density,)).validate()
+    shapes = config.prunable_shapes()
+    rng = np.random.default_rng(5)
+    scores = {n: rng.normal(size=s) for n, s in shapes.items()}
+    counts = config.keep_counts(density)
+    masks = pruning.keep_highest(scores, counts)
+    kept = {n: int(m.sum()) for n, m in masks.items()}
+    total = config.total_prunable()
+    if scope == "global":
+        assert sum(kept.values()) == round(density * total)
+        threshold = min(scores[n][masks[n] > 0].min() for n in masks)  # one threshold over all layers
+        assert all(scores[n][masks[n] == 0].max(initial=-np.inf) <= threshold for n in masks)
+    else:
+        assert kept == counts
+        assert abs(sum(kept.values()) / total - density) < 2e-4
+        for n in masks:  # within each layer the highest scores are kept
+            assert scores[n][masks[n] == 0].max(initial=-np.inf) <= scores[n][masks[n] > 0].min()
+    assert pruning.overall_density(masks) == pytest.approx(config.mask_density(density), abs=1e-12)
+
+
+def test_layerwise_split_is_the_ladders_at_its_points():
+    """At a point of the iterative ladder, the one-shot layerwise mask has the ladder's per-layer densities."""
+    lottery = RunConfig(experiment="lottery", rounds=15).validate()
+    for step in lottery.density_ladder()[1:]:
+        config = RunConfig(experiment="oneshot", densities=(step["density"],)).validate()
+        counts = config.keep_counts(step["density"])
+        for n, c in counts.items():
+            size = np.prod(config.prunable_shapes()[n])
+            assert abs(c / size - step["layer_density"][n]) <= 1.5 / size
+
+
+def test_inverted_scores_keep_the_lowest():
+    scores = {"a": np.array([[5.0, 1.0, 3.0, 2.0]])}
+    assert pruning.keep_highest(scores, 2)["a"].tolist() == [[1, 0, 1, 0]]
+    assert pruning.keep_highest({"a": -scores["a"]}, 2)["a"].tolist() == [[0, 1, 0, 1]]
+    with pytest.raises(ValueError, match="not finite"):
+        pruning.keep_highest({"a": np.array([np.nan, 1.0])}, 1)
