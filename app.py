@@ -9,6 +9,7 @@ st.navigation([
     st.Page("pages/baseline.py", title="Baseline", icon=":material/show_chart:"),
     st.Page("pages/lottery.py", title="Lottery ticket", icon=":material/content_cut:"),
     st.Page("pages/tfmot.py", title="tfmot pruning", icon=":material/compress:"),
+    st.Page("pages/methods.py", title="Pruning methods", icon=":material/category:"),
     st.Page("pages/instability.py", title="Instability", icon=":material/timeline:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/list:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/stacked_line_chart:"),

@@ -1,13 +1,15 @@
 """The experiment settings form: every setting the CLI has, checked before anything starts."""
 from __future__ import annotations
 
+import math
 import os
 import re
 
 import pandas as pd
 import streamlit as st
 
-from lth import hparams, models
+from lth import criteria, hparams, models
+from lth.arms import CONTROL_LABELS
 from lth.data import DataError
 from lth.data.datasets import DATASETS, DIR_ENV, SIZES, dataset_source
 from dashboard.remember import SAVED, remembered
@@ -112,10 +114,56 @@ def _lottery_settings(model: str) -> dict:
         if reset != "initial weights (theta0)":
             rewind = int(remembered(st.number_input, "k (late rewinding)", key="lottery-k", default=100, kind="int"))
         controls = remembered(st.multiselect, "Controls at every pruned round", key="lottery-controls",
-                              default=["reinit"], kind="list", options=list(hparams.CONTROLS),
-                              format_func={"reinit": "random reinit", "random_prune": "random pruning"}.get)
+                              default=["reinit"], kind="list", options=["reinit", "random_prune"],
+                              format_func=CONTROL_LABELS.get)
+        criterion = remembered(st.selectbox, "Prune each round by", key="lottery-criterion", default="magnitude",
+                               options=list(criteria.ITERATIVE_CRITERIA),
+                               format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}")
     return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate,
-                output_prune_rate=output_rate, prunable=prunable, rewind=rewind, controls=tuple(controls))
+                output_prune_rate=output_rate, prunable=prunable, rewind=rewind, controls=tuple(controls),
+                criterion=criterion)
+
+
+# The one-shot densities offered: the iterative ladder's points (rounds 1-24 of 20%/10%) and round numbers.
+ONESHOT_DENSITIES = sorted({*hparams.DEFAULT_DENSITIES, 0.8, 0.64, 0.328, 0.135, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01,
+                            0.002}, reverse=True)
+
+
+def _oneshot_settings(model: str) -> dict:
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        names = remembered(st.multiselect, "Pruning criteria", key="oneshot-criteria",
+                           default=list(hparams.RunConfig().criteria), kind="list", options=list(criteria.NAMES))
+        densities = remembered(st.multiselect, "Densities (each criterion prunes to each)", key="oneshot-densities",
+                               default=list(hparams.DEFAULT_DENSITIES), kind="floatlist", options=ONESHOT_DENSITIES,
+                               format_func=lambda d: f"{100 * d:g}%")
+    with c2:
+        scope = remembered(st.radio, "Scope", key="oneshot-scope", default="global", options=list(hparams.SCOPES),
+                           horizontal=True, help="global: one threshold over all prunable weights (a layer can "
+                                                 "collapse); layerwise: each layer at the density iterative "
+                                                 "pruning at the rates below gives it")
+        if scope == "layerwise":  # the split of each density over the layers
+            prune_rate = remembered(st.slider, "Layerwise split: rate of the hidden layers", key="oneshot-rate",
+                                    default=0.2, kind="float", min_value=0.05, max_value=0.9, step=0.05)
+            output_rate = remembered(st.slider, "Layerwise split: rate of the output layer", key="oneshot-out-rate",
+                                     default=0.1, kind="float", min_value=0.0, max_value=0.9, step=0.05)
+        prunable = _prunable("oneshot", model)
+    with c3:
+        reset = remembered(st.radio, "Train the masked network from", key="oneshot-reset",
+                           default="initial weights (theta0)",
+                           options=["initial weights (theta0)", "weights at iteration k"])
+        rewind = "init"
+        if reset != "initial weights (theta0)":
+            rewind = int(remembered(st.number_input, "k (late rewinding)", key="oneshot-k", default=100, kind="int"))
+        controls = remembered(st.multiselect, "Sanity checks of every mask", key="oneshot-controls", default=[],
+                              kind="list", options=list(hparams.CONTROLS), format_func=CONTROL_LABELS.get)
+    if names:
+        st.markdown("\n".join(f"- **{n}**: {criteria.CRITERIA[n].definition}" for n in names))
+    extra = dict(criteria=tuple(names), densities=tuple(densities), scope=scope, prunable=prunable, rewind=rewind,
+                 controls=tuple(controls))
+    if scope == "layerwise":
+        extra.update(prune_rate=prune_rate, output_prune_rate=output_rate)
+    return extra
 
 
 def _tfmot_settings(model: str) -> dict:
@@ -183,6 +231,12 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     elif experiment == "tfmot":
         st.subheader("Pruning (tfmot PolynomialDecay, 20% to 60% of training, every 2%)")
         extra = _tfmot_settings(common["model"])
+    elif experiment == "oneshot":
+        st.subheader("Pruning once, by criterion")
+        extra = _oneshot_settings(common["model"])
+        if not extra["criteria"] or not extra["densities"]:
+            st.error("Choose at least one criterion and one density.")
+            return None
     elif experiment == "instability":
         st.subheader("Instability")
         extra = _instability_settings(common["model"], common["dataset"])
@@ -211,6 +265,8 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     show_plan(configs)
     if experiment == "lottery":
         show_ladder(configs[0])
+    elif experiment == "oneshot":
+        show_oneshot_densities(configs[0])
     elif experiment == "tfmot":
         begin, end, freq = configs[0].tfmot_schedule(configs[0].total_iterations(SIZES[configs[0].dataset][0]))
         st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
@@ -227,7 +283,8 @@ FIELD_NAMES = {"--iterations": "Iterations", "--epochs": "Epochs", "--batch-size
                "--prunable": "Prunable layers", "--controls": "Controls at every pruned round",
                "--rewind-points": "Rewind iterations k", "--rewind": "k (late rewinding)",
                "--schedule-length": "Pruning schedule length", "--ticket-rounds": "Its rounds to test",
-               "--ticket-run": "Sparse tickets from a lottery run", "--data-dir": "Folder with the IDX files"}
+               "--ticket-run": "Sparse tickets from a lottery run", "--data-dir": "Folder with the IDX files",
+               "--criteria": "Pruning criteria", "--densities": "Densities", "--criterion": "Prune each round by"}
 
 
 def field_words(message: str) -> str:
@@ -270,3 +327,19 @@ def show_ladder(config: RunConfig) -> None:
                 + (", per-layer split of global pruning depends on the weights" if config.scope == "global" else "")
                 + ")")
     st.dataframe(table.set_index("round").T, width="stretch")
+
+
+def show_oneshot_densities(config: RunConfig) -> None:
+    """The masks' densities: overall and per layer (layerwise), or overall only (global: the split is the
+    criterion's)."""
+    rows = []
+    for density in config.oneshot_densities():
+        counts = config.keep_counts(density)
+        row = {"asked %": round(100 * density, 3), "overall %": round(100 * config.mask_density(density), 3)}
+        if isinstance(counts, dict):
+            row.update({f"{n} %": round(100 * c / math.prod(s), 2)
+                        for (n, c), s in zip(counts.items(), config.prunable_shapes().values())})
+        rows.append(row)
+    st.markdown("**Planned densities**" + (" (global: each layer's share is the criterion's; a layer can be "
+                                           "emptied, which the figures mark)" if config.scope == "global" else ""))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

@@ -21,11 +21,13 @@ def _parse(text: str, kind: str, options):
         value = [v for v in text.split(",") if v]
     elif kind == "intlist":
         value = [int(v) for v in text.split(",") if v]
+    elif kind == "floatlist":
+        value = [float(v) for v in text.split(",") if v]
     else:
         value = text
     if options is not None:
         allowed = list(options)
-        if kind in ("list", "intlist"):
+        if kind in ("list", "intlist", "floatlist"):
             if not all(v in allowed for v in value):
                 raise ValueError(text)
         elif kind == "float":  # floats from a list of choices: the nearest spelling in the list
@@ -40,8 +42,8 @@ def _parse(text: str, kind: str, options):
 def _to_url(value, kind: str) -> str:
     # floats in their shortest exact spelling (repr): "0.15", and 0.1 + 0.05 as what it is, so a link reopens
     # exactly the value it was made from (":g" kept 6 digits)
-    if kind in ("list", "intlist"):
-        return ",".join(map(str, value))
+    if kind in ("list", "intlist", "floatlist"):
+        return ",".join(map(repr if kind == "floatlist" else str, value))
     return repr(float(value)) if kind == "float" else str(value)
 
 

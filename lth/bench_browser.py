@@ -20,7 +20,7 @@ from pathlib import Path
 from lth.bench_watch import ROOT, streamlit_server
 
 PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
-         "tfmot": "tfmot gradual pruning", "instability": "Instability: linear mode connectivity",
+         "tfmot": "tfmot gradual pruning", "methods": "Pruning methods: prune once", "instability": "Instability: linear mode connectivity",
          "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}
 STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 

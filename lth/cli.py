@@ -409,7 +409,6 @@ def cmd_preset(args) -> int:
               file=sys.stderr)
         return 1
     if args.export:
-        from lth import export
         from lth.fsutil import output_folder
 
         try:
@@ -419,14 +418,12 @@ def cmd_preset(args) -> int:
         results = store.results_frame(run_ids, unfinished=args.partial)
         if results.empty:
             return _fail("preset", "no results yet to export")
-        export.write_figures(folder, presets.preset_figures(preset.name, results), ("png", "svg"))
-        (folder / f"{preset.name}_results.csv").write_bytes(export.table_bytes(results, "csv"))
-        from lth import statistics
+        companion = presets.companion_results(preset.name, args.budget, args.dataset, store)
+        if not companion.empty:
+            import pandas as pd
 
-        comparison = statistics.comparisons(results, "early_stop_test_accuracy")
-        (folder / f"{preset.name}_comparisons.csv").write_bytes(export.table_bytes(comparison, "csv"))
-        table = presets.density_table(preset.name, results)
-        (folder / f"{preset.name}_table.md").write_text(table.to_markdown(index=False) + "\n")
+            results = pd.concat([results, companion], ignore_index=True)
+        table = presets.export(preset.name, results, folder)
         print(table.to_markdown(index=False))
         print(f"figures and data written to {folder}", file=sys.stderr)
     return 0

@@ -199,9 +199,66 @@ def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_ac
                            "hovertemplate": f"winning ticket ({kind}) at %{{x:.1f}}%: ticket − dense "
                                             "%{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
                                             "%{customdata[2]:+.2f}]<extra></extra>"})
+    traces += _collapse_marks(results, stats)
     band_text = "±1 std" if band == "std" else "min-max"
     return _density_figure(traces, f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
                            METRICS.get(metric, metric), 480)
+
+
+def collapsed(results: pd.DataFrame) -> pd.Series:
+    """Whether each training's mask kept no weight of some layer (layer collapse: the network is cut)."""
+    layer_cols = [c for c in results.columns if c.startswith("density_") and c != "density_pct"]
+    if results.empty or not layer_cols:
+        return pd.Series(False, index=results.index)
+    return results[layer_cols].eq(0).any(axis=1)
+
+
+def _collapse_marks(results: pd.DataFrame, stats: pd.DataFrame) -> list[dict]:
+    """A cross on every plotted point where at least one seed's training lost a whole layer."""
+    if results.empty or stats.empty:
+        return []
+    cut = results[collapsed(results)]
+    if cut.empty:
+        return []
+    cut = cut.assign(density_pct=(100 * cut["density"]).round(2))
+    counts = cut.groupby(["series", "arm", "density_pct"]).size().rename("collapsed").reset_index()
+    points = stats.merge(counts, on=["series", "arm", "density_pct"])
+    if points.empty:
+        return []
+    return [{"type": "scatter", "x": points["density_pct"].tolist(), "y": points["mean"].tolist(), "mode": "markers",
+             "name": "layer collapse (a layer kept no weight)",
+             "customdata": points[["collapsed", "seeds"]].to_numpy().tolist(),
+             "marker": {"symbol": "x-thin-open", "size": 16, "color": "#000", "line": {"width": 2, "color": "#000"}},
+             "hovertemplate": "layer collapse at %{x:.2f}%: %{customdata[0]} of %{customdata[1]} seeds<extra></extra>"}]
+
+
+LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def layer_density_vs_density(results: pd.DataFrame) -> go.Figure:
+    """Per-layer density against the overall density for every pruned arm (mean over seeds), one colour per
+    arm and one dash per layer: where a criterion empties a layer (layer collapse) its line drops to the floor."""
+    layer_cols = [c for c in results.columns if c.startswith("density_") and c != "density_pct"]
+    frame = results[results[layer_cols].notna().any(axis=1)] if layer_cols and not results.empty else results.iloc[:0]
+    traces, floor = [], 1e-4  # an empty layer is drawn on the floor of the log axis
+    if not frame.empty:
+        frame = frame.assign(density_pct=(100 * frame["density"]).round(2))
+        means = frame.groupby(["label", "arm", "density_pct"], sort=False)[layer_cols].mean().reset_index()
+        for (label, arm), group in means.groupby(["label", "arm"], sort=False):
+            group = group.sort_values("density_pct", ascending=False)
+            for i, column in enumerate(layer_cols):
+                if group[column].isna().all():
+                    continue
+                layer = column.removeprefix("density_")
+                traces.append({"type": "scatter", "x": group["density_pct"].tolist(),
+                               "y": (100 * group[column].clip(lower=floor)).tolist(), "mode": "lines+markers",
+                               "name": f"{ARM_LABELS.get(arm, arm)} · {layer}", "legendgroup": arm,
+                               "line": {"color": ARM_COLORS.get(arm, "#333"), "dash": LAYER_DASHES[i % 6]},
+                               "hovertemplate": f"{layer} at %{{x:.2f}}% overall: %{{y:.3g}}% kept<extra></extra>"})
+    figure = _density_figure(traces, "per-layer density against overall density (mean over seeds; an emptied "
+                             "layer sits on the floor)", "layer density (% kept, log)", 480)
+    figure.update_layout(yaxis={"type": "log", "title": {"text": "layer density (% kept, log)"}})
+    return figure
 
 
 def early_stop_vs_density(results: pd.DataFrame, band: str = "std", stats: pd.DataFrame | None = None) -> go.Figure:

@@ -233,7 +233,55 @@ def preset_figures(name: str, results) -> dict:
     out = {f"{name}_accuracy_vs_density": figures.accuracy_vs_density(results, stats=stats, verdicts=verdicts)}
     if name == "frankle-carbin-lenet300":
         out[f"{name}_early_stop_vs_density"] = figures.early_stop_vs_density(results, stats=stats)
+    if name == "pruning-methods":
+        out[f"{name}_layer_density"] = figures.layer_density_vs_density(results[results["experiment"] == "oneshot"])
     return out
+
+
+# Results of another preset a preset is read beside (pruning-methods: iterative magnitude pruning), and where
+# they were committed for runs no longer in the store.
+COMPANIONS = {"pruning-methods": "frankle-carbin-lenet300"}
+COMMITTED = {("frankle-carbin-lenet300", "full", "fashion-mnist"):
+             "docs/results/fashion-mnist/frankle-carbin-lenet300_results.csv"}
+
+
+def companion_results(name: str, budget: str, dataset: str | None, store):
+    """The companion preset's results for the same budget and data: from the store where its runs finished
+    there, else from the results committed with this project (an empty frame where neither exists)."""
+    import pandas as pd
+    from pathlib import Path
+
+    from lth.runs.queue import check
+
+    other = COMPANIONS.get(name)
+    if other is None or budget not in PRESETS[other].budgets:
+        return pd.DataFrame()
+    configs = PRESETS[other].configs(budget, dataset)
+    try:
+        ids = [check(c, None, download=False).run_id for c in configs]
+    except Exception:  # the data is not here: nothing of the store can match it
+        ids = []
+    found = store.results_frame(ids) if ids else pd.DataFrame()
+    if not found.empty and found["run_id"].nunique() == len(ids):
+        return found
+    committed = COMMITTED.get((other, budget, configs[0].dataset))
+    path = Path(__file__).resolve().parent.parent / committed if committed else None
+    return pd.read_csv(path) if path is not None and path.is_file() else found
+
+
+def export(name: str, results, folder):
+    """The preset's figures (PNG, SVG), results (CSV), paired comparisons (CSV) and table (markdown) written
+    to `folder`; returns the table."""
+    from lth import export as files, statistics
+
+    files.write_figures(folder, preset_figures(name, results), ("png", "svg"))
+    (folder / f"{name}_results.csv").write_bytes(files.table_bytes(results, "csv"))
+    comparison = (statistics.method_comparisons(results, "early_stop_test_accuracy") if name == "pruning-methods"
+                  else statistics.comparisons(results, "early_stop_test_accuracy"))
+    (folder / f"{name}_comparisons.csv").write_bytes(files.table_bytes(comparison, "csv"))
+    table = density_table(name, results)
+    (folder / f"{name}_table.md").write_text(table.to_markdown(index=False) + "\n")
+    return table
 
 
 # The densities of the paper's table (Frankle & Carbin, LeNet-300-100): lottery rounds 0, 3, 7, 9, 12, 15.
@@ -250,18 +298,20 @@ def density_table(name: str, results):
     from lth import statistics
 
     frame = statistics.with_dense(results)  # round 0 of a lottery run is the dense network
-    if name == "frankle-carbin-lenet300":
-        frame = frame[frame["round"].isin(TABLE_ROUNDS)]
+    if name in ("frankle-carbin-lenet300", "pruning-methods"):  # the lottery runs' rounds at the paper's points
+        frame = frame[(frame["experiment"] != "lottery") | frame["round"].isin(TABLE_ROUNDS)]
     frame = frame.assign(density_pct=(100 * frame["density"]).round(1))
     rows = []
     for (density, arm), group in frame.groupby(["density_pct", "arm"], sort=False):
         acc, stop = group["early_stop_test_accuracy"], group["early_stop_iteration"]
-        rows.append({"density %": density, "arm": arm, "seeds": len(group),
+        rows.append({"density %": density, "arm": arm if group["experiment"].iloc[0] != "lottery" or arm == "dense"
+                     else f"IMP {arm}", "seeds": len(group),
                      "test accuracy % (mean ± std)": f"{100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f}"
                      if len(group) > 1 else f"{100 * acc.mean():.2f}",
                      "early-stop iteration (mean ± std)": f"{stop.mean():,.0f} ± {stop.std(ddof=1):,.0f}"
                      if len(group) > 1 else f"{stop.mean():,.0f}"})
-    arms = ["dense", "ticket", "pruned", "reinit", "random_prune"]
+    from lth.arms import NAMES
+
     table = pd.DataFrame(rows)
-    table["order"] = table["arm"].map({a: i for i, a in enumerate(arms)})
+    table["order"] = table["arm"].map({a: i for i, a in enumerate(NAMES)})
     return table.sort_values(["density %", "order"], ascending=[False, True]).drop(columns="order")

@@ -151,3 +151,63 @@ def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:
     against_dense = comparison[comparison["against"] == "dense"].reset_index(drop=True)
     against_dense = against_dense.assign(verdict=against_dense.apply(verdict_words, axis=1))
     return against_dense[VERDICT_COLUMNS]
+
+
+def _close_density(a: float, b: float) -> bool:
+    """The same point of the density axis: a one-shot density and the iterative ladder's step it names
+    (0.211 and 21.07%) differ by well under 2%."""
+    return abs(a - b) <= 0.02 * max(a, b)
+
+
+def method_comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Every one-shot method (a criterion's plain mask) at each density, paired by seed, against: its own
+    controls (random_prune = the layerwise shuffle, reinit, invert), the dense network, and the IMP ticket
+    of a lottery run at that density that trains the same way (same `training` key) where one is there.
+    A positive difference: the method is more accurate (or stops later) than what it is compared with."""
+    from lth.arms import criterion_of
+
+    if results.empty or "experiment" not in results or not results["experiment"].eq("oneshot").any():
+        return pd.DataFrame()
+    frame = with_dense(results)
+    frame = frame.assign(density_pct=(100 * frame["density"]).round(2))
+    imp = frame[(frame["experiment"] == "lottery") & (frame["arm"] == "ticket")]
+    rows = []
+    for (label, arm, density), at in frame[frame["experiment"] == "oneshot"].groupby(
+            ["label", "arm", "density_pct"], sort=False):
+        parts = criterion_of(arm)
+        if parts is None or parts[1] is not None:
+            continue
+        name = parts[0]
+        group = frame[frame["label"] == label]
+        method = at.drop_duplicates("seed").set_index("seed")
+        others = {}
+        for control in ("random_prune", "reinit", "invert"):
+            others[control] = group[(group["arm"] == f"{name}-{control}") & (group["density_pct"] == density)]
+        others["dense"] = _dense_reference(frame, group)
+        same = imp[(imp["training"] == at["training"].iloc[0])
+                   & imp["density_pct"].map(lambda d: _close_density(d, density))]
+        others["IMP ticket"] = same
+        for against, other in others.items():
+            other = other.drop_duplicates("seed").set_index("seed")
+            seeds = sorted(set(method.index) & set(other.index))
+            if not seeds:
+                continue
+            acc = paired(method.loc[seeds, metric], other.loc[seeds, metric])
+            stop = paired(method.loc[seeds, "early_stop_iteration"], other.loc[seeds, "early_stop_iteration"])
+            rows.append({"label": label, "method": name, "density_pct": density, "against": against,
+                         "n": acc["n"], "accuracy_diff": acc["diff"], "accuracy_ci_low": acc["ci_low"],
+                         "accuracy_ci_high": acc["ci_high"], "accuracy_p": acc["p_value"],
+                         "early_stop_diff": stop["diff"], "early_stop_ci_low": stop["ci_low"],
+                         "early_stop_ci_high": stop["ci_high"], "early_stop_p": stop["p_value"]})
+    return pd.DataFrame(rows)
+
+
+def difference_words(row) -> str:
+    """A paired difference in words: which side is more accurate, or neither detectably."""
+    if row["n"] < 2 or pd.isna(row["accuracy_ci_low"]):
+        return "fewer than 2 seeds"
+    if row["accuracy_ci_low"] > 0:
+        return "more accurate"
+    if row["accuracy_ci_high"] < 0:
+        return "less accurate"
+    return "no detectable difference"

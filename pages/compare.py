@@ -51,6 +51,21 @@ early = figures.early_stop_vs_density(chosen, band, stats)
 st.plotly_chart(early, key="fig-early")
 figure_downloads(early, "early_stop_vs_density", "dl-early")
 
+methods = statistics.method_comparisons(chosen, metric)
+if chosen["experiment"].eq("oneshot").any():
+    st.subheader("Pruning methods")
+    st.caption("Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
+               "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
+               "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
+               "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse).")
+    layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
+    st.plotly_chart(layers, key="fig-layers")
+    figure_downloads(layers, "layer_density_vs_density", "dl-layers")
+    if not methods.empty:
+        methods = methods.assign(verdict=methods.apply(statistics.difference_words, axis=1))
+        st.dataframe(readable(methods), hide_index=True, width="stretch")
+        table_downloads(methods, "method_comparisons", "dl-methods")
+
 COMPRESSION = {"compression_ratio": "compression ratio (.h5 file / gzip'ed)", "gzip_bytes": "gzip'ed .h5 bytes",
                "nonzero_params": "non-zero parameters", "nonzero_macs": "non-zero multiply-accumulates per image"}
 if "compression_ratio" in chosen and chosen["compression_ratio"].notna().any():

@@ -14,7 +14,7 @@ CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (make test installs it)")
 PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
-         "tfmot": "tfmot gradual pruning", "instability": "Instability: linear mode connectivity",
+         "tfmot": "tfmot gradual pruning", "methods": "Pruning methods: prune once", "instability": "Instability: linear mode connectivity",
          "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}
 
 

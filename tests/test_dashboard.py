@@ -9,8 +9,8 @@ from conftest import ROOT
 from lth import export
 from lth.runs import RunStore
 
-PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/instability.py",
-         "pages/runs.py", "pages/compare.py", "pages/analysis.py"]
+PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/methods.py",
+         "pages/instability.py", "pages/runs.py", "pages/compare.py", "pages/analysis.py"]
 
 
 def chart_figure(chart) -> dict:
@@ -77,6 +77,36 @@ def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, 
     assert any("“k (late rewinding)” 5000 must be below the 1500 training iterations" in e.value for e in at.error)
     assert at.button(key="lottery-start").disabled is True
     assert not at.exception
+
+
+def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
+    from lth import criteria
+
+    at = open_page("pages/methods.py", monkeypatch, tmp_path)
+    at.multiselect(key="oneshot-criteria").set_value(["synflow", "magnitude"]).run()
+    at.multiselect(key="oneshot-densities").set_value([0.211, 0.036]).run()
+    at.multiselect(key="oneshot-controls").set_value(["random_prune"]).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert criteria.CRITERIA["synflow"].definition in text and criteria.CRITERIA["snip"].definition not in text
+    assert any("Plan: 1 run, 9 trainings" in c.value for c in at.caption)  # dense + 2 x 2 x (mask, shuffle)
+    planned = at.dataframe[0].value
+    assert planned["asked %"].tolist() == [21.1, 3.6]
+    at.radio(key="oneshot-scope").set_value("layerwise").run()
+    planned = at.dataframe[0].value
+    assert planned.loc[0, "fc1 %"] == pytest.approx(21.0, abs=0.1) and planned.loc[0, "out %"] == pytest.approx(47.8, abs=0.15)
+    at.multiselect(key="oneshot-densities").set_value([]).run()
+    assert at.button(key="oneshot-start").disabled
+    at.multiselect(key="oneshot-densities").set_value([0.05]).run()
+    at.number_input(key="oneshot-iterations").set_value(40).run()
+    at.number_input(key="oneshot-eval").set_value(20).run()
+    at.button(key="oneshot-start").click().run()
+    assert not at.exception
+    store = RunStore(tmp_path)
+    (run_id,) = store.run_ids()
+    config = store.config(run_id)
+    assert config.experiment == "oneshot" and config.criteria == ("synflow", "magnitude")
+    assert config.densities == (0.05,) and config.controls == ("random_prune",) and config.scope == "layerwise"
+    runs.cancel(run_id, store)
 
 
 def test_starting_a_tiny_run_from_the_ui(monkeypatch, tmp_path):
@@ -502,7 +532,8 @@ def test_a_run_cancelled_elsewhere_while_selected_offers_resume(monkeypatch, tmp
     assert any(m.value.startswith("**State:** cancelled") for m in at.markdown)
 
 
-@pytest.mark.parametrize("page", ["pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/instability.py"])
+@pytest.mark.parametrize("page", ["pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/methods.py",
+                                  "pages/instability.py"])
 def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_path):
     """Every field set to a value other than its default, then the page's URL opened in a new session:
     every field comes back as it was (whole numbers stay whole: seed=7, never 7.0)."""
@@ -527,8 +558,11 @@ def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_pat
                 return None
 
         # options are shown formatted; the underlying values are found among the forms' own choices
+        from lth import criteria, hparams
+
         candidates = (list(getattr(w, "options", [])) + forms.DENSITIES + forms.LEARNING_RATES + forms.BATCH_SIZES
-                      + ["reinit", "random_prune"] + [n for m in models.MODELS.values() for n in m.layer_names])
+                      + forms.ONESHOT_DENSITIES + list(criteria.NAMES) + list(hparams.CONTROLS)
+                      + [n for m in models.MODELS.values() for n in m.layer_names])
         if kind == "number_input":
             w.set_value(w.value + (1 if isinstance(w.value, int) else 0.5)).run()
         elif kind == "slider":
