@@ -106,6 +106,8 @@ def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
     config = store.config(run_id)
     assert config.experiment == "oneshot" and config.criteria == ("synflow", "magnitude")
     assert config.densities == (0.05,) and config.controls == ("random_prune",) and config.scope == "layerwise"
+    from lth import runs
+
     runs.cancel(run_id, store)
 
 
