@@ -14,6 +14,8 @@ from lth.data import DataError
 from lth.data.datasets import DATASETS, DIR_ENV, SIZES, dataset_source
 from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
+from lth.runs import kept as kept_networks
+from lth.runs import tables as run_tables
 
 BATCH_SIZES = [10, 20, 30, 60, 100, 128, 256, 600, 1000]
 LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
@@ -196,11 +198,11 @@ def _instability_settings(model: str, dataset: str) -> dict:
             points = None
     s = store()
     sources = {}
-    for run in s.runs().itertuples():
+    for run in run_tables.runs_frame(s).itertuples():
         if run.experiment != "lottery" or run.model != model or run.dataset != dataset:
             continue
         try:
-            rounds = sorted(r for a, r in s.kept_networks(run.run_id) if a == "ticket" and r > 0)
+            rounds = sorted(r for a, r in kept_networks.networks_of(s, run.run_id) if a == "ticket" and r > 0)
         except (StoreError, Corrupt, OSError):
             continue
         if rounds:

@@ -13,8 +13,10 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.common import readable, table_downloads
+from lth import paths
 from lth.networks import EXPORT_FORMATS, NetworkError, compression_table
 from lth.runs import Corrupt, RunStore, StoreError
+from lth.runs import kept as kept_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 MIME = {"keras": "application/zip", "h5": "application/x-hdf5", "savedmodel": "application/zip",
@@ -53,7 +55,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
     st.dataframe(readable(table), hide_index=True, width="stretch")
     table_downloads(table, f"{run_id}_compression", key=f"compression-{run_id}")
     try:
-        kept = store.kept_networks(run_id)
+        kept = kept_networks.networks_of(store, run_id)
     except (StoreError, Corrupt, OSError) as e:
         st.error(str(e))
         return
@@ -83,7 +85,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
             data, name, made_fmt, _ = st.session_state[ready]
             st.download_button(f"Download {name} ({len(data) / 1e6:.2f} MB)", data=data, file_name=name,
                                mime=MIME[made_fmt], key=f"export-download-{run_id}", on_click="ignore")
-    folder = store.path(run_id) / "tensorboard"
+    folder = store.path(run_id) / paths.TENSORBOARD
     if folder.is_dir() and not folder.is_symlink():
         st.markdown("**TensorBoard** — losses, accuracies and densities of every arm and round:")
         # the virtual environment's own tensorboard: a plain shell has no `tensorboard` on its PATH

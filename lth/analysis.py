@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lth.networks import Network
+from lth.runs import kept as kept_networks
+from lth.runs import tables as run_tables
 
 IMAGE_SIDE = 28
 
@@ -136,8 +138,8 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
     (models reading pixels in a pruned layer), per-layer density per round, theta0 and dense-trained weights
     of the kept against the pruned, mask overlap between rounds and with `other_seed`'s run at this round.
     Raises NetworkError when the network is not kept."""
-    net = store.network(run_id, arm, round_)
-    summary = store.results(run_id) or store.completed_rounds_summary(run_id) or {"results": []}
+    net = kept_networks.network(store, run_id, arm, round_)
+    summary = store.results(run_id) or run_tables.completed_rounds_summary(store, run_id) or {"results": []}
     records = summary["results"]
     figures, tables = {}, {}
     if first_pixel_layer(net) is not None:
@@ -148,20 +150,20 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
         figures["layer_density"] = layer_density_figure(records, density_arm)
         tables["layer_density"] = layer_density_frame(records, density_arm)
     if net.masks:
-        theta0 = Network(net.model, arm, 0, store.theta0(run_id), {}).kernels()
+        theta0 = Network(net.model, arm, 0, kept_networks.theta0(store, run_id), {}).kernels()
         figures["theta0_histograms"] = weight_histograms(
             theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {arm} round {round_}",
             "theta0")
-        kept_nets = store.kept_networks(run_id)
+        kept_nets = kept_networks.networks_of(store, run_id)
         # the run's own dense network: a lottery run's round 0 (tfmot runs have none)
         experiment = store.config_and_record(run_id)[1].experiment
         dense = ("ticket", 0) if experiment == "lottery" and ("ticket", 0) in kept_nets else None
         if dense is not None:
-            trained = {k: np.abs(v) for k, v in store.network(run_id, *dense).kernels().items()}
+            trained = {k: np.abs(v) for k, v in kept_networks.network(store, run_id, *dense).kernels().items()}
             figures["trained_histograms"] = weight_histograms(
                 trained, net.masks, f"|trained weights| of the dense network (round 0), split by the mask of "
                                     f"{arm} round {round_}", "|w| after dense training")
-        masks_by_round = {r: net.masks if r == round_ else store.network(run_id, a, r).masks
+        masks_by_round = {r: net.masks if r == round_ else kept_networks.network(store, run_id, a, r).masks
                           for a, r in kept_nets if a == arm and r > 0}
         if len(masks_by_round) > 1:
             tables["round_overlap"] = round_overlaps(masks_by_round)
@@ -171,7 +173,7 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
 
                 raise NetworkError(f"run {other_seed} is not this run with another seed (model, data or settings "
                                    f"differ): its masks cannot be compared")
-            other = store.network(other_seed, arm, round_)
+            other = kept_networks.network(store, other_seed, arm, round_)
             tables["seed_overlap"] = pd.DataFrame([{"run": run_id, "other_run": other_seed,
                                                     **seed_overlap(net.masks, other.masks)}])
     return figures, tables

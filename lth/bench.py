@@ -19,12 +19,13 @@ import time
 
 import numpy as np
 
-from lth import models, pruning
+from lth import models, paths, pruning
 from lth.data import Dataset, load_dataset
 from lth.device import cpu_name, training_device
 from lth.hparams import RunConfig
 from lth.tf_setup import keras, tf
 from lth.training import BatchOrder, Trainer
+from lth.runs import tables as run_tables
 
 TRAIN_SAMPLES = 60_000
 DENSITIES = (0.211, 0.036)  # rounds 7 and 15 of the paper's ladder
@@ -156,11 +157,11 @@ def compare_page_seconds(runs: int = 500) -> dict:
                        for step in ladder for arm in (("ticket", "reinit") if step["round"] else ("ticket",))]
             store.create(rid, config, data_dir=None, fingerprint="0123456789abcdef", planned_evaluations=1)
             store.update_status(rid, state=RunState.DONE, started=1.0, ended=2.0)
-            write_json_atomic(store.path(rid) / "results.json", {
+            write_json_atomic(store.path(rid) / paths.RESULTS, {
                 "config": config.canonical(), "device": {"name": "CPU", "kind": "CPU", "warning": None},
                 "results": records, "run_id": rid, "seconds": 1.0})
         start = time.perf_counter()
-        results = store.results_frame()
+        results = run_tables.results_frame(store)
         load = time.perf_counter() - start
         stats = figures.aggregate(results, "early_stop_test_accuracy")  # as the compare page does
         figures.accuracy_vs_density(results, stats=stats)
@@ -168,7 +169,7 @@ def compare_page_seconds(runs: int = 500) -> dict:
         figures.layer_density_table(results)
         total = time.perf_counter() - start
         start = time.perf_counter()
-        store.runs()
+        run_tables.runs_frame(store)
         listing = time.perf_counter() - start
     return {"runs": runs, "results_rows": len(results), "load_s": load, "load_and_figures_s": total,
             "run_table_s": listing}

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lth import paths
 from lth.bench_watch import ROOT, streamlit_server
 
 PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="lth-bench-browser-") as tmp:
         store = Path(tmp) / "store"
         if args.store:
-            shutil.copytree(args.store, store, ignore=shutil.ignore_patterns("*.lock", "tensorboard"))
+            shutil.copytree(args.store, store, ignore=shutil.ignore_patterns(paths.LOCK_PATTERN, paths.TENSORBOARD))
         else:
             small_store(store)
         with streamlit_server(store) as (url, _):

@@ -22,6 +22,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from lth import paths
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -92,7 +94,7 @@ def _tree_cpu_seconds(root_pid: int, names=("chrom", "headless")) -> float:
 
 def _last_iteration(store: Path, run_id: str) -> tuple[int, int]:
     """(evaluations so far, iteration of the last one) from the run's metric lines."""
-    lines = (store / run_id / "metrics.jsonl").read_bytes().splitlines()
+    lines = (store / run_id / paths.METRICS).read_bytes().splitlines()
     for line in reversed(lines):
         try:
             return len(lines), json.loads(line)["iteration"]
@@ -124,7 +126,7 @@ def main(argv=None) -> int:
                 [sys.executable, "-m", "lth", "submit", "--iterations", "2000000", "--eval-every", "100",
                  "--seed", "100", "--cache-dir", str(store)], cwd=ROOT, capture_output=True, text=True,
                 check=True).stdout.strip()
-            metrics = store / run_id / "metrics.jsonl"
+            metrics = store / run_id / paths.METRICS
             while not metrics.exists() or _last_iteration(store, run_id)[0] < args.on_screen:
                 time.sleep(1)
             schedule = [watched for i in range(args.pairs) for watched in ((True, False) if i % 2 == 0

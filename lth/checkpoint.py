@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lth import models, networks, pruning
+from lth import models, networks, paths, pruning
 from lth import records as records_check
 from lth.errors import Explained
 from lth.fsutil import ArrayFileError, read_npz, write_json_atomic, write_npz_atomic
@@ -32,21 +32,21 @@ class RoundCheckpoint:
         arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
         if any(not np.array_equal(a, b) for a, b in zip(theta0, reset_point)):  # late rewinding only
             arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
-        write_npz_atomic(self.folder / "weights.npz", arrays)
+        write_npz_atomic(self.folder / paths.WEIGHTS, arrays)
 
     def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> None:
         networks.save(self.folder, arm, round_, weights, masks)
 
     def load_reset_point(self, model: str) -> list[np.ndarray] | None:
         """The saved reset point, None if absent; raises CheckpointError naming the file if it is unusable."""
-        path = self.folder / "weights.npz"
+        path = self.folder / paths.WEIGHTS
         if not path.exists() and not path.is_symlink():
             return None
         shapes = models.get_spec(model).weight_shapes()
         arrays = self._arrays(path, networks.weights_file_shapes(model))
         prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
         if any(f"{prefix}{i}" not in arrays for i in range(len(shapes))):
-            raise CheckpointError(f"checkpoint/weights.npz lacks some of the {model} weights")
+            raise CheckpointError(f"{paths.in_checkpoint(paths.WEIGHTS)} lacks some of the {model} weights")
         return [arrays[f"{prefix}{i}"] for i in range(len(shapes))]
 
     def save_round(self, round_: int, records: list[dict], masks: pruning.Masks | None = None,
@@ -55,18 +55,18 @@ class RoundCheckpoint:
         if masks is not None:
             arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
             arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
-            write_npz_atomic(self.folder / f"round_{round_:02d}.npz", arrays)
-        write_json_atomic(self.folder / f"round_{round_:02d}.json", records)
+            write_npz_atomic(self.folder / paths.round_masks(round_), arrays)
+        write_json_atomic(self.folder / paths.round_records(round_), records)
 
     def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]] | None
                    ) -> tuple[list[dict], pruning.Masks | None] | None:
         """(records, masks for the next round) of a completed round, or None; `shapes`: the prunable
         kernels (None: a one-shot round, which keeps no masks file). Raises CheckpointError naming the file when the round's files are not what a finished
         round writes (the round is then trained again)."""
-        json_path = self.folder / f"round_{round_:02d}.json"
+        json_path = self.folder / paths.round_records(round_)
         if not json_path.exists() and not json_path.is_symlink():
             return None
-        name = f"checkpoint/{json_path.name}"
+        name = paths.in_checkpoint(json_path.name)
         if json_path.is_symlink() or not json_path.is_file() or json_path.stat().st_size > 16 * 2**20:
             raise CheckpointError(f"{name} is not a file the run wrote")
         try:
@@ -79,9 +79,9 @@ class RoundCheckpoint:
         if shapes is None:
             return records, None
         expected = {f"{kind}/{n}": shape for kind in ("mask", "next") for n, shape in shapes.items()}
-        arrays = self._arrays(self.folder / f"round_{round_:02d}.npz", expected)
+        arrays = self._arrays(self.folder / paths.round_masks(round_), expected)
         if set(arrays) != set(expected) or not all(np.isin(a, (0, 1)).all() for a in arrays.values()):
-            raise CheckpointError(f"checkpoint/round_{round_:02d}.npz does not hold the round's 0/1 masks")
+            raise CheckpointError(f"{paths.in_checkpoint(paths.round_masks(round_))} does not hold the round's 0/1 masks")
         next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
         return records, next_masks
 
@@ -89,11 +89,11 @@ class RoundCheckpoint:
     def _arrays(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         """The arrays of a checkpoint file, their names and shapes checked from the headers before reading."""
         if path.is_symlink() or not path.is_file():
-            raise CheckpointError(f"checkpoint/{path.name} is missing or not a file the run wrote")
+            raise CheckpointError(f"{paths.in_checkpoint(path.name)} is missing or not a file the run wrote")
         try:
             return read_npz(path, expected)
         except ArrayFileError as e:
-            raise CheckpointError(f"checkpoint/{e}") from None
+            raise CheckpointError(paths.in_checkpoint(str(e))) from None
 
 
 class CheckpointError(Explained, ValueError):

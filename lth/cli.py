@@ -12,6 +12,9 @@ import sys
 
 from lth import hparams
 from lth.data.datasets import DATASETS
+from lth.runs import kept as kept_networks
+from lth.runs import settings as store_settings
+from lth.runs import tables as run_tables
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -193,7 +196,7 @@ def _store_command(args, action) -> int:
 def cmd_status(args) -> int:
     def action(store):
         store.folder(args.run_id)  # no such run, or a link: one line
-        row = store.run_row(args.run_id)  # the same verdict as `list`: a corrupt run says so, and why
+        row = run_tables.run_row(store, args.run_id)  # the same verdict as `list`: a corrupt run says so, and why
         if row["state"] == "corrupt":
             return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
         status = store.status(args.run_id)
@@ -206,13 +209,13 @@ def cmd_status(args) -> int:
 def cmd_list(args) -> int:
     from lth.runs import schedule
 
-    from lth.runs.store import printable
+    from lth.runs.processes import printable
 
     def action(store):
         schedule(store)
-        for problem in store.settings().problems:
+        for problem in store_settings.read(store).problems:
             print(f"lth list: warning: {problem}", file=sys.stderr)
-        runs = store.runs()
+        runs = run_tables.runs_frame(store)
         if args.json:
             print(runs.to_json(orient="records"))
         elif runs.empty:
@@ -260,7 +263,7 @@ def cmd_export_model(args) -> int:
         if store.finished_results(args.run_id) is None:  # list's notion of a usable run (corrupt: raised)
             return _fail(args.command, f"run {args.run_id} is {store.status(args.run_id)['state']}: only a finished "
                                        f"run's networks are exported")
-        network = store.network(args.run_id, args.arm, args.round)  # refused here before TensorFlow loads
+        network = kept_networks.network(store, args.run_id, args.arm, args.round)  # refused here before TensorFlow loads
         output_file(args.out, EXPORT_SUFFIX[args.format])
         from lth import model_export
 
@@ -294,12 +297,12 @@ def cmd_analyze(args) -> int:
         from lth.fsutil import output_folder
 
         _, config = store.config_and_record(args.run_id)
-        row = store.run_row(args.run_id)  # a run list shows corrupt is analysed by nobody
+        row = run_tables.run_row(store, args.run_id)  # a run list shows corrupt is analysed by nobody
         if row["state"] == "corrupt":
             return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
         output_folder(args.export, create=False)  # a bad folder is refused before anything is computed
         if config.experiment == "instability":
-            frame = store.instability_frame([args.run_id])
+            frame = run_tables.instability_frame(store, [args.run_id])
             if frame.empty:
                 return _fail(args.command, f"instability run {args.run_id} has not finished")
             stem = args.run_id
@@ -312,7 +315,7 @@ def cmd_analyze(args) -> int:
                 store.check_id(args.other_seed)
             round_ = args.round
             if round_ is None:  # the sparsest kept round of the arm
-                rounds = [r for a, r in store.kept_networks(args.run_id) if a == args.arm]
+                rounds = [r for a, r in kept_networks.networks_of(store, args.run_id) if a == args.arm]
                 if not rounds:
                     return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
                 round_ = max(rounds)
@@ -339,7 +342,7 @@ def cmd_compare(args) -> int:
         from lth.fsutil import output_folder
 
         out = output_folder(args.export) if args.export is not None else None  # a bad folder is refused before any output
-        results = store.results_frame()
+        results = run_tables.results_frame(store)
         for column in ("experiment", "model", "dataset"):
             wanted = getattr(args, column)
             if wanted and not results.empty:
@@ -415,7 +418,7 @@ def cmd_preset(args) -> int:
             folder = output_folder(args.export)
         except _input_errors() as e:
             return _fail("preset", str(e))
-        results = store.results_frame(run_ids, unfinished=args.partial)
+        results = run_tables.results_frame(store, run_ids, unfinished=args.partial)
         if results.empty:
             return _fail("preset", "no results yet to export")
         companion = presets.companion_results(preset.name, args.budget, args.dataset, store)

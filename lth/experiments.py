@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from lth import models, networks, pruning
+from lth import models, networks, paths, pruning
 from lth.data import DataError, Dataset
 from lth.device import DeviceInfo, training_device
 from lth.errors import Explained
@@ -265,7 +265,7 @@ class Instability(Experiment):
         theta0 = model.get_weights()
         ticket_masks: dict[int, pruning.Masks] = {}
         if c.ticket_run is not None:
-            path = checkpoint.folder / instability.TICKET_FILE if checkpoint else None
+            path = checkpoint.folder / paths.TICKET if checkpoint else None
             if path is None or not path.is_file():
                 raise DataError(f"the masks of run {c.ticket_run} were not copied into this run; submit it again")
             try:

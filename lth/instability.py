@@ -3,7 +3,7 @@ Ticket Hypothesis", ICML 2020): two copies of a network trained from its weights
 different data orders; the test error along the straight line between them; the error barrier.
 
 Pure NumPy: the interpolation, the barrier and the stability rule. The training lives in
-lth.experiments.Instability; the ticket masks come from a lottery run (TICKET_FILE in the run's
+lth.experiments.Instability; the ticket masks come from a lottery run (lth.paths.TICKET in the run's
 checkpoint folder, copied from the source run when the run is submitted).
 """
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 
 ALPHAS = tuple(round(i / 20, 2) for i in range(21))  # 0, 0.05, ..., 1: the paper's 30 points need not be
 STABLE_BARRIER = 0.02  # the paper's rule: stable when the error barrier is under 2 percentage points
-TICKET_FILE = "ticket.npz"
 
 
 def interpolate(a: list[np.ndarray], b: list[np.ndarray], alpha: float) -> list[np.ndarray]:
@@ -31,7 +30,7 @@ def is_stable(barrier_value: float) -> bool:
 
 
 def ticket_arrays(masks_by_round: dict[int, dict[str, np.ndarray]], theta0: list[np.ndarray]) -> dict:
-    """What TICKET_FILE holds: each round's masks (`mask/RR/LAYER`) and the source run's theta0."""
+    """What the ticket file (lth.paths.TICKET) holds: each round's masks (`mask/RR/LAYER`) and the source run's theta0."""
     arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
     for round_, masks in masks_by_round.items():
         arrays.update({f"mask/{round_:02d}/{layer}": np.asarray(m, np.uint8) for layer, m in masks.items()})
@@ -39,7 +38,7 @@ def ticket_arrays(masks_by_round: dict[int, dict[str, np.ndarray]], theta0: list
 
 
 def ticket_shapes(spec):
-    """Which arrays TICKET_FILE may hold for model `spec`: a check of (name, shape) for lth.fsutil.read_npz."""
+    """Which arrays the ticket file may hold for model `spec`: a check of (name, shape) for lth.fsutil.read_npz."""
     kernels, weights = spec.kernel_shapes, spec.weight_shapes()
 
     def allowed(name: str, shape: tuple) -> bool:  # mask/RR/LAYER or theta0/I of this model

@@ -6,20 +6,19 @@ nothing). The analyses, the model export and the compression report read them fr
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lth import arms, models
+from lth import arms, models, paths
 from lth.errors import Explained
 from lth.fsutil import read_npz, write_npz_atomic
 
 EXPORT_FORMATS = ("keras", "h5", "savedmodel", "tflite")  # what `lth export-model` writes (lth.model_export)
 EXPORT_SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}  # a savedmodel is a folder
 ARMS = arms.NAMES
-NET_FILE = re.compile(rf"net_({'|'.join(sorted(ARMS, key=len, reverse=True))})_(\d{{2,3}})\.npz")
+NET_FILE = paths.network_pattern(ARMS)
 MAX_NET_BYTES = 64 * 2**20  # far above any model here; a bigger file is not one this product wrote
 
 
@@ -28,7 +27,7 @@ class NetworkError(Explained, ValueError):
 
 
 def net_file(arm: str, round_: int) -> str:
-    return f"net_{arm}_{round_:02d}.npz"
+    return paths.network(arm, round_)
 
 
 @dataclass
@@ -123,7 +122,7 @@ def weights_file_shapes(model: str) -> dict[str, tuple[int, ...]]:
 
 def load_theta0(folder: str | Path, model: str) -> list[np.ndarray]:
     """The run's initial weights theta0 (from weights.npz), checked against the model's shapes."""
-    path = Path(folder) / "weights.npz"
+    path = Path(folder) / paths.WEIGHTS
     if path.is_symlink() or not path.is_file():
         raise NetworkError("the run keeps no initial weights (weights.npz): made before they were kept, or "
                            "not started")

@@ -14,6 +14,7 @@ from typing import Callable
 
 from lth import hparams
 from lth.hparams import RunConfig
+from lth.runs import tables as run_tables
 
 ORIGINAL_DENSITIES = (0.5, 0.33, 0.2, 0.1, 0.05, 0.02, 0.01)
 BUDGETS = ("quick", "full", "converged")  # every preset has quick and full; "converged" where it says so
@@ -261,7 +262,7 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
         ids = [check(c, None, download=False).run_id for c in configs]
     except Exception:  # the data is not here: nothing of the store can match it
         ids = []
-    found = store.results_frame(ids) if ids else pd.DataFrame()
+    found = run_tables.results_frame(store, ids) if ids else pd.DataFrame()
     if not found.empty and found["run_id"].nunique() == len(ids):
         return found
     committed = COMMITTED.get((other, budget, configs[0].dataset))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from lth import paths
 from lth.errors import Explained
 from lth.networks import ARMS
 
@@ -48,7 +49,7 @@ def optional(record: dict, key: str, check, what: str) -> None:
         need(check(record[key]), f"{what}: {key} is {record[key]!r}")
 
 
-def _result_record(value, i: int, where: str = "results.json") -> dict:
+def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
     what = f"{where}: results[{i}]"
     record = obj(value, what)
     need(record.get("arm") in ARMS, f"{what}: arm is {record.get('arm')!r}")

@@ -4,17 +4,19 @@ from dashboard.common import figure_downloads, readable, store, table_downloads
 from lth import analysis
 from lth.networks import NetworkError
 from lth.runs import Corrupt, StoreError
+from lth.runs import kept as kept_networks
+from lth.runs import tables as run_tables
 
 st.title("Masks and weights")
 st.caption("What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
            "initial and trained weights of the kept against the pruned, and how masks overlap between rounds and "
            "seeds. From the trained networks each run keeps (runs made before networks were kept have none).")
 s = store()
-runs = s.runs()
+runs = run_tables.runs_frame(s)
 candidates = []
 for run in runs.itertuples():
     try:
-        if run.experiment in ("lottery", "tfmot") and s.kept_networks(run.run_id):
+        if run.experiment in ("lottery", "tfmot") and kept_networks.networks_of(s, run.run_id):
             candidates.append(run)
     except (StoreError, Corrupt, OSError):
         continue  # a corrupt run is reported on the Runs page; the others stay usable here
@@ -24,7 +26,7 @@ if not candidates:
     st.stop()
 labels = {r.run_id: f"{r.run_id} · {r.experiment} {r.model} {r.dataset} seed {r.seed} · {r.state}" for r in candidates}
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="analysis-run")
-kept = s.kept_networks(run_id)
+kept = kept_networks.networks_of(s, run_id)
 arms = sorted({a for a, _ in kept if a != "dense"}, key=lambda a: (a != "ticket", a))
 left, right = st.columns([1, 3])
 arm = left.selectbox("Arm", arms, key=f"analysis-arm-{run_id}")
@@ -37,7 +39,7 @@ if st.session_state.get(round_key) not in rounds:
 round_ = right.select_slider("Round", rounds, key=round_key) if len(rounds) > 1 else rounds[0]
 config = s.config_and_record(run_id)[1]
 same_series = [r.run_id for r in candidates if r.run_id != run_id
-               and analysis.same_but_seed(s, r.run_id, config) and (arm, round_) in s.kept_networks(r.run_id)]
+               and analysis.same_but_seed(s, r.run_id, config) and (arm, round_) in kept_networks.networks_of(s, r.run_id)]
 other = st.selectbox("Compare the mask with another seed's", [None] + same_series,
                      format_func=lambda r: "—" if r is None else labels[r], key=f"analysis-other-{run_id}")
 try:

@@ -3,10 +3,11 @@ import streamlit as st
 from dashboard.common import figure_downloads, readable, store, table_downloads
 from dashboard.remember import remembered
 from lth import figures, statistics
+from lth.runs import tables as run_tables
 
 st.title("Compare runs")
 s = store()
-results = s.results_frame()
+results = run_tables.results_frame(s)
 if results.empty:
     st.info("No finished runs to compare yet. Start runs on the experiment pages or a preset on the Home page; "
             "they appear here when they finish.")

@@ -12,6 +12,8 @@ from lth.runs import RunState, executors, max_concurrent, schedule, set_max_conc
 from lth.data.datasets import (CLASS_NAMES, DATASETS, DIR_ENV, FASHION_DEBIAN_DIR, SIZES, TITLES,
                                 availability_problem, dataset_source)
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
+from lth.runs import settings as store_settings
+from lth.runs import tables as run_tables
 
 st.title("Lottery Ticket Lab")
 st.caption("Pruning experiments in the style of Frankle & Carbin's Lottery Ticket Hypothesis, on MNIST.")
@@ -28,13 +30,13 @@ with left:
         st.success(f"Runs train on the GPU: {', '.join(gpus)}.")
     else:
         st.info(f"No GPU found: runs train on the CPU ({cpu_name()}, {os.cpu_count()} cores).")
-    runs = s.runs()
+    runs = run_tables.runs_frame(s)
     # A worker found a GPU that TensorFlow could not use: its own words say how to fix it.
     device_warning = next((w for r in runs["run_id"]
                            if (w := ((s.status_or_none(r) or {}).get("device") or {}).get("warning"))), None)
     if device_warning:
         st.warning(device_warning)
-    settings = s.settings()
+    settings = store_settings.read(s)
     for problem in settings.problems:
         st.warning(problem)
     if not s.writable:
@@ -70,7 +72,7 @@ with left:
                 st.error(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "the cluster did not answer")
     if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto") \
             and s.writable:
-        s.write_settings(executor=executor, ray_address=address)
+        store_settings.write(s, executor=executor, ray_address=address)
 with right:
     st.subheader("Data")
     for name in DATASETS:

@@ -4,6 +4,7 @@ from dashboard.common import figure_downloads, store, table_downloads
 from dashboard.experiment_page import render
 from lth import figures
 from lth.instability import STABLE_BARRIER
+from lth.runs import tables as run_tables
 
 render("instability", "Instability: linear mode connectivity",
        "Frankle, Dziugaite, Roy & Carbin (ICML 2020): two copies of a network trained from its weights at "
@@ -14,7 +15,7 @@ render("instability", "Instability: linear mode connectivity",
 
 st.divider()
 st.subheader("Results of finished instability runs")
-frame = store().instability_frame()
+frame = run_tables.instability_frame(store())
 if frame.empty:
     st.info("No finished instability run yet: start one above; its figures appear here when it finishes.")
     st.stop()

@@ -9,6 +9,8 @@ from dashboard.trained import show_trained_networks
 from lth import figures
 from lth.runs import (ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule,
                       scheduler_problem)
+from lth.runs import logs as run_logs
+from lth.runs import tables as run_tables
 
 # TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
 TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
@@ -32,7 +34,7 @@ if "deleted-message" in st.session_state:
 schedule(s)  # moves the queue on if a worker died while no page was open
 if scheduler_problem(s):
     st.warning(scheduler_problem(s))
-runs = s.runs()
+runs = run_tables.runs_frame(s)
 if runs.empty:
     st.info("The run store is empty. Start a run on the Baseline, Lottery ticket or tfmot page, "
             "or with a preset on the Home page.")
@@ -41,7 +43,7 @@ runs = runs.sort_values("created", ascending=False, na_position="last")
 
 
 def run_table() -> None:
-    current = s.runs().sort_values("created", ascending=False, na_position="last")
+    current = run_tables.runs_frame(s).sort_values("created", ascending=False, na_position="last")
     budget = [f"{e:g} epochs" if pd.notna(e) else (f"{int(i):,} it" if pd.notna(i) else "")
               for i, e in zip(current["iterations"], current["epochs"])]
     table = current.assign(elapsed=current["elapsed_s"].map(format_seconds),
@@ -138,7 +140,7 @@ if row["state"] == RunState.FAILED:
 def live_metrics() -> pd.DataFrame:
     """The run's evaluations, reading only the lines appended since the last refresh."""
     held = st.session_state.setdefault(f"metrics-{run_id}", {"offset": 0, "records": []})
-    records, offset = s.metrics_since(run_id, held["offset"])
+    records, offset = run_logs.metrics_since(s, run_id, held["offset"])
     held["records"] = records if offset < held["offset"] else held["records"] + records
     held["offset"] = offset
     return pd.DataFrame(held["records"])
@@ -193,7 +195,7 @@ with st.expander("Details"):
     st.markdown(f"**device** {row.get('device') or '-'} · **pid** {row.get('pid') if pd.notna(row.get('pid')) else '-'}"
                 f" · **folder** `{row['path']}`  \n**error** {row.get('error') or '-'}")
 with st.expander("Log"):
-    lines = [line for line in s.log_tail(run_id, 200) if not TF_NOISE.search(line)]
+    lines = [line for line in run_logs.log_tail(s, run_id, 200) if not TF_NOISE.search(line)]
     while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept
         lines.pop(0)
     st.code("\n".join(lines) or "(empty)")

@@ -8,6 +8,8 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from lth import export
 from lth.runs import RunStore
+from lth.runs import kept as kept_networks
+from lth.runs import tables as run_tables
 
 PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/methods.py",
          "pages/instability.py", "pages/runs.py", "pages/compare.py", "pages/analysis.py"]
@@ -161,7 +163,7 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
 
 def test_exports_produce_real_files(filled_store):
     from lth import figures
-    results = filled_store.results_frame()
+    results = run_tables.results_frame(filled_store)
     fig = figures.accuracy_vs_density(results)
     png = export.figure_bytes(fig, "png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
@@ -375,7 +377,7 @@ def test_compare_labels_are_words_with_a_hash_only_where_needed(tmp_path):
         store.update_status(rid, state="done", started=1.0, ended=2.0)
         store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
                                   "results": [record], "run_id": rid})
-    labels = sorted(store.results_frame()["label"])
+    labels = sorted(run_tables.results_frame(store)["label"])
     assert labels[0] == "baseline lenet300_100 fashion-mnist 2.5 epochs"  # words, no hash, no "itNone"
     assert all(label.startswith("baseline lenet5 mnist-sample it500 [") for label in labels[1:])
     assert labels[1] != labels[2]
@@ -433,7 +435,7 @@ def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, f
     assert set(verdicts["verdict"]) == {"no verdict (fewer than 3 seeds)"} and "accuracy 95% CI low" in verdicts
     comparison = next(t for t in tables if "against" in t.columns)
     assert set(comparison["against"]) == {"dense", "reinit", "random_prune"}
-    expected = statistics.comparisons(filled_store.results_frame(), "early_stop_test_accuracy")
+    expected = statistics.comparisons(run_tables.results_frame(filled_store), "early_stop_test_accuracy")
     assert comparison["accuracy p-value"].tolist() == pytest.approx(expected["accuracy_p"].round(4).tolist(),
                                                                      nan_ok=True)
     figure = chart_figure(at.get("plotly_chart")[0])
@@ -468,7 +470,7 @@ def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     assert at.selectbox(key=f"analysis-arm-{run_id}").value == "ticket"
     charts = [chart_figure(c) for c in at.get("plotly_chart")]
     heatmap = next(c for c in charts if c["data"][0]["type"] == "heatmap")
-    expected = analysis.input_map(filled_store.network(run_id, "ticket", 2).masks["fc1"])[::-1]
+    expected = analysis.input_map(kept_networks.network(filled_store, run_id, "ticket", 2).masks["fc1"])[::-1]
     assert np.array(heatmap["data"][0]["z"]).tolist() == expected.tolist()
     assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, 300)  # a fixed scale: fc1's fan-out
     titles = [c["layout"]["title"]["text"] for c in charts]

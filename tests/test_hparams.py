@@ -15,7 +15,9 @@ from lth.hparams import ConfigError, RunConfig, run_id
     (dict(experiment="lottery", target_density=1.5), "--target-density"),
     (dict(experiment="lottery", prunable=("fc9",)), "fc9 not in lenet300_100"),
     (dict(experiment="lottery", controls=("shuffle",)), "unknown shuffle"),
-    (dict(experiment="baseline", controls=("reinit",)), "lottery only"),
+    (dict(experiment="baseline", controls=("reinit",)), "applies to --experiment lottery or oneshot only"),
+    (dict(experiment="baseline", scope="global"), "--scope applies to"),
+    (dict(experiment="tfmot", target_density=0.1, rewind=5), "--rewind applies to"),
     (dict(experiment="tfmot"), "needs --target-density"),
     (dict(experiment="lottery", rewind=-3), "--rewind"),
 ])

@@ -9,6 +9,8 @@ import pytest
 from conftest import run_cli
 from lth import instability
 from lth.runs import RunStore
+from lth.runs import logs as run_logs
+from lth.runs import tables as run_tables
 
 
 def test_interpolation_of_two_known_weight_sets_and_the_barrier_by_hand():
@@ -46,7 +48,7 @@ def test_an_instability_run_measures_both_networks_at_each_k(store_with_instabil
                           if r["arm"] == "ticket" and r["round"] == 2)
     assert [(r["rewind_iteration"], r["arm"], r["round"]) for r in records] == [
         (0, "dense", 0), (0, "ticket", 2), (30, "dense", 0), (30, "ticket", 2)]
-    metrics = store.metrics_records(summary["run_id"])
+    metrics = run_logs.metrics_records(store, summary["run_id"])
     for r in records:
         assert r["density"] == (1.0 if r["arm"] == "dense" else ticket_density)
         assert r["alphas"] == list(instability.ALPHAS) and len(r["test_errors"]) == 21
@@ -65,10 +67,10 @@ def test_an_instability_run_measures_both_networks_at_each_k(store_with_instabil
 
 def test_instability_runs_are_listed_and_kept_out_of_accuracy_comparisons(store_with_instability):
     store, _, summary = store_with_instability
-    runs = store.runs().set_index("run_id")
+    runs = run_tables.runs_frame(store).set_index("run_id")
     assert runs.loc[summary["run_id"], "experiment"] == "instability" and runs.loc[summary["run_id"], "state"] == "done"
-    assert summary["run_id"] not in set(store.results_frame()["run_id"])
-    frame = store.instability_frame()
+    assert summary["run_id"] not in set(run_tables.results_frame(store)["run_id"])
+    frame = run_tables.instability_frame(store)
     assert len(frame) == 4 and set(frame["rewind_iteration"]) == {0, 30}
     from lth import figures
 

@@ -10,6 +10,9 @@ import pytest
 from conftest import ROOT, run_cli
 from lth import networks
 from lth.data.datasets import SAMPLE_DIR
+from lth.runs import kept as kept_networks
+from lth.runs import logs as run_logs
+from lth.runs import tables as run_tables
 
 
 def lottery_run(store, seed=0):
@@ -20,11 +23,11 @@ def lottery_run(store, seed=0):
 def test_every_training_keeps_its_network_with_pruned_weights_exactly_zero(filled_store):
     run_id = lottery_run(filled_store)
     records = filled_store.results(run_id)["results"]
-    assert sorted(filled_store.kept_networks(run_id)) == sorted((r["arm"], r["round"]) for r in records)
+    assert sorted(kept_networks.networks_of(filled_store, run_id)) == sorted((r["arm"], r["round"]) for r in records)
     checkpoint = filled_store.path(run_id) / "checkpoint"
     for r in records:
         assert r["pruned_nonzero"] == 0 and r["pruned_max_abs"] == 0.0
-        net = filled_store.network(run_id, r["arm"], r["round"])
+        net = kept_networks.network(filled_store, run_id, r["arm"], r["round"])
         kernels = net.kernels()
         for layer, mask in net.masks.items():
             assert not kernels[layer][mask == 0].any()  # exactly zero, not small
@@ -62,7 +65,7 @@ def test_compression_report_from_the_cli(filled_store):
     kept = round(0.64 * 784 * 300) + round(0.64 * 300 * 100) + round(0.81 * 100 * 10)
     assert pruned["nonzero_params"] <= kept + 410 and pruned["nonzero_macs"] == kept
     assert pruned["compression_ratio"] > dense["compression_ratio"]
-    frame = filled_store.results_frame([run_id])
+    frame = run_tables.results_frame(filled_store, [run_id])
     assert "compression_ratio" in frame and frame["compression_ratio"].notna().all()
 
 
@@ -116,12 +119,12 @@ def test_a_damaged_network_file_is_one_clear_line(filled_store, tmp_path, damage
     else:
         path.unlink()
     with pytest.raises(networks.NetworkError):
-        store.network(run_id, "ticket", 1)
+        kept_networks.network(store, run_id, "ticket", 1)
     result = run_cli("export-model", run_id, "--arm", "ticket", "--round", "1", "--out", str(tmp_path / "m"),
                      "--cache-dir", str(root))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()[-1]) < 300
     assert "Traceback" not in result.stderr and not (tmp_path / "m.keras").exists()
-    assert store.network(run_id, "ticket", 2).round == 2  # the other networks stay readable
+    assert kept_networks.network(store, run_id, "ticket", 2).round == 2  # the other networks stay readable
 
 
 def test_a_mask_that_does_not_hold_fails_the_training(sample):
@@ -146,7 +149,7 @@ def test_tensorboard_event_files_hold_every_evaluation(filled_store):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run_id = lottery_run(filled_store)
-    metrics = filled_store.metrics_records(run_id)
+    metrics = run_logs.metrics_records(filled_store, run_id)
     folder = filled_store.path(run_id) / "tensorboard"
     for name in ("ticket_round00", "ticket_round02", "reinit_round01", "random_prune_round02"):
         arm, _, round_ = name.rpartition("_round")

@@ -12,6 +12,7 @@ from lth import criteria, hparams, pruning
 from lth.arms import oneshot_arm
 from lth.hparams import RunConfig
 from lth.runs import RunStore
+from lth.runs import kept as kept_networks
 
 ARGS = ["--experiment", "oneshot", "--iterations", "100", "--eval-every", "50", "--scope", "global",
         "--criteria", "snip,magnitude,random", "--densities", "0.3,0.05", "--controls", "random_prune,reinit,invert"]
@@ -54,7 +55,7 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
     store, run_id, _ = oneshot_run
     config = RunConfig.from_json(store.config_and_record(run_id)[0]["config"])
     layers = list(config.prunable_layers)
-    dense = store.network(run_id, "dense", 0).kernels()
+    dense = kept_networks.network(store, run_id, "dense", 0).kernels()
     model = models.build(config.model, config.seed)
     x, y = criteria.scoring_batch(sample.x_train, sample.y_train, derive_seed(config.seed, "scoring"))
     expected_scores = {"magnitude": {n: np.abs(dense[n]) for n in layers},
@@ -62,22 +63,22 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
     for round_, density in enumerate(config.oneshot_densities(), start=1):
         count = config.keep_counts(density)
         for name, scores in expected_scores.items():
-            kept = store.network(run_id, name, round_)
+            kept = kept_networks.network(store, run_id, name, round_)
             expected = pruning.keep_highest(scores, count)
             assert all(np.array_equal(kept.masks[n], expected[n]) for n in layers), (name, round_)
             for n in layers:  # the trained weights outside the mask are exactly zero
                 assert not np.any(kept.kernels()[n][kept.masks[n] == 0])
-            shuffled = store.network(run_id, f"{name}-random_prune", round_).masks
+            shuffled = kept_networks.network(store, run_id, f"{name}-random_prune", round_).masks
             assert pruning.layer_density(shuffled) == pruning.layer_density(kept.masks)
             assert any(not np.array_equal(shuffled[n], kept.masks[n]) for n in layers)
-            inverted = store.network(run_id, f"{name}-invert", round_).masks
+            inverted = kept_networks.network(store, run_id, f"{name}-invert", round_).masks
             assert sum(int(m.sum()) for m in inverted.values()) == count
             assert all(not np.any((inverted[n] > 0) & (kept.masks[n] > 0)) for n in layers)  # d <= 0.5: disjoint
-            assert all(np.array_equal(store.network(run_id, f"{name}-reinit", round_).masks[n], kept.masks[n])
+            assert all(np.array_equal(kept_networks.network(store, run_id, f"{name}-reinit", round_).masks[n], kept.masks[n])
                        for n in layers)
         # reinit trains the same mask from other initial weights: another network
-        assert not np.array_equal(store.network(run_id, "snip-reinit", round_).weights[0],
-                                  store.network(run_id, "snip", round_).weights[0])
+        assert not np.array_equal(kept_networks.network(store, run_id, "snip-reinit", round_).weights[0],
+                                  kept_networks.network(store, run_id, "snip", round_).weights[0])
 
 
 def test_killed_oneshot_worker_resumes_at_its_next_density(tmp_path):

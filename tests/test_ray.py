@@ -7,6 +7,7 @@ import pytest
 from conftest import run_cli, wait_for
 from lth.hparams import RunConfig
 from lth.runs import RunStore
+from lth.runs import logs as run_logs
 
 ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster at a time: every Ray test on the same test worker
@@ -63,7 +64,7 @@ def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path):
     ids = result.stdout.split()
     assert len(ids) == 4 and "4 queued" in result.stderr
     # live metrics reach this machine's store while runs train
-    wait_for(lambda: any(store.metrics_records(r) and store.status(r)["state"] == "running" for r in ids))
+    wait_for(lambda: any(run_logs.metrics_records(store, r) and store.status(r)["state"] == "running" for r in ids))
     wait_for(lambda: all(store.status(r)["state"] == "done" for r in ids), timeout=300)
     used = {store.status(r)["ray_node"] for r in ids}
     assert used == {n.node_id for n in nodes}
@@ -74,7 +75,7 @@ def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path):
         expected = json.loads(reference.stdout.splitlines()[-1])
         assert expected["run_id"] == run_id
         assert results_without_times(store.results(run_id)) == results_without_times(expected)
-        assert sorted((store.path(run_id) / "checkpoint").iterdir()) and len(store.metrics_records(run_id)) == 2 * 2  # two trainings, two evaluations each
+        assert sorted((store.path(run_id) / "checkpoint").iterdir()) and len(run_logs.metrics_records(store, run_id)) == 2 * 2  # two trainings, two evaluations each
     again = run_cli("sweep", *TINY, "--seeds", "0,1", "--executor", "ray", "--ray-address", c.address,
                     "--cache-dir", str(store.root))
     assert "2 cached" in again.stderr
@@ -84,10 +85,10 @@ def test_cancel_a_ray_run(cluster, tmp_path):
     c, _ = cluster
     store = RunStore(tmp_path)
     run_id = submit(store, c.address, "--iterations", "100000", "--eval-every", "50", "--seed", "5")
-    wait_for(lambda: store.metrics_records(run_id))
+    wait_for(lambda: run_logs.metrics_records(store, run_id))
     pid = store.status(run_id)["pid"]
     assert run_cli("cancel", run_id, "--cache-dir", str(store.root)).returncode == 0
-    from lth.runs.store import process_alive
+    from lth.runs.processes import process_alive
     wait_for(lambda: not process_alive(pid), timeout=30)
     assert store.status(run_id)["state"] == "cancelled"
     # the cluster's CPUs come back: a new run is scheduled and finishes
@@ -101,7 +102,7 @@ def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path):
     args = ["--experiment", "lottery", "--rounds", "2", "--iterations", "3000", "--eval-every", "100", "--seed", "8"]
     run_id = submit(store, c.address, *args)
     node_id = wait_for(lambda: store.status(run_id).get("ray_node"))
-    wait_for(lambda: len(store.metrics_records(run_id)) >= 3)
+    wait_for(lambda: len(run_logs.metrics_records(store, run_id)) >= 3)
     victim = next(n for n in nodes if n.node_id == node_id)
     c.remove_node(victim)
     try:
@@ -111,7 +112,7 @@ def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path):
             reference = run_cli("run", *args, "--cache-dir", str(tmp_path / "local"))
             expected = json.loads(reference.stdout.splitlines()[-1])
             assert results_without_times(store.results(run_id)) == results_without_times(expected)
-            keys = [(m["arm"], m["round"], m["iteration"]) for m in store.metrics_records(run_id)]
+            keys = [(m["arm"], m["round"], m["iteration"]) for m in run_logs.metrics_records(store, run_id)]
             assert len(keys) == len(set(keys))  # the retry's evaluations replaced the lost attempt's
         else:
             assert status["state"] == "failed" and "Ray task failed" in status["error"]

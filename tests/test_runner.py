@@ -12,7 +12,9 @@ from conftest import ROOT, run_cli, wait_for
 from lth import runs
 from lth.hparams import RunConfig
 from lth.runs import RunStore
-from lth.runs.store import process_alive
+from lth.runs.processes import process_alive
+from lth.runs import logs as run_logs
+from lth.runs import tables as run_tables
 
 TINY = ["--iterations", "100", "--eval-every", "50"]
 
@@ -56,7 +58,7 @@ def test_two_concurrent_submits_make_one_run(store):
     assert messages == ["is already queued or running; attached to it", "queued"]
     run_id = ids.pop()
     wait_for(lambda: store.status(run_id)["state"] == "done")
-    assert len(store.metrics_records(run_id)) == 2  # trained once: two evaluations
+    assert len(run_logs.metrics_records(store, run_id)) == 2  # trained once: two evaluations
 
 
 def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, tmp_path):
@@ -71,7 +73,7 @@ def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, 
     status = wait_for(lambda: (s := store.status(run_id))["state"] != "running" and s, timeout=10)
     assert time.time() - t0 < 5
     assert status["state"] == "failed" and f"worker process {pid} died" in status["error"]
-    row = store.runs().set_index("run_id").loc[run_id]
+    row = run_tables.runs_frame(store).set_index("run_id").loc[run_id]
     assert row["state"] == "failed"
 
     resumed = cli(store, "resume", run_id)
@@ -86,13 +88,13 @@ def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, 
         return [{k: v for k, v in r.items() if k != "train_seconds"} for r in records]
     expected = json.loads(reference.stdout.splitlines()[-1])
     assert strip(store.results(run_id)["results"]) == strip(expected["results"])
-    arms_rounds = [(m["arm"], m["round"], m["iteration"]) for m in store.metrics_records(run_id)]
+    arms_rounds = [(m["arm"], m["round"], m["iteration"]) for m in run_logs.metrics_records(store, run_id)]
     assert len(arms_rounds) == len(set(arms_rounds)) == 3 * (4 + 3)  # each evaluation once, none repeated
 
 
 def test_cancel_stops_a_running_run(store):
     run_id = cli(store, "submit", "--iterations", "200000", "--eval-every", "100", "--seed", "9").stdout.strip()
-    wait_for(lambda: store.metrics_records(run_id))
+    wait_for(lambda: run_logs.metrics_records(store, run_id))
     pid = store.status(run_id)["pid"]
     t0 = time.time()
     result = cli(store, "cancel", run_id)
@@ -132,14 +134,14 @@ def test_corrupt_folders_are_reported_not_raised(store):
         broken_ids[broken] = run_id
     with open(store.path(good) / "metrics.jsonl", "a") as f:
         f.write('{"iteration": 150, "val_lo')  # a writer killed mid-line
-    runs = store.runs().set_index("run_id")
+    runs = run_tables.runs_frame(store).set_index("run_id")
     assert (runs["state"] == "corrupt").sum() == 3 and runs.loc[good, "state"] == "done", \
         runs[["state", "error"]].to_string()
     assert runs[runs["state"] == "corrupt"]["error"].str.len().min() > 0
-    assert len(store.metrics(good)) == 2  # the torn line is ignored
+    assert len(run_tables.metrics_frame(store, good)) == 2  # the torn line is ignored
     assert "results.json is not valid JSON" in runs.loc[broken_ids["results.json"], "error"]
     # one notion of a usable run: what `list` shows corrupt is in no reader's results, intact results.json or not
-    assert set(store.results_frame()["run_id"]) == {good}
+    assert set(run_tables.results_frame(store)["run_id"]) == {good}
     listing = cli(store, "list", "--json")
     assert listing.returncode == 0 and sum(r["state"] == "corrupt" for r in json.loads(listing.stdout)) == 3
     assert cli(store, "status", "nope").returncode == 2

@@ -15,7 +15,10 @@ from conftest import ROOT, run_cli, wait_for
 from lth import hparams, runs
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import RunState, RunStore, StoreError, trust
-from lth.runs.store import process_alive
+from lth.runs.processes import process_alive
+from lth.runs import settings as store_settings
+from lth.runs import logs as run_logs
+from lth.runs import tables as run_tables
 
 TINY = ["--iterations", "60", "--eval-every", "30"]
 
@@ -51,7 +54,7 @@ def test_symlinked_run_folder_is_refused_and_delete_removes_only_the_link(store,
     shutil.move(str(store.path(done_run)), outside)
     store.path(done_run).symlink_to(outside, target_is_directory=True)
     before = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
-    row = store.runs().set_index("run_id").loc[done_run]
+    row = run_tables.runs_frame(store).set_index("run_id").loc[done_run]
     assert row["state"] == "corrupt" and "symlink" in row["error"]
     again = cli(store, "run", *TINY, "--seed", "31")
     assert again.returncode == 2 and "symlink" in again.stderr
@@ -68,7 +71,7 @@ def test_symlinked_files_inside_a_run_are_not_followed(store, done_run, tmp_path
     status = store.path(done_run) / "status.json"
     status.unlink()
     status.symlink_to(secret)
-    row = store.runs().set_index("run_id").loc[done_run]
+    row = run_tables.runs_frame(store).set_index("run_id").loc[done_run]
     assert row["state"] == "corrupt" and "status.json is a symlink" in row["error"]
     metrics = store.path(done_run) / "metrics.jsonl"
     target = tmp_path / "target.txt"
@@ -76,7 +79,7 @@ def test_symlinked_files_inside_a_run_are_not_followed(store, done_run, tmp_path
     metrics.unlink()
     metrics.symlink_to(target)
     with pytest.raises(OSError):
-        store.append_metric(done_run, {"arm": "dense"})
+        run_logs.append_metric(store, done_run, {"arm": "dense"})
     assert target.read_text() == ""
 
 
@@ -97,7 +100,7 @@ def test_config_edited_by_hand_is_corrupt_not_resumed(store, done_run):
     record["canonical"]["lr"] = 0.5
     path.write_text(json.dumps(record))
     store.update_status(done_run, state=RunState.FAILED)
-    row = store.runs().set_index("run_id").loc[done_run]
+    row = run_tables.runs_frame(store).set_index("run_id").loc[done_run]
     assert row["state"] == "corrupt" and "do not hash to this run id" in row["error"]
     resumed = cli(store, "resume", done_run)
     assert resumed.returncode == 2 and "do not hash to this run id" in resumed.stderr
@@ -150,14 +153,14 @@ WRONG_TYPES = [
 def test_one_bad_run_never_hides_the_others(store, done_run, tmp_path):
     ids = _runs_with(store, done_run, tmp_path, [e for e in WRONG_TYPES if "binary" not in e[0]])
     (store.path(ids["empty status"]) / "status.json").write_bytes(b"\xff\xfe\x00garbage")
-    listing = store.runs().set_index("run_id")
+    listing = run_tables.runs_frame(store).set_index("run_id")
     assert listing.loc[done_run, "state"] == "done"
     assert (listing.drop(index=done_run)["state"] == "corrupt").all()
     assert listing["error"].drop(index=done_run).str.len().min() > 0
     result = cli(store, "list")
     assert result.returncode == 0 and done_run in result.stdout
-    assert set(store.results_frame()["run_id"]) >= {done_run}
-    assert ids["results 5"] not in set(store.results_frame()["run_id"])
+    assert set(run_tables.results_frame(store)["run_id"]) >= {done_run}
+    assert ids["results 5"] not in set(run_tables.results_frame(store)["run_id"])
     for command in ("status", "cancel", "resume"):
         result = cli(store, command, ids["empty status"])
         assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -172,19 +175,19 @@ def test_corrupt_results_are_not_cached(store, done_run):
 
 
 def test_metric_lines_of_the_wrong_shape_are_skipped(store, done_run):
-    good = store.metrics_records(done_run)
+    good = run_logs.metrics_records(store, done_run)
     with open(store.path(done_run) / "metrics.jsonl", "a") as f:
         for line in ("5", '{"foo": 1}', json.dumps({**good[0], "iteration": "x"}), '"text"', "[1, 2]",
                      json.dumps({**good[0], "val_loss": None})):
             f.write(line + "\n")
-    assert store.metrics_records(done_run) == good
+    assert run_logs.metrics_records(store, done_run) == good
 
 
 def test_bad_settings_are_reported_and_defaults_used(store, done_run):
     for settings in ({"ray_max_in_flight": "x"}, {"max_concurrent": 1e400}, [], "{", {"executor": "mars"}):
         (store.root / "settings.json").write_text(settings if isinstance(settings, str)
                                                   else json.dumps(settings))
-        assert runs.max_concurrent(store) >= 1 and store.settings().problems
+        assert runs.max_concurrent(store) >= 1 and store_settings.read(store).problems
         result = cli(store, "list")
         assert result.returncode == 0 and "warning" in result.stderr and done_run in result.stdout
     submitted = cli(store, "submit", *TINY, "--seed", "32")
@@ -194,15 +197,15 @@ def test_bad_settings_are_reported_and_defaults_used(store, done_run):
 # ---- 5. a hung worker is ended, a huge budget costs no memory -------------------------------------------
 def test_stopped_worker_is_declared_dead_and_ended(store, monkeypatch):
     run_id = cli(store, "submit", "--iterations", "200000", "--eval-every", "100", "--seed", "33").stdout.strip()
-    wait_for(lambda: store.metrics_records(run_id))
+    wait_for(lambda: run_logs.metrics_records(store, run_id))
     pid = store.status(run_id)["pid"]
     os.kill(pid, signal.SIGSTOP)
-    monkeypatch.setattr("lth.runs.store.HEARTBEAT_TIMEOUT", 1.0)
+    monkeypatch.setattr("lth.runs.processes.HEARTBEAT_TIMEOUT", 1.0)
     status = wait_for(lambda: (s := store.status(run_id))["state"] == RunState.FAILED and s, timeout=20)
     assert "stopped sending heartbeats" in status["error"] and "ended" in status["error"]
     wait_for(lambda: not process_alive(pid), timeout=10)
-    lines = len(store.metrics_records(run_id))
-    assert len(store.metrics_records(run_id)) == lines
+    lines = len(run_logs.metrics_records(store, run_id))
+    assert len(run_logs.metrics_records(store, run_id)) == lines
 
 
 def test_huge_budgets_are_refused_and_boundaries_are_lazy():
@@ -332,12 +335,12 @@ def test_read_only_store_lists_and_refuses_changes_in_one_line(store, done_run):
 # ---- 8. where runs are sent --------------------------------------------------------------------------------
 def test_placement_is_signed_and_tampering_is_refused(store, done_run, monkeypatch, tmp_path):
     monkeypatch.setenv(trust.KEY_ENV, str(tmp_path / "key"))
-    store.write_settings(executor="ray", ray_address="10.0.0.1:6379")
-    assert store.settings().get("ray_address") == "10.0.0.1:6379"
+    store_settings.write(store, executor="ray", ray_address="10.0.0.1:6379")
+    assert store_settings.read(store).get("ray_address") == "10.0.0.1:6379"
     settings = json.loads((store.root / "settings.json").read_text())
     settings["ray_address"] = "evil.example:6379"
     (store.root / "settings.json").write_text(json.dumps(settings))
-    assert store.settings().get("ray_address") is None and "not signed" in store.settings().problems[0]
+    assert store_settings.read(store).get("ray_address") is None and "not signed" in store_settings.read(store).problems[0]
     placement = runs.queue.signed(done_run, {"executor": "ray", "ray_address": "10.0.0.1:6379"})
     assert trust.verify(placement["placement_sig"], done_run, "ray", "10.0.0.1:6379")
     assert not trust.verify(placement["placement_sig"], done_run, "ray", "evil.example:6379")
@@ -361,17 +364,17 @@ def test_one_enum_of_states():
 
 
 def test_live_view_reads_only_appended_metric_lines(store, done_run):
-    everything = store.metrics_records(done_run)
-    records, offset = store.metrics_since(done_run, 0)
+    everything = run_logs.metrics_records(store, done_run)
+    records, offset = run_logs.metrics_since(store, done_run, 0)
     assert records == everything and offset == (store.path(done_run) / "metrics.jsonl").stat().st_size
     line = json.dumps({**everything[0], "iteration": 90})
     with open(store.path(done_run) / "metrics.jsonl", "a") as f:
         f.write(line[:20])  # a line still being written
-    assert store.metrics_since(done_run, offset) == ([], offset)
+    assert run_logs.metrics_since(store, done_run, offset) == ([], offset)
     with open(store.path(done_run) / "metrics.jsonl", "a") as f:
         f.write(line[20:] + "\n")
-    new, later = store.metrics_since(done_run, offset)
+    new, later = run_logs.metrics_since(store, done_run, offset)
     assert [r["iteration"] for r in new] == [90] and later > offset
-    store.keep_metrics(done_run, lambda r: r["iteration"] <= 30)  # a resumed run rewrites the file
-    again, restart = store.metrics_since(done_run, later)
+    run_logs.keep_metrics(store, done_run, lambda r: r["iteration"] <= 30)  # a resumed run rewrites the file
+    again, restart = run_logs.metrics_since(store, done_run, later)
     assert restart < later and [r["iteration"] for r in again] == [30]

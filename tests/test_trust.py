@@ -20,7 +20,11 @@ from lth.fsutil import ArrayFileError, LinkRefused, read_npz, write_npz_atomic
 from lth.hparams import ConfigError, RunConfig, planned_records
 from lth.records import Corrupt
 from lth.runs import RunState, RunStore, StoreError, queue
-from lth.runs.store import process_alive, process_start_time
+from lth.runs.processes import process_alive, process_start_time
+from lth.runs import kept as kept_networks
+from lth.runs import settings as store_settings
+from lth.runs import logs as run_logs
+from lth.runs import tables as run_tables
 
 SAMPLE_FINGERPRINT = None
 
@@ -83,7 +87,7 @@ def test_a_planted_status_never_makes_a_reader_signal_a_process(store, own_sessi
         # what a hostile writer can put there: the victim's real pid and start time, long past any heartbeat
         store.update_status(rid, state=RunState.RUNNING, pid=victim.pid, pid_start=process_start_time(victim.pid),
                             own_session=own_session, started=time.time() - 3600)
-        row = store.runs().set_index("run_id").loc[rid]
+        row = run_tables.runs_frame(store).set_index("run_id").loc[rid]
         assert row["state"] == "failed"  # no heartbeat: the run is not trusted to be running
         with pytest.raises(StoreError, match="only queued or running"):
             queue.cancel(rid, store)  # failed now: nothing to cancel, nothing sent
@@ -141,7 +145,7 @@ def test_arrays_are_checked_from_their_headers_before_any_is_read(store, tmp_pat
         npz_declaring(net_file, key, shape)
         tracemalloc.start()
         with pytest.raises(networks.NetworkError, match=key):
-            store.network(rid, "ticket", 1)
+            kept_networks.network(store, rid, "ticket", 1)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak < 20 * 2**20, f"{name}: {peak / 2**20:.0f} MB used before refusing"
@@ -160,9 +164,9 @@ def test_results_copied_from_another_run_are_not_served(store):
     (store.path(a) / "results.json").write_bytes((store.path(b) / "results.json").read_bytes())
     with pytest.raises(Corrupt, match="run_id|not this run"):
         store.results(a)
-    rows = store.runs().set_index("run_id")
+    rows = run_tables.runs_frame(store).set_index("run_id")
     assert rows.loc[a, "state"] == "corrupt" and rows.loc[b, "state"] == "done"
-    frame = store.results_frame()
+    frame = run_tables.results_frame(store)
     assert set(frame["run_id"]) == {b}
     # the same results with the run id rewritten: the settings still give them away
     summary = json.loads((store.path(b) / "results.json").read_text())
@@ -181,10 +185,10 @@ def test_every_reader_uses_only_the_runs_list_shows_done(store, capsys, breakage
     good = finished_run(store, RunConfig(seed=20))
     bad = finished_run(store, RunConfig(seed=21))
     breakage(store.path(bad))
-    rows = store.runs().set_index("run_id")
+    rows = run_tables.runs_frame(store).set_index("run_id")
     assert rows.loc[good, "state"] == "done" and rows.loc[bad, "state"] != "done"
-    assert set(store.results_frame()["run_id"]) == {good}
-    assert set(store.results_frame(unfinished=True)["run_id"]) == {good}
+    assert set(run_tables.results_frame(store)["run_id"]) == {good}
+    assert set(run_tables.results_frame(store, unfinished=True)["run_id"]) == {good}
     one_line_failure(capsys, "compression", bad, "--cache-dir", str(store.root))
 
 
@@ -306,7 +310,7 @@ def test_json_nested_too_deeply_is_corrupt_not_a_crash(store, capsys, name):
     good = finished_run(store, RunConfig(seed=30))
     bad = finished_run(store, RunConfig(seed=31))
     (store.path(bad) / name).write_text(DEEP)
-    rows = store.runs().set_index("run_id")
+    rows = run_tables.runs_frame(store).set_index("run_id")
     assert rows.loc[good, "state"] == "done"
     if name != "heartbeat.json":  # a done run needs no heartbeat
         assert rows.loc[bad, "state"] == "corrupt" and "nested too deeply" in rows.loc[bad, "error"]
@@ -319,12 +323,12 @@ def test_json_nested_too_deeply_is_corrupt_not_a_crash(store, capsys, name):
 def test_deep_settings_and_metric_lines_are_skipped(store):
     rid = finished_run(store, RunConfig(seed=32))
     (store.root / "settings.json").write_text(DEEP)
-    assert any("settings.json" in p for p in store.settings().problems)
+    assert any("settings.json" in p for p in store_settings.read(store).problems)
     with open(store.path(rid) / "metrics.jsonl", "w") as f:
         f.write(DEEP + "\n" + json.dumps({"arm": "dense", "round": 0, "iteration": 30, "total_iterations": 60,
                                           "density": 1.0, "train_loss": 1.0, "train_accuracy": 0.5,
                                           "val_loss": 1.0, "val_accuracy": 0.5, "elapsed": 1.0}) + "\n")
-    assert [r["iteration"] for r in store.metrics_records(rid)] == [30]
+    assert [r["iteration"] for r in run_logs.metrics_records(store, rid)] == [30]
 
 
 @pytest.mark.parametrize("edit", [
@@ -341,8 +345,8 @@ def test_results_the_run_cannot_have_made_are_corrupt(store, edit):
     path = store.path(rid) / "results.json"
     summary = json.loads(path.read_text())
     path.write_text(json.dumps({**summary, "results": edit(summary["results"])}))
-    assert store.runs().set_index("run_id").loc[rid, "state"] == "corrupt"
-    assert store.results_frame().empty
+    assert run_tables.runs_frame(store).set_index("run_id").loc[rid, "state"] == "corrupt"
+    assert run_tables.results_frame(store).empty
     with pytest.raises(Corrupt):
         store.results(rid)
 
@@ -356,7 +360,7 @@ def test_times_from_the_future_keep_no_run_running(store):
                                 pid_start=process_start_time(victim.pid))
             if beat:
                 (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": beat, "pid": victim.pid}))
-            row = store.runs().set_index("run_id").loc[rid]  # a heartbeat from the future: failed; a start
+            row = run_tables.runs_frame(store).set_index("run_id").loc[rid]  # a heartbeat from the future: failed; a start
             assert row["state"] == ("failed" if beat else "corrupt")  # time from the future: corrupt
             if beat:
                 assert "nothing was signalled" in row["error"]
@@ -433,7 +437,7 @@ def test_other_findings_of_the_hostile_pass(store, capsys, tmp_path):
     store.update_status(rid, state=RunState.RUNNING, pid=os.getpid(), started=time.time())
     (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": time.time(), "pid": os.getpid(),
                                                                 "evaluations": -3}))
-    row = store.runs().set_index("run_id").loc[rid]
+    row = run_tables.runs_frame(store).set_index("run_id").loc[rid]
     assert all(row[k] is None or pd.isna(row[k]) or row[k] >= 0 for k in ("progress", "remaining_s"))
     # terminal escape sequences in a dead worker's log never reach the terminal raw
     dead = finished_run(store, RunConfig(seed=83), state=RunState.QUEUED)
@@ -455,7 +459,7 @@ def test_elapsed_time_counts_every_attempt_of_a_resumed_run(store):
     status = store.raw_status(rid)
     assert status["elapsed_before"] == 600.0 and status.get("started") is None
     store.update_status(rid, state=RunState.DONE, started=5000.0, ended=5300.0)  # 5 more after the resume
-    assert store.runs().set_index("run_id").loc[rid, "elapsed_s"] == 900.0
+    assert run_tables.runs_frame(store).set_index("run_id").loc[rid, "elapsed_s"] == 900.0
 
 
 def test_instability_table_is_in_points_with_k_and_whole_rounds():
@@ -594,7 +598,7 @@ def test_second_hostile_pass_findings(store, capsys, tmp_path, monkeypatch):
     one_line_failure(capsys, "run", "--data-dir", "", "--iterations", "60", *root)
     late = finished_run(store, RunConfig(seed=112))
     store.update_status(late, started=9e15, ended=9e15 + 1)
-    assert store.runs().set_index("run_id").loc[late, "state"] == "corrupt"
+    assert run_tables.runs_frame(store).set_index("run_id").loc[late, "state"] == "corrupt"
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     assert "SUPPRESS" not in capsys.readouterr().out
@@ -608,7 +612,7 @@ def test_third_hostile_pass_findings(store, capsys, tmp_path):
     summary = json.loads(path.read_text())
     summary["results"][2]["density"] = 0.5
     path.write_text(json.dumps(summary))
-    assert store.runs().set_index("run_id").loc[lottery, "state"] == "corrupt"
+    assert run_tables.runs_frame(store).set_index("run_id").loc[lottery, "state"] == "corrupt"
     # a refused analysis leaves no folder; a run is not its own other seed
     kept = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=120), kept=[("ticket", 1)])
     out = tmp_path / "never-made"

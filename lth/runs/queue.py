@@ -22,18 +22,22 @@ from lth import hparams
 from lth.device import gpu_hardware
 from lth.fsutil import write_npz_atomic
 from lth.hparams import ConfigError, RunConfig
-from lth.instability import TICKET_FILE, ticket_arrays
+from lth import paths
+from lth.instability import ticket_arrays
 from lth.networks import NetworkError
 from lth.runs import executors, trust
 from lth.runs.schema import Corrupt
 from lth.runs.state import ACTIVE, RunState
-from lth.runs.store import (RAY_MAX_IN_FLIGHT, RunStore, StoreError, end_process, process_alive,
-                            process_start_time)
+from lth.runs import kept as kept_networks
+from lth.runs import logs as run_logs
+from lth.runs import settings as store_settings
+from lth.runs.processes import end_process, process_alive, process_start_time
+from lth.runs.settings import RAY_MAX_IN_FLIGHT
+from lth.runs.store import RunStore, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MAX_CONCURRENT_ENV = "LTH_MAX_CONCURRENT"
 EXECUTOR_ENV, RAY_ADDRESS_ENV = "LTH_EXECUTOR", "LTH_RAY_ADDRESS"
-SCHEDULER_LOCK = ".scheduler.lock"
 MAX_RUNS_PER_SUBMISSION = 1000
 CANCEL_GRACE_SECONDS = 5.0
 RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
@@ -43,7 +47,7 @@ RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}")
 def max_concurrent(store: RunStore) -> int:
     """Local runs trained at once: the store's setting, else $LTH_MAX_CONCURRENT, else one per GPU
     (one on a CPU)."""
-    value = store.settings().get("max_concurrent")
+    value = store_settings.read(store).get("max_concurrent")
     if value is None:
         try:
             value = int(os.environ.get(MAX_CONCURRENT_ENV, "0"))
@@ -53,14 +57,14 @@ def max_concurrent(store: RunStore) -> int:
 
 
 def set_max_concurrent(store: RunStore, value: int) -> None:
-    store.write_settings(max_concurrent=int(value))
+    store_settings.write(store, max_concurrent=int(value))
 
 
 def executor_choice(store: RunStore, executor: str | None = None,
                     ray_address: str | None = None) -> tuple[str, str | None]:
     """The executor for new (and resumed) runs: the argument, else $LTH_EXECUTOR, else the store's
     setting, else local. Refused here, before anything is queued, when it cannot run."""
-    settings = store.settings()
+    settings = store_settings.read(store)
     executor = executor or os.environ.get(EXECUTOR_ENV) or settings.get("executor") or "local"
     problem = executors.unavailable(executor)
     if problem:
@@ -139,7 +143,7 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
         with store.lock(item.run_id):
             outcome = _claim(store, item, data_dir, signed(item.run_id, placement))
             if item.run_id in tickets and outcome in ("queued", "resumed"):
-                write_npz_atomic(store.checkpoint_dir(item.run_id) / TICKET_FILE, tickets[item.run_id])
+                write_npz_atomic(store.checkpoint_dir(item.run_id) / paths.TICKET, tickets[item.run_id])
             submissions.append(Submission(item.run_id, outcome))
     if start:
         schedule(store)
@@ -176,11 +180,11 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
     masks = {}
     for round_ in sorted(config.ticket_rounds):
         try:
-            masks[round_] = store.network(source, "ticket", round_).masks
+            masks[round_] = kept_networks.network(store, source, "ticket", round_).masks
         except NetworkError as e:
             raise ConfigError(f"--ticket-rounds {round_}: {e}") from None
     try:
-        theta0 = store.theta0(source)
+        theta0 = kept_networks.theta0(store, source)
     except NetworkError as e:
         raise ConfigError(f"--ticket-run {source}: {e}") from None
     return ticket_arrays(masks, theta0)
@@ -266,7 +270,7 @@ def cancel(run_id: str, store: RunStore) -> dict:
 def scheduler_problem(store: RunStore) -> str | None:
     """Why queued runs of this store cannot be started (its scheduler lock file is not a file), or None."""
     try:
-        store.lock_path(SCHEDULER_LOCK)
+        store.lock_path(paths.SCHEDULER_LOCK)
     except StoreError as e:
         return f"queued runs cannot start: {e}"
     return None
@@ -282,7 +286,7 @@ def schedule(store: RunStore) -> list[str]:
     if problem:  # said where it is seen (CLI, worker log, pages); submitting refuses it
         print(f"lth: warning: {problem}", file=sys.stderr, flush=True)
         return started
-    lock = FileLock(str(store.root / SCHEDULER_LOCK), timeout=60)
+    lock = FileLock(str(store.root / paths.SCHEDULER_LOCK), timeout=60)
     try:
         lock.acquire()
     except (Timeout, OSError):
@@ -300,7 +304,7 @@ def schedule(store: RunStore) -> list[str]:
             elif status["state"] == RunState.QUEUED:
                 queued[executor].append((status.get("queued") or status.get("created") or 0, run_id))
         limits = {"local": max_concurrent(store),
-                  "ray": store.settings().get("ray_max_in_flight", RAY_MAX_IN_FLIGHT)}
+                  "ray": store_settings.read(store).get("ray_max_in_flight", RAY_MAX_IN_FLIGHT)}
         for executor in executors.NAMES:
             for _, run_id in sorted(queued[executor])[: max(0, limits[executor] - running[executor])]:
                 try:
@@ -336,7 +340,7 @@ def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> boo
 
 def _start_worker(store: RunStore, run_id: str) -> bool:
     def launch() -> int:
-        log_path = store.folder(run_id) / "log.txt"
+        log_path = store.folder(run_id) / paths.LOG
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "ab") as log:
             return subprocess.Popen(
@@ -358,7 +362,7 @@ def wait(run_id: str, store: RunStore, *, on_eval=None, poll: float = 1.0) -> di
     seen = 0
     while True:
         status = store.status(run_id)
-        records = store.metrics_records(run_id)
+        records = run_logs.metrics_records(store, run_id)
         if on_eval:
             for event in records[seen:]:
                 on_eval(event)

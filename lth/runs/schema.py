@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+from lth import paths
 from lth.networks import ARMS
 from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
 from lth.runs.state import WRITTEN, RunState
@@ -16,71 +17,71 @@ RUN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def status(value, executors) -> dict:
-    record = obj(value, "status.json")
-    need(record.get("state") in {s.value for s in WRITTEN}, f"status.json: state is {record.get('state')!r}")
+    record = obj(value, paths.STATUS)
+    need(record.get("state") in {s.value for s in WRITTEN}, f"{paths.STATUS}: state is {record.get('state')!r}")
     latest = time.time() + 86_400  # a time more than a day ahead is no time this machine wrote
     for key in ("created", "queued", "started", "ended"):
-        optional(record, key, lambda v: _is_number(v) and 0 <= v <= latest, "status.json")
-    optional(record, "elapsed_before", lambda v: _is_number(v) and 0 <= v <= 10 * 365 * 86_400, "status.json")
+        optional(record, key, lambda v: _is_number(v) and 0 <= v <= latest, paths.STATUS)
+    optional(record, "elapsed_before", lambda v: _is_number(v) and 0 <= v <= 10 * 365 * 86_400, paths.STATUS)
     if record.get("started") is not None and record.get("ended") is not None:
-        need(record["ended"] >= record["started"], "status.json: the run ended before it started")
-    optional(record, "pid", lambda v: _is_int(v) and 0 < v < 2**31, "status.json")
-    optional(record, "pid_start", _is_int, "status.json")
-    optional(record, "own_session", lambda v: isinstance(v, bool), "status.json")
-    optional(record, "error", lambda v: isinstance(v, str), "status.json")
-    optional(record, "executor", lambda v: v in executors, "status.json")
-    optional(record, "ray_address", lambda v: isinstance(v, str), "status.json")
-    optional(record, "placement_sig", lambda v: isinstance(v, str), "status.json")
-    optional(record, "device", lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), "status.json")
-    optional(record, "versions", lambda v: isinstance(v, dict), "status.json")
+        need(record["ended"] >= record["started"], f"{paths.STATUS}: the run ended before it started")
+    optional(record, "pid", lambda v: _is_int(v) and 0 < v < 2**31, paths.STATUS)
+    optional(record, "pid_start", _is_int, paths.STATUS)
+    optional(record, "own_session", lambda v: isinstance(v, bool), paths.STATUS)
+    optional(record, "error", lambda v: isinstance(v, str), paths.STATUS)
+    optional(record, "executor", lambda v: v in executors, paths.STATUS)
+    optional(record, "ray_address", lambda v: isinstance(v, str), paths.STATUS)
+    optional(record, "placement_sig", lambda v: isinstance(v, str), paths.STATUS)
+    optional(record, "device", lambda v: isinstance(v, dict) and isinstance(v.get("name"), str), paths.STATUS)
+    optional(record, "versions", lambda v: isinstance(v, dict), paths.STATUS)
     return {**record, "state": RunState(record["state"])}
 
 
 def config_record(value, run_id: str):
-    """The config.json record and its RunConfig; the run id must be the hash of both."""
+    """The config record and its RunConfig; the run id must be the hash of both."""
     from lth import hparams
 
-    record = obj(value, "config.json")
-    need(record.get("run_id") == run_id, f"config.json: run_id is {record.get('run_id')!r}, the folder is {run_id}")
+    record = obj(value, paths.CONFIG)
+    need(record.get("run_id") == run_id, f"{paths.CONFIG}: run_id is {record.get('run_id')!r}, the folder is {run_id}")
     fingerprint = record.get("dataset_fingerprint")
     need(isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{16}", fingerprint) is not None,
-         f"config.json: dataset_fingerprint is {fingerprint!r}")
-    optional(record, "data_dir", lambda v: isinstance(v, str), "config.json")
+         f"{paths.CONFIG}: dataset_fingerprint is {fingerprint!r}")
+    optional(record, "data_dir", lambda v: isinstance(v, str), paths.CONFIG)
     need(_is_int(record.get("planned_evaluations")) and 0 <= record["planned_evaluations"] <= 10**12,
-         f"config.json: planned_evaluations is {record.get('planned_evaluations')!r}")
+         f"{paths.CONFIG}: planned_evaluations is {record.get('planned_evaluations')!r}")
     try:
         config = hparams.RunConfig.from_json(record.get("config"))
     except hparams.ConfigError as e:
-        raise Corrupt(f"config.json: {e}") from None
-    need(record.get("canonical") == config.canonical(), "config.json: canonical settings do not match the settings")
+        raise Corrupt(f"{paths.CONFIG}: {e}") from None
+    need(record.get("canonical") == config.canonical(), f"{paths.CONFIG}: canonical settings do not match the settings")
     need(hparams.run_id(config, fingerprint) == run_id,
-         "config.json: the settings and data fingerprint do not hash to this run id (edited by hand?)")
+         f"{paths.CONFIG}: the settings and data fingerprint do not hash to this run id (edited by hand?)")
     return record, config
 
 
 def results(value, run_id: str | None = None, config=None) -> dict:
-    """A results.json; with `run_id` and `config` (its folder's RunConfig) it must be that run's: results
+    """A results file; with `run_id` and `config` (its folder's RunConfig) it must be that run's: results
     copied in from another run, or records the run cannot have made (a missing or extra arm or round, an
     iteration past its budget, a mask that did not hold), are refused, never served as this one's."""
-    summary = obj(value, "results.json")
-    need(isinstance(summary.get("config"), dict), "results.json: config is not an object")
+    summary = obj(value, paths.RESULTS)
+    need(isinstance(summary.get("config"), dict), f"{paths.RESULTS}: config is not an object")
     if run_id is not None:
-        optional(summary, "run_id", lambda v: v == run_id, f"results.json (in run {run_id}'s folder)")
+        optional(summary, "run_id", lambda v: v == run_id, f"{paths.RESULTS} (in run {run_id}'s folder)")
     if config is not None:
-        need(summary["config"] == config.canonical(), "results.json: its settings are not this run's (copied from "
+        need(summary["config"] == config.canonical(), f"{paths.RESULTS}: its settings are not this run's (copied from "
                                                       "another run?)")
     for key in ("experiment", "model", "dataset"):
-        need(isinstance(summary["config"].get(key), str), f"results.json: config.{key} is missing")
-    need(_is_int(summary["config"].get("seed")), "results.json: config.seed is missing")
+        need(isinstance(summary["config"].get(key), str), f"{paths.RESULTS}: config.{key} is missing")
+    need(_is_int(summary["config"].get("seed")), f"{paths.RESULTS}: config.seed is missing")
     need(isinstance(summary.get("device"), dict) and isinstance(summary["device"].get("name"), str),
-         "results.json: device is not an object with a name")
-    need(_is_number(summary.get("seconds")), "results.json: seconds is not a number")
-    need(isinstance(summary.get("results"), list) and summary["results"], "results.json: results is not a list")
-    result_records(summary["results"], "results.json")
+         f"{paths.RESULTS}: device is not an object with a name")
+    need(_is_number(summary.get("seconds")), f"{paths.RESULTS}: seconds is not a number")
+    need(isinstance(summary.get("results"), list) and summary["results"], f"{paths.RESULTS}: results is not a list")
+    result_records(summary["results"], paths.RESULTS)
     if config is not None:
         records_of(config, summary["results"])
         if config.iterations is not None and summary.get("iterations") is not None:
-            need(summary["iterations"] == config.iterations, "results.json: iterations is not the run's budget")
+            need(summary["iterations"] == config.iterations, f"{paths.RESULTS}: iterations is not the run's budget")
     return summary
 
 
@@ -92,12 +93,12 @@ def records_of(config, records: list) -> None:
     planned = None
     if config.experiment == "instability":  # one record per (k, network) pair
         need(len(records) == len(config.instability_pairs()),
-             f"results.json: {len(records)} records, the run makes {len(config.instability_pairs())}")
+             f"{paths.RESULTS}: {len(records)} records, the run makes {len(config.instability_pairs())}")
     else:
         planned = planned_records(config)
     if planned is not None:
         found = sorted((r["arm"], r["round"]) for r in records)
-        need(found == sorted(planned), f"results.json: its records are not the {len(planned)} trainings this "
+        need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} trainings this "
                                        f"{config.experiment} run makes (arm and round)")
         # each training's density is the one its settings make (a lottery round's ladder step, tfmot's target)
         if config.experiment == "lottery":
@@ -112,14 +113,14 @@ def records_of(config, records: list) -> None:
             expected = {("dense", 0): 1.0}
         for i, record in enumerate(records):
             need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= 1e-3,
-                 f"results.json: results[{i}] has density {record['density']:.4f}, not what its settings make")
+                 f"{paths.RESULTS}: results[{i}] has density {record['density']:.4f}, not what its settings make")
     for i, record in enumerate(records):
         need(record["early_stop_iteration"] <= record["final_iteration"],
-             f"results.json: results[{i}] stops early after its last iteration")
+             f"{paths.RESULTS}: results[{i}] stops early after its last iteration")
         if config.iterations is not None:
             need(record["final_iteration"] <= config.iterations,
-                 f"results.json: results[{i}] trained past the run's {config.iterations} iterations")
-        need(not record.get("pruned_nonzero"), f"results.json: results[{i}] has pruned weights that are not zero")
+                 f"{paths.RESULTS}: results[{i}] trained past the run's {config.iterations} iterations")
+        need(not record.get("pruned_nonzero"), f"{paths.RESULTS}: results[{i}] has pruned weights that are not zero")
 
 
 METRIC_NUMBERS = ("density", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "elapsed")

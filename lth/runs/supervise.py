@@ -15,8 +15,10 @@ from pathlib import Path
 from lth.hparams import RunConfig
 from lth.errors import Explained
 from lth.runs.state import RunState
-from lth.runs.store import HEARTBEAT_SECONDS, RunStore, StoreError
+from lth.runs.processes import HEARTBEAT_SECONDS
+from lth.runs.store import RunStore, StoreError
 from lth.runs.tensorboard import EventLog
+from lth.runs import logs as run_logs
 
 
 class Cancelled(Exception):
@@ -55,8 +57,8 @@ def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
 
 def restart_metrics(store: RunStore, run_id: str, completed: int) -> int:
     """Drop the metric lines of work a (re)started run redoes; returns how many lines stay."""
-    store.keep_metrics(run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery and oneshot
-    return len(store.metrics_records(run_id))
+    run_logs.keep_metrics(store, run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery and oneshot
+    return len(run_logs.metrics_records(store, run_id))
 
 
 class Progress:
@@ -87,7 +89,7 @@ class Progress:
     def record(self, event: dict) -> None:
         self.check_owner()
         layer_density = event.pop("layer_density", None)  # for TensorBoard; the metric log keeps lines short
-        self.store.append_metric(self.run_id, event)
+        run_logs.append_metric(self.store, self.run_id, event)
         self.events.write(event, layer_density)
         self.state.update(evaluations=self.state["evaluations"] + 1, iteration=event["iteration"],
                           arm=event["arm"], round=event["round"])

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+from lth import paths
 from lth.fsutil import make_dirs
 
 ROUND = re.compile(r"_round(\d+)")
@@ -16,7 +17,7 @@ SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "test_loss
 
 
 def run_name(event: dict) -> str:
-    name = f"{event['arm']}_round{event['round']:02d}"
+    name = paths.tensorboard_run(event["arm"], event["round"])
     if event.get("rewind") is not None:  # an instability run's copies: one TensorBoard run each
         name += f"_k{event['rewind']}_copy{event['copy']}"
     return name

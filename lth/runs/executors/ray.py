@@ -16,6 +16,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from lth import paths
 from lth.fsutil import write_bytes_atomic
 from lth.runs import trust
 from lth.runs.executors import RAY_MISSING, ExecutorError, unreachable
@@ -26,8 +27,7 @@ from lth.runs.supervise import completed_rounds, restart_metrics, supervise, ver
 TASK_RETRIES = 2  # a node lost mid-run: Ray runs the task again on another node, twice at most
 PACKAGE_DIR = Path(__file__).resolve().parent.parent.parent  # the `lth` package travels with the task
 # The only files a task may send back into a run's checkpoint folder (names come from the cluster).
-RESUME_FILE = re.compile(r"weights\.npz|ticket\.npz|round_\d{2,3}\.(npz|json)")  # what a task reads
-CHECKPOINT_FILE = re.compile(rf"{RESUME_FILE.pattern}|{NET_FILE.pattern}")
+CHECKPOINT_FILE = re.compile(rf"{paths.CHECKPOINT_INPUTS.pattern}|{NET_FILE.pattern}")
 
 
 def _ray():
@@ -99,11 +99,12 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
 
         def save_weights(self, theta0, reset_point):
             super().save_weights(theta0, reset_point)
-            self._forward("weights.npz")
+            self._forward(paths.WEIGHTS)
 
-        def save_round(self, round_, records, masks, next_masks):
+        def save_round(self, round_, records, masks=None, next_masks=None):
             super().save_round(round_, records, masks, next_masks)
-            self._forward(f"round_{round_:02d}.npz", f"round_{round_:02d}.json")  # json last: marks it done
+            written = [paths.round_masks(round_)] if masks is not None else []  # one-shot rounds keep no masks
+            self._forward(*written, paths.round_records(round_))  # json last: marks it done
 
         def save_network(self, arm, round_, weights, masks):
             super().save_network(arm, round_, weights, masks)
@@ -142,7 +143,7 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
         sink = Queue(actor_options={"num_cpus": 0,
                                     "scheduling_strategy": NodeAffinitySchedulingStrategy(head, soft=True)})
         files = {p.name: p.read_bytes() for p in sorted(checkpoint_dir.iterdir())
-                 if p.is_file() and not p.is_symlink() and RESUME_FILE.fullmatch(p.name)}
+                 if p.is_file() and not p.is_symlink() and paths.CHECKPOINT_INPUTS.fullmatch(p.name)}
         needs_gpu = ray.cluster_resources().get("GPU", 0) >= 1
         task = ray.remote(_train_task).options(
             num_gpus=1 if needs_gpu else 0, num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
