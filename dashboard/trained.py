@@ -14,20 +14,18 @@ import streamlit as st
 
 from dashboard.common import readable, table_downloads
 from lth import paths
-from lth.networks import EXPORT_FORMATS, NetworkError, compression_table
+from lth.networks import EXPORT_FORMATS, EXPORT_MIME, NetworkError, compression_table
 from lth.runs import Corrupt, RunStore, StoreError
 from lth.runs import kept as kept_networks
 
 ROOT = Path(__file__).resolve().parent.parent
-MIME = {"keras": "application/zip", "h5": "application/x-hdf5", "savedmodel": "application/zip",
-        "tflite": "application/octet-stream"}
 EXPORT_TIMEOUT_S = 300
 
 
 def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt: str) -> tuple[bytes, str]:
     """The model file (a SavedModel zipped) and its name; RuntimeError with the CLI's message if it fails."""
     with tempfile.TemporaryDirectory(prefix="lth-export-") as tmp:
-        out = Path(tmp) / f"{run_id}_{arm}_round{round_:02d}"
+        out = Path(tmp) / f"{run_id}-{arm}-round-{round_}"  # the download's name
         done = subprocess.run(
             [sys.executable, "-m", "lth", "export-model", run_id, "--arm", arm, "--round", str(round_),
              "--format", fmt, "--out", str(out), "--cache-dir", str(store.root)],
@@ -84,7 +82,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
         if ready in st.session_state:
             data, name, made_fmt, _ = st.session_state[ready]
             st.download_button(f"Download {name} ({len(data) / 1e6:.2f} MB)", data=data, file_name=name,
-                               mime=MIME[made_fmt], key=f"export-download-{run_id}", on_click="ignore")
+                               mime=EXPORT_MIME[made_fmt], key=f"export-download-{run_id}", on_click="ignore")
     folder = store.path(run_id) / paths.TENSORBOARD
     if folder.is_dir() and not folder.is_symlink():
         st.markdown("**TensorBoard** — losses, accuracies and densities of every arm and round:")

@@ -306,7 +306,7 @@ def main(argv=None) -> int:
     machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "device": device.name,
                "python": platform.python_version(), "tensorflow": tf.__version__}
     print(f"machine: {machine['cpu']}, {machine['cores']} cores; training on {device.name}; TF {tf.__version__}")
-    # As a run trains: deterministic ops (lth.experiments.run_experiment enables them), so every figure,
+    # As a run trains: deterministic ops (lth.runner.run_experiment enables them), so every figure,
     # fit's included, is measured under them; fit's shuffle then needs a global seed.
     tf.config.experimental.enable_op_determinism()
     tf.random.set_seed(0)

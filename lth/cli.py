@@ -12,6 +12,10 @@ import sys
 
 from lth import hparams
 from lth.data.datasets import DATASETS
+from lth.records import METRICS
+from lth.runs.executors import NAMES as EXECUTOR_NAMES
+
+METRIC_NAMES = tuple(METRICS)
 from lth.runs import kept as kept_networks
 from lth.runs import settings as store_settings
 from lth.runs import tables as run_tables
@@ -83,12 +87,16 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                        help=(meta["help"] + shown).replace("%", "%%"))  # argparse formats help with %
     p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
                                       "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)")
-    p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
+    add_store_argument(p)
     add_executor_arguments(p)
 
 
+def add_store_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
+
+
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", choices=("local", "ray"),
+    p.add_argument("--executor", choices=EXECUTOR_NAMES,
                    help="where runs train: local processes (default) or a Ray cluster ($LTH_EXECUTOR)")
     p.add_argument("--ray-address", help="Ray cluster address (default: auto, i.e. $RAY_ADDRESS or a local cluster)")
 
@@ -326,9 +334,8 @@ def cmd_analyze(args) -> int:
                                            f"and round of a lottery or tfmot run (--arm ticket --round R)")
             stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
         out = output_folder(args.export)  # made only now: a refused analysis leaves no folder behind
-        formats = export.write_figures(out, {f"{stem}_{name}": fig for name, fig in figs.items()})
-        for name, table in tables.items():
-            (out / f"{stem}_{name}.csv").write_bytes(export.table_bytes(table, "csv"))
+        formats = export.write_bundle(out, {f"{stem}_{name}": fig for name, fig in figs.items()},
+                                      {f"{stem}_{name}": table for name, table in tables.items()})
         print(f"{len(figs)} figures ({', '.join(formats)}) and {len(tables)} tables in {out}")
         return 0
     return _store_command(args, action)
@@ -351,18 +358,27 @@ def cmd_compare(args) -> int:
             return _fail(args.command, "no finished runs match")
         comparison = statistics.comparisons(results, args.metric)
         verdicts = statistics.verdicts(comparison)
+        methods = statistics.method_comparisons(results, args.metric)
         print(verdicts.to_string(index=False) if not verdicts.empty else "no lottery ticket to judge in these runs")
         print(f"({statistics.WINNING_RULE})", file=sys.stderr)
+        if not methods.empty:  # one-shot criteria against their controls, dense and the IMP ticket
+            methods = methods.assign(verdict=methods.apply(statistics.difference_words, axis=1))
+            print(methods[["label", "method", "density_pct", "against", "n", "accuracy_diff", "accuracy_ci_low",
+                           "accuracy_ci_high", "verdict"]].to_string(index=False))
         if out is not None:
             from lth import export
 
             stats = figures.aggregate(results, args.metric)
-            export.write_figures(out, {"accuracy_vs_density": figures.accuracy_vs_density(
-                results, args.metric, stats=stats, verdicts=verdicts)})
-            for name, table in (("comparisons", comparison), ("verdicts", verdicts),
-                                ("summary_over_seeds", statistics.summary(results, args.metric))):
-                (out / f"{name}.csv").write_bytes(export.table_bytes(table, "csv"))
-            print(f"figure and tables written to {out}", file=sys.stderr)
+            shown = {"accuracy_vs_density": figures.accuracy_vs_density(results, args.metric, stats=stats,
+                                                                        verdicts=verdicts)}
+            tables = {"comparisons": comparison, "verdicts": verdicts,
+                      "summary_over_seeds": statistics.summary(results, args.metric)}
+            if not methods.empty:
+                shown["layer_density_vs_density"] = figures.layer_density_vs_density(
+                    results[results["experiment"] == "oneshot"])
+                tables["method_comparisons"] = methods
+            export.write_bundle(out, shown, tables)
+            print(f"figures and tables written to {out}", file=sys.stderr)
         return 0
     return _store_command(args, action)
 
@@ -500,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
                              ("worker", cmd_worker, None)]:
         sub = commands.add_parser(name, **({"help": text} if text else {}))  # worker: internal, no help
         sub.add_argument("run_id")
-        sub.add_argument("--cache-dir")
+        add_store_argument(sub)
         if name == "resume":
             add_executor_arguments(sub)
         sub.set_defaults(func=func)
@@ -513,23 +529,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--round", type=int, default=0, help="lottery round (0 for other experiments)")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="keras")
     export.add_argument("--out", required=True, help="file (folder for savedmodel); never overwritten")
-    export.add_argument("--cache-dir")
+    add_store_argument(export)
     export.set_defaults(func=cmd_export_model)
     compression = commands.add_parser("compression", help="a run's compression report: non-zero parameters, "
                                                           "multiply-accumulates, file bytes, gzip'ed bytes")
     compression.add_argument("run_id")
     compression.add_argument("--json", action="store_true")
-    compression.add_argument("--cache-dir")
+    add_store_argument(compression)
     compression.set_defaults(func=cmd_compression)
     compare = commands.add_parser("compare", help="statistics over seeds: winning-ticket verdict per density, "
                                                   "ticket against dense and controls paired by seed")
     compare.add_argument("--experiment", choices=hparams.EXPERIMENTS)
     compare.add_argument("--model")
     compare.add_argument("--dataset", choices=DATASETS)
-    compare.add_argument("--metric", default="early_stop_test_accuracy",
-                         choices=("early_stop_test_accuracy", "final_test_accuracy", "early_stop_val_accuracy"))
+    compare.add_argument("--metric", default=METRIC_NAMES[0], choices=METRIC_NAMES)
     compare.add_argument("--export", metavar="DIR")
-    compare.add_argument("--cache-dir")
+    add_store_argument(compare)
     compare.set_defaults(func=cmd_compare)
     analyze = commands.add_parser("analyze", help="figures of one run: masks and weights of a kept network (mask "
                                                   "image, densities, weight histograms, overlaps), or an "
@@ -539,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--round", type=int, help="default: the sparsest kept round")
     analyze.add_argument("--other-seed", metavar="RUN_ID", help="a run equal but for the seed: mask overlap")
     analyze.add_argument("--export", metavar="DIR", required=True)
-    analyze.add_argument("--cache-dir")
+    add_store_argument(analyze)
     analyze.set_defaults(func=cmd_analyze)
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)
@@ -564,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="full and converged budgets: fashion-mnist (default) or mnist; quick: the bundled "
                              "mnist-sample")
     preset.add_argument("--data-dir")
-    preset.add_argument("--cache-dir")
+    add_store_argument(preset)
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
     preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
     preset.add_argument("--partial", action="store_true",
@@ -574,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     preset.set_defaults(func=cmd_preset)
     listing = commands.add_parser("list", help="list the runs in the store")
     listing.add_argument("--json", action="store_true")
-    listing.add_argument("--cache-dir")
+    add_store_argument(listing)
     listing.set_defaults(func=cmd_list)
     return parser
 

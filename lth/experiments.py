@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import numpy as np
 
 from lth import models, networks, paths, pruning
 from lth.data import DataError, Dataset
-from lth.device import DeviceInfo, training_device
+from lth.device import DeviceInfo
 from lth.errors import Explained
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.fsutil import ArrayFileError, read_npz
-from lth.hparams import RunConfig, check_run
-from lth.tf_setup import keras, tf
+from lth.hparams import RunConfig
+from lth.tf_setup import keras
 from lth.training import OnEval, Trainer
 
 
@@ -330,43 +329,3 @@ class Instability(Experiment):
             "copy_test_accuracy": end_accuracy,
             "train_seconds": round(sum(r.seconds for r in finals), 3),
         }
-
-
-EXPERIMENTS = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning, "instability": Instability}
-
-
-def experiment_class(name: str) -> type[Experiment]:
-    """The experiment's class; each experiment beyond the first four lives in its own module."""
-    if name == "oneshot":
-        from lth.oneshot import OneShot
-
-        return OneShot
-    return EXPERIMENTS[name]
-
-
-def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
-                   checkpoint: RoundCheckpoint | None = None, device: DeviceInfo | None = None,
-                   expected_fingerprint: str | None = None) -> dict:
-    """Validate, load the data, train, and return the run's summary (config, device, data, records).
-
-    `checkpoint` keeps a lottery run's completed rounds, so a stopped run resumes where it was;
-    `expected_fingerprint` is the data the run id was made from: other data is refused."""
-    data = check_run(config, data_dir, download=True)
-    if expected_fingerprint is not None and data.fingerprint != expected_fingerprint:
-        raise DataError(f"the data at {data.source} (fingerprint {data.fingerprint}) is not the data this run "
-                        f"was made from (fingerprint {expected_fingerprint}); its data_dir changed or the files "
-                        f"did. Restore them, or start a new run on the new data")
-    device = device or training_device()
-    tf.config.experimental.enable_op_determinism()
-    started = time.time()
-    experiment = experiment_class(config.experiment)(config, data, device, on_eval, checkpoint)
-    records = experiment.run(checkpoint)
-    return {
-        "experiment": config.experiment,
-        "config": config.canonical(),
-        "dataset": {"name": data.name, "source": data.source, "fingerprint": data.fingerprint, **data.sizes()},
-        "device": device.as_dict(),
-        "iterations": experiment.iterations,
-        "seconds": round(time.time() - started, 3),
-        "results": records,
-    }

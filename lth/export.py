@@ -10,16 +10,12 @@ import warnings
 import pandas as pd
 import plotly.graph_objects as go
 
-from lth.errors import Explained
+from lth.errors import ExportError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html",
         "csv": "text/csv", "json": "application/json"}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-
-
-class ExportError(Explained, RuntimeError):
-    """A figure or table that cannot be exported as asked; one line."""
 
 
 # kaleido drives a Chromium. Started once per process and kept (kaleido's sync server): an export then
@@ -94,6 +90,16 @@ def write_figures(folder, figures: dict, formats=None) -> list[str]:
         for fmt in formats:
             (Path(folder) / f"{name}.{fmt}").write_bytes(figure_bytes(fig, fmt))
     return formats
+
+
+def write_bundle(folder, figures: dict, tables: dict, formats=None) -> list[str]:
+    """Figures (as `write_figures`) and tables (`folder/NAME.csv`) into a folder; returns the figure formats."""
+    from pathlib import Path
+
+    written = write_figures(folder, figures, formats)
+    for name, table in tables.items():
+        (Path(folder) / f"{name}.csv").write_bytes(table_bytes(table, "csv"))
+    return written
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

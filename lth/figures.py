@@ -10,16 +10,12 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 
 from lth.arms import ARMS
+from lth.records import METRICS
 
 ARM_LABELS = {name: arm.label for name, arm in ARMS.items()}
 ARM_ORDER = tuple(ARMS)  # legend order of the density figures
 DENSE_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # dense baselines of several series
 ARM_COLORS = {name: arm.colour for name, arm in ARMS.items()}
-METRICS = {
-    "early_stop_test_accuracy": "test accuracy at early stop",
-    "final_test_accuracy": "final test accuracy",
-    "early_stop_val_accuracy": "validation accuracy at early stop",
-}
 SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
 
 

@@ -45,6 +45,7 @@ MAX_SEED = 2**31 - 1
 MAX_BATCH = 60_000
 MAX_LR = 10.0
 MIN_DENSITY = 1e-5
+RUN_ID = re.compile(r"[0-9a-f]{16}")  # a run's id, and a dataset's fingerprint: 16 hexadecimal digits
 
 
 def setting(default, help: str, *, kind: str, low=None, high=None, choices=None, open_low=False,
@@ -376,7 +377,7 @@ def check_value(f: dataclasses.Field, value) -> None:
             raise ConfigError(f"{flag} must be one of {', '.join(meta['choices'])}, not {value!r}")
         return
     elif kind == "runid":
-        if not isinstance(value, str) or re.fullmatch(r"[0-9a-f]{16}", value) is None:
+        if not isinstance(value, str) or RUN_ID.fullmatch(value) is None:
             shown = repr(value) if len(repr(value)) <= 42 else repr(value)[:40] + "…"
             raise ConfigError(f"{flag} must be a run id (16 hexadecimal digits), not {shown}")
         return

@@ -9,17 +9,13 @@ import warnings
 from pathlib import Path
 
 from lth import models
-from lth.errors import Explained
+from lth.errors import ExportError
 from lth.fsutil import output_file
 from lth.networks import EXPORT_FORMATS as FORMATS
 from lth.networks import EXPORT_SUFFIX as SUFFIX
 from lth.networks import Network
 from lth.tf_setup import keras, tf
 
-
-
-class ExportError(Explained, RuntimeError):
-    """A model file that cannot be written as asked."""
 
 
 def build(network: Network, plain_model=None):

@@ -17,6 +17,9 @@ from lth.fsutil import read_npz, write_npz_atomic
 
 EXPORT_FORMATS = ("keras", "h5", "savedmodel", "tflite")  # what `lth export-model` writes (lth.model_export)
 EXPORT_SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}  # a savedmodel is a folder
+# what a download of each is (a savedmodel folder is downloaded zipped)
+EXPORT_MIME = {"keras": "application/zip", "h5": "application/x-hdf5", "savedmodel": "application/zip",
+               "tflite": "application/octet-stream"}
 ARMS = arms.NAMES
 NET_FILE = paths.network_pattern(ARMS)
 MAX_NET_BYTES = 64 * 2**20  # far above any model here; a bigger file is not one this product wrote
@@ -124,18 +127,18 @@ def load_theta0(folder: str | Path, model: str) -> list[np.ndarray]:
     """The run's initial weights theta0 (from weights.npz), checked against the model's shapes."""
     path = Path(folder) / paths.WEIGHTS
     if path.is_symlink() or not path.is_file():
-        raise NetworkError("the run keeps no initial weights (weights.npz): made before they were kept, or "
+        raise NetworkError(f"the run keeps no initial weights ({paths.WEIGHTS}): made before they were kept, or "
                            "not started")
     shapes = models.get_spec(model).weight_shapes()
     try:
         arrays = read_npz(path, weights_file_shapes(model))
     except Exception as e:
-        raise NetworkError(f"weights.npz is not the initial weights of this {model} run: {e}") from None
+        raise NetworkError(f"{paths.WEIGHTS} is not the initial weights of this {model} run: {e}") from None
     out = []
     for i, shape in enumerate(shapes):
         w = arrays.get(f"theta0/{i}")
         if w is None or w.shape != shape or not np.isfinite(w).all():
-            raise NetworkError(f"weights.npz: theta0/{i} is not a finite array of shape {shape}")
+            raise NetworkError(f"{paths.WEIGHTS}: theta0/{i} is not a finite array of shape {shape}")
         out.append(w)
     return out
 

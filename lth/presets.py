@@ -275,11 +275,10 @@ def export(name: str, results, folder):
     to `folder`; returns the table."""
     from lth import export as files, statistics
 
-    files.write_figures(folder, preset_figures(name, results), ("png", "svg"))
-    (folder / f"{name}_results.csv").write_bytes(files.table_bytes(results, "csv"))
     comparison = (statistics.method_comparisons(results, "early_stop_test_accuracy") if name == "pruning-methods"
                   else statistics.comparisons(results, "early_stop_test_accuracy"))
-    (folder / f"{name}_comparisons.csv").write_bytes(files.table_bytes(comparison, "csv"))
+    files.write_bundle(folder, preset_figures(name, results),
+                       {f"{name}_results": results, f"{name}_comparisons": comparison}, ("png", "svg"))
     table = density_table(name, results)
     (folder / f"{name}_table.md").write_text(table.to_markdown(index=False) + "\n")
     return table

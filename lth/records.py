@@ -6,8 +6,16 @@ from __future__ import annotations
 import math
 
 from lth import paths
+from lth.arms import NAMES as ARMS
 from lth.errors import Explained
-from lth.networks import ARMS
+
+
+# The accuracies a result record reports, in words: what figures, tables and `lth compare --metric` offer.
+METRICS = {
+    "early_stop_test_accuracy": "test accuracy at early stop",
+    "final_test_accuracy": "final test accuracy",
+    "early_stop_val_accuracy": "validation accuracy at early stop",
+}
 
 
 class Corrupt(Explained, ValueError):

@@ -54,9 +54,9 @@ with left:
                         format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.get)
     address = settings.get("ray_address") or "auto"
     if executor == "ray":
-        if importlib.util.find_spec("ray") is None:
-            st.error("Ray is not installed: `.venv/bin/pip install -r requirements-ray.txt`. "
-                     "Runs keep training on this machine until it is.")
+        problem = executors.unavailable("ray")
+        if problem:
+            st.error(f"{problem[0].upper()}{problem[1:]}. Runs keep training on this machine until it is.")
             executor = "local"
         address = st.text_input("Ray address", address, key="ray-address",
                                 help="auto: $RAY_ADDRESS or a cluster started on this machine with `ray start`")

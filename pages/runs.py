@@ -1,4 +1,3 @@
-import re
 import time
 
 import pandas as pd
@@ -12,11 +11,6 @@ from lth.runs import (ACTIVE, Corrupt, RunState, StoreError, cancel, executor_ch
 from lth.runs import logs as run_logs
 from lth.runs import tables as run_tables
 
-# TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
-TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
-                      r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|"
-                      r"^[IWE]\d{4} \d\d:\d\d|^WARNING: All log messages|^WARNING:absl|"
-                      r"rebuild TensorFlow with the appropriate compiler flags")
 LOG_CHARS = 8000
 # seconds between refreshes of the run table and the live curves while something trains: each refresh
 # costs the server and the browser CPU that a training on the same cores would use (make bench-watch)
@@ -103,8 +97,7 @@ possible = {"Cancel": lambda: cancel(run_id, s), "Resume": do_resume, "Delete": 
 labels_of = {"Cancel": "Cancel", "Delete": "Delete…",
              "Resume": f"Resume on {'this machine' if resume_on == 'local' else 'the Ray cluster'}"
              if resume_on else "Resume"}
-allowed = {RunState.QUEUED: ["Cancel"], RunState.RUNNING: ["Cancel"], RunState.FAILED: ["Resume", "Delete"],
-           RunState.CANCELLED: ["Resume", "Delete"]}.get(RunState(row["state"]), ["Delete"])
+allowed = RunState(row["state"]).actions
 if not s.writable:
     st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started, cancelled or deleted.")
 for column, name in zip(st.columns(3), allowed):  # wide enough for "Resume on the Ray cluster" whole
@@ -177,7 +170,7 @@ def curves() -> None:
         try:
             show_results(s.results(run_id))
         except (Corrupt, StoreError, OSError) as e:
-            st.error(f"results.json cannot be read: {e}")
+            st.error(f"The results cannot be read: {e}")
 
 
 live = RunState(row["state"]) in ACTIVE
@@ -188,14 +181,14 @@ if row["state"] == RunState.DONE and row["experiment"] != "instability":  # its 
             summary = s.results(run_id)
         except (Corrupt, StoreError, OSError) as e:
             summary = None
-            st.error(f"results.json cannot be read: {e}")
+            st.error(f"The results cannot be read: {e}")
         if summary:
             show_trained_networks(s, run_id, summary)
 with st.expander("Details"):
     st.markdown(f"**device** {row.get('device') or '-'} · **pid** {row.get('pid') if pd.notna(row.get('pid')) else '-'}"
                 f" · **folder** `{row['path']}`  \n**error** {row.get('error') or '-'}")
 with st.expander("Log"):
-    lines = [line for line in run_logs.log_tail(s, run_id, 200) if not TF_NOISE.search(line)]
+    lines = run_logs.log_tail(s, run_id, 200, progress_only=True)
     while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept
         lines.pop(0)
     st.code("\n".join(lines) or "(empty)")

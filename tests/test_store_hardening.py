@@ -86,7 +86,7 @@ def test_symlinked_files_inside_a_run_are_not_followed(store, done_run, tmp_path
 # ---- 2. the data a run trains on must be the data its id was made from ---------------------------------
 def test_run_refuses_data_other_than_its_fingerprint(sample):
     from lth.data import DataError
-    from lth.experiments import run_experiment
+    from lth.runner import run_experiment
 
     with pytest.raises(DataError, match="not the data this run was made from"):
         run_experiment(RunConfig(iterations=10, eval_every=10), expected_fingerprint="0123456789abcdef")

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from lth import models
-from lth.experiments import RoundCheckpoint, run_experiment
+from lth.checkpoint import RoundCheckpoint
+from lth.runner import run_experiment
 from lth.hparams import RunConfig
 from lth.training import Trainer
 

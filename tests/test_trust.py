@@ -211,7 +211,7 @@ def test_an_unfinished_lottery_run_is_no_ticket_source(store):
 
 def test_bad_checkpoint_files_are_named_and_their_rounds_trained_again(tmp_path, capsys):
     from lth.checkpoint import RoundCheckpoint
-    from lth.experiments import run_experiment
+    from lth.runner import run_experiment
 
     config = RunConfig(experiment="lottery", rounds=2, iterations=60, eval_every=30, controls=("reinit",))
     folder = tmp_path / "run"

@@ -1,15 +1,22 @@
 """The two files a worker appends to: metrics.jsonl (one evaluation per line) and log.txt. Appends refuse
-links; reads skip torn or malformed lines and a live view reads only what is new."""
+links; reads skip torn or malformed lines and a live view reads only what is new. Each function takes the
+run store (lth.runs.store, which uses `log_tail` itself) and reads through its checked `file`."""
 from __future__ import annotations
 
 import json
 import os
+import re
 
 from lth import paths
 from lth.fsutil import write_bytes_atomic
 from lth.runs import schema
-from lth.runs.schema import Corrupt
-from lth.runs.store import MAX_METRICS_BYTES, StoreError
+
+MAX_METRICS_BYTES = 512 * 2**20
+# TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
+TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
+                      r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|"
+                      r"^[IWE]\d{4} \d\d:\d\d|^WARNING: All log messages|^WARNING:absl|"
+                      r"rebuild TensorFlow with the appropriate compiler flags|^WARNING:tensorflow:Compiled the loaded")
 
 
 def metrics_records(store, run_id: str) -> list[dict]:
@@ -32,7 +39,7 @@ def metrics_since(store, run_id: str, offset: int) -> tuple[list[dict], int]:
                 offset = 0
             f.seek(offset)
             data = f.read(size - offset)
-    except (StoreError, Corrupt, OSError):
+    except (ValueError, OSError):  # the store's StoreError and Corrupt are ValueErrors
         return [], offset
     end = data.rfind(b"\n") + 1
     text, offset = data[:end].decode("utf-8", errors="replace"), offset + end
@@ -47,17 +54,18 @@ def metrics_since(store, run_id: str, offset: int) -> tuple[list[dict], int]:
     return records, offset
 
 
-def log_tail(store, run_id: str, lines: int = 20) -> list[str]:
+def log_tail(store, run_id: str, lines: int = 20, progress_only: bool = False) -> list[str]:
+    """The log's last `lines` lines (`progress_only`: without TensorFlow's start-up noise)."""
     try:
         path = store.file(run_id, paths.LOG, MAX_METRICS_BYTES)
         if path is None:
             return []
         with open(path, "rb") as f:  # the end only: a log can be long
             f.seek(max(0, path.stat().st_size - 256 * 1024))
-            return f.read().decode("utf-8", errors="replace").splitlines()[-lines:]
-    except (StoreError, Corrupt, OSError):
+            text = f.read().decode("utf-8", errors="replace").splitlines()
+    except (ValueError, OSError):  # the store's StoreError and Corrupt are ValueErrors
         return []
-
+    return [line for line in text if not (progress_only and TF_NOISE.search(line))][-lines:]
 
 
 def append_metric(store, run_id: str, record: dict) -> None:

@@ -2,18 +2,17 @@
 value it accepts or raises Corrupt naming the field, so one bad file is reported, never trusted."""
 from __future__ import annotations
 
-import re
 import time
 
 from lth import paths
-from lth.networks import ARMS
+from lth.arms import NAMES as ARMS
+from lth.hparams import RUN_ID  # the store checks folder names with it
 from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
 from lth.runs.state import WRITTEN, RunState
 
 __all__ = ["Corrupt", "RUN_ID", "status", "config_record", "results", "result_records", "parse_json", "metric",
            "heartbeat"]
 
-RUN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def status(value, executors) -> dict:
@@ -44,7 +43,7 @@ def config_record(value, run_id: str):
     record = obj(value, paths.CONFIG)
     need(record.get("run_id") == run_id, f"{paths.CONFIG}: run_id is {record.get('run_id')!r}, the folder is {run_id}")
     fingerprint = record.get("dataset_fingerprint")
-    need(isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{16}", fingerprint) is not None,
+    need(isinstance(fingerprint, str) and RUN_ID.fullmatch(fingerprint) is not None,
          f"{paths.CONFIG}: dataset_fingerprint is {fingerprint!r}")
     optional(record, "data_dir", lambda v: isinstance(v, str), paths.CONFIG)
     need(_is_int(record.get("planned_evaluations")) and 0 <= record["planned_evaluations"] <= 10**12,

@@ -19,6 +19,13 @@ class RunState(str, Enum):
     def resumable(self) -> bool:
         return self in (RunState.FAILED, RunState.CANCELLED)
 
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What a user can do with a run in this state (the Runs page's buttons)."""
+        if self in ACTIVE:
+            return ("Cancel",)
+        return ("Resume", "Delete") if self.resumable else ("Delete",)
+
 
 ACTIVE = frozenset({RunState.QUEUED, RunState.RUNNING})
 FINISHED = frozenset({RunState.DONE, RunState.FAILED, RunState.CANCELLED})

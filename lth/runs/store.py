@@ -24,6 +24,7 @@ from lth.errors import Explained
 from lth.fsutil import guard_root, make_dirs, write_json_atomic
 from lth.hparams import RunConfig
 from lth.runs import executors, schema
+from lth.runs.logs import log_tail
 from lth.runs.processes import death_reason, end_process, printable, process_alive, worker_dead
 from lth.runs.schema import Corrupt
 from lth.runs.state import RunState
@@ -31,7 +32,6 @@ from lth.runs.state import RunState
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "cache"
 CACHE_ENV = "LTH_CACHE_DIR"
 MAX_JSON_BYTES = 16 * 2**20  # results of a 100-round lottery run are about 1 MB
-MAX_METRICS_BYTES = 512 * 2**20
 _CHECKED: dict = {}  # (path, inode, size, mtime) -> (ok, checked value or Corrupt): see RunStore._checked
 
 
@@ -250,8 +250,6 @@ class RunStore:
     def _worker_dead(self, run_id: str, status: dict) -> bool:
         return worker_dead(status, self.heartbeat(run_id))
     def _death_reason(self, run_id: str, status: dict) -> str:
-        from lth.runs.logs import log_tail  # lth.runs.logs reads through the store
-
         return death_reason(status, log_tail(self, run_id, 1))
 
     def results(self, run_id: str) -> dict | None:

@@ -9,7 +9,7 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
     def train(config, record, progress):
         from lth.device import training_device
         from lth.checkpoint import RoundCheckpoint
-        from lth.experiments import run_experiment
+        from lth.runner import run_experiment
 
         checkpoint_dir = store.checkpoint_dir(run_id)
         completed = completed_rounds(config, checkpoint_dir)

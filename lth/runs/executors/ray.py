@@ -78,7 +78,7 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
 
     from lth.device import training_device
     from lth.checkpoint import RoundCheckpoint
-    from lth.experiments import run_experiment
+    from lth.runner import run_experiment
     from lth.hparams import RunConfig
     from lth.networks import net_file
 
