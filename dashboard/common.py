@@ -27,8 +27,8 @@ def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[Submissi
         st.error(f"Nothing was started: {e}")
         return []
     for sub in submissions:
-        (st.success if sub.outcome == "cached" else st.info)(sub.message)
-        if sub.outcome == "cached":
+        (st.success if sub.outcome == Outcome.CACHED else st.info)(sub.message)
+        if sub.outcome == Outcome.CACHED:
             try:
                 show_results(s.results(sub.run_id))
             except (Corrupt, StoreError, OSError) as e:

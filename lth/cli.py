@@ -16,9 +16,6 @@ from lth.records import METRICS
 from lth.runs.executors import NAMES as EXECUTOR_NAMES
 
 METRIC_NAMES = tuple(METRICS)
-from lth.runs import kept as kept_networks
-from lth.runs import settings as store_settings
-from lth.runs import tables as run_tables
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -158,6 +155,7 @@ def _submit(args, command: str):
 
 def cmd_run(args) -> int:
     """Train in the foreground through the store: a cached run prints its results at once."""
+    from lth.runs.queue import Outcome
     from lth.runs import RunState, claim_foreground, executors, schedule, wait
 
     submitted = _submit(args, "run")
@@ -165,7 +163,7 @@ def cmd_run(args) -> int:
         return submitted
     store, submission = submitted
     print(submission.message, file=sys.stderr, flush=True)
-    if submission.outcome != "cached":
+    if submission.outcome != Outcome.CACHED:
         if claim_foreground(submission.run_id, store):
             print(f"run {submission.run_id}: training in this process", file=sys.stderr, flush=True)
             name = store.raw_status(submission.run_id).get("executor") or "local"
@@ -176,7 +174,7 @@ def cmd_run(args) -> int:
         if status["state"] != RunState.DONE:
             print(f"lth run: run {submission.run_id} {status['state']}: {status.get('error')}", file=sys.stderr)
             return 1
-    summary = {**store.results(submission.run_id), "cached": submission.outcome == "cached"}
+    summary = {**store.results(submission.run_id), "cached": submission.outcome == Outcome.CACHED}
     print(json.dumps(summary))
     return 0
 
@@ -202,6 +200,8 @@ def _store_command(args, action) -> int:
 
 
 def cmd_status(args) -> int:
+    from lth.runs import tables as run_tables
+
     def action(store):
         store.folder(args.run_id)  # no such run, or a link: one line
         row = run_tables.run_row(store, args.run_id)  # the same verdict as `list`: a corrupt run says so, and why
@@ -215,6 +215,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from lth.runs import settings as store_settings
+    from lth.runs import tables as run_tables
     from lth.runs import schedule
 
     from lth.runs.processes import printable
@@ -264,6 +266,8 @@ def cmd_delete(args) -> int:
 
 def cmd_export_model(args) -> int:
     """Write one kept network of a finished run as a model file that plain TensorFlow loads."""
+    from lth.runs import kept as kept_networks
+
     def action(store):
         from lth.fsutil import output_file
         from lth.networks import EXPORT_SUFFIX
@@ -300,6 +304,9 @@ def cmd_compression(args) -> int:
 def cmd_analyze(args) -> int:
     """Figures (PNG, SVG, HTML) and data (CSV) of one run into a folder: an instability run's error along
     the line and barriers; otherwise the masks and weights of one kept network."""
+    from lth.runs import kept as kept_networks
+    from lth.runs import tables as run_tables
+
     def action(store):
         from lth import analysis, export, figures
         from lth.fsutil import output_folder
@@ -344,6 +351,8 @@ def cmd_analyze(args) -> int:
 def cmd_compare(args) -> int:
     """Statistics over seeds of the finished runs (filtered): the winning-ticket verdict per density, the
     ticket against dense and each control paired by seed; with --export the figure and tables."""
+    from lth.runs import tables as run_tables
+
     def action(store):
         from lth import figures, statistics
         from lth.fsutil import output_folder
@@ -385,6 +394,9 @@ def cmd_compare(args) -> int:
 
 def cmd_preset(args) -> int:
     """Submit a preset's runs; with --wait follow them to the end; with --export write its figures."""
+    from lth.runs import tables as run_tables
+    from lth.runs.queue import Outcome
+
     import time
 
     from lth import presets
@@ -398,7 +410,7 @@ def cmd_preset(args) -> int:
         configs = preset.configs(args.budget, args.dataset)
         store = _store(args)
         if args.partial:  # export what is there now: nothing is submitted, resumed or started
-            submissions = [Submission(check(c, args.data_dir, download=True).run_id, "attached") for c in configs]
+            submissions = [Submission(check(c, args.data_dir, download=True).run_id, Outcome.ATTACHED) for c in configs]
         else:
             submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor, download=True,
                                      ray_address=args.ray_address)
@@ -407,7 +419,7 @@ def cmd_preset(args) -> int:
     except ValueError as e:  # a budget or dataset the preset does not have
         return _fail("preset", str(e))
     minutes = preset.estimate_seconds(args.budget, configs) / 60
-    outcomes = {o: sum(s.outcome == o for s in submissions) for o in ("cached", "attached", "queued", "resumed")}
+    outcomes = {o.value: sum(s.outcome == o for s in submissions) for o in Outcome}
     print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
           f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",
           file=sys.stderr)

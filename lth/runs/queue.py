@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -78,20 +79,31 @@ def executor_choice(store: RunStore, executor: str | None = None,
 
 
 # ---- submitting -------------------------------------------------------------------------------------
+class Outcome(str, Enum):
+    """What submitting a run did."""
+    CACHED = "cached"  # done already: nothing trains
+    ATTACHED = "attached"  # queued or running already
+    QUEUED = "queued"
+    RESUMED = "resumed"  # it had stopped
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class Submission:
     run_id: str
-    outcome: str  # "cached" (done already), "attached" (queued or running already), "queued", "resumed"
+    outcome: Outcome
 
     @property
     def message(self) -> str:
         return {
-            "cached": f"run {self.run_id} is cached: its results are ready, nothing was trained",
-            "attached": f"run {self.run_id} is already queued or running; attached to it",
-            "queued": f"run {self.run_id} queued",
-            "resumed": f"run {self.run_id} had stopped; it resumes (a lottery run from its last completed "
-                       f"round; other experiments train again from the start)",
-        }[self.outcome]
+            Outcome.CACHED: f"run {self.run_id} is cached: its results are ready, nothing was trained",
+            Outcome.ATTACHED: f"run {self.run_id} is already queued or running; attached to it",
+            Outcome.QUEUED: f"run {self.run_id} queued",
+            Outcome.RESUMED: f"run {self.run_id} had stopped; it resumes (a lottery or one-shot run from its last "
+                             f"completed round; other experiments train again from the start)",
+        }[Outcome(self.outcome)]
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
             store.status_or_none(item.run_id)  # marks a dead worker failed before we decide
         with store.lock(item.run_id):
             outcome = _claim(store, item, data_dir, signed(item.run_id, placement))
-            if item.run_id in tickets and outcome in ("queued", "resumed"):
+            if item.run_id in tickets and outcome in (Outcome.QUEUED, Outcome.RESUMED):
                 write_npz_atomic(store.checkpoint_dir(item.run_id) / paths.TICKET, tickets[item.run_id])
             submissions.append(Submission(item.run_id, outcome))
     if start:
@@ -202,17 +214,17 @@ def _claim(store: RunStore, item: Checked, data_dir: str | None, placement: dict
         if state == RunState.DONE:
             try:
                 if store.results(run_id) is not None:
-                    return "cached"
+                    return Outcome.CACHED
             except Corrupt:
                 pass  # unreadable results: train again
         elif state in ACTIVE:
-            return "attached"
+            return Outcome.ATTACHED
         elif state in (RunState.FAILED, RunState.CANCELLED):
             _requeue(store, run_id, **placement)
-            return "resumed"
+            return Outcome.RESUMED
     store.create(run_id, item.config, data_dir=data_dir, fingerprint=item.fingerprint,
                  planned_evaluations=hparams.planned_evaluations(item.config, item.train_size), **placement)
-    return "queued"
+    return Outcome.QUEUED
 
 
 def signed(run_id: str, placement: dict) -> dict:
@@ -246,7 +258,7 @@ def resume(run_id: str, store: RunStore, *, executor: str | None = None,
             raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs resume")
         _requeue(store, run_id, **placement)
     schedule(store)
-    return Submission(run_id, "resumed")
+    return Submission(run_id, Outcome.RESUMED)
 
 
 def cancel(run_id: str, store: RunStore) -> dict:
