@@ -31,14 +31,44 @@ def run_cli(*args, env=None, timeout=600):
 
 
 @pytest.fixture(scope="session")
-def filled_store(tmp_path_factory):
+def built_once(tmp_path_factory, worker_id):
+    """`built_once(name, make)`: a folder `make(folder)` fills, built by the first xdist worker that asks
+    (the others wait on a lock in the session's shared temp folder), then copied for the asking worker.
+    What several tests share is trained once per session, not once per worker or per test."""
+    import shutil
+
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+
+    def build(name: str, make) -> Path:
+        folder = shared / f"built-{name}"
+        with FileLock(str(folder) + ".lock"):
+            if not (folder / ".built").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                (folder / ".built").touch()
+        return folder
+
+    return build
+
+
+def copy_of(folder: Path, to: Path) -> Path:
+    """A private copy of a built folder (its lock files and the marker left out)."""
+    import shutil
+
+    shutil.copytree(folder, to, ignore=shutil.ignore_patterns(".built", "*.lock"))
+    return to
+
+
+@pytest.fixture(scope="session")
+def filled_store(built_once, tmp_path_factory):
     """A real run store: two seeds each of a tiny baseline and a tiny lottery run with both controls."""
     from lth.bench_browser import small_store  # the same store the browser-latency benchmark serves
     from lth.runs import RunStore
 
-    root = tmp_path_factory.mktemp("store")
-    small_store(root)
-    return RunStore(root)
+    return RunStore(copy_of(built_once("filled-store", small_store), tmp_path_factory.mktemp("filled") / "store"))
 
 
 def wait_for(predicate, timeout=120, poll=0.1):

@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli, wait_for
+from conftest import ROOT, copy_of, run_cli, wait_for
 from lth import hparams, runs
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import RunState, RunStore, StoreError, trust
@@ -42,10 +42,16 @@ def tree(path):
 
 
 @pytest.fixture
-def done_run(store):
-    result = cli(store, "run", *TINY, "--seed", "31")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.splitlines()[-1])["run_id"]
+def done_run(store, built_once):
+    """A finished tiny baseline run in the test's store: trained once per session, copied for each test."""
+    def make(folder):
+        result = run_cli("run", *TINY, "--seed", "31", "--cache-dir", str(folder))
+        assert result.returncode == 0, result.stderr
+
+    template = built_once("done-run", make)
+    (run_id,) = [p.name for p in template.iterdir() if p.is_dir()]
+    copy_of(template / run_id, store.path(run_id))
+    return run_id
 
 
 # ---- 1. symlinks --------------------------------------------------------------------------------------
