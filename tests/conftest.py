@@ -22,6 +22,19 @@ def sample():
     return load_dataset("mnist-sample")
 
 
+def cli_in_process(capsys, *args) -> tuple[int, str, str]:
+    """`python -m lth ARGS` in this process (exit status, stdout, stderr): for refusals, which never train;
+    what needs a real process (a worker, a pipe, a traceback) uses `run_cli`."""
+    from lth import cli
+
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as e:  # argparse's refusals exit
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def run_cli(*args, env=None, timeout=600):
     """Run `python -m lth ARGS` in a real process; returns CompletedProcess."""
     import subprocess

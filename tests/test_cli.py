@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_in_process, run_cli
 from lth.data import datasets
 
 
@@ -18,12 +18,15 @@ from lth.data import datasets
     (["run", "--iterations", "5", "--epochs", "2"], "give --iterations or --epochs, not both"),
     (["run", "--batch-size", "9999", "--iterations", "5"], "exceeds the 4500 training images"),
 ])
-def test_bad_input_exits_2_with_one_line(args, message):
-    result = run_cli(*args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_input_exits_2_with_one_line(capsys, args, message):
+    code, _, err = cli_in_process(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+
+
+def test_a_refusal_in_a_real_process_is_one_line_and_exit_2():
+    result = run_cli("run", "--lr", "-1")
+    assert result.returncode == 2 and result.stderr.strip() == "lth run: error: --lr must be above 0, not -1.0"
 
 
 def test_corrupt_data_file_exits_2_naming_it(tmp_path):
