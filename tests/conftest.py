@@ -95,3 +95,20 @@ def wait_for(predicate, timeout=120, poll=0.1):
             return value
         time.sleep(poll)
     raise AssertionError("condition not met in time")
+
+
+TINY_RUN = ["--iterations", "60", "--eval-every", "30", "--seed", "31"]
+
+
+@pytest.fixture
+def done_run(store, built_once):
+    """A finished tiny baseline run (`TINY_RUN`) in the test's `store`: trained once per session, copied for
+    each test that edits it."""
+    def make(folder):
+        result = run_cli("run", *TINY_RUN, "--cache-dir", str(folder))
+        assert result.returncode == 0, result.stderr
+
+    template = built_once("done-run", make)
+    (run_id,) = [p.name for p in template.iterdir() if p.is_dir()]
+    copy_of(template / run_id, store.path(run_id))
+    return run_id

@@ -41,19 +41,6 @@ def tree(path):
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
-@pytest.fixture
-def done_run(store, built_once):
-    """A finished tiny baseline run in the test's store: trained once per session, copied for each test."""
-    def make(folder):
-        result = run_cli("run", *TINY, "--seed", "31", "--cache-dir", str(folder))
-        assert result.returncode == 0, result.stderr
-
-    template = built_once("done-run", make)
-    (run_id,) = [p.name for p in template.iterdir() if p.is_dir()]
-    copy_of(template / run_id, store.path(run_id))
-    return run_id
-
-
 # ---- 1. symlinks --------------------------------------------------------------------------------------
 def test_symlinked_run_folder_is_refused_and_delete_removes_only_the_link(store, done_run, tmp_path):
     outside = tmp_path / "outside"
