@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="Debian's chromium is not installed (make test installs it)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                reason="Debian's chromium is not installed (make test installs it)")]
 PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
          "tfmot": "tfmot gradual pruning", "methods": "Pruning methods: prune once", "instability": "Instability: linear mode connectivity",
          "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}

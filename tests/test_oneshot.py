@@ -81,6 +81,7 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
                                   kept_networks.network(store, run_id, "snip", round_).weights[0])
 
 
+@pytest.mark.slow
 def test_killed_oneshot_worker_resumes_at_its_next_density(tmp_path):
     store = RunStore(tmp_path / "cache")
     args = ["--experiment", "oneshot", "--iterations", "300", "--eval-every", "100", "--criteria",

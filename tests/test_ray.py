@@ -10,7 +10,7 @@ from lth.runs import RunStore
 from lth.runs import logs as run_logs
 
 ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
-pytestmark = pytest.mark.xdist_group("ray")  # one cluster at a time: every Ray test on the same test worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one cluster at a time: every Ray test on one worker
 # Keep every Ray address on 127.0.0.1: Ray otherwise swaps loopback for the machine's interface address.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 TINY = ["--experiment", "lottery", "--rounds", "1", "--iterations", "80", "--eval-every", "40"]

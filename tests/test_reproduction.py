@@ -4,7 +4,11 @@ import json
 
 import pandas as pd
 
+import pytest
+
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow
 
 
 def test_ticket_beats_random_reinit_at_low_density(tmp_path):

@@ -47,6 +47,7 @@ def test_cache_hit_does_not_train(store):
     assert (store.path(run_id) / "metrics.jsonl").read_bytes() == metrics_before
 
 
+@pytest.mark.slow
 def test_two_concurrent_submits_make_one_run(store):
     args = [sys.executable, "-m", "lth", "submit", *TINY, "--seed", "5", "--cache-dir", str(store.root)]
     procs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -61,6 +62,7 @@ def test_two_concurrent_submits_make_one_run(store):
     assert len(run_logs.metrics_records(store, run_id)) == 2  # trained once: two evaluations
 
 
+@pytest.mark.slow
 def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, tmp_path):
     args = ["--experiment", "lottery", "--rounds", "3", "--iterations", "600", "--eval-every", "200",
             "--controls", "reinit"]
@@ -92,6 +94,7 @@ def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, 
     assert len(arms_rounds) == len(set(arms_rounds)) == 3 * (4 + 3)  # each evaluation once, none repeated
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_running_run(store):
     run_id = cli(store, "submit", "--iterations", "200000", "--eval-every", "100", "--seed", "9").stdout.strip()
     wait_for(lambda: run_logs.metrics_records(store, run_id))
@@ -106,6 +109,7 @@ def test_cancel_stops_a_running_run(store):
     assert cli(store, "cancel", run_id).returncode == 2  # nothing left to cancel: one-line error
 
 
+@pytest.mark.slow
 def test_queue_respects_its_limit(store):
     runs.set_max_concurrent(store, 1)
     ids = [runs.submit(RunConfig(iterations=150, eval_every=50, seed=s), store=store).run_id for s in (11, 12, 13)]
