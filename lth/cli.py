@@ -538,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "weights zero) as a model file plain TensorFlow loads")
     export.add_argument("run_id")
     export.add_argument("--arm", choices=ARMS, required=True)
-    export.add_argument("--round", type=int, default=0, help="lottery round (0 for other experiments)")
+    export.add_argument("--round", type=int, default=0, help="lottery round, or a oneshot run's density (1: the densest); "
+                        "0 for the dense network and other experiments")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="keras")
     export.add_argument("--out", required=True, help="file (folder for savedmodel); never overwritten")
     add_store_argument(export)
