@@ -60,7 +60,10 @@ def test_home_shows_device_data_counts_and_presets(monkeypatch, filled_store):
     assert metrics["done"] == "4" and metrics["failed"] == "0"
     assert any("CPU" in e.value or "GPU" in e.value for e in list(at.info) + list(at.success) + list(at.warning))
     assert at.number_input(key="max-concurrent").value == 1
-    assert [b.label for b in at.button if b.key and b.key.startswith("start-")] == ["Start preset", "Start preset"]
+    from lth import presets
+
+    starts = [b.label for b in at.button if b.key and b.key.startswith("start-")]
+    assert starts == ["Start preset"] * len(presets.PRESETS)
     assert "mnist-sample" in " ".join(m.value for m in at.markdown)
 
 
@@ -272,8 +275,17 @@ def test_full_budget_preset_names_its_dataset_and_time(monkeypatch, tmp_path):
     at = open_page("pages/home.py", monkeypatch, tmp_path)
     at.radio(key="budget-frankle-carbin-lenet300").set_value("full").run()
     assert at.radio(key="dataset-frankle-carbin-lenet300").value == "fashion-mnist"
+    from lth import presets
+
     caption = next(c.value for c in at.caption if "fashion-mnist" in c.value and "50,000 iterations" in c.value)
-    assert "hours on a 2-core CPU" in caption and "evaluated every 100 iterations" in caption
+    preset = presets.PRESETS["frankle-carbin-lenet300"]
+    expected = presets.duration_words(preset.estimate_seconds("full", preset.configs("full")))
+    assert f"{expected} on a 2-core CPU" in caption and "evaluated every 100 iterations" in caption
+    # the pruning-methods preset: its 9 runs and the time fixed before its runs
+    at.radio(key="budget-pruning-methods").set_value("full").run()
+    methods = presets.PRESETS["pruning-methods"]
+    caption = next(c.value for c in at.caption if c.value.startswith("9 runs · fashion-mnist"))
+    assert presets.duration_words(methods.estimate_seconds("full", methods.configs("full"))) in caption
     at.radio(key="dataset-frankle-carbin-lenet300").set_value("mnist").run()
     assert not at.exception
     # the original study's converged budget: patience under a cap, its measured length in the estimate
