@@ -8,6 +8,7 @@ from lth import export
 from lth.data import DataError
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import Corrupt, RunStore, StoreError, Submission, submit_all
+from lth.runs.queue import Outcome
 
 
 def store() -> RunStore:

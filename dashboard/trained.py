@@ -25,7 +25,7 @@ EXPORT_TIMEOUT_S = 300
 def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt: str) -> tuple[bytes, str]:
     """The model file (a SavedModel zipped) and its name; RuntimeError with the CLI's message if it fails."""
     with tempfile.TemporaryDirectory(prefix="lth-export-") as tmp:
-        out = Path(tmp) / f"{run_id}-{arm}-round-{round_}"  # the download's name
+        out = Path(tmp) / f"{run_id}_{paths.training_name(arm, round_)}"
         done = subprocess.run(
             [sys.executable, "-m", "lth", "export-model", run_id, "--arm", arm, "--round", str(round_),
              "--format", fmt, "--out", str(out), "--cache-dir", str(store.root)],

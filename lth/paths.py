@@ -58,7 +58,8 @@ def network_pattern(arms) -> re.Pattern:
     return re.compile(rf"net_({'|'.join(sorted(map(re.escape, arms), key=len, reverse=True))})_(\d{{2,3}})\.npz")
 
 
-def tensorboard_run(arm: str, round_: int) -> str:
+def training_name(arm: str, round_: int) -> str:
+    """One training of a run by name (its TensorBoard run, a model file's download name)."""
     return f"{arm}_round{round_:02d}"
 
 

@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from conftest import ROOT, cli_in_process, copy_of, run_cli, wait_for
+from conftest import ROOT, cli_in_process, run_cli, wait_for
 from lth import hparams, runs
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import RunState, RunStore, StoreError, trust

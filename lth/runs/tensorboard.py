@@ -17,7 +17,7 @@ SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "test_loss
 
 
 def run_name(event: dict) -> str:
-    name = paths.tensorboard_run(event["arm"], event["round"])
+    name = paths.training_name(event["arm"], event["round"])
     if event.get("rewind") is not None:  # an instability run's copies: one TensorBoard run each
         name += f"_k{event['rewind']}_copy{event['copy']}"
     return name
