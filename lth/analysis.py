@@ -169,9 +169,11 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
         if len(masks_by_round) > 1:
             tables["round_overlap"] = round_overlaps(masks_by_round)
         if other_seed is not None:
-            if other_seed == run_id or not same_but_seed(store, other_seed, store.config_and_record(run_id)[1]):
-                from lth.networks import NetworkError
+            from lth.networks import NetworkError
 
+            if not store.exists(other_seed):
+                raise NetworkError(f"no run {other_seed} in {store.root}")
+            if other_seed == run_id or not same_but_seed(store, other_seed, store.config_and_record(run_id)[1]):
                 raise NetworkError(f"run {other_seed} is not this run with another seed (model, data or settings "
                                    f"differ): its masks cannot be compared")
             other = kept_networks.network(store, other_seed, arm, round_)

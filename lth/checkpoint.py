@@ -4,6 +4,7 @@ one is named in one line and its round is trained again, never trusted.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,11 @@ class RoundCheckpoint:
             arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
         write_npz_atomic(self.folder / paths.WEIGHTS, arrays)
 
-    def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> None:
-        networks.save(self.folder, arm, round_, weights, masks)
+    def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> str:
+        """Keep one training's network; returns the file's sha256, which its record carries (a resumed run uses
+        a kept network only if it is still the file its round recorded)."""
+        name = networks.save(self.folder, arm, round_, weights, masks)
+        return hashlib.sha256((self.folder / name).read_bytes()).hexdigest()
 
     def load_reset_point(self, model: str) -> list[np.ndarray] | None:
         """The saved reset point, None if absent; raises CheckpointError naming the file if it is unusable."""
@@ -58,10 +62,12 @@ class RoundCheckpoint:
             write_npz_atomic(self.folder / paths.round_masks(round_), arrays)
         write_json_atomic(self.folder / paths.round_records(round_), records)
 
-    def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]] | None
-                   ) -> tuple[list[dict], pruning.Masks | None] | None:
+    def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]] | None, densities: dict[str, float],
+                   slack: float = 1e-9) -> tuple[list[dict], pruning.Masks | None] | None:
         """(records, masks for the next round) of a completed round, or None; `shapes`: the prunable
-        kernels (None: a one-shot round, which keeps no masks file). Raises CheckpointError naming the file when the round's files are not what a finished
+        kernels (None: a one-shot round, which keeps no masks file); `densities`: {arm: density} of the
+        trainings the round makes (`hparams.round_densities`): its records must be those, each network file
+        the one its record names by sha256. Raises CheckpointError naming the file when the round's files are not what a finished
         round writes (the round is then trained again)."""
         json_path = self.folder / paths.round_records(round_)
         if not json_path.exists() and not json_path.is_symlink():
@@ -74,6 +80,15 @@ class RoundCheckpoint:
             # a one-shot run's round 0 is empty where it trains no dense network
             records_check.need((bool(records) or shapes is None) and all(r["round"] == round_ for r in records),
                                f"{name}: its records are not round {round_}'s")
+            records_check.need(sorted(r["arm"] for r in records) == sorted(densities)
+                               and all(abs(r["density"] - densities[r["arm"]]) <= slack for r in records),
+                               f"{name}: its records are not the trainings this round makes")
+            for r in records:
+                kept = self.folder / networks.net_file(r["arm"], round_)
+                records_check.need(r.get("network_sha256") is None or (
+                    kept.is_file() and not kept.is_symlink()
+                    and hashlib.sha256(kept.read_bytes()).hexdigest() == r["network_sha256"]),
+                    f"{paths.in_checkpoint(kept.name)} is not the network its round recorded")
         except ValueError as e:  # Corrupt (bad JSON of any kind, bad records) is a ValueError
             raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None
         if shapes is None:

@@ -33,7 +33,11 @@ def _rewind(value: str):
 
 
 def _names(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
+    """Comma-separated items; an empty item between others ('a,,b', 'a,') is refused, not dropped."""
+    items = [v.strip() for v in value.split(",")]
+    if any(items) and not all(items):
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} has an empty item")
+    return tuple(v for v in items if v)
 
 
 def _finite(value: str) -> float:
@@ -50,6 +54,8 @@ def _distinct(convert, what: str):
     """A parser of a comma-separated list of `what` (each item through `convert`): an empty list or an item
     listed twice is refused, in one line."""
     def parse(value: str) -> tuple:
+        if "" in [v.strip() for v in value.split(",")] and value.strip(", "):
+            raise argparse.ArgumentTypeError(f"{value[:40]!r} has an empty item")
         try:
             items = tuple(convert(v) for v in _names(value))
         except (ValueError, argparse.ArgumentTypeError):
@@ -275,7 +281,13 @@ def cmd_export_model(args) -> int:
         if store.finished_results(args.run_id) is None:  # list's notion of a usable run (corrupt: raised)
             return _fail(args.command, f"run {args.run_id} is {store.status(args.run_id)['state']}: only a finished "
                                        f"run's networks are exported")
-        network = kept_networks.network(store, args.run_id, args.arm, args.round)  # refused here before TensorFlow loads
+        round_ = args.round
+        if round_ is None:  # the sparsest kept round of the arm, as `analyze` chooses
+            rounds = [r for a, r in kept_networks.networks_of(store, args.run_id) if a == args.arm]
+            if not rounds:
+                return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
+            round_ = max(rounds)
+        network = kept_networks.network(store, args.run_id, args.arm, round_)  # refused here before TensorFlow loads
         output_file(args.out, EXPORT_SUFFIX[args.format])
         from lth import model_export
 
@@ -393,38 +405,42 @@ def cmd_compare(args) -> int:
 
 
 def cmd_preset(args) -> int:
-    """Submit a preset's runs; with --wait follow them to the end; with --export write its figures."""
-    from lth.runs import tables as run_tables
-    from lth.runs.queue import Outcome
-
+    """Submit a preset's runs; with --wait follow them to the end; with --export write its figures. With
+    --partial, export what is finished now: nothing is submitted and no store is created."""
     import time
 
     from lth import presets
-    from lth.runs import ACTIVE, RunState, Submission, schedule, submit_all
-    from lth.runs.queue import check
+    from lth.fsutil import output_folder
+    from lth.runs import ACTIVE, RunState, RunStore, schedule, submit_all
+    from lth.runs import tables as run_tables
+    from lth.runs.queue import Outcome, check
 
     preset = presets.PRESETS[args.name]
     if args.partial and not args.export:
         return _fail("preset", "--partial exports what is finished now: it needs --export DIR")
     try:
         configs = preset.configs(args.budget, args.dataset)
-        store = _store(args)
-        if args.partial:  # export what is there now: nothing is submitted, resumed or started
-            submissions = [Submission(check(c, args.data_dir, download=True).run_id, Outcome.ATTACHED) for c in configs]
+        if args.export:
+            output_folder(args.export, create=False)  # a bad folder is refused before anything is submitted
+        if args.partial:  # nothing is submitted, resumed or started
+            store = RunStore(args.cache_dir, create=False)
+            run_ids = [check(c, args.data_dir, download=True).run_id for c in configs]
         else:
-            submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor, download=True,
-                                     ray_address=args.ray_address)
+            store = _store(args)
+            submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor,
+                                     download=True, ray_address=args.ray_address)
+            run_ids = [s.run_id for s in submissions]
     except _input_errors() as e:
         return _fail("preset", str(e))
     except ValueError as e:  # a budget or dataset the preset does not have
         return _fail("preset", str(e))
-    minutes = preset.estimate_seconds(args.budget, configs) / 60
-    outcomes = {o.value: sum(s.outcome == o for s in submissions) for o in Outcome}
-    print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
-          f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core CPU",
-          file=sys.stderr)
-    run_ids = [s.run_id for s in submissions]
-    print("\n".join(run_ids))
+    if not args.partial:
+        minutes = preset.estimate_seconds(args.budget, configs) / 60
+        outcomes = {o.value: sum(s.outcome == o for s in submissions) for o in Outcome}
+        print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
+              f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core "
+              f"CPU", file=sys.stderr)
+        print("\n".join(run_ids))
     if not (args.wait or args.export):
         return 0
     while not args.partial:
@@ -439,24 +455,21 @@ def cmd_preset(args) -> int:
         print(f"lth preset: {len(states) - states.count(RunState.DONE)} runs did not finish; see `lth list`",
               file=sys.stderr)
         return 1
-    if args.export:
-        from lth.fsutil import output_folder
+    results = run_tables.results_frame(store, run_ids, unfinished=args.partial)
+    if results.empty:
+        return _fail("preset", "no results yet to export")
+    companion = presets.companion_results(preset.name, args.budget, args.dataset, store)
+    if not companion.empty:
+        import pandas as pd
 
-        try:
-            folder = output_folder(args.export)
-        except _input_errors() as e:
-            return _fail("preset", str(e))
-        results = run_tables.results_frame(store, run_ids, unfinished=args.partial)
-        if results.empty:
-            return _fail("preset", "no results yet to export")
-        companion = presets.companion_results(preset.name, args.budget, args.dataset, store)
-        if not companion.empty:
-            import pandas as pd
-
-            results = pd.concat([results, companion], ignore_index=True)
-        table = presets.export(preset.name, results, folder)
-        print(table.to_markdown(index=False))
-        print(f"figures and data written to {folder}", file=sys.stderr)
+        results = pd.concat([results, companion], ignore_index=True)
+    try:
+        folder = output_folder(args.export)
+    except _input_errors() as e:
+        return _fail("preset", str(e))
+    table = presets.export(preset.name, results, folder)
+    print(table.to_markdown(index=False))
+    print(f"figures and data written to {folder}", file=sys.stderr)
     return 0
 
 
@@ -467,8 +480,19 @@ def cmd_sweep(args) -> int:
 
     try:
         base = config_from_args(args)
+        experiments = args.experiments or (base.experiment,)
+        # what a sweep varies must reach a run: nothing given is dropped in silence
+        if args.target_densities and not {"lottery", "tfmot"} & set(experiments):
+            return _fail("sweep", "--target-densities sweeps lottery and tfmot runs (a oneshot run takes all its "
+                                  "densities with --densities)")
+        if args.target_densities and base.target_density is not None:
+            return _fail("sweep", "give --target-densities or --target-density, not both")
+        if args.rounds_list and "lottery" not in experiments:
+            return _fail("sweep", "--rounds-list sweeps lottery runs")
+        if args.rounds_list and args.target_densities and "tfmot" not in experiments:
+            return _fail("sweep", "give --target-densities or --rounds-list for lottery runs, not both")
         grid = []
-        for experiment in args.experiments or (base.experiment,):
+        for experiment in experiments:
             for seed in args.seeds or (base.seed,):
                 densities = ((args.target_densities or (base.target_density,)) if experiment in ("lottery", "tfmot")
                              else (None,))
@@ -538,8 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "weights zero) as a model file plain TensorFlow loads")
     export.add_argument("run_id")
     export.add_argument("--arm", choices=ARMS, required=True)
-    export.add_argument("--round", type=int, default=0, help="lottery round, or a oneshot run's density (1: the densest); "
-                        "0 for the dense network and other experiments")
+    export.add_argument("--round", type=int, help="lottery round, or a oneshot run's density (1: the densest); 0 for "
+                        "the dense network (default: the arm's sparsest kept round)")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="keras")
     export.add_argument("--out", required=True, help="file (folder for savedmodel); never overwritten")
     add_store_argument(export)

@@ -19,7 +19,7 @@ from lth.device import DeviceInfo
 from lth.errors import Explained
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.fsutil import ArrayFileError, read_npz
-from lth.hparams import RunConfig
+from lth.hparams import RunConfig, round_densities
 from lth.tf_setup import keras
 from lth.training import OnEval, Trainer
 
@@ -84,7 +84,7 @@ class Experiment:
                 f"(largest |w| = {max(largest, early_largest):.3g}); the mask did not hold")
         record.update(pruned_nonzero=count, pruned_max_abs=largest, **net.counts(), **self.file_sizes(net))
         if self.checkpoint is not None:
-            self.checkpoint.save_network(arm, round_, early_stop, masks)
+            record["network_sha256"] = self.checkpoint.save_network(arm, round_, early_stop, masks)
 
     def leaked(self, weights: list[np.ndarray], masks: pruning.Masks) -> tuple[int, float]:
         """Pruned weights of `weights` (as `model.get_weights()`) that are not zero: count, largest |w|."""
@@ -145,7 +145,7 @@ class Lottery(Experiment):
             saved = None
             if resuming:
                 try:
-                    saved = checkpoint.load_round(round_, c.prunable_shapes())
+                    saved = checkpoint.load_round(round_, c.prunable_shapes(), round_densities(c, round_))
                 except CheckpointError as e:
                     print(f"lth: {e}; training round {round_} again", flush=True)
                 # rounds after one trained again follow from it: none of their old files is used

@@ -177,8 +177,9 @@ class RunConfig:
         return any(criteria.CRITERIA[n].trained for n in self.criteria) or isinstance(self.rewind, int)
 
     def keep_counts(self, density: float) -> dict[str, int] | int:
-        """Weights a one-shot mask keeps at `density`: per layer (layerwise: the split iterative pruning at
-        the run's rates makes) or over all prunable layers (global)."""
+        """Weights a one-shot mask keeps at `density`, round(density x all prunable weights) in all: per layer
+        (layerwise: the split iterative pruning at the run's rates makes) or over all layers (global).
+        ValueError where the layerwise split cannot reach the density (`validate` refuses it)."""
         if self.scope == "global":
             return max(1, round(density * self.total_prunable()))
         return pruning.layer_keep_counts(self.prunable_shapes(), density, self.layer_rates())
@@ -254,6 +255,16 @@ class RunConfig:
             need(len(set(self.densities)) == len(self.densities), "--densities lists a density twice")
             need(min(self.densities) * self.total_prunable() >= 1,
                  f"--densities {min(self.densities):g} keeps no weight of the {self.total_prunable():,} prunable")
+            counts = {}
+            for d in self.densities:
+                try:
+                    count = self.keep_counts(d)
+                except ValueError as e:
+                    raise ConfigError(f"--densities: {e}; use --scope global or other rates") from None
+                count = count if isinstance(count, int) else sum(count.values())
+                need(count not in counts, f"--densities {counts.get(count, d)!r} and {d!r} keep the same {count:,} "
+                                          f"weights: the same mask twice")
+                counts[count] = d
         if self.experiment == "instability":
             need(len(set(self.rewind_points)) == len(self.rewind_points), "--rewind-points lists an iteration twice")
             need(len(set(self.ticket_rounds)) == len(self.ticket_rounds), "--ticket-rounds lists a round twice")
@@ -284,7 +295,7 @@ class RunConfig:
         total = self.total_iterations(train_size)
         if total > MAX_ITERATIONS:
             raise ConfigError(f"{self.epochs:g} epochs are {total:,} iterations, more than {MAX_ITERATIONS:,}")
-        if self.experiment == "lottery" and isinstance(self.rewind, int) and self.rewind >= total:
+        if self.experiment in ("lottery", "oneshot") and isinstance(self.rewind, int) and self.rewind >= total:
             raise ConfigError(f"--rewind {self.rewind} must be below the {total} training iterations")
         if self.experiment == "tfmot" and total < 10:
             raise ConfigError("--experiment tfmot needs at least 10 iterations for its pruning schedule")
@@ -395,9 +406,10 @@ def check_value(f: dataclasses.Field, value) -> None:
     elif kind == "names":
         if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{flag} must be a list of names, not {value!r}")
-        bad = [v for v in value if meta["choices"] and v not in meta["choices"]]
+        bad = [v if len(v) <= 40 else v[:40] + "…" for v in value if meta["choices"] and v not in meta["choices"]]
         if bad:
-            raise ConfigError(f"{flag}: unknown {', '.join(bad)}; choose from {', '.join(meta['choices'])}")
+            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise ConfigError(f"{flag}: unknown {shown}; choose from {', '.join(meta['choices'])}")
         return
     _check_range(flag, meta, value)
 
@@ -457,6 +469,31 @@ def planned_records(config: RunConfig) -> list[tuple[str, int]]:
                                  for control in (None, *sorted(config.controls))]
     rounds = config.lottery_rounds()
     return [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in config.controls for r in range(1, rounds + 1)]
+
+
+def expected_densities(config: RunConfig) -> dict[tuple[str, int], float]:
+    """The overall density of every planned training (`planned_records`): a lottery round's ladder step, tfmot's
+    target, a one-shot round's mask (round 0, the dense network: 1). Counts are exact but for tfmot's pruned
+    arm, whose schedule rounds its own way: DENSITY_SLACK says how close a record must be."""
+    planned = planned_records(config)
+    if config.experiment == "lottery":
+        ladder = {step["round"]: step["density"] for step in config.density_ladder()}
+        return {(arm, r): ladder[r] for arm, r in planned}
+    if config.experiment == "tfmot":
+        return {key: config.target_density for key in planned}
+    if config.experiment == "oneshot":
+        points = (1.0, *(config.mask_density(d) for d in config.oneshot_densities()))
+        return {(arm, r): points[r] for arm, r in planned}
+    return {key: 1.0 for key in planned}
+
+
+def density_slack(config: RunConfig) -> float:
+    return 1e-3 if config.experiment == "tfmot" else 1e-9
+
+
+def round_densities(config: RunConfig, round_: int) -> dict[str, float]:
+    """{arm: density} of the trainings one round of a lottery or one-shot run records (its checkpoint's check)."""
+    return {arm: d for (arm, r), d in expected_densities(config).items() if r == round_}
 
 
 def planned_trainings(config: RunConfig) -> int:

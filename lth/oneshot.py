@@ -15,6 +15,7 @@ from lth import criteria, models, networks, pruning
 from lth.arms import oneshot_arm
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.experiments import Experiment, derive_seed
+from lth.hparams import round_densities
 
 
 class OneShot(Experiment):
@@ -80,7 +81,7 @@ class OneShot(Experiment):
         if checkpoint is None:
             return None
         try:
-            first = checkpoint.load_round(0, None)
+            first = checkpoint.load_round(0, None, round_densities(c, 0))
             if first is None:
                 return None
             reset_point = checkpoint.load_reset_point(c.model)
@@ -93,7 +94,7 @@ class OneShot(Experiment):
         rounds = [first[0]]
         for round_ in range(1, len(c.densities) + 1):
             try:
-                saved = checkpoint.load_round(round_, None)
+                saved = checkpoint.load_round(round_, None, round_densities(c, round_))
             except CheckpointError as e:
                 print(f"lth: {e}; training round {round_} again", flush=True)
                 saved = None

@@ -75,24 +75,43 @@ def layer_keep_counts(kernel_shapes: dict[str, tuple[int, ...]], density: float,
                       rates: dict[str, float]) -> dict[str, int]:
     """Weights each layer keeps at overall `density` when the layers are pruned as iterative pruning at
     `rates` prunes them: after n rounds layer l keeps (1 - rate_l)^n, so every layer's density is
-    h^(ln(1 - rate_l) / ln(1 - rate_hidden)) of one h, solved here for the overall density (bisection).
-    At a point of the iterative ladder the per-layer densities are the ladder's."""
+    h^(ln(1 - rate_l) / ln(1 - rate_max)) of one h, solved for the overall density (bisection). The counts
+    add up to round(density x all weights) exactly (largest remainders), each layer keeping at least one; at
+    a point of the iterative ladder the per-layer densities are the ladder's. ValueError where these rates
+    cannot reach `density` (a layer pruned at rate 0, or rates so unequal that the other layers stay full)."""
     sizes = {n: int(np.prod(s)) for n, s in kernel_shapes.items()}
+    total = sum(sizes.values())
+    target = round(density * total)
+    if target < len(sizes):
+        raise ValueError(f"density {density:g} keeps {target} weights, fewer than one per layer ({len(sizes)} layers)")
     base = max(rates.values())
     exponents = {n: (np.log1p(-rates[n]) / np.log1p(-base)) if rates[n] > 0 else 0.0 for n in sizes}
-    total = sum(sizes.values())
 
     def kept(h: float) -> dict[str, float]:
         return {n: sizes[n] * h ** exponents[n] for n in sizes}
 
     low, high = 0.0, 1.0
-    for _ in range(100):
+    for _ in range(200):
         mid = (low + high) / 2
-        if sum(kept(mid).values()) / total < density:
+        if sum(kept(mid).values()) < target:
             low = mid
         else:
             high = mid
-    return {n: max(1, int(round(v))) for n, v in kept(high).items()}
+    real = kept(high)
+    if abs(sum(real.values()) - target) > 0.5 * len(sizes):
+        fullest = max(real, key=lambda n: real[n] / sizes[n])
+        raise ValueError(f"density {density:g} is out of reach of the layerwise split at these rates ({fullest} "
+                         f"would still keep {100 * real[fullest] / sizes[fullest]:.1f}% of its weights)")
+    counts = {n: min(sizes[n], max(1, int(np.floor(v)))) for n, v in real.items()}
+    # largest remainders first, then the layers with room, until the counts add up to the target
+    order = sorted(sizes, key=lambda n: real[n] - np.floor(real[n]), reverse=True)
+    while sum(counts.values()) != target:
+        step = 1 if sum(counts.values()) < target else -1
+        for n in order if step > 0 else order[::-1]:
+            if (step > 0 and counts[n] < sizes[n]) or (step < 0 and counts[n] > 1):
+                counts[n] += step
+                break
+    return counts
 
 
 def random_masks_like(masks: Masks, rng: np.random.Generator) -> Masks:

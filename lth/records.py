@@ -69,6 +69,10 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
     for key in ("pruned_nonzero", "params", "nonzero_params", "dense_macs", "nonzero_macs", "h5_bytes", "gzip_bytes"):
         optional(record, key, lambda v: _is_int(v) and v >= 0, what)
     optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
+    optional(record, "network_sha256", lambda v: isinstance(v, str) and len(v) == 64
+             and all(c in "0123456789abcdef" for c in v), what)
+    for key in ("criterion", "control"):
+        optional(record, key, lambda v: isinstance(v, str), what)
     if "rewind_iteration" in record:  # an instability pair
         need(_is_int(record["rewind_iteration"]) and record["rewind_iteration"] >= 0, f"{what}: rewind_iteration")
         for key in ("alphas", "test_errors"):

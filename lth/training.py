@@ -218,7 +218,8 @@ class Trainer:
 
         The early-stop iteration is the evaluation with the lowest validation loss at or after
         `select_from` (as in the paper, training is not cut short unless `patience` is set).
-        `snapshot_at` returns the weights at that iteration (late rewinding). The test set is evaluated
+        `snapshot_at` returns the weights at that iteration (late rewinding; patience does not stop the
+        training before it). The test set is evaluated
         where a number is reported (each new best validation loss, the end) and every `test_every`
         iterations for the live curve (default: `test_curve_every(eval_every)`).
         """
@@ -251,7 +252,8 @@ class Trainer:
                 is_best = boundary >= select_from and (best is None or val_loss < best["val_loss"])
                 if boundary >= select_from:
                     since_best = 0 if is_best else since_best + 1
-                stop = patience is not None and since_best >= patience
+                # patience never stops a training before its snapshot (the late-rewinding point) is taken
+                stop = patience is not None and since_best >= patience and (snapshot_at is None or boundary >= snapshot_at)
                 # Only the test accuracy at the best validation loss (and at the end) is reported, so the
                 # test set is evaluated there and, for the live curve, every `test_every` iterations.
                 if is_best or stop or boundary == iterations or boundary % test_every == 0:

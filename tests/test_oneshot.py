@@ -13,6 +13,7 @@ from lth.arms import oneshot_arm
 from lth.hparams import RunConfig
 from lth.runs import RunStore
 from lth.runs import kept as kept_networks
+from lth.runs import tables as run_tables
 
 ARGS = ["--experiment", "oneshot", "--iterations", "100", "--eval-every", "50", "--scope", "global",
         "--criteria", "snip,magnitude,random", "--densities", "0.3,0.05", "--controls", "random_prune,reinit,invert"]
@@ -82,26 +83,124 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
 
 
 @pytest.mark.slow
-def test_killed_oneshot_worker_resumes_at_its_next_density(tmp_path):
+def test_killed_oneshot_worker_resumes_at_its_next_density_and_checks_what_it_keeps(tmp_path):
+    """Killed after its first density; then its kept dense network is replaced by another well-formed one and
+    the first density's records edited: resume names both, trains them again, and ends where an uninterrupted
+    run ends."""
     store = RunStore(tmp_path / "cache")
     args = ["--experiment", "oneshot", "--iterations", "300", "--eval-every", "100", "--criteria",
-            "magnitude_init,random", "--densities", "0.5,0.2,0.1"]
+            "magnitude,random", "--densities", "0.5,0.2,0.1"]
     run_id = run_cli("submit", *args, "--cache-dir", str(store.root)).stdout.strip()
-    wait_for(lambda: (store.path(run_id) / "checkpoint" / "round_01.json").is_file())
+    checkpoint = store.path(run_id) / "checkpoint"
+    wait_for(lambda: (checkpoint / "round_01.json").is_file())
     os.kill(store.status(run_id)["pid"], signal.SIGKILL)
     wait_for(lambda: store.status(run_id)["state"] == "failed", timeout=10)
+    with np.load(checkpoint / "net_dense_00.npz") as f:
+        arrays = dict(f)
+    arrays["weights/0"] = arrays["weights/0"][::-1].copy()  # same shape and type: only its hash tells
+    np.savez_compressed(checkpoint / "net_dense_00.npz", **arrays)
+    records = json.loads((checkpoint / "round_01.json").read_text())
+    records[0]["density"] = 0.7
+    (checkpoint / "round_01.json").write_text(json.dumps(records))
     assert run_cli("resume", run_id, "--cache-dir", str(store.root)).returncode == 0
-    wait_for(lambda: store.status(run_id)["state"] == "done", timeout=180)
-    assert "round_01" not in (store.path(run_id) / "log.txt").read_text()  # density 1 was not trained again
+    wait_for(lambda: store.status(run_id)["state"] == "done", timeout=240)
+    log = (store.path(run_id) / "log.txt").read_text()
+    assert "net_dense_00.npz is not the network its round recorded" in log and "training again from round 0" in log
     reference = run_cli("run", *args, "--cache-dir", str(tmp_path / "other"))
     assert reference.returncode == 0, reference.stderr
 
     def strip(records):
-        return sorted(({k: v for k, v in r.items() if k != "train_seconds"} for r in records),
+        return sorted(({k: v for k, v in r.items() if k not in ("train_seconds", "network_sha256")} for r in records),
                       key=lambda r: (r["round"], r["arm"]))
     assert strip(store.results(run_id)["results"]) == strip(json.loads(reference.stdout.splitlines()[-1])["results"])
-    # no dense network: at-init criteria need none
-    assert all(r["arm"] != "dense" for r in store.results(run_id)["results"])
+
+
+def test_a_round_that_is_not_what_the_run_makes_is_trained_again(oneshot_run, tmp_path):
+    """The checkpoint's check of a round, without a worker: each well-formed edit of a finished round's records
+    or of a network it recorded makes the round unusable (it would be trained again)."""
+    import shutil
+
+    from lth.checkpoint import CheckpointError, RoundCheckpoint
+
+    store, run_id, _ = oneshot_run
+    config = store.config(run_id)
+    edits = {
+        "density": lambda rs: [{**rs[0], "density": 0.7}, *rs[1:]],
+        "an arm missing": lambda rs: rs[1:],
+        "an arm twice": lambda rs: [rs[0], *rs],
+        "another network": None,
+    }
+    for name, edit in edits.items():
+        folder = tmp_path / name.replace(" ", "-")
+        shutil.copytree(store.path(run_id) / "checkpoint", folder)
+        checkpoint = RoundCheckpoint(folder)
+        assert checkpoint.load_round(1, None, hparams.round_densities(config, 1)) is not None
+        if edit is None:
+            shutil.copy(folder / "net_snip_02.npz", folder / "net_snip_01.npz")
+        else:
+            records = json.loads((folder / "round_01.json").read_text())
+            (folder / "round_01.json").write_text(json.dumps(edit(records)))
+        with pytest.raises(CheckpointError):
+            checkpoint.load_round(1, None, hparams.round_densities(config, 1))
+
+
+@pytest.mark.parametrize("edit", ["density off by one weight", "criterion of another arm", "control on a plain arm",
+                                  "a layer it does not prune", "layers not adding up"])
+def test_results_a_oneshot_run_cannot_have_made_are_corrupt(oneshot_run, tmp_path, monkeypatch, edit):
+    import shutil
+
+    store, run_id, _ = oneshot_run
+    copy = RunStore(tmp_path / "cache")
+    shutil.copytree(store.path(run_id), copy.path(run_id))
+    summary = json.loads((copy.path(run_id) / "results.json").read_text())
+    record = next(r for r in summary["results"] if r["arm"] == "snip")
+    total = RunConfig.from_json(copy.config_and_record(run_id)[0]["config"]).total_prunable()
+    if edit == "density off by one weight":
+        record["density"] += 1 / total
+    elif edit == "criterion of another arm":
+        record["criterion"] = "grasp"
+    elif edit == "control on a plain arm":
+        record["control"] = "invert"
+    elif edit == "a layer it does not prune":
+        record["layer_density"]["conv9"] = 0.5
+    else:
+        record["layer_density"]["fc1"] = 0.9
+    (copy.path(run_id) / "results.json").write_text(json.dumps(summary))
+    row = run_tables.run_row(copy, run_id)
+    assert row["state"] == "corrupt", edit
+    assert run_tables.results_frame(copy).empty
+    # its status says done, its results are corrupt: it resumes (from its checkpoint) instead of being stuck
+    from lth.runs import queue
+
+    monkeypatch.setattr(queue, "schedule", lambda store: None)  # queued again; no worker needed to see it
+    assert queue.resume(run_id, copy).outcome == queue.Outcome.RESUMED
+    assert copy.status(run_id)["state"] == "queued"
+
+
+def test_a_kept_network_without_its_mask_is_refused(oneshot_run, tmp_path):
+    import shutil
+
+    from lth.networks import NetworkError
+
+    store, run_id, _ = oneshot_run
+    copy = RunStore(tmp_path / "cache")
+    shutil.copytree(store.path(run_id), copy.path(run_id))
+    path = copy.path(run_id) / "checkpoint" / "net_snip_01.npz"
+    with np.load(path) as f:
+        arrays = {k: v for k, v in f.items() if not k.startswith("mask/")}
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(NetworkError, match="does not hold the masks"):
+        kept_networks.network(copy, run_id, "snip", 1)
+
+
+def test_late_rewinding_point_is_reached_whatever_the_patience(sample):
+    """Patience does not stop a training before the weights at k are taken (the reset point of the run)."""
+    from lth import models
+    from lth.training import Trainer
+
+    trainer = Trainer(models.build("lenet300_100", 0), sample, optimizer="adam", lr=0.05, batch_size=60)
+    result = trainer.fit(iterations=300, eval_every=5, data_seed=0, patience=1, snapshot_at=250)
+    assert result.snapshot is not None and result.final_iteration >= 250
 
 
 @pytest.mark.parametrize("args, message", [
@@ -111,11 +210,18 @@ def test_killed_oneshot_worker_resumes_at_its_next_density(tmp_path):
     (["--densities", "0.2,0.2"], "lists a value twice"),
     (["--model", "lenet5", "--prunable", "fc2", "--densities", "0.00005"], "keeps no weight"),
     (["--controls", "bogus"], "unknown bogus"),
+    (["--densities", "0.2,,0.1"], "has an empty item"),
+    (["--criteria", "snip,"], "has an empty item"),
+    (["--densities", "0.2,0.2000000001"], "keep the same 53,240 weights"),
+    (["--densities", "0.001", "--prune-rate", "1e-9"], "out of reach of the layerwise split"),
+    (["--densities", "0.001", "--output-prune-rate", "0"], "out of reach of the layerwise split"),
+    (["--rewind", "100", "--iterations", "100"], "--rewind 100 must be below the 100 training iterations"),
+    (["--criteria", "x" * 1000], "unknown " + "x" * 40 + "…; choose"),
 ])
 def test_bad_oneshot_settings_are_one_line(tmp_path, capsys, args, message):
     from lth import cli
 
-    with pytest.raises(SystemExit) if "twice" in message else _returns(2):
+    with pytest.raises(SystemExit) if "twice" in message or "empty item" in message else _returns(2):
         code = cli.main(["submit", "--experiment", "oneshot", *args, "--cache-dir", str(tmp_path / "c")])
         assert code == 2
     err = capsys.readouterr().err

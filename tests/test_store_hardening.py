@@ -371,3 +371,25 @@ def test_live_view_reads_only_appended_metric_lines(store, done_run):
     run_logs.keep_metrics(store, done_run, lambda r: r["iteration"] <= 30)  # a resumed run rewrites the file
     again, restart = run_logs.metrics_since(store, done_run, later)
     assert restart < later and [r["iteration"] for r in again] == [30]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--experiment", "oneshot", "--target-densities", "0.5,0.2"], "--target-densities sweeps lottery and tfmot"),
+    (["--experiment", "oneshot", "--rounds-list", "3,5"], "--rounds-list sweeps lottery runs"),
+    (["--experiment", "lottery", "--target-densities", "0.5", "--rounds-list", "3"], "not both"),
+    (["--experiment", "lottery", "--target-densities", "0.5", "--target-density", "0.2"], "not both"),
+])
+def test_a_sweep_drops_nothing_it_was_given(store, capsys, args, message):
+    code, _, err = cli_in_process(capsys, "sweep", *args, "--cache-dir", store.root)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and store.run_ids() == []
+
+
+def test_a_partial_preset_export_submits_and_creates_nothing(tmp_path, capsys):
+    code, out, err = cli_in_process(capsys, "preset", "pruning-methods", "--partial", "--export", tmp_path / "out",
+                                    "--cache-dir", tmp_path / "none")
+    assert code == 2 and err.strip() == "lth preset: error: no results yet to export" and out == ""
+    assert not (tmp_path / "none").exists() and not (tmp_path / "out").exists()
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli_in_process(capsys, "preset", "pruning-methods", "--export", tmp_path / "file",
+                                  "--cache-dir", tmp_path / "store")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "store").exists()

@@ -18,7 +18,11 @@ def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
     if (arm, round_) not in found:
         listed = ", ".join(f"{a} round {r}" for a, r in found) or "none (made before networks were kept, or not trained yet)"
         raise networks.NetworkError(f"run {run_id} keeps no network for {arm} round {round_}; it keeps: {listed}")
-    return networks.load(folder, config.model, arm, round_)
+    net = networks.load(folder, config.model, arm, round_)
+    if arm != "dense" and set(net.masks) != set(config.prunable_layers):  # every pruned training keeps its mask
+        raise networks.NetworkError(f"{networks.net_file(arm, round_)} does not hold the masks of the layers run "
+                                    f"{run_id} prunes ({', '.join(config.prunable_layers)})")
+    return net
 
 
 def theta0(store, run_id: str) -> list:

@@ -245,7 +245,8 @@ def _requeue(store: RunStore, run_id: str, **changes) -> None:
 
 def resume(run_id: str, store: RunStore, *, executor: str | None = None,
            ray_address: str | None = None) -> Submission:
-    """Queue a failed or cancelled run again, on the executor chosen now (not the one it last used)."""
+    """Queue a failed or cancelled run (or a finished one whose results are corrupt) again, on the executor
+    chosen now (not the one it last used)."""
     store.require_writable()
     placement = signed(run_id, dict(zip(("executor", "ray_address"),
                                         executor_choice(store, executor, ray_address))))
@@ -254,11 +255,20 @@ def resume(run_id: str, store: RunStore, *, executor: str | None = None,
         store.config_and_record(run_id)  # a corrupt config is reported, not resumed
         store.check_appended_files(run_id)  # a log or metric file planted as a link: refused now, not later
         state = store.raw_status(run_id)["state"]
-        if not state.resumable:
-            raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs resume")
+        if not state.resumable and not (state == RunState.DONE and _results_corrupt(store, run_id)):
+            raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs (or finished runs whose "
+                             f"results are corrupt) resume")
         _requeue(store, run_id, **placement)
     schedule(store)
     return Submission(run_id, Outcome.RESUMED)
+
+
+def _results_corrupt(store: RunStore, run_id: str) -> bool:
+    """A run whose status says done but whose results `list` shows corrupt: it resumes from its checkpoint."""
+    try:
+        return store.results(run_id) is None
+    except Corrupt:
+        return True
 
 
 def cancel(run_id: str, store: RunStore) -> dict:

@@ -2,6 +2,8 @@
 value it accepts or raises Corrupt naming the field, so one bad file is reported, never trusted."""
 from __future__ import annotations
 
+import math
+
 import time
 
 from lth import paths
@@ -87,7 +89,8 @@ def results(value, run_id: str | None = None, config=None) -> dict:
 def records_of(config, records: list) -> None:
     """Corrupt unless `records` are exactly what a finished run of `config` writes: each planned (arm, round)
     once, early stop no later than the end, the end within the budget, no pruned weight left non-zero."""
-    from lth.hparams import planned_records
+    from lth.arms import criterion_of
+    from lth.hparams import density_slack, expected_densities, planned_records
 
     planned = None
     if config.experiment == "instability":  # one record per (k, network) pair
@@ -99,20 +102,23 @@ def records_of(config, records: list) -> None:
         found = sorted((r["arm"], r["round"]) for r in records)
         need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} trainings this "
                                        f"{config.experiment} run makes (arm and round)")
-        # each training's density is the one its settings make (a lottery round's ladder step, tfmot's target)
-        if config.experiment == "lottery":
-            ladder = {step["round"]: step["density"] for step in config.density_ladder()}
-            expected = {(arm, r): ladder[r] for arm, r in planned}
-        elif config.experiment == "tfmot":
-            expected = {(arm, 0): config.target_density for arm, _ in planned}
-        elif config.experiment == "oneshot":  # round r: the r-th density's mask (r = 0: the dense network)
-            points = (1.0, *(config.mask_density(d) for d in config.oneshot_densities()))
-            expected = {(arm, r): points[r] for arm, r in planned}  # dense: only where the run trains it
-        else:
-            expected = {("dense", 0): 1.0}
+        # each training's density is the one its settings make (a lottery round's ladder step, tfmot's target,
+        # a one-shot round's mask), its layers those the run prunes and adding up to it
+        expected, slack = expected_densities(config), density_slack(config)
+        sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
         for i, record in enumerate(records):
-            need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= 1e-3,
-                 f"{paths.RESULTS}: results[{i}] has density {record['density']:.4f}, not what its settings make")
+            what = f"{paths.RESULTS}: results[{i}]"
+            need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= slack,
+                 f"{what} has density {record['density']!r}, not what its settings make")
+            layers = record.get("layer_density") or {}
+            if layers:
+                need(set(layers) == set(sizes), f"{what}: its layers are not the {len(sizes)} the run prunes")
+                kept = sum(layers[n] * sizes[n] for n in sizes) / sum(sizes.values())
+                need(abs(kept - record["density"]) <= 1e-6, f"{what}: its layers' densities do not add up to its own")
+            labels = criterion_of(record["arm"]) if config.experiment == "oneshot" else None
+            if labels is not None:  # a one-shot record names its criterion and control as its arm does
+                need((record.get("criterion"), record.get("control")) == labels,
+                     f"{what}: criterion and control are not its arm's")
     for i, record in enumerate(records):
         need(record["early_stop_iteration"] <= record["final_iteration"],
              f"{paths.RESULTS}: results[{i}] stops early after its last iteration")

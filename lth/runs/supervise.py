@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from lth.hparams import RunConfig
+from lth.hparams import RunConfig, density_slack, round_densities
 from lth.errors import Explained
 from lth.runs.state import RunState
 from lth.runs.processes import HEARTBEAT_SECONDS
@@ -48,7 +48,8 @@ def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
         checkpoint = RoundCheckpoint(checkpoint_dir)
         shapes = config.prunable_shapes() if config.experiment == "lottery" else None  # one-shot: no masks file
         try:
-            while checkpoint.load_round(completed, shapes) is not None:
+            while checkpoint.load_round(completed, shapes, round_densities(config, completed),
+                                        density_slack(config)) is not None:
                 completed += 1
         except CheckpointError:  # that round is trained again (the experiment says why in the log)
             pass

@@ -153,7 +153,7 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
                    "dataset": config["dataset"], "seed": config["seed"],
                    "iterations": config.get("iterations"), "device": summary["device"]["name"],
                    "series": series, "training": training, "label": label, "finished": finished}
-            row.update({k: v for k, v in record.items() if k != "layer_density"})
+            row.update({k: v for k, v in record.items() if k not in ("layer_density", "network_sha256")})
             row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
             rows.append(row)
     frame = pd.DataFrame(rows)
