@@ -248,7 +248,8 @@ COMMITTED = {("frankle-carbin-lenet300", "full", "fashion-mnist"):
 
 def companion_results(name: str, budget: str, dataset: str | None, store):
     """The companion preset's results for the same budget and data: from the store where its runs finished
-    there, else from the results committed with this project (an empty frame where neither exists)."""
+    there, else from the results committed with this project (an empty frame where neither exists); column
+    `source` says which."""
     import pandas as pd
     from pathlib import Path
 
@@ -264,10 +265,12 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
         ids = []
     found = run_tables.results_frame(store, ids) if ids else pd.DataFrame()
     if not found.empty and found["run_id"].nunique() == len(ids):
-        return found
+        return found.assign(source="store")
     committed = COMMITTED.get((other, budget, configs[0].dataset))
     path = Path(__file__).resolve().parent.parent / committed if committed else None
-    return pd.read_csv(path) if path is not None and path.is_file() else found
+    if path is not None and path.is_file():
+        return pd.read_csv(path).assign(source=committed)
+    return found.assign(source="store") if not found.empty else found
 
 
 def export(name: str, results, folder):

@@ -66,8 +66,8 @@ def main() -> int:
     both = pd.concat([results, imp], ignore_index=True)
     comparison = statistics.method_comparisons(both, METRIC)
     seeds = results["seed"].nunique()
-    print(f"\n{results['run_id'].nunique()} runs, {len(results)} trainings, {seeds} seeds; IMP: "
-          f"{'the store' if 'finished' in imp and imp['finished'].all() and len(imp) else 'committed results'}")
+    source = imp["source"].iloc[0] if not imp.empty else "none"
+    print(f"\n{results['run_id'].nunique()} runs, {len(results)} trainings, {seeds} seeds; IMP from: {source}")
 
     def rows(method, against, density=None):
         frame = comparison[(comparison["method"] == method) & (comparison["against"] == against)]

@@ -263,3 +263,23 @@ class _returns:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_lottery_rounds_prune_by_the_chosen_criterion(sample):
+    """IMP's next masks come from its criterion's scores: movement keeps the weights that moved most."""
+    from lth.device import training_device
+    from lth.experiments import Lottery
+
+    config = RunConfig(experiment="lottery", criterion="movement", rounds=1).validate()
+    lottery = Lottery(config, sample, training_device(), None)
+    rng = np.random.default_rng(0)
+    shapes = config.prunable_shapes()
+    theta0 = {n: rng.normal(size=s).astype(np.float32) for n, s in shapes.items()}
+    trained = {n: theta0[n] + rng.normal(size=s).astype(np.float32) for n, s in shapes.items()}
+    masks = pruning.dense_masks(shapes, shapes)
+    got = lottery.prune(trained, masks, theta0)
+    expected = pruning.prune_layerwise({n: np.abs(trained[n] - theta0[n]) for n in shapes}, masks,
+                                       config.layer_rates())
+    magnitude = pruning.prune_layerwise({n: np.abs(trained[n]) for n in shapes}, masks, config.layer_rates())
+    assert all(np.array_equal(got[n], expected[n]) for n in shapes)
+    assert any(not np.array_equal(got[n], magnitude[n]) for n in shapes)

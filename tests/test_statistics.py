@@ -117,3 +117,53 @@ def test_arm_colours_do_not_depend_on_the_filter_and_dense_baselines_differ():
     only_t = lines(both[both["label"] == "T"])  # filtered down to one series: the same families
     assert {name.split(" · ")[0]: colour for name, colour, _ in only_t} == {
         "lottery ticket": figures.ARM_COLORS["ticket"], "random reinit": figures.ARM_COLORS["reinit"]}
+
+
+def _method_results():
+    """Two seeds of a one-shot series (snip and its shuffle; magnitude_init emptying fc1 in one seed) beside an
+    IMP lottery series that trains the same way."""
+    import pandas as pd
+
+    rows = []
+    for seed, (snip, shuffled, imp, cut) in enumerate([(0.80, 0.78, 0.85, 0.0), (0.82, 0.79, 0.86, 0.01)]):
+        common = {"seed": seed, "model": "lenet300_100", "training": "t1", "early_stop_iteration": 100}
+        rows += [
+            {**common, "experiment": "oneshot", "label": "oneshot", "series": "s1", "arm": "snip", "round": 1,
+             "density": 0.036, "early_stop_test_accuracy": snip, "density_fc1": 0.03, "density_out": 0.2},
+            {**common, "experiment": "oneshot", "label": "oneshot", "series": "s1", "arm": "snip-random_prune",
+             "round": 1, "density": 0.036, "early_stop_test_accuracy": shuffled, "density_fc1": 0.03,
+             "density_out": 0.2},
+            {**common, "experiment": "oneshot", "label": "oneshot", "series": "s1", "arm": "magnitude_init",
+             "round": 1, "density": 0.036, "early_stop_test_accuracy": 0.1 if cut == 0 else 0.7,
+             "density_fc1": cut, "density_out": 0.5},
+            {**common, "experiment": "lottery", "label": "lottery", "series": "s2", "arm": "ticket", "round": 15,
+             "density": 0.0358, "early_stop_test_accuracy": imp, "density_fc1": 0.035, "density_out": 0.206},
+            {**common, "experiment": "lottery", "label": "lottery", "series": "s2", "arm": "ticket", "round": 0,
+             "density": 1.0, "early_stop_test_accuracy": 0.88},
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_methods_are_paired_with_their_controls_and_the_imp_ticket_at_the_same_density():
+    from lth import statistics
+
+    table = statistics.method_comparisons(_method_results(), "early_stop_test_accuracy").set_index(["method", "against"])
+    assert table.loc[("snip", "random_prune"), "accuracy_diff"] == pytest.approx(0.025)  # (0.02 + 0.03) / 2
+    assert table.loc[("snip", "IMP ticket"), "accuracy_diff"] == pytest.approx(-0.045)  # 3.6% matches 3.58%
+    assert table.loc[("snip", "dense"), "accuracy_diff"] == pytest.approx(-0.07)  # IMP's round 0 trains the same way
+    assert ("snip-random_prune", "IMP ticket") not in table.index  # controls are compared with, not compared
+    # two seeds: a t-interval 12.7 standard errors wide each way cannot tell
+    assert statistics.difference_words(table.loc[("snip", "IMP ticket")]) == "no detectable difference"
+
+
+def test_layer_collapse_is_marked_on_the_accuracy_figure():
+    from lth import figures
+
+    results = _method_results()
+    assert figures.collapsed(results).sum() == 1
+    fig = figures.accuracy_vs_density(results)
+    (marks,) = [t for t in fig.data if t.name == "layer collapse (a layer kept no weight)"]
+    assert list(marks.x) == [3.6] and marks.customdata[0][0] == 1 and marks.customdata[0][1] == 2  # 1 of 2 seeds
+    layers = figures.layer_density_vs_density(results[results["experiment"] == "oneshot"])
+    fc1 = next(t for t in layers.data if t.name == "magnitude_init · fc1")
+    assert fc1.y[0] == pytest.approx(0.5)  # the mean of 0 and 1%: an emptied layer pulls its line down
