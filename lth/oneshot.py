@@ -45,7 +45,7 @@ class OneShot(Experiment):
             records += round_records
         self.theta0_kernels = {n: c.spec.kernels(theta0)[n] for n in layers}
         self.trained_kernels = {n: trained[n] for n in layers} if trained is not None else None
-        self.scores: dict[tuple[str, bool], dict] = {}
+        self.scores: dict[str, dict] = {}  # each criterion scored once (random and synflow: per density)
         for round_, density in enumerate(c.oneshot_densities(), start=1):
             if round_ < len(rounds):
                 continue
