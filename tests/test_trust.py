@@ -44,8 +44,11 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
     store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
     store.update_status(rid, state=state, **({"started": 1.0, "ended": 2.0} if state not in (
         RunState.QUEUED, RunState.RUNNING) else {}))
+    from lth.hparams import expected_densities
+
     trainings = planned_records(config)
-    records = [{"arm": arm, "round": r, "density": 0.8 ** r, "layer_density": {}, "early_stop_iteration": 30,
+    densities = expected_densities(config)
+    records = [{"arm": arm, "round": r, "density": densities[(arm, r)], "layer_density": {}, "early_stop_iteration": 30,
                 "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy, "final_iteration": 60}
                for arm, r in trainings]
     if state == RunState.DONE:
