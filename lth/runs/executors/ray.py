@@ -107,8 +107,9 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
             self._forward(*written, paths.round_records(round_))  # json last: marks it done
 
         def save_network(self, arm, round_, weights, masks):
-            super().save_network(arm, round_, weights, masks)
+            sha256 = super().save_network(arm, round_, weights, masks)
             self._forward(net_file(arm, round_))
+            return sha256
 
     checkpoint = ForwardingCheckpoint(folder)
     return run_experiment(config, data_dir=record.get("data_dir"), device=device, checkpoint=checkpoint,
