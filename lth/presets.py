@@ -234,8 +234,15 @@ def preset_figures(name: str, results) -> dict:
     out = {f"{name}_accuracy_vs_density": figures.accuracy_vs_density(results, stats=stats, verdicts=verdicts)}
     if name == "frankle-carbin-lenet300":
         out[f"{name}_early_stop_vs_density"] = figures.early_stop_vs_density(results, stats=stats)
-    if name == "pruning-methods":
+    if name == "pruning-methods":  # many series: tall figures; the collapse at 0.5% would flatten the rest
+        out[f"{name}_accuracy_vs_density"].update_layout(height=820)
+        above = results[results["density"] >= 0.03]
+        zoom = figures.accuracy_vs_density(above, verdicts=verdicts)
+        zoom.update_layout(height=820, title={"text": "test accuracy at early stop vs density, from 3.6% up "
+                                                      "(mean over seeds, band ±1 std)"})
+        out[f"{name}_accuracy_vs_density_from_3.6pct"] = zoom
         out[f"{name}_layer_density"] = figures.layer_density_vs_density(results[results["experiment"] == "oneshot"])
+        out[f"{name}_layer_density"].update_layout(height=820)
     return out
 
 
@@ -305,10 +312,15 @@ def density_table(name: str, results):
         frame = frame[(frame["experiment"] != "lottery") | frame["round"].isin(TABLE_ROUNDS)]
     frame = frame.assign(density_pct=(100 * frame["density"]).round(1))
     rows = []
+    # a companion preset's arms are named by their method (IMP ticket); runs that train the same network
+    # twice (two one-shot runs of a seed each train its dense network) count it once per seed
+    methods = frame["experiment"].nunique() > 1
+    frame = frame.assign(arm=[f"IMP {a}" if methods and e == "lottery" else a
+                              for a, e in zip(frame["arm"], frame["experiment"])])
     for (density, arm), group in frame.groupby(["density_pct", "arm"], sort=False):
+        group = group.drop_duplicates("seed")
         acc, stop = group["early_stop_test_accuracy"], group["early_stop_iteration"]
-        rows.append({"density %": density, "arm": arm if group["experiment"].iloc[0] != "lottery" or arm == "dense"
-                     else f"IMP {arm}", "seeds": len(group),
+        rows.append({"density %": density, "arm": arm, "seeds": len(group),
                      "test accuracy % (mean ± std)": f"{100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f}"
                      if len(group) > 1 else f"{100 * acc.mean():.2f}",
                      "early-stop iteration (mean ± std)": f"{stop.mean():,.0f} ± {stop.std(ddof=1):,.0f}"
@@ -316,5 +328,5 @@ def density_table(name: str, results):
     from lth.arms import NAMES
 
     table = pd.DataFrame(rows)
-    table["order"] = table["arm"].map({a: i for i, a in enumerate(NAMES)})
+    table["order"] = table["arm"].map({a: i for i, a in enumerate(NAMES)}).fillna(len(NAMES))
     return table.sort_values(["density %", "order"], ascending=[False, True]).drop(columns="order")

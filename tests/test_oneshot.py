@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from conftest import run_cli, wait_for
+from conftest import copy_of, run_cli, wait_for
 from lth import criteria, hparams, pruning
 from lth.arms import oneshot_arm
 from lth.hparams import RunConfig
@@ -20,13 +20,17 @@ ARGS = ["--experiment", "oneshot", "--iterations", "60", "--eval-every", "30", "
 
 
 @pytest.fixture(scope="module")
-def oneshot_run(tmp_path_factory):
-    store = RunStore(tmp_path_factory.mktemp("oneshot") / "cache")
-    done = run_cli("run", *ARGS, "--cache-dir", str(store.root))
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout.splitlines()[-1])
+def oneshot_run(built_once, tmp_path_factory):
+    """A finished one-shot run of `ARGS` (trained once per session: its store is copied for each worker)."""
+    def make(folder):
+        done = run_cli("run", *ARGS, "--cache-dir", str(folder / "cache"))
+        assert done.returncode == 0, done.stderr
+        (folder / "summary.json").write_text(done.stdout.splitlines()[-1])
+
+    built = built_once("oneshot-run", make)
+    store = RunStore(copy_of(built / "cache", tmp_path_factory.mktemp("oneshot") / "cache"))
     (run_id,) = store.run_ids()
-    return store, run_id, summary
+    return store, run_id, json.loads((built / "summary.json").read_text())
 
 
 def test_records_are_the_planned_trainings_at_the_planned_densities(oneshot_run):
