@@ -236,10 +236,10 @@ def preset_figures(name: str, results) -> dict:
         out[f"{name}_early_stop_vs_density"] = figures.early_stop_vs_density(results, stats=stats)
     if name == "pruning-methods":  # many series: tall figures; the collapse at 0.5% would flatten the rest
         out[f"{name}_accuracy_vs_density"].update_layout(height=820)
-        above = results[results["density"] >= 0.03]
+        above = results[(results["density"] >= 0.03) & ~results["arm"].str.endswith("-invert")]
         zoom = figures.accuracy_vs_density(above, verdicts=verdicts)
-        zoom.update_layout(height=820, title={"text": "test accuracy at early stop vs density, from 3.6% up "
-                                                      "(mean over seeds, band ±1 std)"})
+        zoom.update_layout(height=820, title={"text": "test accuracy at early stop vs density, from 3.6% up, "
+                                                      "without the inverted controls (mean over seeds, ±1 std)"})
         out[f"{name}_accuracy_vs_density_from_3.6pct"] = zoom
         out[f"{name}_layer_density"] = figures.layer_density_vs_density(results[results["experiment"] == "oneshot"])
         out[f"{name}_layer_density"].update_layout(height=820)

@@ -196,9 +196,8 @@ def test_stopped_worker_is_declared_dead_and_ended(store, monkeypatch):
     monkeypatch.setattr("lth.runs.processes.HEARTBEAT_TIMEOUT", 1.0)
     status = wait_for(lambda: (s := store.status(run_id))["state"] == RunState.FAILED and s, timeout=20)
     assert "stopped sending heartbeats" in status["error"] and "ended" in status["error"]
+    # ended, not only marked: the stopped process is gone (a stopped one could write again once continued)
     wait_for(lambda: not process_alive(pid), timeout=10)
-    lines = len(run_logs.metrics_records(store, run_id))
-    assert len(run_logs.metrics_records(store, run_id)) == lines
 
 
 def test_huge_budgets_are_refused_and_boundaries_are_lazy():
