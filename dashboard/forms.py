@@ -85,6 +85,15 @@ def _prunable(experiment: str, model: str) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def _rewind(experiment: str, label: str) -> str | int:
+    """Where the pruned networks start: theta0 ('init') or the weights at iteration k (late rewinding)."""
+    reset = remembered(st.radio, label, key=f"{experiment}-reset", default="initial weights (theta0)",
+                       options=["initial weights (theta0)", "weights at iteration k"])
+    if reset == "initial weights (theta0)":
+        return "init"
+    return int(remembered(st.number_input, "k (late rewinding)", key=f"{experiment}-k", default=100, kind="int"))
+
+
 def _lottery_settings(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
     with c1:
@@ -109,12 +118,7 @@ def _lottery_settings(model: str) -> dict:
                                  disabled=scope == "global")
         prunable = _prunable("lottery", model)
     with c3:
-        reset = remembered(st.radio, "Reset surviving weights to", key="lottery-reset",
-                           default="initial weights (theta0)",
-                           options=["initial weights (theta0)", "weights at iteration k"])
-        rewind = "init"
-        if reset != "initial weights (theta0)":
-            rewind = int(remembered(st.number_input, "k (late rewinding)", key="lottery-k", default=100, kind="int"))
+        rewind = _rewind("lottery", "Reset surviving weights to")
         controls = remembered(st.multiselect, "Controls at every pruned round", key="lottery-controls",
                               default=["reinit"], kind="list", options=["reinit", "random_prune"],
                               format_func=CONTROL_LABELS.get)
@@ -151,12 +155,7 @@ def _oneshot_settings(model: str) -> dict:
                                      default=0.1, kind="float", min_value=0.0, max_value=0.9, step=0.05)
         prunable = _prunable("oneshot", model)
     with c3:
-        reset = remembered(st.radio, "Train the masked network from", key="oneshot-reset",
-                           default="initial weights (theta0)",
-                           options=["initial weights (theta0)", "weights at iteration k"])
-        rewind = "init"
-        if reset != "initial weights (theta0)":
-            rewind = int(remembered(st.number_input, "k (late rewinding)", key="oneshot-k", default=100, kind="int"))
+        rewind = _rewind("oneshot", "Train the masked network from")
         controls = remembered(st.multiselect, "Sanity checks of every mask", key="oneshot-controls", default=[],
                               kind="list", options=list(hparams.CONTROLS), format_func=CONTROL_LABELS.get)
     if names:

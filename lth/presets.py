@@ -260,6 +260,7 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
     import pandas as pd
     from pathlib import Path
 
+    from lth.errors import Explained
     from lth.runs.queue import check
 
     other = COMPANIONS.get(name)
@@ -268,7 +269,7 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
     configs = PRESETS[other].configs(budget, dataset)
     try:
         ids = [check(c, None, download=False).run_id for c in configs]
-    except Exception:  # the data is not here: nothing of the store can match it
+    except (Explained, OSError):  # the data is not here: nothing of the store can match it
         ids = []
     found = run_tables.results_frame(store, ids) if ids else pd.DataFrame()
     if not found.empty and found["run_id"].nunique() == len(ids):

@@ -139,9 +139,9 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
         # tfmot runs are one per target density: a series spans densities, as lottery rounds do
         # a one-shot run's arms are its criteria and its rounds its densities: runs that differ in which
         # criteria, densities or controls they train make one series
-        same = {k: v for k, v in config.items()
-                if k not in ("seed", "target_density", "criteria", "densities", "controls")
-                or (k == "controls" and config["experiment"] != "oneshot")}
+        varying = ("seed", "target_density") + (("criteria", "densities", "controls")
+                                                if config["experiment"] == "oneshot" else ())
+        same = {k: v for k, v in config.items() if k not in varying}
         series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
         training = hashlib.sha256(json.dumps({k: config.get(k) for k in TRAINING_KEYS},
                                              sort_keys=True).encode()).hexdigest()[:6]
