@@ -1,9 +1,12 @@
 """The experiment settings form: every setting the CLI has, checked before anything starts."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +25,11 @@ LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 
 DENSITIES = [0.5, 0.33, 0.2, 0.1, 0.05, 0.036, 0.02, 0.01]
 
 
+def label(name: str) -> str:
+    """The field of RunConfig setting `name`, as its declaration names it."""
+    return hparams.setting_facets(name)["label"]
+
+
 def _next_seed(key: str) -> None:
     # a callback: it runs before the widgets of the rerun exist, so it may set their values
     seed = int(st.session_state[f"{key}-seed"]) + int(st.session_state[f"{key}-nseeds"])
@@ -34,9 +42,9 @@ def _common(experiment: str) -> dict:
     key = experiment
     c1, c2, c3 = st.columns(3)
     with c1:
-        model = remembered(st.selectbox, "Model", key=f"{key}-model", default="lenet300_100",
+        model = remembered(st.selectbox, label("model"), key=f"{key}-model", default="lenet300_100",
                            options=list(models.MODELS), format_func=lambda m: f"{m}: {models.MODELS[m].description}")
-        dataset = remembered(st.selectbox, "Dataset", key=f"{key}-dataset", default="mnist-sample",
+        dataset = remembered(st.selectbox, label("dataset"), key=f"{key}-dataset", default="mnist-sample",
                              options=list(DATASETS))
         data_dir = None
         if dataset in DIR_ENV:
@@ -50,28 +58,28 @@ def _common(experiment: str) -> dict:
         # Number fields take any number: the run config refuses what is out of range, visibly, with the
         # reason, and Start stays disabled (a bounded field would silently keep its old value instead).
         if length_unit == "iterations":
-            iterations = int(remembered(st.number_input, "Iterations", key=f"{key}-iterations", default=1500,
+            iterations = int(remembered(st.number_input, label("iterations"), key=f"{key}-iterations", default=1500,
                                         kind="int", step=100))
             epochs = None
         else:
-            epochs = float(remembered(st.number_input, "Epochs", key=f"{key}-epochs", default=20.0, kind="float",
+            epochs = float(remembered(st.number_input, label("epochs"), key=f"{key}-epochs", default=20.0, kind="float",
                                       step=1.0))
             iterations = None
-        batch_size = remembered(st.select_slider, "Batch size", key=f"{key}-batch", default=60, kind="int",
+        batch_size = remembered(st.select_slider, label("batch_size"), key=f"{key}-batch", default=60, kind="int",
                                 options=BATCH_SIZES)
-        eval_every = int(remembered(st.number_input, "Evaluate every N iterations", key=f"{key}-eval", default=100,
+        eval_every = int(remembered(st.number_input, label("eval_every"), key=f"{key}-eval", default=100,
                                     kind="int"))
     with c3:
-        optimizer = remembered(st.selectbox, "Optimizer", key=f"{key}-opt", default="adam",
+        optimizer = remembered(st.selectbox, label("optimizer"), key=f"{key}-opt", default="adam",
                                options=list(hparams.OPTIMIZERS))
-        lr = remembered(st.select_slider, "Learning rate", key=f"{key}-lr", default=1.2e-3, kind="float",
+        lr = remembered(st.select_slider, label("lr"), key=f"{key}-lr", default=1.2e-3, kind="float",
                         options=LEARNING_RATES)
-        first_seed = int(remembered(st.number_input, "First seed", key=f"{key}-seed", default=0, kind="int"))
+        first_seed = int(remembered(st.number_input, label("seed"), key=f"{key}-seed", default=0, kind="int"))
         n_seeds = remembered(st.slider, "Seeds (one run each)", key=f"{key}-nseeds", default=1, kind="int",
                              min_value=1, max_value=10)
         st.button("Run another seed", key=f"{key}-next-seed", on_click=_next_seed, args=(key,),
                   help="Starts the same settings with the next seed(s) after the ones chosen now")
-        patience = int(remembered(st.number_input, "Patience (evaluations; 0 = train the full length)",
+        patience = int(remembered(st.number_input, f"{label('patience')} (evaluations; 0 = train the full length)",
                                   key=f"{key}-patience", default=0, kind="int"))
     return dict(model=model, dataset=dataset, data_dir=data_dir, iterations=iterations, epochs=epochs,
                 batch_size=batch_size, eval_every=eval_every, optimizer=optimizer, lr=lr,
@@ -80,18 +88,18 @@ def _common(experiment: str) -> dict:
 
 def _prunable(experiment: str, model: str) -> tuple[str, ...]:
     spec = models.get_spec(model)
-    chosen = remembered(st.multiselect, "Prunable layers", key=f"{experiment}-{model}-prunable",
+    chosen = remembered(st.multiselect, label("prunable"), key=f"{experiment}-{model}-prunable",
                         default=list(spec.default_prunable), kind="list", options=list(spec.layer_names))
     return tuple(chosen)
 
 
-def _rewind(experiment: str, label: str) -> str | int:
+def _rewind(experiment: str, question: str) -> str | int:
     """Where the pruned networks start: theta0 ('init') or the weights at iteration k (late rewinding)."""
-    reset = remembered(st.radio, label, key=f"{experiment}-reset", default="initial weights (theta0)",
+    reset = remembered(st.radio, question, key=f"{experiment}-reset", default="initial weights (theta0)",
                        options=["initial weights (theta0)", "weights at iteration k"])
     if reset == "initial weights (theta0)":
         return "init"
-    return int(remembered(st.number_input, "k (late rewinding)", key=f"{experiment}-k", default=100, kind="int"))
+    return int(remembered(st.number_input, label("rewind"), key=f"{experiment}-k", default=100, kind="int"))
 
 
 def _lottery_settings(model: str) -> dict:
@@ -100,29 +108,29 @@ def _lottery_settings(model: str) -> dict:
         stop = remembered(st.radio, "Prune for", key="lottery-stop", default="a number of rounds",
                           options=["a number of rounds", "a target density"])
         if stop == "a number of rounds":
-            rounds = remembered(st.slider, "Rounds", key="lottery-rounds", default=15, kind="int",
+            rounds = remembered(st.slider, label("rounds"), key="lottery-rounds", default=15, kind="int",
                                 min_value=0, max_value=30)
             target = None
         else:
             rounds = None
-            target = remembered(st.select_slider, "Target density", key="lottery-target", default=0.036,
+            target = remembered(st.select_slider, label("target_density"), key="lottery-target", default=0.036,
                                 kind="float", options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
-        scope = remembered(st.radio, "Scope", key="lottery-scope", default="layerwise",
+        scope = remembered(st.radio, label("scope"), key="lottery-scope", default="layerwise",
                            options=list(hparams.SCOPES), horizontal=True)
-        prune_rate = remembered(st.slider, "Prune rate per round (hidden layers, or all for global)",
+        prune_rate = remembered(st.slider, f"{label('prune_rate')} (hidden layers, or all for global)",
                                 key="lottery-rate", default=0.2, kind="float", min_value=0.05, max_value=0.9,
                                 step=0.05)
-        output_rate = remembered(st.slider, "Prune rate per round, output layer", key="lottery-out-rate",
+        output_rate = remembered(st.slider, label("output_prune_rate"), key="lottery-out-rate",
                                  default=0.1, kind="float", min_value=0.0, max_value=0.9, step=0.05,
                                  disabled=scope == "global")
         prunable = _prunable("lottery", model)
     with c3:
         rewind = _rewind("lottery", "Reset surviving weights to")
-        controls = remembered(st.multiselect, "Controls at every pruned round", key="lottery-controls",
+        controls = remembered(st.multiselect, label("controls"), key="lottery-controls",
                               default=["reinit"], kind="list", options=["reinit", "random_prune"],
                               format_func=CONTROL_LABELS.get)
-        criterion = remembered(st.selectbox, "Prune each round by", key="lottery-criterion", default="magnitude",
+        criterion = remembered(st.selectbox, label("criterion"), key="lottery-criterion", default="magnitude",
                                options=list(criteria.ITERATIVE_CRITERIA),
                                format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}")
     return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate,
@@ -138,14 +146,15 @@ ONESHOT_DENSITIES = sorted({*hparams.DEFAULT_DENSITIES, 0.8, 0.64, 0.328, 0.135,
 def _oneshot_settings(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
     with c1:
-        names = remembered(st.multiselect, "Pruning criteria", key="oneshot-criteria",
+        names = remembered(st.multiselect, label("criteria"), key="oneshot-criteria",
                            default=list(hparams.RunConfig().criteria), kind="list", options=list(criteria.NAMES))
-        densities = remembered(st.multiselect, "Densities (each criterion prunes to each)", key="oneshot-densities",
+        densities = remembered(st.multiselect, f"{label('densities')} (each criterion prunes to each)",
+                               key="oneshot-densities",
                                default=list(hparams.DEFAULT_DENSITIES), kind="floatlist", options=ONESHOT_DENSITIES,
                                format_func=lambda d: f"{100 * d:g}%")
     with c2:
-        scope = remembered(st.radio, "Scope", key="oneshot-scope", default="global", options=list(hparams.SCOPES),
-                           horizontal=True, help="global: one threshold over all prunable weights (a layer can "
+        scope = remembered(st.radio, label("scope"), key="oneshot-scope", default="global",
+                           options=list(hparams.SCOPES), horizontal=True, help="global: one threshold over all prunable weights (a layer can "
                                                  "collapse); layerwise: each layer at the density iterative "
                                                  "pruning at the rates below gives it")
         if scope == "layerwise":  # the split of each density over the layers
@@ -160,6 +169,9 @@ def _oneshot_settings(model: str) -> dict:
                               kind="list", options=list(hparams.CONTROLS), format_func=CONTROL_LABELS.get)
     if names:
         st.markdown("\n".join(f"- **{n}**: {criteria.CRITERIA[n].definition}" for n in names))
+    if not names or not densities:
+        st.error("Choose at least one criterion and one density.")
+        return None
     extra = dict(criteria=tuple(names), densities=tuple(densities), scope=scope, prunable=prunable, rewind=rewind,
                  controls=tuple(controls))
     if scope == "layerwise":
@@ -170,23 +182,23 @@ def _oneshot_settings(model: str) -> dict:
 def _tfmot_settings(model: str) -> dict:
     c1, c2 = st.columns(2)
     with c1:
-        target = remembered(st.select_slider, "Target density", key="tfmot-target", default=0.1, kind="float",
+        target = remembered(st.select_slider, label("target_density"), key="tfmot-target", default=0.1, kind="float",
                             options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
         prunable = _prunable("tfmot", model)
-    schedule = int(remembered(st.number_input, "Pruning schedule length (iterations; 0 = the whole budget)",
+    schedule = int(remembered(st.number_input, f"{label('schedule_length')} (iterations; 0 = the whole budget)",
                               key="tfmot-schedule-length", default=0, kind="int",
-                              help=hparams.RunConfig.__dataclass_fields__["schedule_length"].metadata["help"]))
+                              help=hparams.setting_facets("schedule_length")["help"]))
     return dict(target_density=target, prunable=prunable, schedule_length=schedule or None)
 
 
-def _instability_settings(model: str, dataset: str) -> dict:
+def _instability_settings(common: dict) -> dict | None:
     from dashboard.common import store
     from lth.runs import Corrupt, StoreError
 
     c1, c2 = st.columns(2)
     with c1:
-        text = remembered(st.text_input, "Rewind iterations k (comma-separated)", key="instability-points",
+        text = remembered(st.text_input, f"{label('rewind_points')} (comma-separated)", key="instability-points",
                           default="0, 100, 500",
                           help="Two copies train from the weights at each k to the end, with different data "
                                "orders; k = 0 is the initialisation.")
@@ -195,10 +207,12 @@ def _instability_settings(model: str, dataset: str) -> dict:
         except ValueError:
             st.error(f"Rewind iterations must be whole numbers separated by commas, not {text!r}")
             points = None
+    if points is None:
+        return None
     s = store()
     sources = {}
     for run in run_tables.runs_frame(s).itertuples():
-        if run.experiment != "lottery" or run.model != model or run.dataset != dataset:
+        if run.experiment != "lottery" or run.model != common["model"] or run.dataset != common["dataset"]:
             continue
         try:
             rounds = sorted(r for a, r in kept_networks.networks_of(s, run.run_id) if a == "ticket" and r > 0)
@@ -207,85 +221,35 @@ def _instability_settings(model: str, dataset: str) -> dict:
         if rounds:
             sources[run.run_id] = (run.seed, rounds)
     with c2:
-        source = remembered(st.selectbox, "Sparse tickets from a lottery run (optional)", key="instability-source",
+        source = remembered(st.selectbox, f"{label('ticket_run')} (optional)", key="instability-source",
                             default="", options=[""] + list(sources),
                             format_func=lambda r: "none: the dense network only" if not r
                             else f"{r} · seed {sources[r][0]} · rounds {sources[r][1][0]}-{sources[r][1][-1]}")
         source = source or None
         rounds: list[int] = []
         if source is not None:
-            rounds = remembered(st.multiselect, "Its rounds to test", key=f"instability-rounds-{source}",
+            rounds = remembered(st.multiselect, label("ticket_rounds"), key=f"instability-rounds-{source}",
                                 default=sources[source][1][-1:], kind="intlist", options=sources[source][1])
             st.caption(f"The ticket is a network of seed {sources[source][0]}: the run uses that seed.")
-    return dict(rewind_points=points, ticket_run=source, ticket_rounds=tuple(rounds),
-                ticket_seed=sources[source][0] if source else None)
+    if source is not None:
+        common["seeds"] = [sources[source][0]]  # the ticket is a network of that seed
+    common["patience"] = None  # both copies train to the end
+    return dict(rewind_points=points, ticket_run=source, ticket_rounds=tuple(rounds))
 
 
-def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | None:
-    """Widgets for one experiment; returns (one config per seed, data folder), or None (with the reason
-    shown) when the settings cannot work."""
-    common = _common(experiment)
-    extra = {}
-    if experiment == "lottery":
-        st.subheader("Pruning")
-        extra = _lottery_settings(common["model"])
-    elif experiment == "tfmot":
-        st.subheader("Pruning (tfmot PolynomialDecay, 20% to 60% of training, every 2%)")
-        extra = _tfmot_settings(common["model"])
-    elif experiment == "oneshot":
-        st.subheader("Pruning once, by criterion")
-        extra = _oneshot_settings(common["model"])
-        if not extra["criteria"] or not extra["densities"]:
-            st.error("Choose at least one criterion and one density.")
-            return None
-    elif experiment == "instability":
-        st.subheader("Instability")
-        extra = _instability_settings(common["model"], common["dataset"])
-        if extra["rewind_points"] is None:
-            return None
-        ticket_seed = extra.pop("ticket_seed")
-        if ticket_seed is not None:
-            common["seeds"] = [ticket_seed]
-        common["patience"] = None
-    seeds, data_dir = common.pop("seeds"), common.pop("data_dir")
-    if "prunable" in extra and not extra["prunable"]:
-        st.error("Choose at least one prunable layer.")
-        return None
-    try:
-        configs = [RunConfig(experiment=experiment, seed=s, **common, **extra) for s in seeds]
-        for config in configs:
-            hparams.check_run(config, data_dir)
-        if experiment == "instability" and configs[0].ticket_run:
-            from dashboard.common import store
-            from lth.runs.queue import check, ticket_source
+def _check_ticket_source(configs: list[RunConfig], data_dir: str | None) -> None:
+    """The lottery run an instability run takes its masks from can supply them (raises ConfigError, DataError)."""
+    if configs[0].ticket_run:
+        from dashboard.common import store
+        from lth.runs.queue import check, ticket_source
 
-            ticket_source(store(), check(configs[0], data_dir))  # the source supplies its masks
-    except (ConfigError, DataError) as e:
-        st.error(f"These settings cannot work: {field_words(str(e))}")
-        return None
-    show_plan(configs)
-    if experiment == "lottery":
-        show_ladder(configs[0])
-    elif experiment == "oneshot":
-        show_oneshot_densities(configs[0])
-    elif experiment == "tfmot":
-        begin, end, freq = configs[0].tfmot_schedule(configs[0].total_iterations(SIZES[configs[0].dataset][0]))
-        st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
-                   f"the pruned network is evaluated for early stopping only from iteration {end} on.")
-    return configs, data_dir
+        ticket_source(store(), check(configs[0], data_dir))
 
 
 LONG_MINUTES = 60  # above this, the page warns before Start
 # The run config's checks name CLI options; the forms say which field the user sees instead.
-FIELD_NAMES = {"--iterations": "Iterations", "--epochs": "Epochs", "--batch-size": "Batch size",
-               "--eval-every": "Evaluate every N iterations", "--lr": "Learning rate", "--seed": "First seed",
-               "--patience": "Patience", "--target-density": "Target density", "--rounds": "Rounds",
-               "--prune-rate": "Prune rate per round", "--output-prune-rate": "Prune rate per round, output layer",
-               "--prunable": "Prunable layers", "--controls": "Controls at every pruned round",
-               "--rewind-points": "Rewind iterations k", "--rewind": "k (late rewinding)",
-               "--schedule-length": "Pruning schedule length", "--ticket-rounds": "Its rounds to test",
-               "--ticket-run": "Sparse tickets from a lottery run", "--data-dir": "Folder with the IDX files",
-               "--criteria": "Pruning criteria", "--densities": "Densities", "--criterion": "Prune each round by"}
+FIELD_NAMES = {hparams.flag(f.name): f.metadata["label"] for f in dataclasses.fields(RunConfig)} | {
+    "--data-dir": "Folder with the IDX files"}
 
 
 def field_words(message: str) -> str:
@@ -302,7 +266,7 @@ def show_plan(configs: list[RunConfig]) -> None:
     from lth.data.datasets import SIZES
 
     train, val, test = SIZES[configs[0].dataset]
-    trainings = sum(hparams.planned_trainings(c) for c in configs)
+    trainings = sum(c.plan.trainings() for c in configs)
     minutes = presets.estimate_seconds(configs, train, val, test) / 60
     at_most = " at most" if configs[0].patience is not None else ""  # patience may end each training sooner
     st.caption(f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} training"
@@ -312,7 +276,7 @@ def show_plan(configs: list[RunConfig]) -> None:
         st.warning(f"This plan takes about {minutes / 60:.1f} hours on a 2-core CPU ({trainings} trainings). "
                    f"Fewer rounds, iterations or seeds shorten it.")
     if configs[0].experiment == "lottery":
-        final = configs[0].density_ladder()[-1]["layer_density"]
+        final = configs[0].plan.density_ladder()[-1]["layer_density"]
         empty = [name for name, density in final.items() if density < 1e-9]
         if empty:
             st.warning(f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
@@ -320,7 +284,7 @@ def show_plan(configs: list[RunConfig]) -> None:
 
 
 def show_ladder(config: RunConfig) -> None:
-    ladder = config.density_ladder()
+    ladder = config.plan.density_ladder()
     table = pd.DataFrame([{"round": step["round"], "overall %": round(100 * step["density"], 1),
                            **{f"{k} %": round(100 * v, 1) for k, v in step["layer_density"].items()}}
                           for step in ladder])
@@ -334,9 +298,9 @@ def show_oneshot_densities(config: RunConfig) -> None:
     """The masks' densities: overall and per layer (layerwise), or overall only (global: the split is the
     criterion's)."""
     rows = []
-    for density in config.oneshot_densities():
-        counts = config.keep_counts(density)
-        row = {"asked %": round(100 * density, 3), "overall %": round(100 * config.mask_density(density), 3)}
+    for density in config.plan.ordered_densities():
+        counts = config.plan.keep_counts(density)
+        row = {"asked %": round(100 * density, 3), "overall %": round(100 * config.plan.mask_density(density), 3)}
         if isinstance(counts, dict):
             row.update({f"{n} %": round(100 * c / math.prod(s), 2)
                         for (n, c), s in zip(counts.items(), config.prunable_shapes().values())})
@@ -344,3 +308,59 @@ def show_oneshot_densities(config: RunConfig) -> None:
     st.markdown("**Planned densities**" + (" (global: each layer's share is the criterion's; a layer can be "
                                            "emptied, which the figures mark)" if config.scope == "global" else ""))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def _tfmot_schedule(config: RunConfig) -> None:
+    begin, end, freq = config.plan.schedule(config.total_iterations(SIZES[config.dataset][0]))
+    st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
+               f"the pruned network is evaluated for early stopping only from iteration {end} on.")
+
+
+@dataclass(frozen=True)
+class ExperimentForm:
+    """One experiment's part of the form, below the settings every experiment has."""
+    heading: str = ""
+    # its widgets: (the common settings, which it may adjust) -> its settings, or None (with the reason shown)
+    settings: Callable[[dict], dict | None] = lambda common: {}
+    shows: Callable[[RunConfig], None] = lambda config: None  # what the first run's plan makes, below the plan
+    # checks that need more than the settings (raise ConfigError or DataError)
+    checks: Callable[[list[RunConfig], str | None], None] = lambda configs, data_dir: None
+
+
+# The registry: each experiment's form (its page calls experiment_form with its name).
+FORMS = {
+    "baseline": ExperimentForm(),
+    "lottery": ExperimentForm("Pruning", lambda common: _lottery_settings(common["model"]), show_ladder),
+    "tfmot": ExperimentForm("Pruning (tfmot PolynomialDecay, 20% to 60% of training, every 2%)",
+                            lambda common: _tfmot_settings(common["model"]), _tfmot_schedule),
+    "oneshot": ExperimentForm("Pruning once, by criterion", lambda common: _oneshot_settings(common["model"]),
+                              show_oneshot_densities),
+    "instability": ExperimentForm("Instability", _instability_settings, checks=_check_ticket_source),
+}
+
+
+def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | None:
+    """Widgets for one experiment; returns (one config per seed, data folder), or None (with the reason
+    shown) when the settings cannot work."""
+    form = FORMS[experiment]
+    common = _common(experiment)
+    if form.heading:
+        st.subheader(form.heading)
+    extra = form.settings(common)
+    if extra is None:
+        return None
+    seeds, data_dir = common.pop("seeds"), common.pop("data_dir")
+    if "prunable" in extra and not extra["prunable"]:
+        st.error("Choose at least one prunable layer.")
+        return None
+    try:
+        configs = [RunConfig(experiment=experiment, seed=s, **common, **extra) for s in seeds]
+        for config in configs:
+            hparams.check_run(config, data_dir)
+        form.checks(configs, data_dir)
+    except (ConfigError, DataError) as e:
+        st.error(f"These settings cannot work: {field_words(str(e))}")
+        return None
+    show_plan(configs)
+    form.shows(configs[0])
+    return configs, data_dir

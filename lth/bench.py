@@ -142,7 +142,7 @@ def compare_page_seconds(runs: int = 500) -> dict:
     from lth.runs import RunState, RunStore
 
     rng = np.random.default_rng(0)
-    ladder = RunConfig(experiment="lottery").density_ladder()
+    ladder = RunConfig(experiment="lottery").plan.density_ladder()
     with tempfile.TemporaryDirectory() as root:
         store = RunStore(root)
         for i in range(runs):

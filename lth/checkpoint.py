@@ -66,7 +66,7 @@ class RoundCheckpoint:
                    slack: float = 1e-9) -> tuple[list[dict], pruning.Masks | None] | None:
         """(records, masks for the next round) of a completed round, or None; `shapes`: the prunable
         kernels (None: a one-shot round, which keeps no masks file); `densities`: {arm: density} of the
-        trainings the round makes (`hparams.round_densities`): its records must be those, each network file
+        trainings the round makes (`RunConfig.plan.round_densities`): its records must be those, each network file
         the one its record names by sha256. Raises CheckpointError naming the file when the round's files are not what a finished
         round writes (the round is then trained again)."""
         json_path = self.folder / paths.round_records(round_)

@@ -85,7 +85,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         meta = f.metadata
         default = getattr(defaults, f.name)
         shown = f" (default {default})" if default not in (None, ()) else ""
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=PARSERS[meta["kind"]],
+        p.add_argument(hparams.flag(f.name), dest=f.name, type=PARSERS[meta["kind"]],
                        choices=meta["choices"] if meta["kind"] == "str" else None,
                        help=(meta["help"] + shown).replace("%", "%%"))  # argparse formats help with %
     p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
@@ -481,23 +481,29 @@ def cmd_sweep(args) -> int:
     try:
         base = config_from_args(args)
         experiments = args.experiments or (base.experiment,)
-        # what a sweep varies must reach a run: nothing given is dropped in silence
-        if args.target_densities and not {"lottery", "tfmot"} & set(experiments):
-            return _fail("sweep", "--target-densities sweeps lottery and tfmot runs (a oneshot run takes all its "
-                                  "densities with --densities)")
+        # what a sweep varies must reach a run: nothing given is dropped in silence (the experiments each swept
+        # setting applies to: its declaration's)
+        density_experiments = hparams.setting_facets("target_density")["experiments"]
+        rounds_experiments = hparams.setting_facets("rounds")["experiments"]
+        takes_density = set(density_experiments) & set(experiments)
+        takes_rounds = set(rounds_experiments) & set(experiments)
+        if args.target_densities and not takes_density:
+            return _fail("sweep", f"--target-densities sweeps {' and '.join(density_experiments)} runs (a oneshot "
+                                  f"run takes all its densities with --densities)")
         if args.target_densities and base.target_density is not None:
             return _fail("sweep", "give --target-densities or --target-density, not both")
-        if args.rounds_list and "lottery" not in experiments:
-            return _fail("sweep", "--rounds-list sweeps lottery runs")
-        if args.rounds_list and args.target_densities and "tfmot" not in experiments:
-            return _fail("sweep", "give --target-densities or --rounds-list for lottery runs, not both")
+        if args.rounds_list and not takes_rounds:
+            return _fail("sweep", f"--rounds-list sweeps {' and '.join(rounds_experiments)} runs")
+        if args.rounds_list and args.target_densities and not takes_density - takes_rounds:
+            return _fail("sweep", f"give --target-densities or --rounds-list for {' and '.join(rounds_experiments)} "
+                                  f"runs, not both")
         grid = []
         for experiment in experiments:
             for seed in args.seeds or (base.seed,):
-                densities = ((args.target_densities or (base.target_density,)) if experiment in ("lottery", "tfmot")
+                densities = ((args.target_densities or (base.target_density,)) if experiment in takes_density
                              else (None,))
                 for density in densities:
-                    for rounds in ((args.rounds_list or (base.rounds,)) if experiment == "lottery" else (None,)):
+                    for rounds in ((args.rounds_list or (base.rounds,)) if experiment in takes_rounds else (None,)):
                         grid.append(dataclasses.replace(
                             base.for_experiment(experiment), seed=seed,
                             target_density=density if rounds is None else None, rounds=rounds))
@@ -576,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     compression.set_defaults(func=cmd_compression)
     compare = commands.add_parser("compare", help="statistics over seeds: winning-ticket verdict per density, "
                                                   "ticket against dense and controls paired by seed")
-    compare.add_argument("--experiment", choices=hparams.EXPERIMENTS)
+    compare.add_argument("--experiment", choices=hparams.ALL)
     compare.add_argument("--model")
     compare.add_argument("--dataset", choices=DATASETS)
     compare.add_argument("--metric", default=METRIC_NAMES[0], choices=METRIC_NAMES)

@@ -19,7 +19,7 @@ from lth.device import DeviceInfo
 from lth.errors import Explained
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.fsutil import ArrayFileError, read_npz
-from lth.hparams import RunConfig, round_densities
+from lth.hparams import RunConfig
 from lth.tf_setup import keras
 from lth.training import OnEval, Trainer
 
@@ -141,11 +141,11 @@ class Lottery(Experiment):
         reset_point = reset_point or theta0
         masks = pruning.dense_masks(c.spec.kernel_shapes, layers)
         records: list[dict] = []
-        for round_ in range(c.lottery_rounds() + 1):
+        for round_ in range(c.plan.last_round() + 1):
             saved = None
             if resuming:
                 try:
-                    saved = checkpoint.load_round(round_, c.prunable_shapes(), round_densities(c, round_))
+                    saved = checkpoint.load_round(round_, c.prunable_shapes(), c.plan.round_densities(round_))
                 except CheckpointError as e:
                     print(f"lth: {e}; training round {round_} again", flush=True)
                 # rounds after one trained again follow from it: none of their old files is used
@@ -197,7 +197,7 @@ class TfmotPruning(Experiment):
 
         c = self.config
         layers = set(c.prunable_layers)
-        begin, end, frequency = c.tfmot_schedule(self.iterations)
+        begin, end, frequency = c.plan.schedule(self.iterations)
         schedule = tfmot.sparsity.keras.PolynomialDecay(
             initial_sparsity=0.0, final_sparsity=1.0 - c.target_density,
             begin_step=begin, end_step=end, frequency=frequency)
@@ -282,13 +282,13 @@ class Instability(Experiment):
         dense = pruning.dense_masks(c.spec.kernel_shapes, layers)
         total = self.iterations
         records = []
-        for k in c.instability_points():
+        for k in c.plan.points():
             trainer.reset(theta0, dense)
             if k > 0:
                 trainer.fit(iterations=k, eval_every=c.eval_every, data_seed=self.data_seed, on_eval=self.on_eval,
                             context={"arm": "dense", "round": 0, "density": 1.0, "rewind": k, "copy": 0})
             at_k = trainer.model.get_weights()
-            for round_ in c.instability_networks():
+            for round_ in c.plan.networks():
                 masks = dense if round_ == 0 else ticket_masks[round_]
                 records.append(self.pair(trainer, at_k, masks, k, round_, total))
         return records

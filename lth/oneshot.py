@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lth import criteria, models, networks, pruning
+from lth import criteria, models, networks, paths, pruning
 from lth.arms import oneshot_arm
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.experiments import Experiment, derive_seed
-from lth.hparams import round_densities
 
 
 class OneShot(Experiment):
@@ -30,7 +29,7 @@ class OneShot(Experiment):
         done = self.resumed(checkpoint)
         if done is None:
             dense, reset_point, trained = [], theta0, None
-            if c.trains_dense():
+            if c.plan.trains_dense():
                 trainer.reset(theta0, pruning.dense_masks(c.spec.kernel_shapes, layers))
                 record, result = self.train(trainer, "dense", 0, None, snapshot_at=rewind_at)
                 dense = [record]
@@ -46,7 +45,7 @@ class OneShot(Experiment):
         self.theta0_kernels = {n: c.spec.kernels(theta0)[n] for n in layers}
         self.trained_kernels = {n: trained[n] for n in layers} if trained is not None else None
         self.scores: dict[str, dict] = {}  # each criterion scored once (random and synflow: per density)
-        for round_, density in enumerate(c.oneshot_densities(), start=1):
+        for round_, density in enumerate(c.plan.ordered_densities(), start=1):
             if round_ < len(rounds):
                 continue
             round_records = []
@@ -81,20 +80,21 @@ class OneShot(Experiment):
         if checkpoint is None:
             return None
         try:
-            first = checkpoint.load_round(0, None, round_densities(c, 0))
+            first = checkpoint.load_round(0, None, c.plan.round_densities(0))
             if first is None:
                 return None
             reset_point = checkpoint.load_reset_point(c.model)
-            trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if c.trains_dense() else None
-            if reset_point is None or len(first[0]) != c.trains_dense():
-                raise CheckpointError("checkpoint/round_00.json is not the dense training this run makes")
+            trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if c.plan.trains_dense() else None
+            if reset_point is None or len(first[0]) != c.plan.trains_dense():
+                raise CheckpointError(f"{paths.in_checkpoint(paths.round_records(0))} is not the dense training this "
+                                      f"run makes")
         except (CheckpointError, networks.NetworkError) as e:
             print(f"lth: {e}; training again from round 0", flush=True)
             return None
         rounds = [first[0]]
         for round_ in range(1, len(c.densities) + 1):
             try:
-                saved = checkpoint.load_round(round_, None, round_densities(c, round_))
+                saved = checkpoint.load_round(round_, None, c.plan.round_densities(round_))
             except CheckpointError as e:
                 print(f"lth: {e}; training round {round_} again", flush=True)
                 saved = None
@@ -109,7 +109,7 @@ class OneShot(Experiment):
         sign = -1.0 if invert else 1.0
 
         def keep(scores, alive, d):
-            return pruning.keep_highest({n: sign * s for n, s in scores.items()}, c.keep_counts(d), alive)
+            return pruning.keep_highest({n: sign * s for n, s in scores.items()}, c.plan.keep_counts(d), alive)
 
         if name == "synflow":
             model = self.scoring_model()

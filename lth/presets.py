@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from lth import hparams
 from lth.hparams import RunConfig
 from lth.runs import tables as run_tables
 
@@ -211,7 +210,7 @@ def training_seconds(config: RunConfig, train_size: int, val_size: int, test_siz
 def estimate_seconds(configs: list[RunConfig], train_size: int, val_size: int, test_size: int,
                      expected_iterations: int | None = None) -> float:
     """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster)."""
-    return sum(RUN_START_S + hparams.planned_trainings(c) * training_seconds(c, train_size, val_size, test_size,
+    return sum(RUN_START_S + c.plan.trainings() * training_seconds(c, train_size, val_size, test_size,
                                                                              expected_iterations)
                for c in configs)
 

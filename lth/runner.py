@@ -1,21 +1,24 @@
-"""Running one experiment: the registry of experiment classes and `run_experiment`, which validates, loads the
-data, trains and returns the run's summary. The executors (local process, Ray task) call it."""
+"""Running one experiment: `run_experiment` validates, loads the data, trains with the class the experiment's
+plan names (lth.hparams.EXPERIMENTS) and returns the run's summary. The executors (local process, Ray task)
+call it."""
 from __future__ import annotations
 
+import importlib
 import time
 
 from lth.checkpoint import RoundCheckpoint
 from lth.data import DataError
 from lth.device import DeviceInfo, training_device
-from lth.experiments import Baseline, Experiment, Instability, Lottery, TfmotPruning
-from lth.hparams import RunConfig, check_run
-from lth.oneshot import OneShot
+from lth.experiments import Experiment
+from lth.hparams import EXPERIMENTS, RunConfig, check_run
 from lth.tf_setup import tf
 from lth.training import OnEval
 
-# The registry: every experiment's class by its name in hparams.EXPERIMENTS.
-EXPERIMENTS: dict[str, type[Experiment]] = {"baseline": Baseline, "lottery": Lottery, "tfmot": TfmotPruning,
-                                            "instability": Instability, "oneshot": OneShot}
+
+def experiment_class(name: str) -> type[Experiment]:
+    """The class that trains experiment `name`: its plan's `runner` ("module:Class"), imported here only."""
+    module, _, cls = EXPERIMENTS[name].runner.partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
@@ -33,7 +36,7 @@ def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: O
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()
-    experiment = EXPERIMENTS[config.experiment](config, data, device, on_eval, checkpoint)
+    experiment = experiment_class(config.experiment)(config, data, device, on_eval, checkpoint)
     records = experiment.run(checkpoint)
     return {
         "experiment": config.experiment,

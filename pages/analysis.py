@@ -2,6 +2,7 @@ import streamlit as st
 
 from dashboard.common import figure_downloads, readable, store, table_downloads
 from lth import analysis
+from lth.hparams import setting_facets
 from lth.networks import NetworkError
 from lth.runs import Corrupt, StoreError
 from lth.runs import kept as kept_networks
@@ -11,12 +12,13 @@ st.title("Masks and weights")
 st.caption("What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
            "initial and trained weights of the kept against the pruned, and how masks overlap between rounds and "
            "seeds. From the trained networks each run keeps (runs made before networks were kept have none).")
+PRUNING = setting_facets("prunable")["experiments"]  # the experiments whose kept networks have masks
 s = store()
 runs = run_tables.runs_frame(s)
 candidates = []
 for run in runs.itertuples():
     try:
-        if run.experiment in ("lottery", "tfmot", "oneshot") and kept_networks.networks_of(s, run.run_id):
+        if run.experiment in PRUNING and kept_networks.networks_of(s, run.run_id):
             candidates.append(run)
     except (StoreError, Corrupt, OSError):
         continue  # a corrupt run is reported on the Runs page; the others stay usable here

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard.common import format_seconds, show_results, store
 from dashboard.trained import show_trained_networks
 from lth import figures
+from lth.hparams import EXPERIMENTS
 from lth.runs import (ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule,
                       scheduler_problem)
 from lth.runs import logs as run_logs
@@ -175,7 +176,7 @@ def curves() -> None:
 
 live = RunState(row["state"]) in ACTIVE
 st.fragment(curves, run_every=REFRESH_S if live else None)()
-if row["state"] == RunState.DONE and row["experiment"] != "instability":  # its copies are measured, not kept
+if row["state"] == RunState.DONE and EXPERIMENTS[row["experiment"]].keeps_networks:
     with st.expander("Trained networks: compression, model export, TensorBoard"):
         try:
             summary = s.results(run_id)

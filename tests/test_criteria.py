@@ -138,7 +138,7 @@ def test_masks_keep_the_density_asked(scope, density):
     shapes = config.prunable_shapes()
     rng = np.random.default_rng(5)
     scores = {n: rng.normal(size=s) for n, s in shapes.items()}
-    counts = config.keep_counts(density)
+    counts = config.plan.keep_counts(density)
     masks = pruning.keep_highest(scores, counts)
     kept = {n: int(m.sum()) for n, m in masks.items()}
     total = config.total_prunable()
@@ -151,15 +151,15 @@ def test_masks_keep_the_density_asked(scope, density):
         assert abs(sum(kept.values()) / total - density) < 2e-4
         for n in masks:  # within each layer the highest scores are kept
             assert scores[n][masks[n] == 0].max(initial=-np.inf) <= scores[n][masks[n] > 0].min()
-    assert pruning.overall_density(masks) == pytest.approx(config.mask_density(density), abs=1e-12)
+    assert pruning.overall_density(masks) == pytest.approx(config.plan.mask_density(density), abs=1e-12)
 
 
 def test_layerwise_split_is_the_ladders_at_its_points():
     """At a point of the iterative ladder, the one-shot layerwise mask has the ladder's per-layer densities."""
     lottery = RunConfig(experiment="lottery", rounds=15).validate()
-    for step in lottery.density_ladder()[1:]:
+    for step in lottery.plan.density_ladder()[1:]:
         config = RunConfig(experiment="oneshot", densities=(step["density"],)).validate()
-        counts = config.keep_counts(step["density"])
+        counts = config.plan.keep_counts(step["density"])
         for n, c in counts.items():
             size = np.prod(config.prunable_shapes()[n])
             assert abs(c / size - step["layer_density"][n]) <= 1.5 / size

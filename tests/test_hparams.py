@@ -56,11 +56,11 @@ def test_schedule_length_sets_the_tfmot_schedule_and_changes_no_other_run_id():
     tfmot = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, epochs=200, batch_size=600,
                       patience=10, schedule_length=1547)
     # the study's proportions of the stated length, not of the 200-pass cap: 20% to 60%, every 2%
-    assert tfmot.tfmot_schedule(tfmot.total_iterations(55_000)) == (309, 939, 30)
+    assert tfmot.plan.schedule(tfmot.total_iterations(55_000)) == (309, 939, 30)
     assert tfmot.canonical()["schedule_length"] == 1547
     plain = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=300)
     assert "schedule_length" not in plain.canonical()  # ids of runs made before it existed are unchanged
-    assert plain.tfmot_schedule(300) == (60, 180, 6)
+    assert plain.plan.schedule(300) == (60, 180, 6)
     with pytest.raises(ConfigError, match="--schedule-length applies to --experiment tfmot only"):
         RunConfig(experiment="lottery", schedule_length=100).validate()
     with pytest.raises(ConfigError, match="--schedule-length must be at least 10"):

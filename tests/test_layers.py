@@ -9,7 +9,8 @@ from conftest import ROOT
 
 LTH = ROOT / "lth"
 PURE = ("lth.errors", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms", "lth.records", "lth.fsutil",
-        "lth.networks", "lth.checkpoint", "lth.hparams")
+        "lth.networks", "lth.checkpoint", "lth.hparams",
+        *(f"lth.plans.{p.stem}" for p in (LTH / "plans").glob("*.py") if p.stem != "__init__"))
 
 
 def module_name(path: Path) -> str:
@@ -68,7 +69,8 @@ def test_pure_layers_stay_pure():
 
 
 RUN_FILES = re.compile(r"""["'](config|status|heartbeat|results|settings)\.json|metrics\.jsonl|["']log\.txt|"""
-                       r"""weights\.npz|ticket\.npz|round_\{|net_\{|_round\{|\.lock["']""")
+                       r"""weights\.npz|ticket\.npz|round_\{|net_\{|_round\{|\.lock["']|"""
+                       r"""["']checkpoint["'/]""")
 
 
 def test_only_paths_spells_run_folder_files():
@@ -86,3 +88,20 @@ def test_only_paths_spells_run_folder_files():
             if RUN_FILES.search(code) and number not in docs:
                 spelled.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not spelled, "\n".join(spelled)
+
+
+def test_every_experiment_is_its_plan_its_runner_its_form_and_its_page():
+    """Adding an experiment: a plan (lth/plans), the class that trains it, a registry entry, a form and a page."""
+    from dashboard.forms import FORMS
+    from lth.experiments import Experiment
+    from lth.hparams import EXPERIMENTS
+    from lth.runner import experiment_class
+
+    pages = "\n".join(p.read_text() for p in (ROOT / "pages").glob("*.py"))
+    assert len(EXPERIMENTS) >= 5
+    for name, plan in EXPERIMENTS.items():
+        assert plan.name == name and plan.title
+        assert issubclass(experiment_class(name), Experiment), name
+        assert name in FORMS, name
+        assert f'render("{name}"' in pages, name
+    assert set(FORMS) == set(EXPERIMENTS)

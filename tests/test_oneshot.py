@@ -37,14 +37,14 @@ def test_records_are_the_planned_trainings_at_the_planned_densities(oneshot_run)
     store, run_id, summary = oneshot_run
     config = RunConfig.from_json(store.config_and_record(run_id)[0]["config"])
     records = summary["results"]
-    assert sorted((r["arm"], r["round"]) for r in records) == sorted(hparams.planned_records(config))
+    assert sorted((r["arm"], r["round"]) for r in records) == sorted(config.plan.records())
     assert len(records) == 1 + 2 * 2 * 4  # the dense training (magnitude needs it), 2 densities x 2 criteria x 4
     total = config.total_prunable()
     for r in records:
         if r["arm"] == "dense":
             assert r["density"] == 1.0
             continue
-        density = config.oneshot_densities()[r["round"] - 1]
+        density = config.plan.ordered_densities()[r["round"] - 1]
         assert r["density"] * total == round(density * total)  # exactly the count asked
         assert oneshot_arm(r["criterion"], r["control"]) == r["arm"]
         assert r["pruned_nonzero"] == 0
@@ -65,8 +65,8 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
     x, y = criteria.scoring_batch(sample.x_train, sample.y_train, derive_seed(config.seed, "scoring"))
     expected_scores = {"magnitude": {n: np.abs(dense[n]) for n in layers},
                        "snip": criteria.snip_scores(model, layers, x, y)}
-    for round_, density in enumerate(config.oneshot_densities(), start=1):
-        count = config.keep_counts(density)
+    for round_, density in enumerate(config.plan.ordered_densities(), start=1):
+        count = config.plan.keep_counts(density)
         for name, scores in expected_scores.items():
             kept = kept_networks.network(store, run_id, name, round_)
             expected = pruning.keep_highest(scores, count)
@@ -138,14 +138,14 @@ def test_a_round_that_is_not_what_the_run_makes_is_trained_again(oneshot_run, tm
         folder = tmp_path / name.replace(" ", "-")
         shutil.copytree(store.path(run_id) / "checkpoint", folder)
         checkpoint = RoundCheckpoint(folder)
-        assert checkpoint.load_round(1, None, hparams.round_densities(config, 1)) is not None
+        assert checkpoint.load_round(1, None, config.plan.round_densities(1)) is not None
         if edit is None:
             shutil.copy(folder / "net_snip_02.npz", folder / "net_snip_01.npz")
         else:
             records = json.loads((folder / "round_01.json").read_text())
             (folder / "round_01.json").write_text(json.dumps(edit(records)))
         with pytest.raises(CheckpointError):
-            checkpoint.load_round(1, None, hparams.round_densities(config, 1))
+            checkpoint.load_round(1, None, config.plan.round_densities(1))
 
 
 @pytest.mark.parametrize("edit", ["density off by one weight", "criterion of another arm", "control on a plain arm",

@@ -8,7 +8,7 @@ PAPER_LADDER = [100, 80.0, 64.1, 51.3, 41.1, 32.9, 26.3, 21.1, 16.9, 13.5, 10.8,
 
 
 def test_lenet300_density_ladder_is_the_papers():
-    ladder = RunConfig(experiment="lottery", rounds=15).validate().density_ladder()
+    ladder = RunConfig(experiment="lottery", rounds=15).validate().plan.density_ladder()
     assert [round(100 * step["density"], 1) for step in ladder] == PAPER_LADDER
 
 
@@ -18,7 +18,7 @@ def test_layerwise_pruning_follows_the_ladder_exactly():
     rng = np.random.default_rng(0)
     shapes = config.prunable_shapes()
     masks = pruning.dense_masks(shapes, shapes)
-    ladder = config.density_ladder()
+    ladder = config.plan.density_ladder()
     for step in ladder:
         assert pruning.overall_density(masks) == pytest.approx(step["density"], abs=1e-12)
         assert pruning.layer_density(masks) == pytest.approx(step["layer_density"], abs=1e-12)
@@ -53,7 +53,7 @@ def test_global_ladder_total_is_exact():
     shapes = config.prunable_shapes()
     rng = np.random.default_rng(1)
     masks = pruning.dense_masks(shapes, shapes)
-    for step in config.density_ladder():
+    for step in config.plan.density_ladder():
         assert pruning.overall_density(masks) == pytest.approx(step["density"], abs=1e-12)
         weights = {n: rng.normal(size=s) for n, s in shapes.items()}
         masks = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, masks, config.prune_rate)
@@ -68,5 +68,5 @@ def test_random_masks_keep_each_layers_density():
 
 
 def test_target_density_sets_rounds():
-    assert RunConfig(experiment="lottery", target_density=0.036).validate().lottery_rounds() == 15
-    assert RunConfig(experiment="lottery", target_density=0.05).validate().lottery_rounds() == 14
+    assert RunConfig(experiment="lottery", target_density=0.036).validate().plan.last_round() == 15
+    assert RunConfig(experiment="lottery", target_density=0.05).validate().plan.last_round() == 14

@@ -5,7 +5,7 @@ import pytest
 from lth import models
 from lth.checkpoint import RoundCheckpoint
 from lth.runner import run_experiment
-from lth.hparams import RunConfig, round_densities
+from lth.hparams import RunConfig
 from lth.training import Trainer
 
 LAYERS = ("fc1", "fc2", "out")
@@ -60,7 +60,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
     summary = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     theta0 = models.build("lenet300_100", 0).get_weights()
     kernels0 = models.get_spec("lenet300_100").kernels
-    ladder = config.density_ladder()
+    ladder = config.plan.density_ladder()
     records = {(r["arm"], r["round"]): r for r in summary["results"]}
     assert sorted(records) == [("random_prune", 1), ("random_prune", 2), ("reinit", 1), ("reinit", 2),
                                ("ticket", 0), ("ticket", 1), ("ticket", 2)]
@@ -85,7 +85,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
             assert np.all(reinit[n][~alive] == 0) and not np.array_equal(reinit[n][alive], kernels0(theta0)[n][alive])
             assert np.count_nonzero(rand[n]) == np.count_nonzero(alive)
             assert not np.array_equal(rand[n] != 0, alive)  # a different mask
-        assert saved.load_round(round_, config.prunable_shapes(), round_densities(config, round_)) is not None
+        assert saved.load_round(round_, config.prunable_shapes(), config.plan.round_densities(round_)) is not None
 
 
 def test_late_rewinding_resets_to_the_weights_at_iteration_k(recorded_starts, sample, tmp_path):
@@ -131,7 +131,7 @@ def test_tfmot_reaches_its_target_density():
     summary = run_experiment(config)
     arms = {r["arm"]: r for r in summary["results"]}
     assert set(arms) == {"pruned", "ticket", "reinit"}
-    begin, end, _ = config.tfmot_schedule(150)
+    begin, end, _ = config.plan.schedule(150)
     assert arms["pruned"]["early_stop_iteration"] >= end  # never selected before the mask is final
     sizes = {"fc1": 400 * 120, "fc2": 120 * 84}
     for arm in arms.values():
@@ -145,7 +145,7 @@ def test_tfmot_schedule_length_under_a_patience_cap():
     # the converged budget's shape, small: prune over 20-60% of a stated length, patience ends each arm
     config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=2000, eval_every=20,
                        patience=3, schedule_length=100, lr=0.01)
-    begin, end, _ = config.tfmot_schedule(2000)
+    begin, end, _ = config.plan.schedule(2000)
     assert (begin, end) == (20, 60)
     arms = {r["arm"]: r for r in run_experiment(config)["results"]}
     assert arms["pruned"]["early_stop_iteration"] >= end and arms["pruned"]["final_iteration"] < 2000

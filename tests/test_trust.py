@@ -17,7 +17,7 @@ import pytest
 
 from lth import cli, networks
 from lth.fsutil import ArrayFileError, LinkRefused, read_npz, write_npz_atomic
-from lth.hparams import ConfigError, RunConfig, planned_records
+from lth.hparams import ConfigError, RunConfig
 from lth.records import Corrupt
 from lth.runs import RunState, RunStore, StoreError, queue
 from lth.runs.processes import process_alive, process_start_time
@@ -44,10 +44,9 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
     store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
     store.update_status(rid, state=state, **({"started": 1.0, "ended": 2.0} if state not in (
         RunState.QUEUED, RunState.RUNNING) else {}))
-    from lth.hparams import expected_densities
 
-    trainings = planned_records(config)
-    densities = expected_densities(config)
+    trainings = config.plan.records()
+    densities = config.plan.densities()
     records = [{"arm": arm, "round": r, "density": densities[(arm, r)], "layer_density": {}, "early_stop_iteration": 30,
                 "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy, "final_iteration": 60}
                for arm, r in trainings]

@@ -89,22 +89,15 @@ def results(value, run_id: str | None = None, config=None) -> dict:
 def records_of(config, records: list) -> None:
     """Corrupt unless `records` are exactly what a finished run of `config` writes: each planned (arm, round)
     once, early stop no later than the end, the end within the budget, no pruned weight left non-zero."""
-    from lth.arms import criterion_of
-    from lth.hparams import density_slack, expected_densities, planned_records
-
-    planned = None
-    if config.experiment == "instability":  # one record per (k, network) pair
-        need(len(records) == len(config.instability_pairs()),
-             f"{paths.RESULTS}: {len(records)} records, the run makes {len(config.instability_pairs())}")
-    else:
-        planned = planned_records(config)
-    if planned is not None:
-        found = sorted((r["arm"], r["round"]) for r in records)
-        need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} trainings this "
-                                       f"{config.experiment} run makes (arm and round)")
+    plan = config.plan
+    planned = plan.records()
+    found = sorted((r["arm"], r["round"]) for r in records)
+    need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} trainings this "
+                                   f"{config.experiment} run makes (arm and round)")
+    expected, slack = plan.densities(), plan.density_slack
+    if expected is not None:
         # each training's density is the one its settings make (a lottery round's ladder step, tfmot's target,
         # a one-shot round's mask), its layers those the run prunes and adding up to it
-        expected, slack = expected_densities(config), density_slack(config)
         sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
         for i, record in enumerate(records):
             what = f"{paths.RESULTS}: results[{i}]"
@@ -115,7 +108,7 @@ def records_of(config, records: list) -> None:
                 need(set(layers) == set(sizes), f"{what}: its layers are not the {len(sizes)} the run prunes")
                 kept = sum(layers[n] * sizes[n] for n in sizes) / sum(sizes.values())
                 need(abs(kept - record["density"]) <= 1e-6, f"{what}: its layers' densities do not add up to its own")
-            labels = criterion_of(record["arm"]) if config.experiment == "oneshot" else None
+            labels = plan.record_labels(record["arm"])
             if labels is not None:  # a one-shot record names its criterion and control as its arm does
                 need((record.get("criterion"), record.get("control")) == labels,
                      f"{what}: criterion and control are not its arm's")

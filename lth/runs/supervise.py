@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from lth.hparams import RunConfig, density_slack, round_densities
+from lth.hparams import RunConfig
 from lth.errors import Explained
 from lth.runs.state import RunState
 from lth.runs.processes import HEARTBEAT_SECONDS
@@ -40,16 +40,15 @@ def versions() -> dict:
 
 
 def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
-    """Rounds a stopped lottery or one-shot run finished (0 for other experiments: they restart)."""
+    """Rounds a stopped run finished (0 where its plan does not resume: it restarts)."""
     from lth.checkpoint import CheckpointError, RoundCheckpoint
 
-    completed = 0
-    if config.experiment in ("lottery", "oneshot"):
+    completed, plan = 0, config.plan
+    if plan.resumes:
         checkpoint = RoundCheckpoint(checkpoint_dir)
-        shapes = config.prunable_shapes() if config.experiment == "lottery" else None  # one-shot: no masks file
         try:
-            while checkpoint.load_round(completed, shapes, round_densities(config, completed),
-                                        density_slack(config)) is not None:
+            while checkpoint.load_round(completed, plan.checkpoint_shapes(), plan.round_densities(completed),
+                                        plan.density_slack) is not None:
                 completed += 1
         except CheckpointError:  # that round is trained again (the experiment says why in the log)
             pass
@@ -58,7 +57,7 @@ def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
 
 def restart_metrics(store: RunStore, run_id: str, completed: int) -> int:
     """Drop the metric lines of work a (re)started run redoes; returns how many lines stay."""
-    run_logs.keep_metrics(store, run_id, lambda r: r.get("round", 0) < completed)  # completed is 0 but for lottery and oneshot
+    run_logs.keep_metrics(store, run_id, lambda r: r.get("round", 0) < completed)  # 0 where the plan does not resume
     return len(run_logs.metrics_records(store, run_id))
 
 

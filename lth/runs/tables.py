@@ -14,6 +14,7 @@ from lth.runs.schema import Corrupt
 from lth.runs.state import RunState
 from lth import paths
 from lth.runs.store import StoreError
+from lth.hparams import EXPERIMENTS
 from lth.runs import logs as run_logs
 
 # runs that train the dense network the same way (a lottery's round 0, a baseline) share it as dense reference
@@ -69,15 +70,14 @@ def metrics_frame(store, run_id: str) -> pd.DataFrame:
 
 
 def completed_rounds_summary(store, run_id: str) -> dict | None:
-    """For a lottery or one-shot run that has not finished: its completed rounds' records (from the checkpoint)
-    in the shape of results.json, or None."""
+    """For a run that resumes (lottery, one-shot) and has not finished: its completed rounds' records (from the
+    checkpoint) in the shape of results.json, or None."""
     record, config = store.config_and_record(run_id)
-    folder = store.folder(run_id) / "checkpoint"
-    if config.experiment not in ("lottery", "oneshot") or folder.is_symlink() or not folder.is_dir():
+    folder = store.folder(run_id) / paths.CHECKPOINT
+    if not config.plan.resumes or folder.is_symlink() or not folder.is_dir():
         return None
     records = []
-    rounds = config.lottery_rounds() if config.experiment == "lottery" else len(config.densities)
-    for round_ in range(rounds + 1):
+    for round_ in range(config.plan.last_round() + 1):
         value = store.read_json(run_id, paths.in_checkpoint(paths.round_records(round_)))
         if value is None:
             break
@@ -134,14 +134,11 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
         if summary is None:
             continue
         config = summary["config"]
-        if config["experiment"] == "instability":
-            continue  # its records are pairs along a line, not points of accuracy vs density
-        # tfmot runs are one per target density: a series spans densities, as lottery rounds do
-        # a one-shot run's arms are its criteria and its rounds its densities: runs that differ in which
-        # criteria, densities or controls they train make one series
-        varying = ("seed", "target_density") + (("criteria", "densities", "controls")
-                                                if config["experiment"] == "oneshot" else ())
-        same = {k: v for k, v in config.items() if k not in varying}
+        plan = EXPERIMENTS[config["experiment"]]
+        if not plan.density_points:
+            continue  # e.g. instability: its records are pairs along a line
+        # a series: runs that differ in their seed or in what the plan varies across runs (tfmot's target density)
+        same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)}
         series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
         training = hashlib.sha256(json.dumps({k: config.get(k) for k in TRAINING_KEYS},
                                              sort_keys=True).encode()).hexdigest()[:6]

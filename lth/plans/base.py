@@ -1,0 +1,76 @@
+"""The plan of one experiment: how its settings combine, what it records, and which of its rounds a stopped run
+keeps. Pure Python: the run store, the supervisor, the forms and the CLI read plans without TensorFlow.
+
+A plan reads its run config (`lth.hparams.RunConfig`) but does not import it: the settings module imports the
+plans, to name the experiments and to let each check its own settings.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+Need = Callable[[bool, str], None]  # raises the settings' ConfigError with the message when the check fails
+
+
+class Plan:
+    name: str = ""
+    title: str = ""  # the experiment in a few words (CLI help, forms)
+    # "module:Class" of the lth.experiments.Experiment that trains it (only lth.runner imports it)
+    runner: str = ""
+    resumes: bool = False  # each finished round checkpointed, so a stopped run resumes at its next round
+    density_points: bool = True  # each record is a point of accuracy against density (the Compare page's)
+    keeps_networks: bool = True  # each record's trained network is kept (export, compression, analyses)
+    # settings that runs of one series may differ in (besides the seed): their results make one line
+    series_varies: tuple[str, ...] = ()
+    density_slack: float = 1e-9  # how far a record's density may be from the planned one (mask counts are exact)
+
+    def __init__(self, config):
+        self.config = config
+
+    def check(self, need: Need) -> None:
+        """How this experiment's settings combine (each setting's type and range are checked before)."""
+
+    def check_against(self, total_iterations: int, need: Need) -> None:
+        """Checks that need the training length (the data set's size)."""
+
+    def canonical(self, canonical: dict) -> dict:
+        """The canonical form (`RunConfig.canonical`) with this experiment's derived values filled in."""
+        return canonical
+
+    def last_round(self) -> int:
+        """The last round of the run's records: 0 where it has one round."""
+        return 0
+
+    def records(self) -> list[tuple[str, int]]:
+        """(arm, round) of every record a finished run writes, once each."""
+        return [("dense", 0)]
+
+    def densities(self) -> dict[tuple[str, int], float] | None:
+        """The overall density of each record (`records`), or None where the run cannot know it beforehand."""
+        return {key: 1.0 for key in self.records()}
+
+    def round_densities(self, round_: int) -> dict[str, float]:
+        """{arm: density} of one round's records (a checkpointed round's check)."""
+        return {arm: d for (arm, r), d in (self.densities() or {}).items() if r == round_}
+
+    @staticmethod
+    def record_labels(arm: str) -> tuple[str, str | None] | None:
+        """The (criterion, control) a record of `arm` names, or None where records name none."""
+        return None
+
+    def checkpoint_shapes(self) -> dict[str, tuple[int, ...]] | None:
+        """The kernel shapes of the masks a checkpointed round keeps, or None where a round keeps none."""
+        return None
+
+    def trainings(self) -> int:
+        """How many trainings the run makes (each to the full budget unless patience stops it)."""
+        return len(self.records())
+
+    def evaluations(self, total_iterations: int) -> int:
+        return self.trainings() * math.ceil(total_iterations / self.config.eval_every)
+
+
+def check_rewind(rewind: str | int, total_iterations: int, need: Need) -> None:
+    """A late-rewinding point (`--rewind k`) lies inside the training."""
+    need(not isinstance(rewind, int) or rewind < total_iterations,
+         f"--rewind {rewind} must be below the {total_iterations} training iterations")

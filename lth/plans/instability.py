@@ -1,0 +1,62 @@
+"""Linear mode connectivity: for each rewind point k and each network (dense, and the ticket masks of a lottery
+run), two copies trained from the weights at k; one record per (k, network) pair."""
+from __future__ import annotations
+
+import math
+
+from lth.plans.base import Need, Plan
+
+
+class InstabilityPlan(Plan):
+    name = "instability"
+    title = "instability: linear mode connectivity"
+    runner = "lth.experiments:Instability"
+    density_points = False  # its records are pairs along a line, not points of accuracy against density
+    keeps_networks = False  # its copies are measured along the line, not kept
+
+    def points(self) -> tuple[int, ...]:
+        """The rewind iterations k, ascending (default: k = 0 alone)."""
+        return tuple(sorted(set(self.config.rewind_points))) or (0,)
+
+    def networks(self) -> tuple[int, ...]:
+        """The networks tested, by lottery round: 0 is the dense network."""
+        return (0, *sorted(set(self.config.ticket_rounds)))
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """(k, round) of every pair of copies the run trains."""
+        return [(k, r) for k in self.points() for r in self.networks()]
+
+    def check(self, need: Need) -> None:
+        c = self.config
+        need(len(set(c.rewind_points)) == len(c.rewind_points), "--rewind-points lists an iteration twice")
+        need(len(set(c.ticket_rounds)) == len(c.ticket_rounds), "--ticket-rounds lists a round twice")
+        need(c.ticket_run is None or c.ticket_rounds,
+             "--ticket-run needs --ticket-rounds (the rounds whose masks are tested)")
+        need(c.ticket_run is not None or not c.ticket_rounds, "--ticket-rounds needs --ticket-run")
+        need(c.patience is None, "--patience does not apply to instability: both copies train to the end")
+
+    def check_against(self, total_iterations: int, need: Need) -> None:
+        need(self.points()[-1] < total_iterations, f"--rewind-points: {self.points()[-1]} must be below the "
+                                                   f"{total_iterations} training iterations (the copies train "
+                                                   f"from k to the end)")
+
+    def canonical(self, canonical: dict) -> dict:
+        canonical["rewind_points"] = list(self.points())
+        canonical["ticket_rounds"] = sorted(self.config.ticket_rounds)
+        return canonical
+
+    def records(self) -> list[tuple[str, int]]:
+        """One record per pair: the dense network's (round 0) or a ticket's (its lottery round)."""
+        return [("dense" if r == 0 else "ticket", r) for _, r in self.pairs()]
+
+    def densities(self) -> None:
+        return None  # a ticket's density is its lottery run's, known when its masks are copied
+
+    def trainings(self) -> int:
+        """Two copies per pair, and the dense training to each k > 0."""
+        return 2 * len(self.pairs()) + sum(k > 0 for k in self.points())
+
+    def evaluations(self, total_iterations: int) -> int:
+        every = self.config.eval_every
+        return (sum(2 * math.ceil((total_iterations - k) / every) for k, _ in self.pairs())
+                + sum(math.ceil(k / every) for k in self.points()))

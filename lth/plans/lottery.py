@@ -1,0 +1,65 @@
+"""Iterative pruning with reset to theta0 (or rewind to iteration k): round 0 the dense network, round r the
+ticket after r rounds of pruning, and each control of every pruned round."""
+from __future__ import annotations
+
+from lth import pruning
+from lth.plans.base import Need, Plan, check_rewind
+
+DEFAULT_ROUNDS = 15  # the paper's ladder down to 3.6% for LeNet-300-100
+MAX_ROUNDS = 100  # beyond it a ladder's densities are below any network's single weight
+
+
+class LotteryPlan(Plan):
+    name = "lottery"
+    title = "iterative pruning, reset to theta0"
+    runner = "lth.experiments:Lottery"
+    resumes = True
+
+    def last_round(self) -> int:
+        c = self.config
+        if c.rounds is not None:
+            return c.rounds
+        if c.target_density is not None:
+            return pruning.rounds_to_reach(c.prunable_shapes(), c.layer_rates(), c.target_density, MAX_ROUNDS)
+        return DEFAULT_ROUNDS
+
+    def density_ladder(self) -> list[dict]:
+        """The planned densities per round: {round, density, layer_density}."""
+        c = self.config
+        return pruning.plan_ladder(c.prunable_shapes(), c.layer_rates(), self.last_round())
+
+    def check(self, need: Need) -> None:
+        c = self.config
+        need(c.rounds is None or c.target_density is None, "give --rounds or --target-density, not both")
+        if c.target_density is not None:
+            try:
+                self.last_round()
+            except ValueError as e:
+                need(False, f"--target-density: {e}")
+        final = self.density_ladder()[-1]
+        need(final["density"] * c.total_prunable() >= 1,
+             f"{self.last_round()} rounds would prune every weight; use fewer rounds or a lower rate")
+        need("invert" not in c.controls, "--controls invert applies to --experiment oneshot only (an "
+                                         "iterative run's scores change every round)")
+
+    def check_against(self, total_iterations: int, need: Need) -> None:
+        check_rewind(self.config.rewind, total_iterations, need)
+
+    def canonical(self, canonical: dict) -> dict:
+        canonical["rounds"] = self.last_round()
+        canonical.pop("target_density")
+        if self.config.criterion == "magnitude":  # runs from before the criterion setting keep their ids
+            canonical.pop("criterion")
+        return canonical
+
+    def records(self) -> list[tuple[str, int]]:
+        rounds = self.last_round()
+        return [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in self.config.controls
+                                                             for r in range(1, rounds + 1)]
+
+    def densities(self) -> dict[tuple[str, int], float]:
+        ladder = {step["round"]: step["density"] for step in self.density_ladder()}
+        return {(arm, r): ladder[r] for arm, r in self.records()}
+
+    def checkpoint_shapes(self) -> dict[str, tuple[int, ...]]:
+        return self.config.prunable_shapes()
