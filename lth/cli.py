@@ -90,12 +90,14 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                        help=(meta["help"] + shown).replace("%", "%%"))  # argparse formats help with %
     p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
                                       "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)")
-    add_store_argument(p)
+    add_store_argument(p, creates=True)
     add_executor_arguments(p)
 
 
-def add_store_argument(p: argparse.ArgumentParser) -> None:
+def add_store_argument(p: argparse.ArgumentParser, creates: bool = False) -> None:
+    """--cache-dir; `creates`: the command makes the store where there is none (the others only read)."""
     p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
+    p.set_defaults(creates_store=creates)
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
@@ -136,15 +138,22 @@ def _input_errors():
     return Explained, OSError
 
 
-READ_ONLY = ("status", "list", "compare", "compression", "analyze", "export-model", "delete", "cancel", "worker",
-             "resume")
-
-
 def _store(args):
-    """The run store; a command that only reads (or finds nothing to change) creates no folder."""
+    """The run store; a command that only reads (or finds nothing to change) creates no folder (each command
+    declares which it is with its --cache-dir option)."""
     from lth.runs import RunStore
 
-    return RunStore(args.cache_dir, create=getattr(args, "command", None) not in READ_ONLY)
+    return RunStore(args.cache_dir, create=args.creates_store)
+
+
+def _corrupt(args, store) -> int | None:
+    """The exit status of a command refused because its run is corrupt (the list's verdict, and why), or None."""
+    from lth.runs import tables as run_tables
+
+    row = run_tables.run_row(store, args.run_id)
+    if row["state"] == "corrupt":
+        return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
+    return None
 
 
 def _submit(args, command: str):
@@ -206,13 +215,11 @@ def _store_command(args, action) -> int:
 
 
 def cmd_status(args) -> int:
-    from lth.runs import tables as run_tables
-
     def action(store):
         store.folder(args.run_id)  # no such run, or a link: one line
-        row = run_tables.run_row(store, args.run_id)  # the same verdict as `list`: a corrupt run says so, and why
-        if row["state"] == "corrupt":
-            return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
+        refused = _corrupt(args, store)
+        if refused is not None:
+            return refused
         status = store.status(args.run_id)
         print(json.dumps({"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
                          indent=2, sort_keys=True, default=str))
@@ -324,9 +331,9 @@ def cmd_analyze(args) -> int:
         from lth.fsutil import output_folder
 
         _, config = store.config_and_record(args.run_id)
-        row = run_tables.run_row(store, args.run_id)  # a run list shows corrupt is analysed by nobody
-        if row["state"] == "corrupt":
-            return _fail(args.command, f"run {args.run_id} is corrupt: {row['error']}")
+        refused = _corrupt(args, store)  # a run the list shows corrupt is analysed by nobody
+        if refused is not None:
+            return refused
         output_folder(args.export, create=False)  # a bad folder is refused before anything is computed
         if config.experiment == "instability":
             frame = run_tables.instability_frame(store, [args.run_id])
@@ -622,7 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="full and converged budgets: fashion-mnist (default) or mnist; quick: the bundled "
                              "mnist-sample")
     preset.add_argument("--data-dir")
-    add_store_argument(preset)
+    add_store_argument(preset, creates=True)
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
     preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
     preset.add_argument("--partial", action="store_true",

@@ -54,6 +54,14 @@ class Experiment:
         return Trainer(model, self.data, optimizer=c.optimizer, lr=c.lr, batch_size=c.batch_size,
                        masked_layers=masked_layers, device=self.device.tf_device, jit=c.spec.xla)
 
+    def pruning_start(self) -> tuple[list[np.ndarray], Trainer, int | None]:
+        """What a run that prunes and retrains starts from: theta0 of its seed, a trainer masking its prunable
+        layers, and the late-rewinding iteration k (None: the reset point is theta0)."""
+        c = self.config
+        model = models.build(c.model, c.seed)
+        rewind_at = c.rewind if isinstance(c.rewind, int) else None
+        return model.get_weights(), self.trainer(model, c.prunable_layers), rewind_at
+
     def train(self, trainer: Trainer, arm: str, round_: int, masks: pruning.Masks | None,
               target_density: float | None = None, keep: bool = True, **kwargs):
         """Train one arm; progress events carry the mask's density (tfmot's pruned arm: its target).
@@ -125,11 +133,7 @@ class Lottery(Experiment):
 
     def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
         c = self.config
-        layers = c.prunable_layers
-        model = models.build(c.model, c.seed)
-        theta0 = model.get_weights()
-        trainer = self.trainer(model, layers)
-        rewind_at = c.rewind if isinstance(c.rewind, int) else None
+        theta0, trainer, rewind_at = self.pruning_start()
         resuming = checkpoint is not None
         reset_point = None
         if resuming:
@@ -139,7 +143,7 @@ class Lottery(Experiment):
                 print(f"lth: {e}; training again from round 0", flush=True)
                 resuming = False
         reset_point = reset_point or theta0
-        masks = pruning.dense_masks(c.spec.kernel_shapes, layers)
+        masks = pruning.dense_masks(c.spec.kernel_shapes, c.prunable_layers)
         records: list[dict] = []
         for round_ in range(c.plan.last_round() + 1):
             saved = None

@@ -21,10 +21,7 @@ class OneShot(Experiment):
     def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
         c = self.config
         layers = c.prunable_layers
-        model = models.build(c.model, c.seed)
-        theta0 = model.get_weights()
-        trainer = self.trainer(model, layers)
-        rewind_at = c.rewind if isinstance(c.rewind, int) else None
+        theta0, trainer, rewind_at = self.pruning_start()
         records: list[dict] = []
         done = self.resumed(checkpoint)
         if done is None:
