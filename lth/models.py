@@ -9,6 +9,14 @@ OUTPUT_LAYER = "out"  # every model names its output layer so; the paper prunes 
 
 
 @dataclass(frozen=True)
+class CpuCost:
+    """What training the model costs on the 2-core CPU the time estimates are for (lth.presets; `make bench`)."""
+    train_us: float  # per training sample
+    eval_us: float  # per evaluated image
+    eval_call_s: float  # per evaluation, besides its images
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     description: str
@@ -16,6 +24,7 @@ class ModelSpec:
     default_prunable: tuple[str, ...]
     initializer: str  # Keras initializer class for kernels
     build_layers: Callable  # (keras, kernel_initializer_for(name)) -> list of layers
+    cpu: CpuCost
     # XLA compiles the training loop (about 2x faster on a CPU); TensorFlow has no deterministic XLA
     # gradient for max-pooling, so models with pooling train in plain graphs.
     xla: bool = True
@@ -66,6 +75,10 @@ MODELS: dict[str, ModelSpec] = {
         default_prunable=("fc1", "fc2", "out"),
         initializer="GlorotNormal",
         build_layers=_lenet300_100_layers,
+        # re-measured on the Intel Xeon 2-core machine before the pruning-methods preset ran (one dense training
+        # of 10,000 iterations on Fashion-MNIST: 7.38 s evaluating once, 9.64 s evaluating every 100, so 12.3 us
+        # per sample and 0.023 s per evaluation of 5,000 images); the AMD EPYC machine took 19.0 and 5.8 + 0.025 s
+        cpu=CpuCost(train_us=12.3, eval_us=3.0, eval_call_s=0.008),
     ),
     "lenet5": ModelSpec(
         name="lenet5",
@@ -77,6 +90,9 @@ MODELS: dict[str, ModelSpec] = {
         default_prunable=("fc1", "fc2"),  # the original study pruned only the two hidden Dense layers
         initializer="GlorotUniform",
         build_layers=_lenet5_layers,
+        # measured on the Intel machine the converged preset ran on (`make bench`: 27.5 us per sample at batch
+        # 600, 15 us per evaluated image); the AMD EPYC machine before it took 293 and 122
+        cpu=CpuCost(train_us=27.5, eval_us=15.0, eval_call_s=0.025),
         xla=False,
         positions={"conv1": 28 * 28, "conv2": 10 * 10},
     ),

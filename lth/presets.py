@@ -172,19 +172,10 @@ PRESETS = {
 }
 
 
-# Costs measured on the 2-core CPU this project is developed on (AMD EPYC, idle): microseconds per training
-# sample (lenet300_100 XLA-compiled at batch 60, lenet5 in plain graphs at batch 600), per evaluated image,
-# seconds per evaluation call, to start a worker (process, TensorFlow import) and per training (compilation,
-# checkpoints). Tests evaluate the test set only at new best validation losses (about 25 per training at the
-# paper's interval) and every 1,000 iterations.
-# lenet5: measured on the Intel Xeon 2-core machine the converged preset ran on (`make bench`: 27.5 us per
-# sample at batch 600, 15 us per evaluated image); the AMD EPYC machine before it took 293 and 122.
-# lenet300_100: re-measured on that Intel machine before the pruning-methods preset ran (one dense training of
-# 10,000 iterations on Fashion-MNIST: 7.38 s evaluating once, 9.64 s evaluating every 100, so 12.3 us per
-# sample and 0.023 s per evaluation of 5,000 images); the AMD machine took 19.0 and 5.8 + 0.025 s.
-CPU_TRAIN_US = {"lenet300_100": 12.3, "lenet5": 27.5}
-CPU_EVAL_US = {"lenet300_100": 3.0, "lenet5": 15.0}
-EVAL_CALL_S = {"lenet300_100": 0.008, "lenet5": 0.025}
+# Costs on the 2-core CPU this project is developed on: each model's own (per training sample, per evaluated
+# image, per evaluation call) are its ModelSpec's `cpu` (lth.models); here the seconds to start a worker
+# (process, TensorFlow import) and per training (compilation, checkpoints). Tests evaluate the test set only
+# at new best validation losses (about 25 per training at the paper's interval) and every 1,000 iterations.
 NEW_BEST_EVALUATIONS = 25
 RUN_START_S = 8.0
 TRAINING_OVERHEAD_S = 2.5
@@ -201,9 +192,10 @@ def training_seconds(config: RunConfig, train_size: int, val_size: int, test_siz
         iterations = min(iterations, expected_iterations)
     evaluations = math.ceil(iterations / config.eval_every)
     tests = min(evaluations, iterations // test_curve_every(config.eval_every) + NEW_BEST_EVALUATIONS)
-    per_image = 1e-6 * CPU_EVAL_US[config.model]
-    return (1e-6 * iterations * config.batch_size * CPU_TRAIN_US[config.model]
-            + evaluations * (val_size * per_image + EVAL_CALL_S[config.model]) + tests * test_size * per_image
+    cost = config.spec.cpu
+    per_image = 1e-6 * cost.eval_us
+    return (1e-6 * iterations * config.batch_size * cost.train_us
+            + evaluations * (val_size * per_image + cost.eval_call_s) + tests * test_size * per_image
             + TRAINING_OVERHEAD_S)
 
 
