@@ -149,7 +149,7 @@ class Lottery(Experiment):
             saved = None
             if resuming:
                 try:
-                    saved = checkpoint.load_round(round_, c.prunable_shapes(), c.plan.round_densities(round_))
+                    saved = checkpoint.load_round(round_, c.plan.checkpoint_shapes(), c.plan.round_densities(round_))
                 except CheckpointError as e:
                     print(f"lth: {e}; training round {round_} again", flush=True)
                 # rounds after one trained again follow from it: none of their old files is used

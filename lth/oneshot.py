@@ -73,25 +73,25 @@ class OneShot(Experiment):
     def resumed(self, checkpoint: RoundCheckpoint | None):
         """(records of each finished round, reset point, dense trained kernels) from the checkpoint, or None
         when round 0 (the dense training) must be trained again; a bad round is named and trained again."""
-        c = self.config
+        c, plan = self.config, self.config.plan
         if checkpoint is None:
             return None
         try:
-            first = checkpoint.load_round(0, None, c.plan.round_densities(0))
+            first = checkpoint.load_round(0, plan.checkpoint_shapes(), plan.round_densities(0))
             if first is None:
                 return None
             reset_point = checkpoint.load_reset_point(c.model)
-            trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if c.plan.trains_dense() else None
-            if reset_point is None or len(first[0]) != c.plan.trains_dense():
+            trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if plan.trains_dense() else None
+            if reset_point is None or len(first[0]) != plan.trains_dense():
                 raise CheckpointError(f"{paths.in_checkpoint(paths.round_records(0))} is not the dense training this "
                                       f"run makes")
         except (CheckpointError, networks.NetworkError) as e:
             print(f"lth: {e}; training again from round 0", flush=True)
             return None
         rounds = [first[0]]
-        for round_ in range(1, len(c.densities) + 1):
+        for round_ in range(1, plan.last_round() + 1):
             try:
-                saved = checkpoint.load_round(round_, None, c.plan.round_densities(round_))
+                saved = checkpoint.load_round(round_, plan.checkpoint_shapes(), plan.round_densities(round_))
             except CheckpointError as e:
                 print(f"lth: {e}; training round {round_} again", flush=True)
                 saved = None
