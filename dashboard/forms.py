@@ -260,8 +260,8 @@ def field_words(message: str) -> str:
 
 
 def show_plan(configs: list[RunConfig]) -> None:
-    """How many trainings the runs make and how long they take on this machine's kind of CPU; warnings
-    for plans that are long or that prune a layer away."""
+    """How many trainings the runs make and how long they take on this machine's kind of CPU; a warning for
+    plans that are long."""
     from lth import presets
     from lth.data.datasets import SIZES
 
@@ -275,16 +275,15 @@ def show_plan(configs: list[RunConfig]) -> None:
     if minutes > LONG_MINUTES:
         st.warning(f"This plan takes about {minutes / 60:.1f} hours on a 2-core CPU ({trainings} trainings). "
                    f"Fewer rounds, iterations or seeds shorten it.")
-    if configs[0].experiment == "lottery":
-        final = configs[0].plan.density_ladder()[-1]["layer_density"]
-        empty = [name for name, density in final.items() if density < 1e-9]
-        if empty:
-            st.warning(f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
-                       f"pass a signal through it and trains at chance. Use fewer rounds or a lower rate.")
 
 
 def show_ladder(config: RunConfig) -> None:
+    """A lottery run's planned densities per round; a warning where a layer would be pruned away."""
     ladder = config.plan.density_ladder()
+    empty = [name for name, density in ladder[-1]["layer_density"].items() if density < 1e-9]
+    if empty:
+        st.warning(f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
+                   f"pass a signal through it and trains at chance. Use fewer rounds or a lower rate.")
     table = pd.DataFrame([{"round": step["round"], "overall %": round(100 * step["density"], 1),
                            **{f"{k} %": round(100 * v, 1) for k, v in step["layer_density"].items()}}
                           for step in ladder])

@@ -156,8 +156,7 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
             "theta0")
         kept_nets = kept_networks.networks_of(store, run_id)
         # the run's own dense network: a lottery run's round 0, a one-shot run's dense training (tfmot: none)
-        experiment = store.config_and_record(run_id)[1].experiment
-        dense = {"lottery": ("ticket", 0), "oneshot": ("dense", 0)}.get(experiment)
+        dense = store.config_and_record(run_id)[1].plan.dense_record
         dense = dense if dense in kept_nets else None
         if dense is not None:
             trained = {k: np.abs(v) for k, v in kept_networks.network(store, run_id, *dense).kernels().items()}

@@ -609,9 +609,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)
     sweep.add_argument("--seeds", type=_ints, help="e.g. 0,1,2")
-    sweep.add_argument("--target-densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (tfmot and "
-                                                                "lottery; a oneshot run takes them all: --densities)")
-    sweep.add_argument("--rounds-list", type=_ints, help="lottery rounds, e.g. 5,10,15 (instead of --target-densities)")
+    sweep.add_argument("--target-densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (" + " and ".join(
+        hparams.setting_facets("target_density")["experiments"]) + "; a oneshot run takes them all: --densities)")
+    sweep.add_argument("--rounds-list", type=_ints, help=" and ".join(hparams.setting_facets("rounds")["experiments"])
+                       + " rounds, e.g. 5,10,15 (instead of --target-densities)")
     sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")

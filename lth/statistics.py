@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from lth.hparams import EXPERIMENTS
+
 CONFIDENCE = 0.95
 VERDICT_SEEDS = 3  # fewer seeds: no verdict (the interval is too wide to mean anything)
 WINNING_RULE = ("a winning ticket: test accuracy not below the dense network's beyond the 95% interval of the "
@@ -53,9 +55,14 @@ def paired(a, b) -> dict:
 
 
 def with_dense(results: pd.DataFrame) -> pd.DataFrame:
-    """The results with each lottery run's round 0 named `dense` (it is the dense network from theta0)."""
+    """The results with each run's own dense training named `dense` (a lottery run's round 0 is the dense network
+    from theta0: its plan's `dense_record`)."""
     frame = results.copy()
-    frame.loc[(frame["experiment"] == "lottery") & (frame["round"] == 0), "arm"] = "dense"
+    for name, plan in EXPERIMENTS.items():
+        if plan.dense_record is not None and plan.dense_record[0] != "dense":
+            arm, round_ = plan.dense_record
+            own = (frame["experiment"] == name) & (frame["arm"] == arm) & (frame["round"] == round_)
+            frame.loc[own, "arm"] = "dense"
     return frame
 
 

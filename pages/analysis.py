@@ -23,9 +23,8 @@ for run in runs.itertuples():
     except (StoreError, Corrupt, OSError):
         continue  # a corrupt run is reported on the Runs page; the others stay usable here
 if not candidates:
-    st.info("No lottery, tfmot or one-shot run with kept networks yet. Start one on the Lottery ticket, tfmot or "
-            "Pruning methods page (or a preset on the Home page); its masks and weights appear here as its rounds "
-            "finish.")
+    st.info(f"No run of a pruning experiment ({', '.join(PRUNING)}) with kept networks yet. Start one on its page "
+            "(or a preset on the Home page); its masks and weights appear here as its rounds finish.")
     st.stop()
 labels = {r.run_id: f"{r.run_id} · {r.experiment} {r.model} {r.dataset} seed {r.seed} · {r.state}" for r in candidates}
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="analysis-run")

@@ -89,7 +89,7 @@ with right:
 
 st.subheader("Runs")
 if runs.empty:
-    st.info("No runs yet. Start one on the Baseline, Lottery ticket or tfmot page, or with a preset below; "
+    st.info("No runs yet. Start one on an experiment's page (Baseline, Lottery ticket, ...), or with a preset below; "
             "or from a terminal: `python -m lth submit --experiment lottery --iterations 1500`.")
 else:
     counts = runs["state"].value_counts()

@@ -31,7 +31,7 @@ if scheduler_problem(s):
     st.warning(scheduler_problem(s))
 runs = run_tables.runs_frame(s)
 if runs.empty:
-    st.info("The run store is empty. Start a run on the Baseline, Lottery ticket or tfmot page, "
+    st.info("The run store is empty. Start a run on an experiment's page (Baseline, Lottery ticket, ...), "
             "or with a preset on the Home page.")
     st.stop()
 runs = runs.sort_values("created", ascending=False, na_position="last")

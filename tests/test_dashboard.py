@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import APP_PAGES, ROOT
 from lth import export
 from lth.runs import RunStore
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 
-PAGES = ["pages/home.py", "pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/methods.py",
-         "pages/instability.py", "pages/runs.py", "pages/compare.py", "pages/analysis.py"]
+PAGES = APP_PAGES
+FORM_PAGES = [p for p in PAGES if "experiment_page import render" in (ROOT / p).read_text()]  # an experiment's form
 
 
 def chart_figure(chart) -> dict:
@@ -540,8 +540,7 @@ def test_a_run_cancelled_elsewhere_while_selected_offers_resume(monkeypatch, tmp
     assert any(m.value.startswith("**State:** cancelled") for m in at.markdown)
 
 
-@pytest.mark.parametrize("page", ["pages/baseline.py", "pages/lottery.py", "pages/tfmot.py", "pages/methods.py",
-                                  "pages/instability.py"])
+@pytest.mark.parametrize("page", FORM_PAGES)
 def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_path):
     """Every field set to a value other than its default, then the page's URL opened in a new session:
     every field comes back as it was (whole numbers stay whole: seed=7, never 7.0)."""

@@ -105,3 +105,12 @@ def test_every_experiment_is_its_plan_its_runner_its_form_and_its_page():
         assert name in FORMS, name
         assert f'render("{name}"' in pages, name
     assert set(FORMS) == set(EXPERIMENTS)
+
+
+def test_the_app_lists_every_page_and_the_page_walks_cover_them():
+    from conftest import APP_PAGES
+    from lth.bench_browser import PAGES  # the browser test's and benchmark's walk: each page's heading
+
+    assert sorted(APP_PAGES) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    assert len(APP_PAGES) >= 9
+    assert set(PAGES) == {"" if p == "pages/home.py" else Path(p).stem for p in APP_PAGES}  # home is the root

@@ -23,6 +23,8 @@ class Plan:
     # settings that runs of one series may differ in (besides the seed): their results make one line
     series_varies: tuple[str, ...] = ()
     density_slack: float = 1e-9  # how far a record's density may be from the planned one (mask counts are exact)
+    # (arm, round) of the run's own dense training from theta0, where it makes one (analyses, statistics)
+    dense_record: tuple[str, int] | None = ("dense", 0)
 
     def __init__(self, config):
         self.config = config

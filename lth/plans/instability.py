@@ -13,6 +13,7 @@ class InstabilityPlan(Plan):
     runner = "lth.experiments:Instability"
     density_points = False  # its records are pairs along a line, not points of accuracy against density
     keeps_networks = False  # its copies are measured along the line, not kept
+    dense_record = None  # its dense copies start from the weights at k
 
     def points(self) -> tuple[int, ...]:
         """The rewind iterations k, ascending (default: k = 0 alone)."""

@@ -14,6 +14,7 @@ class LotteryPlan(Plan):
     title = "iterative pruning, reset to theta0"
     runner = "lth.experiments:Lottery"
     resumes = True
+    dense_record = ("ticket", 0)  # round 0: the network before any pruning
 
     def last_round(self) -> int:
         c = self.config

@@ -17,6 +17,7 @@ class TfmotPlan(Plan):
     # one run per target density: a series spans densities, as a lottery run's rounds do
     series_varies = ("target_density",)
     density_slack = 1e-3  # the pruned arm's schedule rounds its own way
+    dense_record = None  # it prunes while it trains
 
     def check(self, need: Need) -> None:
         c, td = self.config, self.config.target_density
