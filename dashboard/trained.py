@@ -48,8 +48,8 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
                 "model to export. Run it again (delete it first) to get them.")
         return
     st.markdown("**Compression report** — non-zero parameters, multiply-accumulates per image (all and "
-                "non-zero only), the model's .h5 file and that file gzip'ed (as tfmot's pruning guide "
-                "measures it); pruned weights are stored zeros, which gzip removes.")
+                "non-zero only), the model's .h5 file (the format tfmot's pruning guide measures) and that file "
+                "gzip'ed at level 9; pruned weights are stored zeros, which gzip removes.")
     st.dataframe(readable(table), hide_index=True, width="stretch")
     table_downloads(table, f"{run_id}_compression", key=f"compression-{run_id}")
     try:
