@@ -7,6 +7,7 @@ import pytest
 from conftest import cli_in_process, run_cli, wait_for
 from lth.hparams import RunConfig
 from lth.runs import RunStore
+from lth.runs import kept as kept_networks
 from lth.runs import logs as run_logs
 
 ray = pytest.importorskip("ray", reason="Ray is optional; make test installs requirements-ray.txt")
@@ -81,7 +82,7 @@ def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path, capsy
     assert "2 cached" in again.stderr
 
 
-def test_cancel_a_ray_run(cluster, tmp_path):
+def test_cancel_a_ray_run_then_a_oneshot_run_trains_there(cluster, tmp_path, capsys):
     c, _ = cluster
     store = RunStore(tmp_path)
     run_id = submit(store, c.address, "--iterations", "100000", "--eval-every", "50", "--seed", "5")
@@ -91,9 +92,19 @@ def test_cancel_a_ray_run(cluster, tmp_path):
     from lth.runs.processes import process_alive
     wait_for(lambda: not process_alive(pid), timeout=30)
     assert store.status(run_id)["state"] == "cancelled"
-    # the cluster's CPUs come back: a new run is scheduled and finishes
-    other = submit(store, c.address, *TINY, "--seed", "6")
+    # the cluster's CPUs come back: a new run is scheduled and finishes; a one-shot run's rounds and kept
+    # networks come back from the node as a lottery run's do, its results those of the same run trained here
+    oneshot = ["--experiment", "oneshot", "--criteria", "magnitude_init,snip", "--densities", "0.5,0.2",
+               "--controls", "reinit", "--iterations", "80", "--eval-every", "40", "--seed", "6"]
+    other = submit(store, c.address, *oneshot)
     wait_for(lambda: store.status(other)["state"] == "done", timeout=240)
+    code, out, err = cli_in_process(capsys, "run", *oneshot, "--cache-dir", tmp_path / "local")
+    assert code == 0, err
+    expected = json.loads(out.splitlines()[-1])
+    assert expected["run_id"] == other
+    assert results_without_times(store.results(other)) == results_without_times(expected)
+    assert sorted(kept_networks.networks_of(store, other)) == sorted(
+        (r["arm"], r["round"]) for r in expected["results"])
 
 
 def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path, capsys):
