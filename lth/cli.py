@@ -470,6 +470,8 @@ def cmd_preset(args) -> int:
         import pandas as pd
 
         results = pd.concat([results, companion], ignore_index=True)
+    elif presets.COMPANIONS.get(preset.name):  # say why the figures lack what they are meant to be read beside
+        print(f"lth preset: {presets.missing_companion(preset.name, args.budget)}", file=sys.stderr)
     try:
         folder = output_folder(args.export)
     except _input_errors() as e:

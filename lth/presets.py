@@ -272,6 +272,13 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
     return found.assign(source="store") if not found.empty else found
 
 
+def missing_companion(name: str, budget: str) -> str:
+    """What a preset's export says when its companion's results are neither in the store nor committed."""
+    other = COMPANIONS[name]
+    return (f"no finished {other} runs of the {budget} budget on this data, in this store or committed with the "
+            f"project: the export leaves them out (`lth preset {other} --budget {budget} --wait` makes them)")
+
+
 def export(name: str, results, folder):
     """The preset's figures (PNG, SVG), results (CSV), paired comparisons (CSV) and table (markdown) written
     to `folder`; returns the table."""

@@ -392,3 +392,16 @@ def test_a_partial_preset_export_submits_and_creates_nothing(tmp_path, capsys):
     code, _, err = cli_in_process(capsys, "preset", "pruning-methods", "--export", tmp_path / "file",
                                   "--cache-dir", tmp_path / "store")
     assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "store").exists()
+
+
+def test_the_methods_preset_reads_imp_from_the_store_or_the_committed_results_and_says_when_neither(tmp_path):
+    from lth import presets
+
+    store = RunStore(tmp_path / "store")
+    assert presets.companion_results("pruning-methods", "quick", None, store).empty  # no quick IMP anywhere
+    message = presets.missing_companion("pruning-methods", "quick")
+    assert "frankle-carbin-lenet300" in message and "--budget quick" in message
+    committed = presets.companion_results("pruning-methods", "full", "fashion-mnist", store)
+    assert set(committed["source"]) == {"docs/results/fashion-mnist/frankle-carbin-lenet300_results.csv"}
+    assert set(committed["seed"]) == {0, 1, 2} and committed["experiment"].eq("lottery").all()
+    assert presets.companion_results("original-study", "quick", None, store).empty  # it has no companion
