@@ -1,4 +1,4 @@
-"""The body of the Baseline, Lottery ticket and tfmot pages: form, start button, outcome."""
+"""The body of every experiment's page: its form (dashboard.forms.FORMS), the start button, the outcome."""
 import streamlit as st
 
 from dashboard.common import submit_runs

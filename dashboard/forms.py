@@ -17,6 +17,8 @@ from lth.data import DataError
 from lth.data.datasets import DATASETS, DIR_ENV, SIZES, dataset_source
 from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
+from lth.plans import tfmot as tfmot_plan
+from lth.plans.instability import InstabilityPlan
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 
@@ -154,9 +156,9 @@ def _oneshot_settings(model: str) -> dict:
                                format_func=lambda d: f"{100 * d:g}%")
     with c2:
         scope = remembered(st.radio, label("scope"), key="oneshot-scope", default="global",
-                           options=list(hparams.SCOPES), horizontal=True, help="global: one threshold over all prunable weights (a layer can "
-                                                 "collapse); layerwise: each layer at the density iterative "
-                                                 "pruning at the rates below gives it")
+                           options=list(hparams.SCOPES), horizontal=True,
+                           help="global: one threshold over all prunable weights (a layer can collapse); "
+                                "layerwise: each layer at the density iterative pruning at the rates below gives it")
         if scope == "layerwise":  # the split of each density over the layers
             prune_rate = remembered(st.slider, "Layerwise split: rate of the hidden layers", key="oneshot-rate",
                                     default=0.2, kind="float", min_value=0.05, max_value=0.9, step=0.05)
@@ -212,7 +214,8 @@ def _instability_settings(common: dict) -> dict | None:
     s = store()
     sources = {}
     for run in run_tables.runs_frame(s).itertuples():
-        if run.experiment != "lottery" or run.model != common["model"] or run.dataset != common["dataset"]:
+        if (run.experiment != InstabilityPlan.ticket_source or run.model != common["model"]
+                or run.dataset != common["dataset"]):
             continue
         try:
             rounds = sorted(r for a, r in kept_networks.networks_of(s, run.run_id) if a == "ticket" and r > 0)
@@ -330,7 +333,7 @@ class ExperimentForm:
 FORMS = {
     "baseline": ExperimentForm(),
     "lottery": ExperimentForm("Pruning", lambda common: _lottery_settings(common["model"]), show_ladder),
-    "tfmot": ExperimentForm("Pruning (tfmot PolynomialDecay, 20% to 60% of training, every 2%)",
+    "tfmot": ExperimentForm(f"Pruning (tfmot PolynomialDecay, {tfmot_plan.schedule_words('training')})",
                             lambda common: _tfmot_settings(common["model"]), _tfmot_schedule),
     "oneshot": ExperimentForm("Pruning once, by criterion", lambda common: _oneshot_settings(common["model"]),
                               show_oneshot_densities),

@@ -62,13 +62,13 @@ class RoundCheckpoint:
             write_npz_atomic(self.folder / paths.round_masks(round_), arrays)
         write_json_atomic(self.folder / paths.round_records(round_), records)
 
-    def load_round(self, round_: int, shapes: dict[str, tuple[int, ...]] | None, densities: dict[str, float],
-                   slack: float = 1e-9) -> tuple[list[dict], pruning.Masks | None] | None:
-        """(records, masks for the next round) of a completed round, or None; `shapes`: the prunable
-        kernels (None: a one-shot round, which keeps no masks file); `densities`: {arm: density} of the
-        trainings the round makes (`RunConfig.plan.round_densities`): its records must be those, each network file
-        the one its record names by sha256. Raises CheckpointError naming the file when the round's files are not what a finished
-        round writes (the round is then trained again)."""
+    def load_round(self, round_: int, plan) -> tuple[list[dict], pruning.Masks | None] | None:
+        """(records, masks for the next round) of a completed round of a run whose plan (lth.plans) is `plan`,
+        or None. The round's records must be the trainings the plan makes in it at their densities, its masks
+        file of the plan's checkpoint shapes (None: a one-shot round keeps none), each network file the one its
+        record names by sha256. Raises CheckpointError naming the file when the round's files are not what a
+        finished round writes (the round is then trained again)."""
+        shapes, densities, slack = plan.checkpoint_shapes(), plan.round_densities(round_), plan.density_slack
         json_path = self.folder / paths.round_records(round_)
         if not json_path.exists() and not json_path.is_symlink():
             return None

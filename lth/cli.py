@@ -357,7 +357,7 @@ def cmd_analyze(args) -> int:
             if not figs and not tables:
                 return _fail(args.command, f"{args.arm} round {round_} of run {args.run_id} is a dense network "
                                            f"without a mask: there is nothing to analyse; choose a pruned arm "
-                                           f"and round of a lottery or tfmot run (--arm ticket --round R)")
+                                           f"and round of a run that prunes (--arm ticket --round R)")
             stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
         out = output_folder(args.export)  # made only now: a refused analysis leaves no folder behind
         formats = export.write_bundle(out, {f"{stem}_{name}": fig for name, fig in figs.items()},
@@ -497,8 +497,9 @@ def cmd_sweep(args) -> int:
         takes_density = set(density_experiments) & set(experiments)
         takes_rounds = set(rounds_experiments) & set(experiments)
         if args.target_densities and not takes_density:
-            return _fail("sweep", f"--target-densities sweeps {' and '.join(density_experiments)} runs (a oneshot "
-                                  f"run takes all its densities with --densities)")
+            return _fail("sweep", f"--target-densities sweeps {' and '.join(density_experiments)} runs (a "
+                                  f"{' or '.join(hparams.setting_facets('densities')['experiments'])} run takes "
+                                  f"all its densities with --densities)")
         if args.target_densities and base.target_density is not None:
             return _fail("sweep", "give --target-densities or --target-density, not both")
         if args.rounds_list and not takes_rounds:
@@ -612,7 +613,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(sweep)
     sweep.add_argument("--seeds", type=_ints, help="e.g. 0,1,2")
     sweep.add_argument("--target-densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (" + " and ".join(
-        hparams.setting_facets("target_density")["experiments"]) + "; a oneshot run takes them all: --densities)")
+        hparams.setting_facets("target_density")["experiments"]) + "; a " + " or ".join(
+        hparams.setting_facets("densities")["experiments"]) + " run takes them all: --densities)")
     sweep.add_argument("--rounds-list", type=_ints, help=" and ".join(hparams.setting_facets("rounds")["experiments"])
                        + " rounds, e.g. 5,10,15 (instead of --target-densities)")
     sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")

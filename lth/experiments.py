@@ -149,7 +149,7 @@ class Lottery(Experiment):
             saved = None
             if resuming:
                 try:
-                    saved = checkpoint.load_round(round_, c.plan.checkpoint_shapes(), c.plan.round_densities(round_))
+                    saved = checkpoint.load_round(round_, c.plan)
                 except CheckpointError as e:
                     print(f"lth: {e}; training round {round_} again", flush=True)
                 # rounds after one trained again follow from it: none of their old files is used
@@ -286,7 +286,7 @@ class Instability(Experiment):
         dense = pruning.dense_masks(c.spec.kernel_shapes, layers)
         total = self.iterations
         records = []
-        for k in c.plan.points():
+        for k in c.plan.rewind_iterations():
             trainer.reset(theta0, dense)
             if k > 0:
                 trainer.fit(iterations=k, eval_every=c.eval_every, data_seed=self.data_seed, on_eval=self.on_eval,

@@ -20,6 +20,7 @@ from lth.plans.baseline import BaselinePlan
 from lth.plans.instability import InstabilityPlan
 from lth.plans.lottery import DEFAULT_ROUNDS, MAX_ROUNDS, LotteryPlan
 from lth.plans.oneshot import DEFAULT_DENSITIES, OneShotPlan
+from lth.plans import tfmot as tfmot_plan
 from lth.plans.tfmot import TfmotPlan
 
 # The registry: every experiment's plan by its name (the plan names the class that trains it).
@@ -49,6 +50,9 @@ MIN_DENSITY = 1e-5
 RUN_ID = re.compile(r"[0-9a-f]{16}")  # a run's id, and a dataset's fingerprint: 16 hexadecimal digits
 
 
+LIST_KINDS = ("names", "ints", "floats")  # the kinds of setting that hold a tuple
+
+
 def setting(default, help: str, *, label: str, kind: str, low=None, high=None, choices=None, open_low=False,
             open_high=False, experiments: tuple[str, ...] = ALL):
     """A RunConfig field with what the CLI, the forms and `validate` need to know about it.
@@ -68,7 +72,9 @@ def setting(default, help: str, *, label: str, kind: str, low=None, high=None, c
 
 @dataclass(frozen=True)
 class RunConfig:
-    experiment: str = setting("baseline", "what to run", label="Experiment", kind="str", choices=ALL)
+    experiment: str = setting("baseline", "what to run: " + "; ".join(f"{name} ({plan.title})" for name, plan in
+                                                          EXPERIMENTS.items()), label="Experiment", kind="str",
+                              choices=ALL)
     model: str = setting("lenet300_100", "network", label="Model", kind="str", choices=tuple(models.MODELS))
     dataset: str = setting("mnist-sample", "data set", label="Dataset", kind="str", choices=DATASETS)
     iterations: int | None = setting(None, f"training steps (default {DEFAULT_ITERATIONS:,})", label="Iterations",
@@ -109,7 +115,7 @@ class RunConfig:
                                 label="k (late rewinding)", kind="rewind", low=0, high=MAX_ITERATIONS,
                                 experiments=("lottery", "oneshot"))
     schedule_length: int | None = setting(None, "tfmot: the training length (iterations) its pruning schedule "
-                                          "is proportioned to: masks change from 20% to 60% of it, every 2%; "
+                                          f"is proportioned to: masks change {tfmot_plan.schedule_words('it')}; "
                                           "default the whole budget (give it when --patience makes the budget "
                                           "only a cap)", label="Pruning schedule length", kind="int", low=10,
                                           high=MAX_ITERATIONS, experiments=("tfmot",))
@@ -230,10 +236,8 @@ class RunConfig:
         return self.plan.canonical(c)
 
     def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), "prunable": list(self.prunable) if self.prunable else None,
-                "controls": list(self.controls), "rewind_points": list(self.rewind_points),
-                "ticket_rounds": list(self.ticket_rounds), "criteria": list(self.criteria),
-                "densities": list(self.densities)}
+        return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
+                for f in dataclasses.fields(self)}
 
     @classmethod
     def from_json(cls, data) -> "RunConfig":
@@ -245,12 +249,12 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(map(str, unknown)))}")
         data = dict(data)
-        for key in ("prunable", "controls", "rewind_points", "ticket_rounds", "criteria", "densities"):
-            if isinstance(data.get(key), list):
-                data[key] = tuple(data[key])
-        for key in ("controls", "rewind_points", "ticket_rounds"):
-            if data.get(key) is None:
-                data[key] = ()
+        for f in dataclasses.fields(cls):  # the list settings (kind names, ints, floats) are tuples here
+            if f.metadata["kind"] in LIST_KINDS and isinstance(data.get(f.name), list):
+                data[f.name] = tuple(data[f.name])
+            elif f.name in data and data[f.name] is None and f.default_factory is not dataclasses.MISSING \
+                    and f.default_factory() == ():  # null for an empty list (configs of older versions)
+                data[f.name] = ()
         for name, value in data.items():
             check_value(fields[name], value)
         return cls(**data).validate()

@@ -77,7 +77,7 @@ class OneShot(Experiment):
         if checkpoint is None:
             return None
         try:
-            first = checkpoint.load_round(0, plan.checkpoint_shapes(), plan.round_densities(0))
+            first = checkpoint.load_round(0, plan)
             if first is None:
                 return None
             reset_point = checkpoint.load_reset_point(c.model)
@@ -91,7 +91,7 @@ class OneShot(Experiment):
         rounds = [first[0]]
         for round_ in range(1, plan.last_round() + 1):
             try:
-                saved = checkpoint.load_round(round_, plan.checkpoint_shapes(), plan.round_densities(round_))
+                saved = checkpoint.load_round(round_, plan)
             except CheckpointError as e:
                 print(f"lth: {e}; training round {round_} again", flush=True)
                 saved = None

@@ -16,8 +16,8 @@ from lth.training import OnEval
 
 
 def experiment_class(name: str) -> type[Experiment]:
-    """The class that trains experiment `name`: its plan's `runner` ("module:Class"), imported here only."""
-    module, _, cls = EXPERIMENTS[name].runner.partition(":")
+    """The class that trains experiment `name`: its plan's `trained_by` ("module:Class"), imported here only."""
+    module, _, cls = EXPERIMENTS[name].trained_by.partition(":")
     return getattr(importlib.import_module(module), cls)
 
 

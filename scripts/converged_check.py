@@ -50,7 +50,8 @@ def main() -> int:
                 if not record["stopped_early"] or record["final_iteration"] >= cap:
                     problems += 1
                     print(f"  {where}: not stopped by patience (trained {record['final_iteration']} of {cap})")
-                if config.experiment == "tfmot" and abs(record["density"] - config.target_density) > 1e-3:
+                slack = config.plan.density_slack
+                if config.experiment == "tfmot" and abs(record["density"] - config.target_density) > slack:
                     problems += 1
                     print(f"  {where}: density {record['density']:.4f}, target {config.target_density}")
         longest = max(r["final_iteration"] for run_id in ids for r in store.finished_results(run_id)["results"])

@@ -138,14 +138,14 @@ def test_a_round_that_is_not_what_the_run_makes_is_trained_again(oneshot_run, tm
         folder = tmp_path / name.replace(" ", "-")
         shutil.copytree(store.path(run_id) / "checkpoint", folder)
         checkpoint = RoundCheckpoint(folder)
-        assert checkpoint.load_round(1, None, config.plan.round_densities(1)) is not None
+        assert checkpoint.load_round(1, config.plan) is not None
         if edit is None:
             shutil.copy(folder / "net_snip_02.npz", folder / "net_snip_01.npz")
         else:
             records = json.loads((folder / "round_01.json").read_text())
             (folder / "round_01.json").write_text(json.dumps(edit(records)))
         with pytest.raises(CheckpointError):
-            checkpoint.load_round(1, None, config.plan.round_densities(1))
+            checkpoint.load_round(1, config.plan)
 
 
 @pytest.mark.parametrize("edit", ["density off by one weight", "criterion of another arm", "control on a plain arm",

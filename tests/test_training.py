@@ -85,7 +85,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
             assert np.all(reinit[n][~alive] == 0) and not np.array_equal(reinit[n][alive], kernels0(theta0)[n][alive])
             assert np.count_nonzero(rand[n]) == np.count_nonzero(alive)
             assert not np.array_equal(rand[n] != 0, alive)  # a different mask
-        assert saved.load_round(round_, config.prunable_shapes(), config.plan.round_densities(round_)) is not None
+        assert saved.load_round(round_, config.plan) is not None
 
 
 def test_late_rewinding_resets_to_the_weights_at_iteration_k(recorded_starts, sample, tmp_path):

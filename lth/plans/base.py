@@ -14,9 +14,9 @@ Need = Callable[[bool, str], None]  # raises the settings' ConfigError with the 
 
 class Plan:
     name: str = ""
-    title: str = ""  # the experiment in a few words (CLI help, forms)
+    title: str = ""  # the experiment in a few words (the CLI's --experiment help)
     # "module:Class" of the lth.experiments.Experiment that trains it (only lth.runner imports it)
-    runner: str = ""
+    trained_by: str = ""
     resumes: bool = False  # each finished round checkpointed, so a stopped run resumes at its next round
     density_points: bool = True  # each record is a point of accuracy against density (the Compare page's)
     keeps_networks: bool = True  # each record's trained network is kept (export, compression, analyses)
@@ -40,7 +40,8 @@ class Plan:
         return canonical
 
     def last_round(self) -> int:
-        """The last round of the run's records: 0 where it has one round."""
+        """The last round a resuming run checkpoints (its rounds are 0 to this); 0 where the run does not
+        resume by rounds."""
         return 0
 
     def records(self) -> list[tuple[str, int]]:

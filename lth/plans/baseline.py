@@ -5,4 +5,4 @@ from lth.plans.base import Plan
 class BaselinePlan(Plan):
     name = "baseline"
     title = "dense baseline"
-    runner = "lth.experiments:Baseline"
+    trained_by = "lth.experiments:Baseline"

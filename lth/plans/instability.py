@@ -10,12 +10,13 @@ from lth.plans.base import Need, Plan
 class InstabilityPlan(Plan):
     name = "instability"
     title = "instability: linear mode connectivity"
-    runner = "lth.experiments:Instability"
+    trained_by = "lth.experiments:Instability"
     density_points = False  # its records are pairs along a line, not points of accuracy against density
     keeps_networks = False  # its copies are measured along the line, not kept
     dense_record = None  # its dense copies start from the weights at k
+    ticket_source = "lottery"  # the experiment whose kept ticket masks it tests (--ticket-run)
 
-    def points(self) -> tuple[int, ...]:
+    def rewind_iterations(self) -> tuple[int, ...]:
         """The rewind iterations k, ascending (default: k = 0 alone)."""
         return tuple(sorted(set(self.config.rewind_points))) or (0,)
 
@@ -25,7 +26,7 @@ class InstabilityPlan(Plan):
 
     def pairs(self) -> list[tuple[int, int]]:
         """(k, round) of every pair of copies the run trains."""
-        return [(k, r) for k in self.points() for r in self.networks()]
+        return [(k, r) for k in self.rewind_iterations() for r in self.networks()]
 
     def check(self, need: Need) -> None:
         c = self.config
@@ -37,12 +38,12 @@ class InstabilityPlan(Plan):
         need(c.patience is None, "--patience does not apply to instability: both copies train to the end")
 
     def check_against(self, total_iterations: int, need: Need) -> None:
-        need(self.points()[-1] < total_iterations, f"--rewind-points: {self.points()[-1]} must be below the "
-                                                   f"{total_iterations} training iterations (the copies train "
-                                                   f"from k to the end)")
+        last = self.rewind_iterations()[-1]
+        need(last < total_iterations, f"--rewind-points: {last} must be below the {total_iterations} training "
+                                      f"iterations (the copies train from k to the end)")
 
     def canonical(self, canonical: dict) -> dict:
-        canonical["rewind_points"] = list(self.points())
+        canonical["rewind_points"] = list(self.rewind_iterations())
         canonical["ticket_rounds"] = sorted(self.config.ticket_rounds)
         return canonical
 
@@ -55,9 +56,9 @@ class InstabilityPlan(Plan):
 
     def trainings(self) -> int:
         """Two copies per pair, and the dense training to each k > 0."""
-        return 2 * len(self.pairs()) + sum(k > 0 for k in self.points())
+        return 2 * len(self.pairs()) + sum(k > 0 for k in self.rewind_iterations())
 
     def evaluations(self, total_iterations: int) -> int:
         every = self.config.eval_every
         return (sum(2 * math.ceil((total_iterations - k) / every) for k, _ in self.pairs())
-                + sum(math.ceil(k / every) for k in self.points()))
+                + sum(math.ceil(k / every) for k in self.rewind_iterations()))

@@ -6,13 +6,13 @@ from lth import pruning
 from lth.plans.base import Need, Plan, check_rewind
 
 DEFAULT_ROUNDS = 15  # the paper's ladder down to 3.6% for LeNet-300-100
-MAX_ROUNDS = 100  # beyond it a ladder's densities are below any network's single weight
+MAX_ROUNDS = 100  # a hard limit (as lth.hparams' others): a longer ladder cannot finish on the machines targeted
 
 
 class LotteryPlan(Plan):
     name = "lottery"
     title = "iterative pruning, reset to theta0"
-    runner = "lth.experiments:Lottery"
+    trained_by = "lth.experiments:Lottery"
     resumes = True
     dense_record = ("ticket", 0)  # round 0: the network before any pruning
 

@@ -15,7 +15,7 @@ DEFAULT_DENSITIES = (0.513, 0.211, 0.070, 0.036, 0.015, 0.005)
 class OneShotPlan(Plan):
     name = "oneshot"
     title = "pruning once, by a criterion"
-    runner = "lth.oneshot:OneShot"
+    trained_by = "lth.oneshot:OneShot"
     resumes = True
     # its arms are its criteria and its rounds its densities: runs that differ in which criteria, densities or
     # controls they train make one series

@@ -10,10 +10,15 @@ from lth.plans.base import Need, Plan
 BEGIN, END, FREQUENCY = 0.2, 0.6, 0.02
 
 
+def schedule_words(length: str) -> str:
+    """The schedule in words, as fractions of `length` (the help's and the form's)."""
+    return f"from {BEGIN:.0%} to {END:.0%} of {length}, every {FREQUENCY:.0%}"
+
+
 class TfmotPlan(Plan):
     name = "tfmot"
     title = "tfmot gradual magnitude pruning"
-    runner = "lth.experiments:TfmotPruning"
+    trained_by = "lth.experiments:TfmotPruning"
     # one run per target density: a series spans densities, as a lottery run's rounds do
     series_varies = ("target_density",)
     density_slack = 1e-3  # the pruned arm's schedule rounds its own way

@@ -173,8 +173,9 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
         record, source_config = store.config_and_record(source)
     except Corrupt as e:
         raise ConfigError(f"--ticket-run {source} cannot be read: {e}") from None
-    if source_config.experiment != "lottery":
-        raise ConfigError(f"--ticket-run {source} is a {source_config.experiment} run, not a lottery run")
+    wanted = config.plan.ticket_source
+    if source_config.experiment != wanted:
+        raise ConfigError(f"--ticket-run {source} is a {source_config.experiment} run, not a {wanted} run")
     try:
         state = store.status(source)["state"]
         finished = store.finished_results(source)  # list's notion of a usable run: done and sound

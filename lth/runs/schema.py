@@ -92,7 +92,7 @@ def records_of(config, records: list) -> None:
     plan = config.plan
     planned = plan.records()
     found = sorted((r["arm"], r["round"]) for r in records)
-    need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} trainings this "
+    need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} this "
                                    f"{config.experiment} run makes (arm and round)")
     expected, slack = plan.densities(), plan.density_slack
     if expected is not None:

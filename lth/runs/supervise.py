@@ -47,8 +47,7 @@ def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
     if plan.resumes:
         checkpoint = RoundCheckpoint(checkpoint_dir)
         try:
-            while checkpoint.load_round(completed, plan.checkpoint_shapes(), plan.round_densities(completed),
-                                        plan.density_slack) is not None:
+            while checkpoint.load_round(completed, plan) is not None:
                 completed += 1
         except CheckpointError:  # that round is trained again (the experiment says why in the log)
             pass

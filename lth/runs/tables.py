@@ -114,13 +114,13 @@ def instability_frame(store, run_ids=None) -> pd.DataFrame:
 
 
 def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFrame:
-    """One row per (run, arm, round): the config's main settings, density, per-layer density
-    as `density_<layer>` columns, early-stop iteration and accuracies. Unreadable runs are skipped.
-    With `unfinished`, lottery runs still training (or stopped) add their completed rounds
-    (column `finished` False).
+    """One row per (run, arm, round) of the runs whose records are density points (their plan's
+    `density_points`): the config's main settings, density, per-layer density as `density_<layer>` columns,
+    early-stop iteration and accuracies. Unreadable runs are skipped. With `unfinished`, runs that resume by
+    rounds and are still training (or stopped) add their completed rounds (column `finished` False).
 
-    `series` groups runs that differ only in their seed or tfmot target density (one line over
-    densities, aggregated over seeds); `label` names it.
+    `series` groups runs that differ only in their seed or in what their plan's `series_varies` names (tfmot's
+    target density: one line over densities, aggregated over seeds); `label` names it.
     """
     rows = []
     for run_id in run_ids if run_ids is not None else store.run_ids():
