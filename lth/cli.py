@@ -146,6 +146,13 @@ def _store(args):
     return RunStore(args.cache_dir, create=args.creates_store)
 
 
+def _round_of(args, store) -> int | None:
+    """--round, or by default the sparsest round of --arm the run keeps a network of (None: it keeps none)."""
+    from lth.runs import kept as kept_networks
+
+    return args.round if args.round is not None else kept_networks.sparsest_round(store, args.run_id, args.arm)
+
+
 def _corrupt(args, store) -> int | None:
     """The exit status of a command refused because its run is corrupt (the list's verdict, and why), or None."""
     from lth.runs import tables as run_tables
@@ -288,12 +295,9 @@ def cmd_export_model(args) -> int:
         if store.finished_results(args.run_id) is None:  # list's notion of a usable run (corrupt: raised)
             return _fail(args.command, f"run {args.run_id} is {store.status(args.run_id)['state']}: only a finished "
                                        f"run's networks are exported")
-        round_ = args.round
-        if round_ is None:  # the sparsest kept round of the arm, as `analyze` chooses
-            rounds = [r for a, r in kept_networks.networks_of(store, args.run_id) if a == args.arm]
-            if not rounds:
-                return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
-            round_ = max(rounds)
+        round_ = _round_of(args, store)
+        if round_ is None:
+            return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
         network = kept_networks.network(store, args.run_id, args.arm, round_)  # refused here before TensorFlow loads
         output_file(args.out, EXPORT_SUFFIX[args.format])
         from lth import model_export
@@ -323,7 +327,6 @@ def cmd_compression(args) -> int:
 def cmd_analyze(args) -> int:
     """Figures (PNG, SVG, HTML) and data (CSV) of one run into a folder: an instability run's error along
     the line and barriers; otherwise the masks and weights of one kept network."""
-    from lth.runs import kept as kept_networks
     from lth.runs import tables as run_tables
 
     def action(store):
@@ -347,12 +350,9 @@ def cmd_analyze(args) -> int:
         else:
             if args.other_seed is not None:
                 store.check_id(args.other_seed)
-            round_ = args.round
-            if round_ is None:  # the sparsest kept round of the arm
-                rounds = [r for a, r in kept_networks.networks_of(store, args.run_id) if a == args.arm]
-                if not rounds:
-                    return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
-                round_ = max(rounds)
+            round_ = _round_of(args, store)
+            if round_ is None:
+                return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
             figs, tables = analysis.run_analysis(store, args.run_id, args.arm, round_, args.other_seed)
             if not figs and not tables:
                 return _fail(args.command, f"{args.arm} round {round_} of run {args.run_id} is a dense network "

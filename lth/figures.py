@@ -201,9 +201,14 @@ def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_ac
                            METRICS.get(metric, metric), 480)
 
 
+def layer_columns(results: pd.DataFrame) -> list[str]:
+    """The per-layer density columns of a results frame (`density_<layer>`; `density_pct` is a rounding)."""
+    return [c for c in results.columns if c.startswith("density_") and c != "density_pct"]
+
+
 def collapsed(results: pd.DataFrame) -> pd.Series:
     """Whether each training's mask kept no weight of some layer (layer collapse: the network is cut)."""
-    layer_cols = [c for c in results.columns if c.startswith("density_") and c != "density_pct"]
+    layer_cols = layer_columns(results)
     if results.empty or not layer_cols:
         return pd.Series(False, index=results.index)
     return results[layer_cols].eq(0).any(axis=1)
@@ -234,7 +239,7 @@ LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 def layer_density_vs_density(results: pd.DataFrame) -> go.Figure:
     """Per-layer density against the overall density for every pruned arm (mean over seeds), one colour per
     arm and one dash per layer: where a criterion empties a layer (layer collapse) its line drops to the floor."""
-    layer_cols = [c for c in results.columns if c.startswith("density_") and c != "density_pct"]
+    layer_cols = layer_columns(results)
     frame = results[results[layer_cols].notna().any(axis=1)] if layer_cols and not results.empty else results.iloc[:0]
     traces, floor = [], 1e-4  # an empty layer is drawn on the floor of the log axis
     if not frame.empty:
@@ -267,7 +272,7 @@ def early_stop_vs_density(results: pd.DataFrame, band: str = "std", stats: pd.Da
 
 def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:
     """Per-layer density (%) of each arm and round, one row per distinct mask density."""
-    layer_cols = [c for c in results.columns if c.startswith("density_")]
+    layer_cols = layer_columns(results)
     if results.empty or not layer_cols:
         return pd.DataFrame()
     table = results[["label", "arm", "round", "density"] + layer_cols].drop_duplicates(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from lth.hparams import EXPERIMENTS
+from lth.hparams import CONTROLS, EXPERIMENTS
 
 CONFIDENCE = 0.95
 VERDICT_SEEDS = 3  # fewer seeds: no verdict (the interval is too wide to mean anything)
@@ -171,7 +171,7 @@ def method_comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     controls (random_prune = the layerwise shuffle, reinit, invert), the dense network, and the IMP ticket
     of a lottery run at that density that trains the same way (same `training` key) where one is there.
     A positive difference: the method is more accurate (or stops later) than what it is compared with."""
-    from lth.arms import criterion_of
+    from lth.arms import criterion_of, oneshot_arm
 
     if results.empty or "experiment" not in results or not results["experiment"].eq("oneshot").any():
         return pd.DataFrame()
@@ -188,8 +188,8 @@ def method_comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
         group = frame[frame["label"] == label]
         method = at.drop_duplicates("seed").set_index("seed")
         others = {}
-        for control in ("random_prune", "reinit", "invert"):
-            others[control] = group[(group["arm"] == f"{name}-{control}") & (group["density_pct"] == density)]
+        for control in CONTROLS:
+            others[control] = group[(group["arm"] == oneshot_arm(name, control)) & (group["density_pct"] == density)]
         others["dense"] = _dense_reference(frame, group)
         same = imp[(imp["training"] == at["training"].iloc[0])
                    & imp["density_pct"].map(lambda d: _close_density(d, density))]

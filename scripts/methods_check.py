@@ -103,8 +103,7 @@ def main() -> int:
         print("  none: no criterion emptied a layer at these densities")
     for (arm, density), row in collapsed.iterrows():
         layers = cut[(cut["arm"] == arm) & (cut["density_pct"] == density) & cut["collapsed"]]
-        empty = sorted({c.removeprefix("density_") for c in layers.columns if c.startswith("density_")
-                        and c != "density_pct" and (layers[c] == 0).any()})
+        empty = sorted({c.removeprefix("density_") for c in figures.layer_columns(layers) if (layers[c] == 0).any()})
         mean = 100 * cut[(cut["arm"] == arm) & (cut["density_pct"] == density)][METRIC].mean()
         print(f"  {arm:22s} at {density:>4}%: {int(row['sum'])} of {int(row['count'])} ({', '.join(empty)} "
               f"empty); accuracy {mean:.2f}%")

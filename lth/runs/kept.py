@@ -10,6 +10,11 @@ def networks_of(store, run_id: str) -> list[tuple[str, int]]:
     return networks.kept(store.checkpoint_dir(run_id, create=False))
 
 
+def sparsest_round(store, run_id: str, arm: str) -> int | None:
+    """The last (sparsest) round of `arm` the run keeps a network of, or None where it keeps none."""
+    return max((r for a, r in networks_of(store, run_id) if a == arm), default=None)
+
+
 def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
     """One kept network (weights at early stop and mask), checked; NetworkError if missing or wrong."""
     _, config = store.config_and_record(run_id)

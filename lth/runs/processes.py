@@ -18,13 +18,22 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
+def _stat_fields(pid: int | None) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (its state first), or None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def process_start_time(pid: int | None) -> int | None:
     """The kernel's start time of process `pid` (clock ticks since boot): with the pid, it names one
     process, so a reused pid is never mistaken for the worker. None where /proc cannot tell."""
+    fields = _stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
+        return int(fields[19]) if fields is not None else None
+    except (ValueError, IndexError):
         return None
 
 
@@ -38,10 +47,8 @@ def process_alive(pid: int | None, start_time: int | None = None) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat_fields(pid)
+    if fields is None:
         return True  # no /proc: trust kill(0)
     if fields[0] == "Z":
         return False
