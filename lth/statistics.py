@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from lth.hparams import CONTROLS, EXPERIMENTS
+from lth.hparams import EXPERIMENTS
 
 CONFIDENCE = 0.95
 VERDICT_SEEDS = 3  # fewer seeds: no verdict (the interval is too wide to mean anything)
@@ -188,7 +188,7 @@ def method_comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
         group = frame[frame["label"] == label]
         method = at.drop_duplicates("seed").set_index("seed")
         others = {}
-        for control in CONTROLS:
+        for control in ("random_prune", "reinit", "invert"):  # the comparison table's row order
             others[control] = group[(group["arm"] == oneshot_arm(name, control)) & (group["density_pct"] == density)]
         others["dense"] = _dense_reference(frame, group)
         same = imp[(imp["training"] == at["training"].iloc[0])
