@@ -9,13 +9,14 @@ from lth.data import DataError
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import Corrupt, RunStore, StoreError, Submission, submit_all
 from lth.runs.queue import Outcome
+from dashboard.text import plain
 
 
 def store() -> RunStore:
     try:
         return RunStore()
     except StoreError as e:  # the store folder is a file, or cannot be created
-        st.error(str(e))
+        st.error(plain(e))
         st.stop()
 
 
@@ -25,7 +26,7 @@ def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[Submissi
     try:
         submissions = submit_all(configs, data_dir=data_dir, store=s)
     except (ConfigError, DataError, StoreError, Corrupt, OSError) as e:
-        st.error(f"Nothing was started: {e}")
+        st.error(f"Nothing was started: {plain(e)}")
         return []
     for sub in submissions:
         (st.success if sub.outcome == Outcome.CACHED else st.info)(sub.message)
@@ -33,7 +34,7 @@ def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[Submissi
             try:
                 show_results(s.results(sub.run_id))
             except (Corrupt, StoreError, OSError) as e:
-                st.error(str(e))
+                st.error(plain(e))
     if submissions and any(sub.outcome != "cached" for sub in submissions):
         st.page_link("pages/runs.py", label="Follow them on the Runs page", icon=":material/list:")
     return submissions
@@ -94,7 +95,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def show_results(summary: dict | None) -> None:
     if not summary:
         return
-    st.caption(f"run {summary.get('run_id', '')} · {summary['device']['name']} · {summary['seconds']:.1f} s")
+    st.caption(f"run {plain(summary.get('run_id', ''))} · {plain(summary['device']['name'])} · {summary['seconds']:.1f} s")
     st.dataframe(results_table(summary), hide_index=True, width="stretch")
 
 

@@ -21,6 +21,7 @@ from lth.plans import tfmot as tfmot_plan
 from lth.plans.instability import InstabilityPlan
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
+from dashboard.text import plain
 
 BATCH_SIZES = [10, 20, 30, 60, 100, 128, 256, 600, 1000]
 LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
@@ -53,7 +54,7 @@ def _common(experiment: str) -> dict:
             data_dir = remembered(st.text_input, f"Folder with the four {dataset} IDX files",
                                   key=f"{key}-{dataset}-data-dir", default=os.environ.get(DIR_ENV[dataset], ""),
                                   help="Leave empty for the default source shown below.") or None
-        st.caption(f"Reads from: {dataset_source(dataset, data_dir)}")
+        st.caption(f"Reads from: {plain(dataset_source(dataset, data_dir))}")
     with c2:
         length_unit = remembered(st.radio, "Training length in", key=f"{key}-unit", default="iterations",
                                  options=["iterations", "epochs"], horizontal=True)
@@ -207,7 +208,7 @@ def _instability_settings(common: dict) -> dict | None:
         try:
             points = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v}))
         except ValueError:
-            st.error(f"Rewind iterations must be whole numbers separated by commas, not {text!r}")
+            st.error(f"Rewind iterations must be whole numbers separated by commas, not {plain(repr(text))}")
             points = None
     if points is None:
         return None
@@ -361,7 +362,7 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
             hparams.check_run(config, data_dir)
         form.checks(configs, data_dir)
     except (ConfigError, DataError) as e:
-        st.error(f"These settings cannot work: {field_words(str(e))}")
+        st.error(f"These settings cannot work: {plain(field_words(str(e)))}")
         return None
     show_plan(configs)
     form.shows(configs[0])

@@ -8,6 +8,7 @@ fit the widget (a word where a number belongs, an unknown option) is ignored wit
 from __future__ import annotations
 
 import streamlit as st
+from dashboard.text import plain
 
 SAVED = "form-values"
 
@@ -47,18 +48,51 @@ def _to_url(value, kind: str) -> str:
     return repr(float(value)) if kind == "float" else str(value)
 
 
+def out_of_range(value, kind: str, options, kwargs: dict) -> str | None:
+    """Why `value` cannot be the widget's value (outside its min_value/max_value or its choices, too long for
+    its max_chars), or None when it fits: checked before the widget is drawn, since Streamlit raises on a
+    value outside a slider's range."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if options is not None and not all(v in list(options) for v in values):
+        return "is not one of the choices"
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    for v in values:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if v != v:  # NaN fits no range
+                return "is not a number"
+            if low is not None and v < low:
+                return f"is below the smallest allowed, {low}"
+            if high is not None and v > high:
+                return f"is above the largest allowed, {high}"
+        elif kind in ("int", "float") or low is not None or high is not None:
+            return "is not a number"
+    if kwargs.get("max_chars") is not None and isinstance(value, str) and len(value) > kwargs["max_chars"]:
+        return f"is longer than {kwargs['max_chars']} characters"
+    return None
+
+
 def remembered(widget, label: str, *, key: str, default, kind: str = "str", options=None, **kwargs):
     """`widget(label, key=key, **kwargs)` whose value is kept across pages, reloads and links."""
     saved = st.session_state.setdefault(SAVED, {})
     if key not in st.session_state:
         value = saved.get(key, default)
         if key not in saved and key in st.query_params:
+            text = st.query_params[key]
             try:
-                value = _parse(st.query_params[key], kind, options)
-            except ValueError:
-                st.warning(f"The link's value {st.query_params[key]!r} for “{label}” does not fit; the default "
-                           f"is used.")
+                value = _parse(text, kind, options)
+                problem = out_of_range(value, kind, options, kwargs)
+            except (ValueError, OverflowError):
+                problem = "does not fit"
+            if problem is not None:
+                # the note quotes the link's text as code: nothing in it is rendered as markdown
+                st.warning(f"The link's value {plain(repr(text[:80]))} for “{label}” {problem}; the "
+                           f"default is used.")
+                value = default
+        elif out_of_range(value, kind, options, kwargs) is not None:
+            value = default  # a value kept from another form whose range differed: the default, quietly
         st.session_state[key] = value
+    elif out_of_range(st.session_state[key], kind, options, kwargs) is not None:
+        st.session_state[key] = default  # the widget's range changed under its kept value (another model chosen)
     if options is not None:
         kwargs["options"] = options
     if widget is st.number_input and kind == "int":

@@ -17,6 +17,7 @@ from lth import paths
 from lth.networks import EXPORT_FORMATS, EXPORT_MIME, NetworkError, compression_table
 from lth.runs import Corrupt, RunStore, StoreError
 from lth.runs import kept as kept_networks
+from dashboard.text import plain
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_TIMEOUT_S = 300
@@ -55,7 +56,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
     try:
         kept = kept_networks.networks_of(store, run_id)
     except (StoreError, Corrupt, OSError) as e:
-        st.error(str(e))
+        st.error(plain(e))
         return
     if kept:
         st.markdown("**Export a trained network** — the weights at its early-stop iteration (pruned weights "
@@ -76,7 +77,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
                                                fmt, wanted)
                 except (RuntimeError, subprocess.TimeoutExpired, OSError, NetworkError) as e:
                     st.session_state.pop(ready, None)
-                    st.error(f"Export failed: {e}")
+                    st.error(f"Export failed: {plain(e)}")
         if ready in st.session_state and st.session_state[ready][3] != wanted:
             st.session_state.pop(ready)  # a file made for another network or format is not offered for this one
         if ready in st.session_state:

@@ -146,20 +146,23 @@ def compare_page_seconds(runs: int = 500) -> dict:
     with tempfile.TemporaryDirectory() as root:
         store = RunStore(root)
         for i in range(runs):
-            config = RunConfig(experiment="lottery", seed=i % 5, iterations=1000 * (1 + i // 5), controls=("reinit",))
+            # records a worker could have written (lth.runs.schema refuses others): evaluations every 250
+            config = RunConfig(experiment="lottery", seed=i % 5, iterations=1000 * (1 + i // 5), eval_every=250,
+                               controls=("reinit",))
             rid = run_id(config, "0123456789abcdef")
             records = [{"arm": arm, "round": step["round"], "density": step["density"],
-                        "layer_density": step["layer_density"], "early_stop_iteration": int(rng.integers(100, 5000)),
+                        "layer_density": step["layer_density"],
+                        "early_stop_iteration": config.iterations * int(rng.integers(1, 5)) // 4,
                         "early_stop_test_accuracy": float(rng.uniform(0.9, 0.99)),
                         "final_test_accuracy": float(rng.uniform(0.9, 0.99)), "early_stop_val_loss": 0.1,
-                        "early_stop_val_accuracy": 0.97, "final_iteration": 5000, "final_val_accuracy": 0.97,
+                        "early_stop_val_accuracy": 0.97, "final_iteration": config.iterations, "final_val_accuracy": 0.97,
                         "stopped_early": False, "train_seconds": 1.0}
                        for step in ladder for arm in (("ticket", "reinit") if step["round"] else ("ticket",))]
             store.create(rid, config, data_dir=None, fingerprint="0123456789abcdef", planned_evaluations=1)
             store.update_status(rid, state=RunState.DONE, started=1.0, ended=2.0)
             write_json_atomic(store.path(rid) / paths.RESULTS, {
                 "config": config.canonical(), "device": {"name": "CPU", "kind": "CPU", "warning": None},
-                "results": records, "run_id": rid, "seconds": 1.0})
+                "results": records, "run_id": rid, "seconds": 1.0, "iterations": config.iterations})
         start = time.perf_counter()
         results = run_tables.results_frame(store)
         load = time.perf_counter() - start
@@ -297,8 +300,9 @@ def main(argv=None) -> int:
               f"evaluations ran the test set)\n"
               f"  reported numbers identical: {cost['same_reported_numbers']}")
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(cost, f, indent=2)
+            from lth.fsutil import output_file, write_new_file
+
+            write_new_file(output_file(args.json, what="--json"), json.dumps(cost, indent=2).encode(), "--json")
         return 0
 
     device = training_device()
@@ -323,8 +327,11 @@ def main(argv=None) -> int:
     if args.markdown:
         print(markdown_table(rows, machine))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine, "rows": rows, "peak_memory_mb": peak_mb, "compare_page": page}, f, indent=2)
+        from lth.fsutil import output_file, write_new_file
+
+        write_new_file(output_file(args.json, what="--json"), json.dumps(
+            {"machine": machine, "rows": rows, "peak_memory_mb": peak_mb, "compare_page": page}, indent=2).encode(),
+            "--json")
     return 0
 
 

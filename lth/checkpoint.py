@@ -4,7 +4,6 @@ one is named in one line and its round is trained again, never trusted.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import numpy as np
 from lth import models, networks, paths, pruning
 from lth import records as records_check
 from lth.errors import Explained
-from lth.fsutil import ArrayFileError, read_npz, write_json_atomic, write_npz_atomic
+from lth.fsutil import ArrayFileError, file_sha256, read_npz, write_json_atomic, write_npz_atomic
 
 
 class RoundCheckpoint:
@@ -29,23 +28,41 @@ class RoundCheckpoint:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
 
-    def save_weights(self, theta0: list[np.ndarray], reset_point: list[np.ndarray]) -> None:
+    def save_weights(self, theta0: list[np.ndarray], reset_point: list[np.ndarray]) -> str:
+        """Keep theta0 and the reset point; returns weights.npz's sha256, which weights.json records (written
+        after it) and the run's results carry."""
         arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
         if any(not np.array_equal(a, b) for a, b in zip(theta0, reset_point)):  # late rewinding only
             arrays.update({f"reset/{i}": w for i, w in enumerate(reset_point)})
         write_npz_atomic(self.folder / paths.WEIGHTS, arrays)
+        sha256 = file_sha256(self.folder / paths.WEIGHTS)
+        write_json_atomic(self.folder / paths.WEIGHTS_SHA256, {"sha256": sha256})
+        return sha256
+
+    def weights_sha256(self) -> str | None:
+        """weights.npz's sha256 as weights.json records it, once the file is that one; None if either is
+        missing or they disagree (a resumed run then trains from round 0)."""
+        try:
+            recorded = records_check.parse_json((self.folder / paths.WEIGHTS_SHA256).read_bytes(), paths.WEIGHTS_SHA256)
+            sha256 = recorded.get("sha256") if isinstance(recorded, dict) else None
+            return sha256 if isinstance(sha256, str) and file_sha256(self.folder / paths.WEIGHTS) == sha256 else None
+        except (OSError, ValueError):
+            return None
 
     def save_network(self, arm: str, round_: int, weights: list[np.ndarray], masks: pruning.Masks) -> str:
         """Keep one training's network; returns the file's sha256, which its record carries (a resumed run uses
         a kept network only if it is still the file its round recorded)."""
         name = networks.save(self.folder, arm, round_, weights, masks)
-        return hashlib.sha256((self.folder / name).read_bytes()).hexdigest()
+        return file_sha256(self.folder / name)
 
     def load_reset_point(self, model: str) -> list[np.ndarray] | None:
         """The saved reset point, None if absent; raises CheckpointError naming the file if it is unusable."""
         path = self.folder / paths.WEIGHTS
         if not path.exists() and not path.is_symlink():
             return None
+        if self.weights_sha256() is None:
+            raise CheckpointError(f"{paths.in_checkpoint(paths.WEIGHTS)} is not the file "
+                                  f"{paths.in_checkpoint(paths.WEIGHTS_SHA256)} records")
         shapes = models.get_spec(model).weight_shapes()
         arrays = self._arrays(path, networks.weights_file_shapes(model))
         prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
@@ -86,8 +103,7 @@ class RoundCheckpoint:
             for r in records:
                 kept = self.folder / networks.net_file(r["arm"], round_)
                 records_check.need(r.get("network_sha256") is None or (
-                    kept.is_file() and not kept.is_symlink()
-                    and hashlib.sha256(kept.read_bytes()).hexdigest() == r["network_sha256"]),
+                    kept.is_file() and not kept.is_symlink() and file_sha256(kept) == r["network_sha256"]),
                     f"{paths.in_checkpoint(kept.name)} is not the network its round recorded")
         except ValueError as e:  # Corrupt (bad JSON of any kind, bad records) is a ValueError
             raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None

@@ -80,26 +80,23 @@ def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
         raise ExportError(f"{fmt.upper()} export failed: {e}") from e
 
 
-def write_figures(folder, figures: dict, formats=None) -> list[str]:
-    """Each figure as `folder/NAME.FORMAT`; by default standalone HTML, plus PNG and SVG where Chromium is
-    present. Returns the formats written."""
-    from pathlib import Path
-
+def bundle_files(figures: dict, tables: dict, formats=None) -> tuple[dict[str, bytes], list[str]]:
+    """The files of an export (`NAME.FORMAT` per figure: by default standalone HTML, plus PNG and SVG where
+    Chromium is present; `NAME.csv` per table) as bytes, and the figure formats."""
     formats = list(formats or ["html"] + ([] if image_export_problem() else ["png", "svg"]))
-    for name, fig in figures.items():
-        for fmt in formats:
-            (Path(folder) / f"{name}.{fmt}").write_bytes(figure_bytes(fig, fmt))
+    files = {f"{name}.{fmt}": figure_bytes(fig, fmt) for name, fig in figures.items() for fmt in formats}
+    files.update({f"{name}.csv": table_bytes(table, "csv") for name, table in tables.items()})
+    return files, formats
+
+
+def write_bundle(folder, figures: dict, tables: dict, formats=None, extra: dict[str, bytes] | None = None) -> list[str]:
+    """Figures and tables (as `bundle_files`) and `extra` files into a folder, as new files only
+    (lth.fsutil.write_new_files: nothing is overwritten or written through a link); returns the figure formats."""
+    from lth.fsutil import write_new_files
+
+    files, formats = bundle_files(figures, tables, formats)
+    write_new_files(folder, {**files, **(extra or {})})
     return formats
-
-
-def write_bundle(folder, figures: dict, tables: dict, formats=None) -> list[str]:
-    """Figures (as `write_figures`) and tables (`folder/NAME.csv`) into a folder; returns the figure formats."""
-    from pathlib import Path
-
-    written = write_figures(folder, figures, formats)
-    for name, table in tables.items():
-        (Path(folder) / f"{name}.csv").write_bytes(table_bytes(table, "csv"))
-    return written
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

@@ -59,12 +59,18 @@ class OutputError(Explained, ValueError):
     """An output path that cannot be used (empty, an existing file, below a file); one line."""
 
 
+# Everything the product writes outside its store (analyze, compare and preset exports, export-model, bench
+# figures) goes through the functions below: only new regular files, in a folder made or checked here, never
+# through a symbolic link, never over an existing file.
 def output_folder(path: str | Path, what: str = "--export", create: bool = True) -> Path:
     """A folder to write exports into, created if needed (`create=False`: only checked, so that a command
-    refused later leaves nothing behind); OutputError when it cannot be one."""
+    refused later leaves nothing behind); OutputError when it cannot be one, a symbolic link included."""
     if not str(path).strip():
         raise OutputError(f"{what} is empty; give a folder")
     folder = Path(path)
+    if folder.is_symlink():
+        raise OutputError(f"{what} {folder} is a symbolic link; give the folder itself (nothing is written through a "
+                          f"link)")
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{what} {folder} is an existing file, not a folder")
     if not create:
@@ -94,6 +100,78 @@ def output_file(path: str | Path, suffix: str = "", what: str = "--out") -> Path
             raise OutputError(f"{what} {candidate} exists; choose a new path (nothing is overwritten)")
     output_folder(out.parent, what)
     return out
+
+
+def _open_folder(folder: Path, what: str) -> int:
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as e:  # ELOOP: the folder became a link; ENOTDIR: a file
+        raise OutputError(f"{what} {folder} is not a folder the export can use ({e.strerror or e})") from None
+
+
+def write_new_files(folder: str | Path, files: dict[str, bytes], what: str = "--export") -> list[Path]:
+    """Write each `name: bytes` as a new regular file in `folder` (made or checked by `output_folder`). Every
+    name is checked before anything is written: one that exists in any form (a file, a folder, a link, a
+    dangling link) refuses the whole export with OutputError, and nothing is written. Files are created with
+    O_CREAT|O_EXCL|O_NOFOLLOW relative to the opened folder, so a link planted meanwhile is never followed
+    and nothing is overwritten; a file left half-written by a failure is removed."""
+    folder = output_folder(folder, what)
+    for name in files:
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"not a file name: {name!r}")
+    dir_fd = _open_folder(folder, what)
+    try:
+        taken = []
+        for name in files:
+            try:
+                os.lstat(name, dir_fd=dir_fd)
+                taken.append(name)
+            except FileNotFoundError:
+                pass
+        if taken:
+            raise OutputError(f"{what} {folder} already holds {', '.join(taken[:3])}"
+                              f"{f' and {len(taken) - 3} more' if len(taken) > 3 else ''}; choose a new folder "
+                              f"(nothing is overwritten)")
+        for name, data in files.items():
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
+            except FileExistsError:
+                raise OutputError(f"{what} {folder / name} appeared while exporting; nothing is overwritten") from None
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+            except BaseException:
+                os.unlink(name, dir_fd=dir_fd)
+                raise
+    finally:
+        os.close(dir_fd)
+    return [folder / name for name in files]
+
+
+def write_new_file(path: str | Path, data: bytes, what: str = "--out") -> Path:
+    """`data` as the new regular file `path` (checked by `output_file`), under the rules of write_new_files."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise OutputError(f"{what} {path} exists; choose a new path (nothing is overwritten)")
+    return write_new_files(path.parent, {path.name: data}, what)[0]
+
+
+def file_sha256(path: str | Path, max_bytes: int = 256 * 2**20) -> str:
+    """The sha256 of a regular file (not through a link), read in blocks; OSError for a link, a folder or a file
+    larger than `max_bytes`."""
+    import hashlib
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise IsADirectoryError(f"{path} is not a regular file")
+        digest, read = hashlib.sha256(), 0
+        while block := f.read(2**20):
+            read += len(block)
+            if read > max_bytes:
+                raise OSError(f"{path} is larger than {max_bytes // 2**20} MB")
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

@@ -4,13 +4,14 @@ guide measures them). Runs in training and CLI processes only (it imports Tensor
 from __future__ import annotations
 
 import gzip
+import os
 import tempfile
 import warnings
 from pathlib import Path
 
 from lth import models
 from lth.errors import ExportError
-from lth.fsutil import output_file
+from lth.fsutil import OutputError, output_file, write_new_file
 from lth.networks import EXPORT_FORMATS as FORMATS
 from lth.networks import EXPORT_SUFFIX as SUFFIX
 from lth.networks import Network
@@ -33,20 +34,29 @@ def tflite_bytes(model) -> bytes:
 
 
 def save(network: Network, fmt: str, out: str | Path) -> Path:
-    """Write the network to `out` in `fmt` (a folder for savedmodel); returns the path written."""
+    """Write the network to `out` in `fmt` (a folder for savedmodel); returns the path written. A file is
+    written as a new file only (lth.fsutil.write_new_file: never over an existing path, never through a
+    link); a savedmodel goes into a folder made here, which fails if anything is at that path."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = output_file(out, SUFFIX[fmt])
     model = build(network)
-    if fmt == "tflite":
-        out.write_bytes(tflite_bytes(model))
-    elif fmt == "savedmodel":
+    if fmt == "savedmodel":
+        try:
+            os.mkdir(out)
+        except FileExistsError:
+            raise OutputError(f"--out {out} exists; choose a new path (nothing is overwritten)") from None
         tf.saved_model.save(model, str(out))
+        return out
+    if fmt == "tflite":
+        data = tflite_bytes(model)
     else:
-        with warnings.catch_warnings():
+        with tempfile.TemporaryDirectory(prefix="lth-export-") as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # .h5 is asked for by name
-            model.save(str(out), **({"include_optimizer": False} if fmt == "h5" else {}))
-    return out
+            private = Path(tmp) / f"model{SUFFIX[fmt]}"
+            model.save(str(private), **({"include_optimizer": False} if fmt == "h5" else {}))
+            data = private.read_bytes()
+    return write_new_file(out, data)
 
 
 def file_sizes(model) -> dict:

@@ -77,8 +77,24 @@ def kept(folder: str | Path) -> list[tuple[str, int]]:
     return sorted(found, key=lambda x: (x[1], ARMS.index(x[0])))
 
 
-def load(folder: str | Path, model: str, arm: str, round_: int) -> Network:
-    """The kept network, checked against the model's shapes: wrong files raise NetworkError."""
+def check_sha256(path: Path, sha256: str | None, what: str) -> None:
+    """NetworkError unless the file is the one whose sha256 its record carries (`sha256`; None: not checked)."""
+    if sha256 is None:
+        return
+    from lth.fsutil import file_sha256
+
+    try:
+        found = file_sha256(path, MAX_NET_BYTES)
+    except OSError as e:
+        raise NetworkError(f"{path.name} cannot be read ({e})") from None
+    if found != sha256:
+        raise NetworkError(f"{path.name} is not the file {what} records (sha256 {found[:12]}…, recorded "
+                           f"{sha256[:12]}…): damaged or replaced; `lth resume RUN_ID` trains it again")
+
+
+def load(folder: str | Path, model: str, arm: str, round_: int, sha256: str | None = None) -> Network:
+    """The kept network, checked against the sha256 its record carries (when given) and the model's shapes:
+    wrong files raise NetworkError."""
     if arm not in ARMS:
         raise NetworkError(f"unknown arm {arm!r}; choose one of {', '.join(ARMS)}")
     path = Path(folder) / net_file(arm, round_)
@@ -89,6 +105,7 @@ def load(folder: str | Path, model: str, arm: str, round_: int) -> Network:
                            f"networks were kept have none)")
     if path.stat().st_size > MAX_NET_BYTES:
         raise NetworkError(f"{path.name} is {path.stat().st_size:,} bytes, not a network this product wrote")
+    check_sha256(path, sha256, f"the record of {arm} round {round_}")
     spec = models.get_spec(model)
     shapes = spec.weight_shapes()
     expected = {f"weights/{i}": shape for i, shape in enumerate(shapes)}
@@ -123,12 +140,14 @@ def weights_file_shapes(model: str) -> dict[str, tuple[int, ...]]:
     return {f"{prefix}/{i}": shape for prefix in ("theta0", "reset") for i, shape in enumerate(shapes)}
 
 
-def load_theta0(folder: str | Path, model: str) -> list[np.ndarray]:
-    """The run's initial weights theta0 (from weights.npz), checked against the model's shapes."""
+def load_theta0(folder: str | Path, model: str, sha256: str | None = None) -> list[np.ndarray]:
+    """The run's initial weights theta0 (from weights.npz), checked against the sha256 its run records (when
+    given) and the model's shapes."""
     path = Path(folder) / paths.WEIGHTS
     if path.is_symlink() or not path.is_file():
         raise NetworkError(f"the run keeps no initial weights ({paths.WEIGHTS}): made before they were kept, or "
                            "not started")
+    check_sha256(path, sha256, "the run")
     shapes = models.get_spec(model).weight_shapes()
     try:
         arrays = read_npz(path, weights_file_shapes(model))

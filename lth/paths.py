@@ -11,6 +11,7 @@ the store, the workers, the checkpoint, the Ray executor and the pages build pat
                    log.txt                the worker's output
                    tensorboard/ARM_roundRR/   event files
                    checkpoint/weights.npz     theta0 and the reset point
+                              weights.json    weights.npz's sha256 (what a reader checks it against)
                               round_RR.json   a finished round's records (written last: marks it done)
                               round_RR.npz    a lottery round's masks
                               net_ARM_RR.npz  each training's network at early stop, with its mask
@@ -31,6 +32,7 @@ LOG = "log.txt"
 TENSORBOARD = "tensorboard"
 CHECKPOINT = "checkpoint"
 WEIGHTS = "weights.npz"
+WEIGHTS_SHA256 = "weights.json"  # the sha256 of weights.npz, written after it
 TICKET = "ticket.npz"
 APPENDED = (LOG, METRICS)  # the files a worker appends to
 STARTED_OVER = (RESULTS, HEARTBEAT, METRICS)  # what a run started again no longer holds
@@ -64,7 +66,7 @@ def training_name(arm: str, round_: int) -> str:
 
 
 # what a Ray task reads of a run's checkpoint to resume it
-CHECKPOINT_INPUTS = re.compile(rf"{re.escape(WEIGHTS)}|{re.escape(TICKET)}|round_\d{{2,3}}\.(npz|json)")
+CHECKPOINT_INPUTS = re.compile(rf"{re.escape(WEIGHTS)}|{re.escape(WEIGHTS_SHA256)}|{re.escape(TICKET)}|round_\d{{2,3}}\.(npz|json)")
 
 
 def in_checkpoint(name: str) -> str:

@@ -286,10 +286,10 @@ def export(name: str, results, folder):
 
     comparison = (statistics.method_comparisons(results, "early_stop_test_accuracy") if name == "pruning-methods"
                   else statistics.comparisons(results, "early_stop_test_accuracy"))
-    files.write_bundle(folder, preset_figures(name, results),
-                       {f"{name}_results": results, f"{name}_comparisons": comparison}, ("png", "svg"))
     table = density_table(name, results)
-    (folder / f"{name}_table.md").write_text(table.to_markdown(index=False) + "\n")
+    files.write_bundle(folder, preset_figures(name, results),
+                       {f"{name}_results": results, f"{name}_comparisons": comparison}, ("png", "svg"),
+                       extra={f"{name}_table.md": (table.to_markdown(index=False) + "\n").encode()})
     return table
 
 

@@ -66,8 +66,19 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
         need(_is_number(record.get(key)) and 0 <= record[key] <= 1, f"{what}: {key} is {record.get(key)!r}")
     for key in ("early_stop_iteration", "final_iteration"):
         need(_is_int(record.get(key)) and record[key] >= 0, f"{what}: {key} is {record.get(key)!r}")
+    # every other number a record holds, by what it is: accuracies in [0, 1], losses and times finite and >= 0
+    for key in ("early_stop_val_accuracy", "final_val_accuracy"):
+        optional(record, key, lambda v: _is_number(v) and 0 <= v <= 1, what)
+    for key in ("early_stop_val_loss", "train_seconds"):
+        optional(record, key, lambda v: _is_number(v) and v >= 0, what)
+    optional(record, "stopped_early", lambda v: isinstance(v, bool), what)
+    optional(record, "copy_test_accuracy", lambda v: isinstance(v, list) and len(v) == 2
+             and all(_is_number(x) and 0 <= x <= 1 for x in v), what)
     for key in ("pruned_nonzero", "params", "nonzero_params", "dense_macs", "nonzero_macs", "h5_bytes", "gzip_bytes"):
         optional(record, key, lambda v: _is_int(v) and v >= 0, what)
+    for part, whole in (("nonzero_params", "params"), ("nonzero_macs", "dense_macs")):  # counts that must agree
+        if record.get(part) is not None and record.get(whole) is not None:
+            need(record[part] <= record[whole], f"{what}: {part} ({record[part]}) exceeds {whole} ({record[whole]})")
     optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
     optional(record, "network_sha256", lambda v: isinstance(v, str) and len(v) == 64
              and all(c in "0123456789abcdef" for c in v), what)
@@ -82,9 +93,22 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
         need(len(record["alphas"]) == len(record["test_errors"]), f"{what}: alphas and test_errors differ in length")
         need(_is_number(record.get("barrier")) and isinstance(record.get("stable"), bool),
              f"{what}: barrier or stable is missing")
+        # the verdicts are what the errors make under the paper's rule (lth.instability), never other words
+        from lth import instability
+
+        need(list(record["alphas"]) == list(instability.ALPHAS), f"{what}: alphas are not the line's points")
+        need(abs(record["barrier"] - instability.barrier(record["test_errors"])) <= 1e-9,
+             f"{what}: barrier {record['barrier']!r} is not the barrier of its test errors")
+        need(record["stable"] == instability.is_stable(record["barrier"]),
+             f"{what}: stable is {record['stable']} beside a barrier of {record['barrier']:.4f} (stable means a "
+             f"barrier under {instability.STABLE_BARRIER})")
+        ends = 1 - (record["test_errors"][0] + record["test_errors"][-1]) / 2
+        need(abs(record["early_stop_test_accuracy"] - ends) <= 1e-9,
+             f"{what}: its test accuracy is not the mean of the two copies' (the line's ends)")
     layers = record.get("layer_density", {})
-    need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) for k, v in layers.items()),
-         f"{what}: layer_density is not a map of layer to density")
+    need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) and 0 <= v <= 1
+                                          for k, v in layers.items()),
+         f"{what}: layer_density is not a map of layer to a density from 0 to 1")
     return record
 
 

@@ -38,6 +38,7 @@ def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: O
     started = time.time()
     experiment = experiment_class(config.experiment)(config, data, device, on_eval, checkpoint)
     records = experiment.run(checkpoint)
+    weights_sha256 = checkpoint.weights_sha256() if checkpoint is not None else None
     return {
         "experiment": config.experiment,
         "config": config.canonical(),
@@ -46,4 +47,5 @@ def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: O
         "iterations": experiment.iterations,
         "seconds": round(time.time() - started, 3),
         "results": records,
+        **({"weights_sha256": weights_sha256} if weights_sha256 else {}),  # what readers check theta0 against
     }

@@ -7,6 +7,7 @@ from lth.networks import NetworkError
 from lth.runs import Corrupt, StoreError
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
+from dashboard.text import plain
 
 st.title("Masks and weights")
 st.caption("What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
@@ -47,7 +48,7 @@ other = st.selectbox("Compare the mask with another seed's", [None] + same_serie
 try:
     figs, tables = analysis.run_analysis(s, run_id, arm, round_, other)
 except (NetworkError, StoreError, Corrupt, OSError, ValueError) as e:
-    st.error(f"This network cannot be analysed: {e}")
+    st.error(f"This network cannot be analysed: {plain(e)}")
     st.stop()
 
 for name, fig in figs.items():

@@ -14,6 +14,7 @@ from lth.data.datasets import (CLASS_NAMES, DATASETS, DIR_ENV, FASHION_DEBIAN_DI
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
 from lth.runs import settings as store_settings
 from lth.runs import tables as run_tables
+from dashboard.text import plain
 
 st.title("Lottery Ticket Lab")
 st.caption("Pruning experiments in the style of Frankle & Carbin's Lottery Ticket Hypothesis, on MNIST.")
@@ -38,9 +39,9 @@ with left:
         st.warning(device_warning)
     settings = store_settings.read(s)
     for problem in settings.problems:
-        st.warning(problem)
+        st.warning(plain(problem))
     if not s.writable:
-        st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started or changed.")
+        st.warning(f"The run store {plain(s.root)} is read-only: runs can be viewed, not started or changed.")
     current_limit = max_concurrent(s)
     limit = st.number_input("Runs trained at once", 1, 16, min(16, current_limit), key="max-concurrent",
                             help="One per GPU is best on a GPU; on a CPU, more runs share the cores.",
@@ -114,6 +115,6 @@ for preset in presets.PRESETS.values():
                    f"{', '.join(map(str, preset.seeds(budget)))} · {presets.duration_words(seconds)} on a "
                    f"2-core CPU (less on a GPU)")
         if problem:
-            st.warning(problem)
+            st.warning(plain(problem))
         if st.button("Start preset", key=f"start-{preset.name}", disabled=bool(problem)):
             submit_runs(configs, None)

@@ -11,6 +11,7 @@ from lth.runs import (ACTIVE, Corrupt, RunState, StoreError, cancel, executor_ch
                       scheduler_problem)
 from lth.runs import logs as run_logs
 from lth.runs import tables as run_tables
+from dashboard.text import plain
 
 LOG_CHARS = 8000
 # seconds between refreshes of the run table and the live curves while something trains: each refresh
@@ -69,7 +70,7 @@ if "selected-run" not in st.session_state:
     st.session_state["selected-run"] = (wanted if wanted in labels
                                         else (running or started or list(labels))[0])
     if wanted is not None and wanted not in labels:
-        st.warning(f"The link's run {wanted[:40]!r} is not in this store; showing another.")
+        st.warning(f"The link's run {plain(repr(wanted[:40]))} is not in this store; showing another.")
 elif st.session_state["selected-run"] not in labels:  # deleted meanwhile
     st.session_state["selected-run"] = list(labels)[0]
 run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
@@ -100,7 +101,7 @@ labels_of = {"Cancel": "Cancel", "Delete": "Delete…",
              if resume_on else "Resume"}
 allowed = RunState(row["state"]).actions
 if not s.writable:
-    st.warning(f"The run store {s.root} is read-only: runs can be viewed, not started, cancelled or deleted.")
+    st.warning(f"The run store {plain(s.root)} is read-only: runs can be viewed, not started, cancelled or deleted.")
 for column, name in zip(st.columns(3), allowed):  # wide enough for "Resume on the Ray cluster" whole
     if column.button(labels_of[name], key=name.lower(), disabled=not s.writable,
                      help="Resume uses the executor chosen on the Home page now" if name == "Resume" else None):
@@ -109,7 +110,7 @@ for column, name in zip(st.columns(3), allowed):  # wide enough for "Resume on t
             if name != "Delete":
                 st.rerun()
         except (StoreError, Corrupt, OSError) as e:
-            st.error(str(e))
+            st.error(plain(e))
 if st.session_state.get("confirm-delete") == run_id:
     st.warning(f"Delete run {run_id} with its metrics, checkpoints and results? This cannot be undone.")
     yes, no = st.columns([1, 5])
@@ -119,16 +120,16 @@ if st.session_state.get("confirm-delete") == run_id:
             st.session_state.pop("confirm-delete", None)
             st.rerun()
         except (StoreError, Corrupt, OSError) as e:
-            st.error(str(e))
+            st.error(plain(e))
     if no.button("Keep it", key="confirm-delete-no"):
         st.session_state.pop("confirm-delete", None)
         st.rerun()
 
 if row["state"] == RunState.CORRUPT:
-    st.error(f"This run folder cannot be read: {row['error']}. Delete it, or repair {row['path']}.")
+    st.error(f"This run folder cannot be read: {plain(row['error'])}. Delete it, or repair {plain(row['path'])}.")
     st.stop()
 if row["state"] == RunState.FAILED:
-    st.error(f"Failed: {row['error']}")
+    st.error(f"Failed: {plain(row['error'])}")
 
 
 def live_metrics() -> pd.DataFrame:
@@ -171,7 +172,7 @@ def curves() -> None:
         try:
             show_results(s.results(run_id))
         except (Corrupt, StoreError, OSError) as e:
-            st.error(f"The results cannot be read: {e}")
+            st.error(f"The results cannot be read: {plain(e)}")
 
 
 live = RunState(row["state"]) in ACTIVE
@@ -182,12 +183,12 @@ if row["state"] == RunState.DONE and EXPERIMENTS[row["experiment"]].keeps_networ
             summary = s.results(run_id)
         except (Corrupt, StoreError, OSError) as e:
             summary = None
-            st.error(f"The results cannot be read: {e}")
+            st.error(f"The results cannot be read: {plain(e)}")
         if summary:
             show_trained_networks(s, run_id, summary)
 with st.expander("Details"):
-    st.markdown(f"**device** {row.get('device') or '-'} · **pid** {row.get('pid') if pd.notna(row.get('pid')) else '-'}"
-                f" · **folder** `{row['path']}`  \n**error** {row.get('error') or '-'}")
+    st.markdown(f"**device** {plain(row.get('device') or '-')} · **pid** {int(row['pid']) if pd.notna(row.get('pid')) else '-'}"
+                f" · **folder** {plain(row['path'])}  \n**error** {plain(row.get('error') or '-')}")
 with st.expander("Log"):
     lines = run_logs.log_tail(s, run_id, 200, progress_only=True)
     while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept
@@ -197,4 +198,4 @@ with st.expander("Configuration"):
     try:
         st.json(s.config_record(run_id))
     except (OSError, Corrupt, StoreError) as e:
-        st.error(str(e))
+        st.error(plain(e))

@@ -366,7 +366,7 @@ def test_compare_labels_are_words_with_a_hash_only_where_needed(tmp_path):
     from lth.hparams import RunConfig, run_id
 
     store = RunStore(tmp_path)
-    record = {"arm": "dense", "round": 0, "density": 1.0, "early_stop_iteration": 100, "final_iteration": 200,
+    record = {"arm": "dense", "round": 0, "density": 1.0, "early_stop_iteration": 500, "final_iteration": 500,
               "early_stop_test_accuracy": 0.9, "final_test_accuracy": 0.9, "layer_density": {}}
     configs = [RunConfig(model="lenet5", iterations=500, lr=lr) for lr in (1e-3, 2e-3)]
     configs.append(RunConfig(dataset="fashion-mnist", epochs=2.5))

@@ -47,22 +47,29 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
 
     trainings = config.plan.records()
     densities = config.plan.densities()
-    records = [{"arm": arm, "round": r, "density": densities[(arm, r)], "layer_density": {}, "early_stop_iteration": 30,
-                "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy, "final_iteration": 60}
+    # early stop and the end at evaluations of the settings (a run without a budget in iterations: 30 and 60)
+    final = config.iterations or 60
+    early = (config.eval_every if config.eval_every < final else final) if config.iterations else 30
+    records = [{"arm": arm, "round": r, "density": densities[(arm, r)], "layer_density": {},
+                "early_stop_iteration": early, "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy,
+                "final_iteration": final}
                for arm, r in trainings]
-    if state == RunState.DONE:
-        store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
-                                  "results": records, "run_id": rid})
-    rng = np.random.default_rng(0)
-    if kept:
+    rng = np.random.default_rng(config.seed)
+    summary = {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0, "results": records,
+               "run_id": rid}
+    if kept:  # kept files, each named by its sha256 in the results as a worker records them
         from lth.checkpoint import RoundCheckpoint
 
+        checkpoint = RoundCheckpoint(store.checkpoint_dir(rid))
         theta0 = [rng.normal(size=s).astype(np.float32) for s in config.spec.weight_shapes()]
-        RoundCheckpoint(store.checkpoint_dir(rid)).save_weights(theta0, theta0)
-    for arm, round_ in kept:
-        weights = [rng.normal(size=s).astype(np.float32) for s in config.spec.weight_shapes()]
-        masks = {n: np.ones(s, np.float32) for n, s in config.prunable_shapes().items()} if round_ else {}
-        networks.save(store.checkpoint_dir(rid), arm, round_, weights, masks)
+        summary["weights_sha256"] = checkpoint.save_weights(theta0, theta0)
+        for arm, round_ in kept:
+            weights = [rng.normal(size=s).astype(np.float32) for s in config.spec.weight_shapes()]
+            masks = {n: np.ones(s, np.float32) for n, s in config.prunable_shapes().items()} if round_ else {}
+            sha256 = checkpoint.save_network(arm, round_, weights, masks)
+            next(r for r in records if (r["arm"], r["round"]) == (arm, round_))["network_sha256"] = sha256
+    if state == RunState.DONE:
+        store.write_results(rid, summary)
     return rid
 
 
@@ -146,8 +153,10 @@ def test_arrays_are_checked_from_their_headers_before_any_is_read(store, tmp_pat
     for name, (key, shape) in cases.items():
         npz_declaring(net_file, key, shape)
         tracemalloc.start()
-        with pytest.raises(networks.NetworkError, match=key):
+        with pytest.raises(networks.NetworkError, match="not the file the record"):  # every reader: its sha256
             kept_networks.network(store, rid, "ticket", 1)
+        with pytest.raises(networks.NetworkError, match=key):  # and, below that, its headers
+            networks.load(net_file.parent, "lenet300_100", "ticket", 1)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak < 20 * 2**20, f"{name}: {peak / 2**20:.0f} MB used before refusing"

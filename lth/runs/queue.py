@@ -20,6 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from lth import hparams
+from lth.data import datasets
 from lth.device import gpu_hardware
 from lth.fsutil import write_npz_atomic
 from lth.hparams import ConfigError, RunConfig
@@ -118,6 +119,9 @@ class Checked:
 def check(config: RunConfig, data_dir: str | None = None, download: bool = False) -> Checked:
     """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError.
     `download`: let Keras fetch full MNIST if it is missing (never in the dashboard's process)."""
+    if data_dir is not None and str(data_dir).strip() and config.dataset not in datasets.DIR_ENV:  # given: used
+        raise ConfigError(f"--data-dir applies to {' and '.join(datasets.DIR_ENV)} only: {config.dataset} is "
+                          f"bundled with the product; leave --data-dir out")
     data = hparams.check_run(config, data_dir, download)
     return Checked(config, hparams.run_id(config, data.fingerprint), data.fingerprint, len(data.y_train))
 
@@ -138,16 +142,17 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
         raise ConfigError(f"{len(configs):,} runs in one submission; at most {MAX_RUNS_PER_SUBMISSION:,} (split the "
                           f"sweep)")
     store = store or RunStore()
-    store.require_writable()
-    problem = scheduler_problem(store)
-    if problem:  # a queue that could never start is refused before anything is queued
-        raise StoreError(problem)
+    if not store.missing:  # an existing store that cannot take runs is refused before any data is read
+        _check_writable(store)
     placement = dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address)))
     problem = placement["ray_address"] and executors.unreachable(placement["ray_address"])
     if problem:  # nothing is queued for a cluster that does not answer
         raise StoreError(problem)
     checked = [check(config, data_dir, download) for config in configs]
     tickets = {item.run_id: ticket_source(store, item) for item in checked if item.config.ticket_run}
+    if store.missing:  # a store opened without creating it is made only now, every check passed
+        store.make()
+        _check_writable(store)
     submissions = []
     for item in checked:
         if store.exists(item.run_id):
@@ -160,6 +165,13 @@ def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: 
     if start:
         schedule(store)
     return submissions
+
+
+def _check_writable(store: RunStore) -> None:
+    store.require_writable()
+    problem = scheduler_problem(store)
+    if problem:  # a queue that could never start is refused before anything is queued
+        raise StoreError(problem)
 
 
 def ticket_source(store: RunStore, item: Checked) -> dict:
@@ -246,19 +258,26 @@ def _requeue(store: RunStore, run_id: str, **changes) -> None:
 
 def resume(run_id: str, store: RunStore, *, executor: str | None = None,
            ray_address: str | None = None) -> Submission:
-    """Queue a failed or cancelled run (or a finished one whose results are corrupt) again, on the executor
-    chosen now (not the one it last used)."""
+    """Queue a failed or cancelled run (or a finished one whose results are corrupt or whose kept files are
+    not the ones its results record: a repair) again, on the executor chosen now (not the one it last used).
+    A repaired run trains again what is damaged (the round of a damaged network and every later one; all of it
+    where theta0 or the reset point is damaged), to the same results."""
     store.require_writable()
     placement = signed(run_id, dict(zip(("executor", "ray_address"),
                                         executor_choice(store, executor, ray_address))))
     store.status(run_id)
+    damaged = [] if _results_corrupt(store, run_id) else kept_networks.damaged(store, run_id)
     with store.lock(run_id):
         store.config_and_record(run_id)  # a corrupt config is reported, not resumed
         store.check_appended_files(run_id)  # a log or metric file planted as a link: refused now, not later
         state = store.raw_status(run_id)["state"]
-        if not state.resumable and not (state == RunState.DONE and _results_corrupt(store, run_id)):
-            raise StoreError(f"run {run_id} is {state}; only failed or cancelled runs (or finished runs whose "
-                             f"results are corrupt) resume")
+        if not state.resumable and not (state == RunState.DONE and (damaged or _results_corrupt(store, run_id))):
+            raise StoreError(f"run {run_id} is {state}" + (" and every file it keeps is the one its results record: "
+                                                           "nothing to repair" if state == RunState.DONE else "")
+                             + "; only failed or cancelled runs (or finished runs whose results are corrupt or "
+                               "whose kept files are damaged) resume")
+        if paths.in_checkpoint(paths.WEIGHTS) in damaged:  # its record goes too: every round is trained again
+            (store.checkpoint_dir(run_id, create=False) / paths.WEIGHTS_SHA256).unlink(missing_ok=True)
         _requeue(store, run_id, **placement)
     schedule(store)
     return Submission(run_id, Outcome.RESUMED)

@@ -76,19 +76,24 @@ def results(value, run_id: str | None = None, config=None) -> dict:
     need(_is_int(summary["config"].get("seed")), f"{paths.RESULTS}: config.seed is missing")
     need(isinstance(summary.get("device"), dict) and isinstance(summary["device"].get("name"), str),
          f"{paths.RESULTS}: device is not an object with a name")
-    need(_is_number(summary.get("seconds")), f"{paths.RESULTS}: seconds is not a number")
+    need(_is_number(summary.get("seconds")) and summary["seconds"] >= 0,
+         f"{paths.RESULTS}: seconds is {summary.get('seconds')!r}, not a time")
+    optional(summary, "iterations", lambda v: _is_int(v) and v > 0, paths.RESULTS)
+    optional(summary, "weights_sha256", lambda v: isinstance(v, str) and len(v) == 64
+             and all(c in "0123456789abcdef" for c in v), paths.RESULTS)
     need(isinstance(summary.get("results"), list) and summary["results"], f"{paths.RESULTS}: results is not a list")
     result_records(summary["results"], paths.RESULTS)
     if config is not None:
-        records_of(config, summary["results"])
         if config.iterations is not None and summary.get("iterations") is not None:
             need(summary["iterations"] == config.iterations, f"{paths.RESULTS}: iterations is not the run's budget")
+        records_of(config, summary["results"], summary.get("iterations") or config.iterations)
     return summary
 
 
-def records_of(config, records: list) -> None:
-    """Corrupt unless `records` are exactly what a finished run of `config` writes: each planned (arm, round)
-    once, early stop no later than the end, the end within the budget, no pruned weight left non-zero."""
+def records_of(config, records: list, total: int | None = None) -> None:
+    """Corrupt unless `records` are exactly what a finished run of `config` (of `total` iterations, where
+    known) writes: each planned (arm, round) once, early stop no later than the end, both evaluation points of
+    its settings, the end the budget unless patience stopped it, no pruned weight left non-zero."""
     plan = config.plan
     planned = plan.records()
     found = sorted((r["arm"], r["round"]) for r in records)
@@ -119,6 +124,19 @@ def records_of(config, records: list) -> None:
             need(record["final_iteration"] <= config.iterations,
                  f"{paths.RESULTS}: results[{i}] trained past the run's {config.iterations} iterations")
         need(not record.get("pruned_nonzero"), f"{paths.RESULTS}: results[{i}] has pruned weights that are not zero")
+        if total is not None:
+            for key in ("early_stop_iteration", "final_iteration"):  # evaluated every eval_every and at the end
+                it = record[key]
+                need(0 < it <= total and (it % config.eval_every == 0 or it == total),
+                     f"{paths.RESULTS}: results[{i}]: {key} {it} is not an evaluation of its settings (every "
+                     f"{config.eval_every} of {total} iterations)")
+            stopped = record.get("stopped_early")
+            need(record["final_iteration"] == total or (config.patience is not None and stopped is not False),
+                 f"{paths.RESULTS}: results[{i}] ends at iteration {record['final_iteration']} of {total} without "
+                 f"patience stopping it")
+            need(stopped is None or stopped == (record["final_iteration"] < total),
+                 f"{paths.RESULTS}: results[{i}]: stopped_early is {stopped} at iteration {record['final_iteration']} "
+                 f"of {total}")
 
 
 METRIC_NUMBERS = ("density", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "elapsed")

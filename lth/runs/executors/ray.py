@@ -98,8 +98,9 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
                 sink.put(("file", {"name": name, "data": (self.folder / name).read_bytes()}))
 
         def save_weights(self, theta0, reset_point):
-            super().save_weights(theta0, reset_point)
-            self._forward(paths.WEIGHTS)
+            sha256 = super().save_weights(theta0, reset_point)
+            self._forward(paths.WEIGHTS, paths.WEIGHTS_SHA256)  # the record after the file it names
+            return sha256
 
         def save_round(self, round_, records, masks=None, next_masks=None):
             super().save_round(round_, records, masks, next_masks)
