@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lth import paths
+from lth.walk import remove_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,7 +156,10 @@ def main(argv=None) -> int:
                            capture_output=True)
             browser.close()
     finally:
-        shutil.rmtree(store, ignore_errors=True)
+        try:
+            remove_tree(store)  # iterative, links unlinked and never followed (lth.walk)
+        except OSError:
+            pass
     watched = [r for r in rows if r["watched"]]
     unwatched = [r for r in rows if not r["watched"]]
     per_pair = [next(r for r in watched if r["pair"] == i)["iterations_per_s"]

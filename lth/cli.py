@@ -90,14 +90,12 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                        help=(meta["help"] + shown).replace("%", "%%"))  # argparse formats help with %
     p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
                                       "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)")
-    add_store_argument(p, creates=True)
+    add_store_argument(p)
     add_executor_arguments(p)
 
 
-def add_store_argument(p: argparse.ArgumentParser, creates: bool = False) -> None:
-    """--cache-dir; `creates`: the command makes the store where there is none (the others only read)."""
+def add_store_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
-    p.set_defaults(creates_store=creates)
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
@@ -139,11 +137,12 @@ def _input_errors():
 
 
 def _store(args):
-    """The run store; a command that only reads (or finds nothing to change) creates no folder (each command
-    declares which it is with its --cache-dir option)."""
+    """The run store. No command creates its folder here: one that only reads (or finds nothing to change)
+    creates none, and a submission (run, submit, sweep, preset) makes it only once every check has passed
+    (lth.runs.queue.submit_all), so a refused command leaves nothing behind."""
     from lth.runs import RunStore
 
-    return RunStore(args.cache_dir, create=args.creates_store)
+    return RunStore(args.cache_dir, create=False)
 
 
 def _round_of(args, store) -> int | None:
@@ -186,13 +185,22 @@ def cmd_run(args) -> int:
     store, submission = submitted
     print(submission.message, file=sys.stderr, flush=True)
     if submission.outcome != Outcome.CACHED:
-        if claim_foreground(submission.run_id, store):
-            print(f"run {submission.run_id}: training in this process", file=sys.stderr, flush=True)
-            name = store.raw_status(submission.run_id).get("executor") or "local"
-            status = executors.execute(name, submission.run_id, store, on_eval=_print_progress)
-            schedule(store)
-        else:  # another process (a worker, another terminal) trains it: follow it
-            status = wait(submission.run_id, store, on_eval=_print_progress)
+        from lth.runs.supervise import storage_problem
+
+        try:
+            if claim_foreground(submission.run_id, store):
+                print(f"run {submission.run_id}: training in this process", file=sys.stderr, flush=True)
+                name = store.raw_status(submission.run_id).get("executor") or "local"
+                status = executors.execute(name, submission.run_id, store, on_eval=_print_progress)
+                schedule(store)
+            else:  # another process (a worker, another terminal) trains it: follow it
+                status = wait(submission.run_id, store, on_eval=_print_progress)
+        except OSError as e:  # a full disk even for the final status: the run is failed on the next read
+            problem = storage_problem(e, submission.run_id, store.path(submission.run_id))
+            if problem is None:
+                raise
+            print(f"lth run: run {submission.run_id} failed: {problem}", file=sys.stderr)
+            return 1
         if status["state"] != RunState.DONE:
             print(f"lth run: run {submission.run_id} {status['state']}: {status.get('error')}", file=sys.stderr)
             return 1
@@ -312,13 +320,17 @@ def cmd_compression(args) -> int:
     from lth.networks import compression_table
 
     def action(store):
+        plan = store.config(args.run_id).plan  # a corrupt config is refused here, in one line
+        if not plan.keeps_networks:  # no run of it ever has a report: running it again cannot help
+            return _fail(args.command, f"run {args.run_id}: the {plan.name} experiment ({plan.title}) keeps no "
+                                       f"networks, so its runs have no compression report")
         summary = store.finished_results(args.run_id)
         if summary is None:
             return _fail(args.command, f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})")
         table = compression_table(summary["results"])
         if table.empty:
-            return _fail(args.command, f"run {args.run_id} was made before the compression report existed; "
-                                       f"run it again to get one")
+            return _fail(args.command, f"run {args.run_id} was made before the compression report existed; delete "
+                                       f"it (`lth delete {args.run_id}`) and run it again to get one")
         print(table.to_json(orient="records") if args.json else table.to_string(index=False))
         return 0
     return _store_command(args, action)
@@ -634,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="full and converged budgets: fashion-mnist (default) or mnist; quick: the bundled "
                              "mnist-sample")
     preset.add_argument("--data-dir")
-    add_store_argument(preset, creates=True)
+    add_store_argument(preset)
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
     preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
     preset.add_argument("--partial", action="store_true",

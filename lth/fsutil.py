@@ -184,6 +184,10 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        e.filename = e.filename or str(path)  # a full disk names the file it could not write
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

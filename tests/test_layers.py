@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import ROOT
 
 LTH = ROOT / "lth"
-PURE = ("lth.errors", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms", "lth.records", "lth.fsutil",
+PURE = ("lth.errors", "lth.walk", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms", "lth.records", "lth.fsutil",
         "lth.networks", "lth.checkpoint", "lth.hparams",
         *(f"lth.plans.{p.stem}" for p in (LTH / "plans").glob("*.py") if p.stem != "__init__"))
 

@@ -37,9 +37,16 @@ class LotteryPlan(Plan):
                 self.last_round()
             except ValueError as e:
                 need(False, f"--target-density: {e}")
-        final = self.density_ladder()[-1]
-        need(final["density"] * c.total_prunable() >= 1,
+        ladder = self.density_ladder()
+        need(ladder[-1]["density"] * c.total_prunable() >= 1,
              f"{self.last_round()} rounds would prune every weight; use fewer rounds or a lower rate")
+        # a round that prunes no weight trains the last round's network again, and so does every round after it
+        kept = [round(step["density"] * c.total_prunable()) for step in ladder]
+        idle = next((r for r in range(1, len(kept)) if kept[r] >= kept[r - 1]), None)
+        if idle is not None:
+            need(False, f"{self.last_round()} rounds: round {idle} and every later one would prune no weight "
+                        f"(pruning at these rates stops at {kept[idle - 1]} weights, density "
+                        f"{ladder[idle - 1]['density']:.2g}); at most {idle - 1} rounds are useful")
         need("invert" not in c.controls, "--controls invert applies to --experiment oneshot only (an "
                                          "iterative run's scores change every round)")
 

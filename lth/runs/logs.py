@@ -8,6 +8,7 @@ import os
 import re
 
 from lth import paths
+from lth.errors import naming
 from lth.fsutil import write_bytes_atomic
 from lth.runs import schema
 
@@ -70,13 +71,15 @@ def log_tail(store, run_id: str, lines: int = 20, progress_only: bool = False) -
 
 def append_metric(store, run_id: str, record: dict) -> None:
     # O_NOFOLLOW: a metrics.jsonl planted as a symlink is never written through
-    fd = os.open(store.folder(run_id) / paths.METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
-                 0o644)
-    with os.fdopen(fd, "a", encoding="utf-8") as f:
+    path = store.folder(run_id) / paths.METRICS
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with naming(path), os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
 
 def keep_metrics(store, run_id: str, keep) -> None:
     """Drop metric lines of work that a resumed run redoes (`keep(record)` says which stay)."""
     kept = [r for r in metrics_records(store, run_id) if keep(r)]
-    write_bytes_atomic(store.folder(run_id) / paths.METRICS, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    path = store.folder(run_id) / paths.METRICS
+    with naming(path):
+        write_bytes_atomic(path, "".join(json.dumps(r) + "\n" for r in kept).encode())

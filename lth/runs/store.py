@@ -10,8 +10,8 @@ are lth.runs.settings, its tables lth.runs.tables, which process is a worker lth
 """
 from __future__ import annotations
 
+import errno
 import os
-import shutil
 import stat
 import time
 from contextlib import contextmanager
@@ -20,7 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from lth import paths
-from lth.errors import Explained
+from lth.errors import Explained, naming
 from lth.fsutil import guard_root, make_dirs, write_json_atomic
 from lth.hparams import RunConfig
 from lth.runs import executors, schema
@@ -28,6 +28,7 @@ from lth.runs.logs import log_tail
 from lth.runs.processes import death_reason, end_process, printable, process_alive, worker_dead
 from lth.runs.schema import Corrupt
 from lth.runs.state import RunState
+from lth.walk import remove_tree
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent.parent / "cache"
 CACHE_ENV = "LTH_CACHE_DIR"
@@ -47,21 +48,60 @@ def default_root(cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_ROOT)
 
 
+def _write_json(path: Path, value) -> None:
+    """write_json_atomic, its OSError naming the file (a full disk's names none): `lth run` says where."""
+    with naming(path):
+        write_json_atomic(path, value)
+
+
+def root_problem(root: Path) -> str | None:
+    """Why `root` cannot be a run store (it is, or lies below, something that is not a folder: a file, a
+    symlink loop, a link to nothing), or None: a folder, or a path that does not exist yet below a folder."""
+    shown = printable(str(root))
+    try:
+        info = os.stat(root)
+    except FileNotFoundError:
+        for path in (root, *root.parents):  # the nearest entry that exists must not be a link to nothing
+            if os.path.islink(path):
+                if not os.path.exists(path):
+                    return (f"the run store {shown} cannot be made: {printable(str(path))} is a symlink to "
+                            f"{printable(os.readlink(path))}, which does not exist")
+                break
+            if os.path.lexists(path):
+                break
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"the run store {shown} cannot be reached: its path runs into a symlink loop"
+        if e.errno == errno.ENOTDIR:
+            return f"the run store {shown} cannot be a folder: its path runs through a file"
+        return f"the run store {shown} cannot be reached: {e.strerror or e}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"the run store {shown} is not a folder"
+    return None
+
+
 # ---- the store -------------------------------------------------------------------------------------------
 class RunStore:
     def __init__(self, root: str | Path | None = None, create: bool = True):
-        """`create=False`: a reader that finds no store creates none (it lists nothing, writes nothing)."""
+        """`create=False`: where there is no store none is created (a reader lists nothing and writes nothing; a
+        submission `make`s it once every check has passed). A root that cannot be a folder (a file, a symlink
+        loop or a link to nothing, a path below a file) is refused with StoreError, never read as empty."""
         self.root = default_root(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"the run store {printable(str(self.root))} is not a folder")
-        self.missing = not create and not self.root.exists()
-        if self.missing:
-            self.writable = False
-            return
+        problem = root_problem(self.root)
+        if problem:
+            raise StoreError(problem)
+        self.missing, self.writable = True, False
+        if create or self.root.exists():
+            self.make()
+
+    def make(self) -> None:
+        """Create the store's folder where there is none yet (a store opened with `create=False`)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the run store {printable(str(self.root))}: {e.strerror or e}") from None
+        self.missing = False
         self.writable = os.access(self.root, os.W_OK | os.X_OK)
         guard_root(self.root)  # every write below the root refuses links at every level (lth.fsutil)
 
@@ -277,7 +317,7 @@ class RunStore:
         if folder.exists() and not folder.is_dir():
             raise StoreError(f"run {run_id}: {folder} is a file, not a run folder; remove it")
         folder.mkdir(exist_ok=True)
-        write_json_atomic(folder / paths.CONFIG, {
+        _write_json(folder / paths.CONFIG, {
             "run_id": run_id, "config": config.to_json(), "canonical": config.canonical(),
             "data_dir": data_dir, "dataset_fingerprint": fingerprint,
             "planned_evaluations": planned_evaluations,
@@ -287,8 +327,20 @@ class RunStore:
         self.write_status(run_id, {"state": RunState.QUEUED.value, "created": time.time(), **status})
 
     def write_status(self, run_id: str, status: dict) -> None:
+        """Write a status record that passes the very check its readers apply (`schema.status`). The end of a
+        run is the product's own time (now), so it is never put before the recorded start: a start from a
+        clock running ahead of this one (or a forged one) would make the run read as corrupt, not as what
+        it is. A record the check would still refuse is a defect here and is not written."""
         record = {**status, "state": RunState(status["state"]).value}
-        write_json_atomic(self.folder(run_id) / paths.STATUS, record)
+        started, ended = record.get("started"), record.get("ended")
+        if all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (started, ended)) and ended < started:
+            record["ended"] = started
+        try:
+            schema.status(record, executors.NAMES)
+        except Corrupt as e:
+            raise RuntimeError(f"run {run_id}: the store would write a status its readers refuse ({e}); "
+                               f"not written") from None
+        _write_json(self.folder(run_id) / paths.STATUS, record)
 
     def update_status(self, run_id: str, **changes) -> dict:
         status = {**self.raw_status(run_id), **changes}
@@ -296,10 +348,10 @@ class RunStore:
         return status
 
     def write_heartbeat(self, run_id: str, progress: dict) -> None:
-        write_json_atomic(self.folder(run_id) / paths.HEARTBEAT, {"time": time.time(), "pid": os.getpid(), **progress})
+        _write_json(self.folder(run_id) / paths.HEARTBEAT, {"time": time.time(), "pid": os.getpid(), **progress})
 
     def write_results(self, run_id: str, summary: dict) -> None:
-        write_json_atomic(self.folder(run_id) / paths.RESULTS, summary)
+        _write_json(self.folder(run_id) / paths.RESULTS, summary)
 
     def checkpoint_dir(self, run_id: str, create: bool = True) -> Path:
         """The run's checkpoint folder, created if needed (a reader creates nothing); a symlink is refused."""
@@ -335,9 +387,8 @@ class RunStore:
                 if status and status["state"] == RunState.RUNNING and process_alive(status.get("pid"),
                                                                                      status.get("pid_start")):
                     raise StoreError(f"run {run_id} is running; cancel it first")
-                size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-                try:
-                    shutil.rmtree(path)
+                try:  # iterative, however deep; a link inside is unlinked, its target left alone (lth.walk)
+                    size = remove_tree(path)
                 except OSError as e:
                     raise StoreError(f"run {run_id}: could not delete everything: {e.strerror or e}") from None
                 removed = f"run {run_id} deleted ({size / 1e6:.1f} MB)"

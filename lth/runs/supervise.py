@@ -3,6 +3,7 @@ restarting a stopped run's metrics, the results and the final status. Shared by 
 the Ray executor and `python -m lth run`."""
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import os
 import platform
@@ -15,7 +16,7 @@ from pathlib import Path
 from lth.hparams import RunConfig
 from lth.errors import Explained
 from lth.runs.state import RunState
-from lth.runs.processes import HEARTBEAT_SECONDS
+from lth.runs.processes import HEARTBEAT_SECONDS, printable
 from lth.runs.store import RunStore, StoreError
 from lth.runs.tensorboard import EventLog
 from lth.runs import logs as run_logs
@@ -130,9 +131,10 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
         print(f"lth: {e}; this process stops without writing", flush=True)
         final = None
     except BaseException as e:  # includes KeyboardInterrupt in the foreground
-        if not isinstance(e, Explained):  # a defect: its traceback goes to the log. An explained failure's
-            traceback.print_exc()           # message is the status's error, which the caller reports once
-        final = {"state": RunState.FAILED, "error": one_line(e)}
+        problem = storage_problem(e, run_id, store.path(run_id))
+        if not isinstance(e, Explained) and problem is None:  # a defect: its traceback goes to the log. An
+            traceback.print_exc()  # explained failure's message (a full disk's too) is the status's error, which
+        final = {"state": RunState.FAILED, "error": problem or one_line(e)}  # the caller reports once
     finally:
         signal.signal(signal.SIGTERM, previous)
         progress.events.close()
@@ -155,6 +157,22 @@ def progress_line(event: dict) -> str:
             f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"
             + (f"  test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%"
                if event.get("test_accuracy") is not None else ""))
+
+
+# The file system's refusals of a write that stop a run without any defect: what happened, and what to do
+STORAGE_ERRORS = {errno.ENOSPC: ("no space left on device", "free space"),
+                  errno.EDQUOT: ("disk quota exceeded", "free space"),
+                  errno.EROFS: ("read-only file system", "make it writable")}
+
+
+def storage_problem(error: BaseException, run_id: str, folder) -> str | None:
+    """One line for a write the file system refused (full disk, quota, read-only), naming the file (or, where
+    the error names none, the run's `folder`) and how to go on; None for any other error."""
+    if not isinstance(error, OSError) or error.errno not in STORAGE_ERRORS:
+        return None
+    what, remedy = STORAGE_ERRORS[error.errno]
+    where = f"{error.filename}" if error.filename else f"into {folder}"
+    return printable(f"{what} writing {where}; {remedy} and `lth resume {run_id}`")
 
 
 def one_line(error: BaseException) -> str:

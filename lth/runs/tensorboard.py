@@ -4,11 +4,11 @@ at each evaluated iteration. `tensorboard --logdir cache/` shows every run of th
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from lth import paths
 from lth.fsutil import make_dirs
+from lth.walk import remove_tree
 
 ROUND = re.compile(r"_round(\d+)")
 SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "test_loss": "loss/test",
@@ -38,7 +38,7 @@ class EventLog:
         for path in self.folder.iterdir():
             match = ROUND.search(path.name)
             if path.is_dir() and not path.is_symlink() and match and int(match.group(1)) >= round_:
-                shutil.rmtree(path)
+                remove_tree(path)
 
     def write(self, event: dict, layer_density: dict[str, float] | None = None) -> None:
         if self.broken:
