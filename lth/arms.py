@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lth import criteria
+from lth import controls, criteria
 
 
 @dataclass(frozen=True)
@@ -20,16 +20,10 @@ class Arm:
     dash: str = "solid"
 
 
-CONTROL_LABELS = {"reinit": "random reinit", "random_prune": "layerwise shuffle (random pruning)",
-                  "invert": "inverted scores"}
-CONTROL_DASH = {"reinit": "dash", "random_prune": "dot", "invert": "dashdot"}
-# One colour family per one-shot criterion, none of them the lottery arms' (Blues, Reds, Oranges, Greens, Greys).
-CRITERION_SCALES = {"random": "YlOrBr", "magnitude_init": "PuBu", "snip": "Purples", "grasp": "RdPu",
-                    "synflow": "BuGn", "magnitude": "Blues", "movement": "YlGn", "magnitude_increase": "OrRd",
-                    "large_init_large_final": "PuBuGn"}
-CRITERION_COLOURS = {"random": "#b8860b", "magnitude_init": "#3690c0", "snip": "#6a51a3", "grasp": "#c51b8a",
-                     "synflow": "#1b9e77", "magnitude": "#08306b", "movement": "#78c679",
-                     "magnitude_increase": "#d7301f", "large_init_large_final": "#016c59"}
+CONTROL_LABELS = controls.LABELS
+# where a registry entry lacks its colour (a test names it), its series are drawn grey rather than the
+# import of every command failing
+FALLBACK_SCALE, FALLBACK_COLOUR = "Greys", "#555555"
 
 
 def oneshot_arm(criterion: str, control: str | None = None) -> str:
@@ -43,12 +37,12 @@ def _registry() -> dict[str, Arm]:
             Arm("pruned", "tfmot pruned network", "Greens", "#2ca02c"),
             Arm("reinit", "random reinit", "Reds", "#d62728"),
             Arm("random_prune", "random pruning (layerwise shuffle)", "Oranges", "#ff7f0e")]
-    for name in criteria.NAMES:
-        arms.append(Arm(oneshot_arm(name), name, CRITERION_SCALES[name], CRITERION_COLOURS[name]))
-    for name in criteria.NAMES:
-        for control, words in CONTROL_LABELS.items():
-            arms.append(Arm(oneshot_arm(name, control), f"{name}, {words}", CRITERION_SCALES[name],
-                            CRITERION_COLOURS[name], CONTROL_DASH[control]))
+    for name, c in criteria.CRITERIA.items():
+        arms.append(Arm(oneshot_arm(name), name, c.scale or FALLBACK_SCALE, c.colour or FALLBACK_COLOUR))
+    for name, c in criteria.CRITERIA.items():
+        for control in controls.CONTROLS.values():
+            arms.append(Arm(oneshot_arm(name, control.name), f"{name}, {control.label}", c.scale or FALLBACK_SCALE,
+                            c.colour or FALLBACK_COLOUR, control.dash))
     return {a.name: a for a in arms}
 
 

@@ -9,6 +9,7 @@ when they are computed.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,31 +23,78 @@ SYNFLOW_STEPS = 100  # SynFlow prunes iteratively, density d^(k/100) after step 
 
 
 @dataclass(frozen=True)
+class ScoringInputs:
+    """What a criterion may score, the same for every criterion: the prunable kernels at theta0 (and after the
+    dense training, for those that score trained weights), a random generator (a fresh draw per density), the
+    network at theta0 and a batch of training data (both made on first use: only the gradient-based criteria
+    build a model or pick images), and the weights still alive (an iterative criterion re-scores the masked
+    network)."""
+    theta0: dict[str, np.ndarray]
+    trained: dict[str, np.ndarray] | None = None
+    rng: np.random.Generator | None = None
+    model: Callable[[], object] | None = None
+    batch: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    masks: pruning.Masks | None = None
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.theta0)
+
+
+@dataclass(frozen=True)
 class Criterion:
+    """One pruning criterion: its scores (higher: kept), its words, and its colour family in the figures."""
     name: str
     definition: str  # one line, shown in the UI and the CLI's help
-    trained: bool  # scores the dense network's trained weights (else the initial ones)
-    needs_data: bool = False
+    trained: bool  # scores the dense network's trained weights (else the initial ones): a run trains it first
+    score: Callable[[ScoringInputs], dict[str, np.ndarray]]
+    colour: str | None = None  # where one series is shown (a test checks every entry has one)
+    scale: str | None = None  # plotly sequential scale: its series are shades of it
     iterative: bool = False  # prunes in steps, re-scoring the masked network each step (SynFlow)
+    fresh_draw: bool = False  # new scores at every density (random); others are scored once per run
+
+
+def _random(inputs: ScoringInputs) -> dict[str, np.ndarray]:
+    return {n: inputs.rng.random(w.shape) for n, w in inputs.theta0.items()}
+
+
+def _large_init_large_final(inputs: ScoringInputs) -> dict[str, np.ndarray]:
+    out = {}
+    for n, w0 in inputs.theta0.items():
+        final = inputs.trained[n]
+        scale = float(np.std(final)) / max(float(np.std(w0)), 1e-12)
+        out[n] = np.minimum(scale * np.abs(w0), np.abs(final))
+    return out
 
 
 CRITERIA: dict[str, Criterion] = {c.name: c for c in (
-    Criterion("random", "random scores: a random mask (at the scope's per-layer densities)", trained=False),
-    Criterion("magnitude_init", "|theta0|: the largest initial weights", trained=False),
+    Criterion("random", "random scores: a random mask (at the scope's per-layer densities)", trained=False,
+              score=_random, colour="#b8860b", scale="YlOrBr", fresh_draw=True),
+    Criterion("magnitude_init", "|theta0|: the largest initial weights", trained=False,
+              score=lambda i: {n: np.abs(w) for n, w in i.theta0.items()}, colour="#3690c0", scale="PuBu"),
     Criterion("snip", "|g * theta0|, g the loss gradient on 10 training images per class (Lee et al., ICLR 2019)",
-              trained=False, needs_data=True),
+              trained=False, score=lambda i: snip_scores(i.model(), i.layers, *i.batch()), colour="#6a51a3",
+              scale="Purples"),
     Criterion("grasp", "theta0 * Hg, the Hessian-gradient product on 10 images per class, logits / 200; the "
-              "highest -theta0 * Hg go (Wang et al., ICLR 2020)", trained=False, needs_data=True),
+              "highest -theta0 * Hg go (Wang et al., ICLR 2020)", trained=False,
+              score=lambda i: grasp_scores(i.model(), i.layers, *i.batch()), colour="#c51b8a", scale="RdPu"),
     Criterion("synflow", "|theta * dR/dtheta|, R the summed output of the network with |weights| on an all-ones "
               "input; 100 steps to d^(k/100), re-scored each step; data-free (Tanaka et al., NeurIPS 2020)",
-              trained=False, iterative=True),
+              trained=False, score=lambda i: synflow_scores(i.model(), i.layers, i.masks), colour="#1b9e77",
+              scale="BuGn", iterative=True),
     Criterion("magnitude", "|w_final|: the largest trained weights (what iterative magnitude pruning uses)",
-              trained=True),
-    Criterion("movement", "|w_final - theta0|: the weights that moved most in training", trained=True),
+              trained=True, score=lambda i: {n: np.abs(i.trained[n]) for n in i.theta0}, colour="#08306b",
+              scale="Blues"),
+    Criterion("movement", "|w_final - theta0|: the weights that moved most in training", trained=True,
+              score=lambda i: {n: np.abs(i.trained[n] - w) for n, w in i.theta0.items()}, colour="#78c679",
+              scale="YlGn"),
     Criterion("magnitude_increase", "|w_final| - |theta0|: the weights whose magnitude grew most (Zhou et al., "
-              "NeurIPS 2019)", trained=True),
+              "NeurIPS 2019)", trained=True,
+              score=lambda i: {n: np.abs(i.trained[n]) - np.abs(w) for n, w in i.theta0.items()}, colour="#d7301f",
+              scale="OrRd"),
     Criterion("large_init_large_final", "min(a|theta0|, |w_final|), a = std(w_final) / std(theta0) per layer: "
-              "large at both ends (Zhou et al., NeurIPS 2019)", trained=True),
+              "large at both ends (Zhou et al., NeurIPS 2019)", trained=True, score=_large_init_large_final,
+              colour="#016c59", scale="PuBuGn"),
 )}
 NAMES = tuple(CRITERIA)
 AT_INIT = tuple(n for n, c in CRITERIA.items() if not c.trained)
@@ -56,25 +104,22 @@ ITERATIVE_CRITERIA = AFTER_TRAINING  # the lottery experiment re-scores its trai
 
 def weight_scores(name: str, theta0: dict[str, np.ndarray], trained: dict[str, np.ndarray] | None = None,
                   rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
-    """Scores of the criteria that need no gradient: of kernels theta0 (initial) and `trained` (final)."""
-    if name == "random":
-        return {n: rng.random(w.shape) for n, w in theta0.items()}
-    if name == "magnitude_init":
-        return {n: np.abs(w) for n, w in theta0.items()}
-    final = trained
-    if name == "magnitude":
-        return {n: np.abs(final[n]) for n in theta0}
-    if name == "movement":
-        return {n: np.abs(final[n] - theta0[n]) for n in theta0}
-    if name == "magnitude_increase":
-        return {n: np.abs(final[n]) - np.abs(theta0[n]) for n in theta0}
-    if name == "large_init_large_final":
-        out = {}
-        for n, w0 in theta0.items():
-            scale = float(np.std(final[n])) / max(float(np.std(w0)), 1e-12)
-            out[n] = np.minimum(scale * np.abs(w0), np.abs(final[n]))
-        return out
-    raise ValueError(f"{name} needs gradients: use gradient_scores")
+    """Scores of criterion `name` on kernels theta0 (initial) and `trained` (final), for the criteria that need
+    no network or data."""
+    return CRITERIA[name].score(ScoringInputs(theta0=theta0, trained=trained, rng=rng))
+
+
+def criterion_masks(criterion: Criterion, inputs: ScoringInputs, keep: Callable[[dict, pruning.Masks | None, float],
+                    pruning.Masks], density: float, steps: int = SYNFLOW_STEPS, scores=None) -> pruning.Masks:
+    """The mask `criterion` makes at `density`: `keep(scores, alive, density)` (the scope's rule) on its scores
+    (`scores` when already computed), or for an iterative criterion `steps` rounds of scoring the network masked
+    so far, density ** (k / steps) after step k."""
+    if not criterion.iterative:
+        return keep(scores if scores is not None else criterion.score(inputs), None, density)
+    masks = {n: np.ones(w.shape, np.float32) for n, w in inputs.theta0.items()}
+    for k in range(1, steps + 1):
+        masks = keep(criterion.score(dataclasses.replace(inputs, masks=masks)), masks, density ** (k / steps))
+    return masks
 
 
 # ---- gradient-based criteria (TensorFlow) --------------------------------------------------------------
@@ -82,14 +127,21 @@ def _kernels(model, layers) -> list:
     return [model.get_layer(n).kernel for n in layers]
 
 
+def _loss(model, x, y, temperature: float = 1.0):
+    """The mean cross-entropy of the model's logits / `temperature` on (x, y), inside the caller's tape: the
+    one loss every gradient-based criterion differentiates."""
+    from lth.tf_setup import keras
+
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model(x, training=False) / temperature)
+
+
 def snip_scores(model, layers, x, y) -> dict[str, np.ndarray]:
     """|g * theta| with g the mean cross-entropy's gradient on (x, y), at the model's weights."""
-    from lth.tf_setup import keras, tf
+    from lth.tf_setup import tf
 
     kernels = _kernels(model, layers)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=False))
+        loss = _loss(model, x, y)
     grads = tape.gradient(loss, kernels)
     return {n: np.abs(g.numpy() * k.numpy()) for n, g, k in zip(layers, grads, kernels)}
 
@@ -97,13 +149,12 @@ def snip_scores(model, layers, x, y) -> dict[str, np.ndarray]:
 def grasp_scores(model, layers, x, y, temperature: float = GRASP_TEMPERATURE) -> dict[str, np.ndarray]:
     """theta * Hg: g the gradient of the loss of logits / T, H its Hessian (over the scored kernels); a
     high score keeps the weight (GraSP removes the highest -theta * Hg)."""
-    from lth.tf_setup import keras, tf
+    from lth.tf_setup import tf
 
     kernels = _kernels(model, layers)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     with tf.GradientTape() as outer:
         with tf.GradientTape() as inner:
-            loss = loss_fn(y, model(x, training=False) / temperature)
+            loss = _loss(model, x, y, temperature)
         grads = inner.gradient(loss, kernels)
         # g . grad L with g held constant: its gradient is Hg
         product = tf.add_n([tf.reduce_sum(tf.stop_gradient(g) * g) for g in grads])
@@ -134,16 +185,13 @@ def synflow_scores(model, layers, masks: pruning.Masks) -> dict[str, np.ndarray]
 
 def synflow_masks(model, layers, keep: Callable[[dict, pruning.Masks, float], pruning.Masks], density: float,
                   steps: int = SYNFLOW_STEPS, invert: bool = False) -> pruning.Masks:
-    """SynFlow's iterative pruning: after step k of `steps` the mask keeps density ** (k / steps), each step
-    keeping the highest (lowest, `invert`) scores of the network masked so far. `keep(scores, alive,
-    density)` makes one step's mask (the scope's rule)."""
-    masks = {n: np.ones(model.get_layer(n).kernel.shape, np.float32) for n in layers}
-    for k in range(1, steps + 1):
-        scores = synflow_scores(model, layers, masks)
-        if invert:
-            scores = {n: -s for n, s in scores.items()}
-        masks = keep(scores, masks, density ** (k / steps))
-    return masks
+    """SynFlow's iterative pruning (`criterion_masks` of the registry's entry) on `model`'s kernels `layers`;
+    `invert` keeps the lowest scores."""
+    theta0 = {n: model.get_layer(n).kernel.numpy() for n in layers}
+    sign = -1.0 if invert else 1.0
+    return criterion_masks(CRITERIA["synflow"], ScoringInputs(theta0=theta0, model=lambda: model),
+                           lambda scores, alive, d: keep({n: sign * s for n, s in scores.items()}, alive, d),
+                           density, steps)
 
 
 def scoring_batch(x_train: np.ndarray, y_train: np.ndarray, seed: int,

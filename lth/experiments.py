@@ -8,9 +8,6 @@ arm/round alone, never from state carried between rounds, so any round can be re
 """
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 
 from lth import models, networks, paths, pruning
@@ -20,14 +17,9 @@ from lth.errors import Explained
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.fsutil import ArrayFileError, read_npz
 from lth.hparams import RunConfig
+from lth.seeds import derive_seed
 from lth.tf_setup import keras
 from lth.training import OnEval, Trainer
-
-
-def derive_seed(seed: int, *parts) -> int:
-    """A seed for one purpose (arm, round), independent of every other purpose's."""
-    digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
-    return int.from_bytes(digest[:4], "big") >> 1
 
 
 class MaskIntegrityError(Explained, ArithmeticError):
@@ -125,7 +117,8 @@ class Lottery(Experiment):
         """The next round's masks: the run's criterion scores the trained kernels (magnitude: |w|)."""
         from lth import criteria
 
-        scores = criteria.weight_scores(self.config.criterion, {n: theta0[n] for n in masks}, trained)
+        scores = criteria.CRITERIA[self.config.criterion].score(
+            criteria.ScoringInputs(theta0={n: theta0[n] for n in masks}, trained=trained))
         rates = self.config.layer_rates()
         if isinstance(rates, dict):
             return pruning.prune_layerwise(scores, masks, rates)
@@ -179,14 +172,13 @@ class Lottery(Experiment):
 
     def control(self, trainer: Trainer, name: str, round_: int, masks: pruning.Masks,
                 reset_point: list[np.ndarray]) -> dict:
-        """Random reinit: the ticket's mask, fresh initial weights. Random pruning: a random mask
-        with the ticket's per-layer densities, the ticket's reset point."""
-        if name == "reinit":
-            trainer.reset(self.initial_weights("reinit", round_), masks)
-        else:
-            rng = np.random.default_rng(derive_seed(self.config.seed, "random_prune", round_))
-            masks = pruning.random_masks_like(masks, rng)
-            trainer.reset(reset_point, masks)
+        """One control of the round's ticket (lth.controls: what it trains from)."""
+        from lth import controls
+
+        start, masks = controls.CONTROLS[name].start(controls.ControlInputs(
+            masks=masks, reset_point=reset_point, seed=self.config.seed, seed_parts=(round_,),
+            initial_weights=self.initial_weights))
+        trainer.reset(start, masks)
         record, _ = self.train(trainer, name, round_, masks)
         return record
 

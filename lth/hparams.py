@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from lth import criteria, models
+from lth import controls, criteria, models
 from lth.data.datasets import DATASETS, Dataset, load_dataset
 from lth.errors import Explained
 from lth.plans.base import Plan
@@ -32,7 +32,7 @@ SCOPES = ("layerwise", "global")
 # The sanity checks of a mask, as controls of the lottery and one-shot experiments (one name per idea):
 # random_prune is the layerwise shuffle (the mask's per-layer densities, random positions, theta0),
 # reinit the mask with fresh initial weights, invert the mask keeping the lowest scores instead.
-CONTROLS = ("reinit", "random_prune", "invert")
+CONTROLS = controls.NAMES
 DEFAULT_ITERATIONS = 50_000  # the paper's training length
 
 

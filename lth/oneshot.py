@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lth import criteria, models, networks, paths, pruning
+from lth import controls, criteria, models, networks, paths, pruning
 from lth.arms import oneshot_arm
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.experiments import Experiment, derive_seed
@@ -50,15 +50,13 @@ class OneShot(Experiment):
                 masks = self.masks(name, density, round_)
                 trainer.reset(reset_point, masks)
                 round_records.append(self.trained(trainer, name, None, round_, masks))
+                inputs = controls.ControlInputs(
+                    masks=masks, reset_point=reset_point, seed=c.seed, seed_parts=(name, round_),
+                    initial_weights=self.initial_weights,
+                    inverted_masks=lambda: self.masks(name, density, round_, invert=True))
                 for control in sorted(c.controls):
-                    control_masks = masks
-                    if control == "reinit":
-                        trainer.reset(self.initial_weights("reinit", name, round_), masks)
-                    else:
-                        control_masks = (self.masks(name, density, round_, invert=True) if control == "invert" else
-                                         pruning.random_masks_like(masks, np.random.default_rng(
-                                             derive_seed(c.seed, "random_prune", name, round_))))
-                        trainer.reset(reset_point, control_masks)
+                    start, control_masks = controls.CONTROLS[control].start(inputs)
+                    trainer.reset(start, control_masks)
                     round_records.append(self.trained(trainer, name, control, round_, control_masks))
             if checkpoint:
                 checkpoint.save_round(round_, round_records)
@@ -101,32 +99,25 @@ class OneShot(Experiment):
         return rounds, reset_point, trained
 
     def masks(self, name: str, density: float, round_: int, invert: bool = False) -> pruning.Masks:
-        """The mask criterion `name` makes at `density` (the scope's rule); `invert` keeps the lowest scores."""
+        """The mask criterion `name` makes at `density` (the scope's rule); `invert` keeps the lowest scores.
+        What the criterion scores and how (once, per density, or in steps) is its registry entry's."""
         c = self.config
+        criterion = criteria.CRITERIA[name]
         sign = -1.0 if invert else 1.0
 
         def keep(scores, alive, d):
             return pruning.keep_highest({n: sign * s for n, s in scores.items()}, c.plan.keep_counts(d), alive)
 
-        if name == "synflow":
-            model = self.scoring_model()
-            return criteria.synflow_masks(model, c.prunable_layers,
-                                          lambda s, alive, d: keep(s, alive, d), density)
-        if name == "random":  # a fresh draw per density
-            scores = criteria.weight_scores(name, self.theta0_kernels,
-                                            rng=np.random.default_rng(derive_seed(c.seed, "random", round_)))
-        else:
+        inputs = criteria.ScoringInputs(
+            theta0=self.theta0_kernels, trained=self.trained_kernels, model=self.scoring_model,
+            batch=lambda: criteria.scoring_batch(self.data.x_train, self.data.y_train, derive_seed(c.seed, "scoring")),
+            rng=np.random.default_rng(derive_seed(c.seed, name, round_)) if criterion.fresh_draw else None)
+        scores = None
+        if not criterion.iterative and not criterion.fresh_draw:  # scored once per run
             scores = self.scores.get(name)
             if scores is None:
-                scores = self.scores[name] = self.criterion_scores(name)
-        return keep(scores, None, density)
-
-    def criterion_scores(self, name: str) -> dict[str, np.ndarray]:
-        if name in ("snip", "grasp"):
-            x, y = criteria.scoring_batch(self.data.x_train, self.data.y_train, derive_seed(self.config.seed, "scoring"))
-            score = criteria.snip_scores if name == "snip" else criteria.grasp_scores
-            return score(self.scoring_model(), self.config.prunable_layers, x, y)
-        return criteria.weight_scores(name, self.theta0_kernels, self.trained_kernels)
+                scores = self.scores[name] = criterion.score(inputs)
+        return criteria.criterion_masks(criterion, inputs, keep, density, scores=scores)
 
     def scoring_model(self):
         """The network at theta0 that gradient-based criteria score (built once)."""

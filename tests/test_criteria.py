@@ -125,9 +125,41 @@ def test_weight_criteria_by_hand():
     assert r1.shape == (1, 3) and not np.array_equal(r1, s("random", theta0, rng=np.random.default_rng(1))["a"])
 
 
-def test_every_registered_criterion_has_a_definition_and_a_scorer():
-    for name, c in criteria.CRITERIA.items():
-        assert c.definition and c.name == name
+@pytest.mark.parametrize("name", criteria.NAMES)
+def test_a_registry_entry_is_complete_and_its_colours_its_own(name):
+    """Each entry carries what every reader needs; a missing or clashing one fails here, naming the entry (the
+    arms fall back to grey, so no command dies at import)."""
+    from plotly.colors import get_colorscale
+
+    from lth.arms import ARMS
+
+    c = criteria.CRITERIA[name]
+    assert c.name == name and c.definition, name
+    assert c.colour and c.colour.startswith("#") and len(c.colour) == 7, f"{name}: no colour"
+    assert c.scale and get_colorscale(c.scale), f"{name}: no colour scale"
+    others = [o for o in criteria.CRITERIA.values() if o.name != name]
+    lottery = [ARMS[a] for a in ("dense", "ticket", "pruned", "reinit", "random_prune")]
+    assert c.colour not in {o.colour for o in others} | {a.colour for a in lottery}, f"{name}: colour taken"
+    assert c.scale not in {o.scale for o in others}, f"{name}: scale taken"  # (magnitude shares IMP's blues)
+
+
+@pytest.mark.parametrize("name", criteria.NAMES)
+def test_a_registry_entry_scores_every_kernel_through_one_signature(name):
+    """The score function of every entry, called as the experiments call it, on a tiny network: one finite
+    score per weight of each scored kernel; an iterative entry re-scores through `criterion_masks`."""
+    model, (x, y) = tiny_model(), batch()
+    theta0 = kernels_of(model)
+    trained = {n: k + 0.1 for n, k in theta0.items()}
+    inputs = criteria.ScoringInputs(theta0=theta0, trained=trained, rng=np.random.default_rng(0),
+                                    model=lambda: model, batch=lambda: (x, y),
+                                    masks={n: np.ones_like(k) for n, k in theta0.items()})
+    scores = criteria.CRITERIA[name].score(inputs)
+    assert {n: s.shape for n, s in scores.items()} == {n: k.shape for n, k in theta0.items()}, name
+    assert all(np.isfinite(s).all() for s in scores.values()), name
+    counts = {n: int(k.size * 0.5) for n, k in theta0.items()}
+    masks = criteria.criterion_masks(criteria.CRITERIA[name], inputs,
+                                     lambda s, alive, d: pruning.keep_highest(s, counts, alive), 0.5, steps=3)
+    assert {n: int(m.sum()) for n, m in masks.items()} == counts, name
     assert set(criteria.AT_INIT) | set(criteria.AFTER_TRAINING) == set(criteria.NAMES)
 
 
