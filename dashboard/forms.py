@@ -13,10 +13,12 @@ import streamlit as st
 
 from lth import criteria, hparams, models
 from lth.arms import CONTROL_LABELS
+from lth.controls import CONTROLS
 from lth.data import DataError
 from lth.data.datasets import DATASETS, DIR_ENV, SIZES, dataset_source
 from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
+from lth.plans import lottery as lottery_plan
 from lth.plans import tfmot as tfmot_plan
 from lth.plans.instability import InstabilityPlan
 from lth.runs import kept as kept_networks
@@ -33,6 +35,39 @@ def label(name: str) -> str:
     return hparams.setting_facets(name)["label"]
 
 
+# how each kind of setting travels in the URL (lth.hparams.setting's kinds)
+URL_KINDS = {"int": "int", "float": "float", "str": "str", "names": "list", "floats": "floatlist", "ints": "intlist"}
+
+
+def default_of(name: str):
+    """The setting's default as RunConfig declares it (what the CLI uses when the option is not given)."""
+    f = RunConfig.__dataclass_fields__[name]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def setting_widget(widget, name: str, *, key: str, suffix: str = "", default=dataclasses.MISSING, **presentation):
+    """The widget of RunConfig setting `name`: its label, help, default, range and choices are the setting's
+    declaration (so a form cannot disagree with the CLI); `presentation` adds only how it is shown (the
+    options a slider offers, a format, a step). `default` is given only where the setting's own default is
+    None and the form needs a value to show (the form then sends that value)."""
+    facets = hparams.setting_facets(name)
+    kwargs: dict = {"help": facets["help"]}
+    if facets["choices"] is not None and "options" not in presentation:
+        presentation["options"] = list(facets["choices"])
+    if widget is st.slider:
+        step = presentation.setdefault("step", 1 if facets["kind"] == "int" else 0.05)
+        kwargs["min_value"] = facets["low"] + (step if facets["open_low"] else 0)
+        kwargs["max_value"] = facets["high"] - (step if facets["open_high"] else 0)
+        if facets["kind"] == "float":
+            kwargs["min_value"], kwargs["max_value"] = (round(float(kwargs["min_value"]), 10),
+                                                        round(float(kwargs["max_value"]), 10))
+    value = default_of(name) if default is dataclasses.MISSING else default
+    if isinstance(value, tuple):
+        value = list(value)
+    return remembered(widget, facets["label"] + suffix, key=key, default=value, kind=URL_KINDS[facets["kind"]],
+                      **{**kwargs, **presentation})
+
+
 def _next_seed(key: str) -> None:
     # a callback: it runs before the widgets of the rerun exist, so it may set their values
     seed = int(st.session_state[f"{key}-seed"]) + int(st.session_state[f"{key}-nseeds"])
@@ -45,10 +80,9 @@ def _common(experiment: str) -> dict:
     key = experiment
     c1, c2, c3 = st.columns(3)
     with c1:
-        model = remembered(st.selectbox, label("model"), key=f"{key}-model", default="lenet300_100",
-                           options=list(models.MODELS), format_func=lambda m: f"{m}: {models.MODELS[m].description}")
-        dataset = remembered(st.selectbox, label("dataset"), key=f"{key}-dataset", default="mnist-sample",
-                             options=list(DATASETS))
+        model = setting_widget(st.selectbox, "model", key=f"{key}-model",
+                               format_func=lambda m: f"{m}: {models.MODELS[m].description}")
+        dataset = setting_widget(st.selectbox, "dataset", key=f"{key}-dataset")
         data_dir = None
         if dataset in DIR_ENV:
             data_dir = remembered(st.text_input, f"Folder with the four {dataset} IDX files",
@@ -60,30 +94,25 @@ def _common(experiment: str) -> dict:
                                  options=["iterations", "epochs"], horizontal=True)
         # Number fields take any number: the run config refuses what is out of range, visibly, with the
         # reason, and Start stays disabled (a bounded field would silently keep its old value instead).
-        if length_unit == "iterations":
-            iterations = int(remembered(st.number_input, label("iterations"), key=f"{key}-iterations", default=1500,
-                                        kind="int", step=100))
+        if length_unit == "iterations":  # the setting's default: the paper's length
+            iterations = int(setting_widget(st.number_input, "iterations", key=f"{key}-iterations",
+                                            default=hparams.DEFAULT_ITERATIONS, step=100))
             epochs = None
         else:
-            epochs = float(remembered(st.number_input, label("epochs"), key=f"{key}-epochs", default=20.0, kind="float",
-                                      step=1.0))
+            epochs = float(setting_widget(st.number_input, "epochs", key=f"{key}-epochs", default=20.0, step=1.0))
             iterations = None
-        batch_size = remembered(st.select_slider, label("batch_size"), key=f"{key}-batch", default=60, kind="int",
-                                options=BATCH_SIZES)
-        eval_every = int(remembered(st.number_input, label("eval_every"), key=f"{key}-eval", default=100,
-                                    kind="int"))
+        batch_size = setting_widget(st.select_slider, "batch_size", key=f"{key}-batch", options=BATCH_SIZES)
+        eval_every = int(setting_widget(st.number_input, "eval_every", key=f"{key}-eval"))
     with c3:
-        optimizer = remembered(st.selectbox, label("optimizer"), key=f"{key}-opt", default="adam",
-                               options=list(hparams.OPTIMIZERS))
-        lr = remembered(st.select_slider, label("lr"), key=f"{key}-lr", default=1.2e-3, kind="float",
-                        options=LEARNING_RATES)
-        first_seed = int(remembered(st.number_input, label("seed"), key=f"{key}-seed", default=0, kind="int"))
+        optimizer = setting_widget(st.selectbox, "optimizer", key=f"{key}-opt")
+        lr = setting_widget(st.select_slider, "lr", key=f"{key}-lr", options=LEARNING_RATES)
+        first_seed = int(setting_widget(st.number_input, "seed", key=f"{key}-seed"))
         n_seeds = remembered(st.slider, "Seeds (one run each)", key=f"{key}-nseeds", default=1, kind="int",
                              min_value=1, max_value=10)
         st.button("Run another seed", key=f"{key}-next-seed", on_click=_next_seed, args=(key,),
                   help="Starts the same settings with the next seed(s) after the ones chosen now")
-        patience = int(remembered(st.number_input, f"{label('patience')} (evaluations; 0 = train the full length)",
-                                  key=f"{key}-patience", default=0, kind="int"))
+        patience = int(setting_widget(st.number_input, "patience", suffix=" (evaluations; 0 = train the full length)",
+                                      key=f"{key}-patience", default=0))  # 0: the setting's None
     return dict(model=model, dataset=dataset, data_dir=data_dir, iterations=iterations, epochs=epochs,
                 batch_size=batch_size, eval_every=eval_every, optimizer=optimizer, lr=lr,
                 seeds=list(range(first_seed, first_seed + n_seeds)), patience=patience or None)
@@ -91,8 +120,8 @@ def _common(experiment: str) -> dict:
 
 def _prunable(experiment: str, model: str) -> tuple[str, ...]:
     spec = models.get_spec(model)
-    chosen = remembered(st.multiselect, label("prunable"), key=f"{experiment}-{model}-prunable",
-                        default=list(spec.default_prunable), kind="list", options=list(spec.layer_names))
+    chosen = setting_widget(st.multiselect, "prunable", key=f"{experiment}-{model}-prunable",
+                            default=list(spec.default_prunable), options=list(spec.layer_names))  # None: the model's
     return tuple(chosen)
 
 
@@ -102,7 +131,8 @@ def _rewind(experiment: str, question: str) -> str | int:
                        options=["initial weights (theta0)", "weights at iteration k"])
     if reset == "initial weights (theta0)":
         return "init"
-    return int(remembered(st.number_input, label("rewind"), key=f"{experiment}-k", default=100, kind="int"))
+    return int(remembered(st.number_input, label("rewind"), key=f"{experiment}-k", default=100, kind="int",
+                          help=hparams.setting_facets("rewind")["help"]))
 
 
 def _lottery_settings(model: str) -> dict:
@@ -111,31 +141,25 @@ def _lottery_settings(model: str) -> dict:
         stop = remembered(st.radio, "Prune for", key="lottery-stop", default="a number of rounds",
                           options=["a number of rounds", "a target density"])
         if stop == "a number of rounds":
-            rounds = remembered(st.slider, label("rounds"), key="lottery-rounds", default=15, kind="int",
-                                min_value=0, max_value=30)
+            rounds = setting_widget(st.slider, "rounds", key="lottery-rounds", default=lottery_plan.DEFAULT_ROUNDS)
             target = None
         else:
             rounds = None
-            target = remembered(st.select_slider, label("target_density"), key="lottery-target", default=0.036,
-                                kind="float", options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
+            target = setting_widget(st.select_slider, "target_density", key="lottery-target", default=0.036,
+                                    options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
-        scope = remembered(st.radio, label("scope"), key="lottery-scope", default="layerwise",
-                           options=list(hparams.SCOPES), horizontal=True)
-        prune_rate = remembered(st.slider, f"{label('prune_rate')} (hidden layers, or all for global)",
-                                key="lottery-rate", default=0.2, kind="float", min_value=0.05, max_value=0.9,
-                                step=0.05)
-        output_rate = remembered(st.slider, label("output_prune_rate"), key="lottery-out-rate",
-                                 default=0.1, kind="float", min_value=0.0, max_value=0.9, step=0.05,
-                                 disabled=scope == "global")
+        scope = setting_widget(st.radio, "scope", key="lottery-scope", horizontal=True)
+        prune_rate = setting_widget(st.slider, "prune_rate", suffix=" (hidden layers, or all for global)",
+                                    key="lottery-rate")
+        output_rate = setting_widget(st.slider, "output_prune_rate", key="lottery-out-rate", disabled=scope == "global")
         prunable = _prunable("lottery", model)
     with c3:
         rewind = _rewind("lottery", "Reset surviving weights to")
-        controls = remembered(st.multiselect, label("controls"), key="lottery-controls",
-                              default=["reinit"], kind="list", options=["reinit", "random_prune"],
-                              format_func=CONTROL_LABELS.get)
-        criterion = remembered(st.selectbox, label("criterion"), key="lottery-criterion", default="magnitude",
-                               options=list(criteria.ITERATIVE_CRITERIA),
-                               format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}")
+        controls = setting_widget(st.multiselect, "controls", key="lottery-controls",
+                                  options=[n for n, c in CONTROLS.items() if not c.needs_scores],
+                                  format_func=CONTROL_LABELS.get)
+        criterion = setting_widget(st.selectbox, "criterion", key="lottery-criterion",
+                                   format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}")
     return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate,
                 output_prune_rate=output_rate, prunable=prunable, rewind=rewind, controls=tuple(controls),
                 criterion=criterion)
@@ -149,27 +173,24 @@ ONESHOT_DENSITIES = sorted({*hparams.DEFAULT_DENSITIES, 0.8, 0.64, 0.328, 0.135,
 def _oneshot_settings(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
     with c1:
-        names = remembered(st.multiselect, label("criteria"), key="oneshot-criteria",
-                           default=list(hparams.RunConfig().criteria), kind="list", options=list(criteria.NAMES))
-        densities = remembered(st.multiselect, f"{label('densities')} (each criterion prunes to each)",
-                               key="oneshot-densities",
-                               default=list(hparams.DEFAULT_DENSITIES), kind="floatlist", options=ONESHOT_DENSITIES,
-                               format_func=lambda d: f"{100 * d:g}%")
+        names = setting_widget(st.multiselect, "criteria", key="oneshot-criteria")
+        densities = setting_widget(st.multiselect, "densities", suffix=" (each criterion prunes to each)",
+                                   key="oneshot-densities", options=ONESHOT_DENSITIES,
+                                   format_func=lambda d: f"{100 * d:g}%")
     with c2:
-        scope = remembered(st.radio, label("scope"), key="oneshot-scope", default="global",
-                           options=list(hparams.SCOPES), horizontal=True,
-                           help="global: one threshold over all prunable weights (a layer can collapse); "
-                                "layerwise: each layer at the density iterative pruning at the rates below gives it")
+        scope = setting_widget(st.radio, "scope", key="oneshot-scope", horizontal=True,
+                               help="global: one threshold over all prunable weights (a layer can collapse); "
+                                    "layerwise: each layer at the density iterative pruning at the rates below "
+                                    "gives it")
         if scope == "layerwise":  # the split of each density over the layers
-            prune_rate = remembered(st.slider, "Layerwise split: rate of the hidden layers", key="oneshot-rate",
-                                    default=0.2, kind="float", min_value=0.05, max_value=0.9, step=0.05)
-            output_rate = remembered(st.slider, "Layerwise split: rate of the output layer", key="oneshot-out-rate",
-                                     default=0.1, kind="float", min_value=0.0, max_value=0.9, step=0.05)
+            prune_rate = setting_widget(st.slider, "prune_rate", suffix=" (layerwise split: hidden layers)",
+                                        key="oneshot-rate")
+            output_rate = setting_widget(st.slider, "output_prune_rate", suffix=" (layerwise split)",
+                                         key="oneshot-out-rate")
         prunable = _prunable("oneshot", model)
     with c3:
         rewind = _rewind("oneshot", "Train the masked network from")
-        controls = remembered(st.multiselect, "Sanity checks of every mask", key="oneshot-controls", default=[],
-                              kind="list", options=list(hparams.CONTROLS), format_func=CONTROL_LABELS.get)
+        controls = setting_widget(st.multiselect, "controls", key="oneshot-controls", format_func=CONTROL_LABELS.get)
     if names:
         st.markdown("\n".join(f"- **{n}**: {criteria.CRITERIA[n].definition}" for n in names))
     if not names or not densities:
@@ -185,13 +206,13 @@ def _oneshot_settings(model: str) -> dict:
 def _tfmot_settings(model: str) -> dict:
     c1, c2 = st.columns(2)
     with c1:
-        target = remembered(st.select_slider, label("target_density"), key="tfmot-target", default=0.1, kind="float",
-                            options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
+        # the setting has no default (tfmot needs one): the original study's 10% is shown first
+        target = setting_widget(st.select_slider, "target_density", key="tfmot-target", default=0.1,
+                                options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
     with c2:
         prunable = _prunable("tfmot", model)
-    schedule = int(remembered(st.number_input, f"{label('schedule_length')} (iterations; 0 = the whole budget)",
-                              key="tfmot-schedule-length", default=0, kind="int",
-                              help=hparams.setting_facets("schedule_length")["help"]))
+    schedule = int(setting_widget(st.number_input, "schedule_length", suffix=" (iterations; 0 = the whole budget)",
+                                  key="tfmot-schedule-length", default=0))  # 0: the setting's None
     return dict(target_density=target, prunable=prunable, schedule_length=schedule or None)
 
 
@@ -202,7 +223,7 @@ def _instability_settings(common: dict) -> dict | None:
     c1, c2 = st.columns(2)
     with c1:
         text = remembered(st.text_input, f"{label('rewind_points')} (comma-separated)", key="instability-points",
-                          default="0, 100, 500",
+                          default=", ".join(map(str, default_of("rewind_points") or (0,))),
                           help="Two copies train from the weights at each k to the end, with different data "
                                "orders; k = 0 is the initialisation.")
         try:

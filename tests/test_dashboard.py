@@ -78,8 +78,12 @@ def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, 
     assert [float(v) for v in ladder.loc["overall %"].tolist()][:8] == [100.0, 80.0, 64.1, 51.3, 41.1, 32.9, 26.3, 21.1]
     assert at.button(key="lottery-start").disabled is False
     at.radio(key="lottery-reset").set_value("weights at iteration k").run()
-    at.number_input(key="lottery-k").set_value(5000).run()
-    assert any("“k (late rewinding)” 5000 must be below the 1500 training iterations" in e.value for e in at.error)
+    at.number_input(key="lottery-k").set_value(60_000).run()
+    from dashboard.text import plain  # a message quoting values is shown as text
+
+    assert any(plain("“k (late rewinding)” 60000 must be below the 50000 training iterations") in e.value
+               for e in at.error), \
+        [e.value for e in at.error]
     assert at.button(key="lottery-start").disabled is True
     assert not at.exception
 
@@ -298,7 +302,7 @@ def test_full_budget_preset_names_its_dataset_and_time(monkeypatch, tmp_path):
 def test_lottery_page_plans_time_and_warns_before_start(monkeypatch, tmp_path):
     at = open_page("pages/lottery.py", monkeypatch, tmp_path)
     plan = next(c.value for c in at.caption if c.value.startswith("Plan:"))
-    assert "31 trainings of 1,500 iterations" in plan and "on a 2-core CPU" in plan
+    assert "16 trainings of 50,000 iterations" in plan and "on a 2-core CPU" in plan  # the settings' defaults
     at.slider(key="lottery-rounds").set_value(30).run()
     at.slider(key="lottery-rate").set_value(0.9).run()
     assert any("fc1, fc2 would have no weights left" in w.value for w in at.warning)
@@ -419,7 +423,10 @@ def test_typed_out_of_range_value_is_refused_visibly(monkeypatch, tmp_path):
     for value, message in ((0, "“Iterations” must be at least 1"), (-5, "“Iterations” must be at least 1"),
                            (20_000_000, "“Iterations” must be at most 10,000,000")):
         at.number_input(key="baseline-iterations").set_value(value).run()
-        assert any(message in e.value for e in at.error) and at.button(key="baseline-start").disabled
+        from dashboard.text import plain  # a message quoting values is shown as text
+
+        assert any(plain(message) in e.value for e in at.error) and at.button(key="baseline-start").disabled, \
+            (value, [e.value for e in at.error])
     assert not at.exception
 
 

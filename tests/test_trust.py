@@ -518,7 +518,7 @@ def test_runs_page_log_tensorboard_and_plan_wording(store, monkeypatch):
     assert command.startswith(str(Path(sys.executable).parent / "tensorboard"))  # runs in a plain shell
     at.switch_page("pages/baseline.py").run()
     plan = next(c.value for c in at.caption if c.value.startswith("Plan:"))
-    assert "1 training of 1,500 iterations" in plan and "1 trainings" not in plan and "about 0 min" not in plan
+    assert "1 training of 50,000 iterations" in plan and "1 trainings" not in plan and "about 0 min" not in plan
 
 
 def test_runs_page_opens_a_training_run_by_default_and_a_link_opens_its_run(store, monkeypatch):
