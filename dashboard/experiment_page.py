@@ -3,11 +3,13 @@ import streamlit as st
 
 from dashboard.common import submit_runs
 from dashboard.forms import experiment_form
+from lth.hparams import EXPERIMENTS
 
 
-def render(experiment: str, title: str, intro: str) -> None:
-    st.title(title)
-    st.caption(intro)
+def render(experiment: str) -> None:
+    plan = EXPERIMENTS[experiment]  # its page's words are its plan's (lth.plans)
+    st.title(plan.heading)
+    st.caption(plan.intro)
     form = experiment_form(experiment)
     label = "Start" if not form or len(form[0]) == 1 else f"Start {len(form[0])} runs"
     clicked = st.button(label, type="primary", disabled=form is None, key=f"{experiment}-start")

@@ -20,9 +20,11 @@ from pathlib import Path
 from lth import paths
 from lth.bench_watch import ROOT, streamlit_server
 
-PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
-         "tfmot": "tfmot gradual pruning", "methods": "Pruning methods: prune once", "instability": "Instability: linear mode connectivity",
-         "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}
+def page_headings() -> dict[str, str]:
+    """URL path -> heading of every page, in navigation order (the dashboard's own list)."""
+    from dashboard.navigation import PAGES
+
+    return {p.path: p.heading for p in PAGES}
 STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
 
@@ -66,9 +68,10 @@ def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
         page.goto(url)
-        page.get_by_role("heading", name=PAGES[""]).first.wait_for(timeout=60_000)
+        headings = page_headings()
+        page.get_by_role("heading", name=headings[""]).first.wait_for(timeout=60_000)
         settled(page)  # the server's first script run (imports) is not a page's cost
-        for path, heading in PAGES.items():
+        for path, heading in headings.items():
             def visit(path=path, heading=heading):
                 page.goto(f"{url}/{path}")
                 page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)

@@ -62,8 +62,7 @@ if chosen["experiment"].eq("oneshot").any():
     layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
     st.plotly_chart(layers, key="fig-layers")
     figure_downloads(layers, "layer_density_vs_density", "dl-layers")
-    if not methods.empty:
-        methods = methods.assign(verdict=methods.apply(statistics.difference_words, axis=1))
+    if not methods.empty:  # one question per comparison, each held, not held or undetermined
         st.dataframe(readable(methods), hide_index=True, width="stretch")
         table_downloads(methods, "method_comparisons", "dl-methods")
 
@@ -83,14 +82,36 @@ if "compression_ratio" in chosen and chosen["compression_ratio"].notna().any():
                    f"existed and are not in this figure.")
 
 st.subheader("Statistics over seeds")
-st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds; "
-           "p-values from a paired t-test (scipy.stats.ttest_rel), pairs matched by seed.")
+st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds "
+           "(unadjusted); p-values from one-sided paired t-tests (scipy.stats.ttest_rel), pairs matched by seed; "
+           "verdicts use the Holm-adjusted ones (p holm) over each table's questions. The margin: "
+           f"{100 * statistics.MARGIN:g} points of accuracy, about two standard deviations of the difference "
+           "between two seeds of the same dense network. A training whose best evaluation was its last is "
+           "budget-limited: a verdict resting on one says so.")
 st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
 st.dataframe(readable(verdicts), hide_index=True, width="stretch")
-st.markdown("**Ticket against dense and each control** (difference = ticket − other)")
+table_downloads(verdicts, "winning_tickets", "dl-verdicts")
+st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
 st.dataframe(readable(comparison), hide_index=True, width="stretch")
 table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
-st.markdown("**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds)")
+
+st.markdown("**Head to head**: any two series at each density, paired by seed (difference = A − B), with the "
+            "same rule: is A more accurate than B, is it as good as B within the margin?")
+names = statistics.series_names(chosen)
+if len(names) < 2:
+    st.caption("Head to head needs two series: these filters leave one.")
+else:
+    h1, h2 = st.columns(2)
+    first = remembered(h1.selectbox, "A", key="f-h2h-a", default=names[0], options=names)
+    second = remembered(h2.selectbox, "B", key="f-h2h-b", default=names[1], options=names)
+    duel = statistics.head_to_head(chosen, first, second, metric)
+    if duel.empty:
+        st.caption(f"{first} and {second} share no seed at any density: nothing to pair.")
+    else:
+        st.dataframe(readable(duel.drop(columns=["a", "b"])), hide_index=True, width="stretch")
+        table_downloads(duel, "head_to_head", "dl-head-to-head")
+st.markdown("**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds), and how many "
+            "trainings peaked at their last evaluation (budget limited n)")
 summary = statistics.summary(chosen, metric)
 st.dataframe(readable(summary), hide_index=True, width="stretch")
 table_downloads(summary, "summary_over_seeds", "dl-seed-summary")
@@ -102,5 +123,6 @@ st.subheader("Data")
 st.dataframe(readable(stats), hide_index=True, width="stretch")
 table_downloads(stats, "accuracy_vs_density_summary", "dl-summary")
 with st.expander("Every result"):
-    st.dataframe(readable(chosen), hide_index=True, width="stretch")
-    table_downloads(chosen, "results", "dl-results")
+    marked = chosen.assign(budget_limited=statistics.budget_limited(chosen))  # best evaluation = its last
+    st.dataframe(readable(marked), hide_index=True, width="stretch")
+    table_downloads(marked, "results", "dl-results")

@@ -3,15 +3,9 @@ import streamlit as st
 from dashboard.common import figure_downloads, store, table_downloads
 from dashboard.experiment_page import render
 from lth import figures
-from lth.instability import STABLE_BARRIER
 from lth.runs import tables as run_tables
 
-render("instability", "Instability: linear mode connectivity",
-       "Frankle, Dziugaite, Roy & Carbin (ICML 2020): two copies of a network trained from its weights at "
-       "iteration k with different data orders; the test error along the straight line between them. Stable "
-       f"when the error barrier (highest error on the line minus the mean of the ends) is under "
-       f"{100 * STABLE_BARRIER:g} percentage points. Sparse tickets come with their mask from a lottery run; "
-       "pruned weights stay zero along the whole line.")
+render("instability")
 
 st.divider()
 st.subheader("Results of finished instability runs")

@@ -1,5 +1,4 @@
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -11,7 +10,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # The dashboard's pages as app.py's navigation lists them (the page tests walk these).
-APP_PAGES = re.findall(r'st\.Page\("(pages/\w+\.py)"', (ROOT / "app.py").read_text())
+from dashboard.navigation import PAGES as _NAVIGATION  # noqa: E402
+
+APP_PAGES = [p.script for p in _NAVIGATION]
 
 
 @pytest.fixture(scope="session", autouse=True)

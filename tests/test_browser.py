@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from dashboard.navigation import PAGES as NAVIGATION
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                 reason="Debian's chromium is not installed (make test installs it)")]
-PAGES = {"": "Lottery Ticket Lab", "baseline": "Dense baseline", "lottery": "Lottery ticket: iterative",
-         "tfmot": "tfmot gradual pruning", "methods": "Pruning methods: prune once", "instability": "Instability: linear mode connectivity",
-         "runs": "Runs", "compare": "Compare runs", "analysis": "Masks and weights"}
+PAGES = {p.path: p.heading for p in NAVIGATION}  # every page of the navigation, by its heading
 
 
 @pytest.fixture

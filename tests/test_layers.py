@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import ROOT
 
 LTH = ROOT / "lth"
-PURE = ("lth.errors", "lth.walk", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms", "lth.records", "lth.fsutil",
+PURE = ("lth.errors", "lth.walk", "lth.seeds", "lth.controls", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms", "lth.records", "lth.fsutil",
         "lth.networks", "lth.checkpoint", "lth.hparams",
         *(f"lth.plans.{p.stem}" for p in (LTH / "plans").glob("*.py") if p.stem != "__init__"))
 
@@ -108,9 +108,15 @@ def test_every_experiment_is_its_plan_its_runner_its_form_and_its_page():
 
 
 def test_the_app_lists_every_page_and_the_page_walks_cover_them():
-    from conftest import APP_PAGES
-    from lth.bench_browser import PAGES  # the browser test's and benchmark's walk: each page's heading
+    from dashboard.navigation import PAGES
+    from lth.bench_browser import page_headings  # the browser test's and benchmark's walk: each page's heading
+    from lth.hparams import EXPERIMENTS
 
-    assert sorted(APP_PAGES) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
-    assert len(APP_PAGES) >= 9
-    assert set(PAGES) == {"" if p == "pages/home.py" else Path(p).stem for p in APP_PAGES}  # home is the root
+    assert sorted(p.script for p in PAGES) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    assert "PAGES" in (ROOT / "app.py").read_text()  # the navigation is built from the list
+    assert {p.experiment for p in PAGES if p.experiment} == set(EXPERIMENTS)  # one page per experiment
+    for name, plan in EXPERIMENTS.items():  # a page declared by its plan, with its words
+        assert plan.page and plan.page_title and plan.heading and plan.intro, name
+        assert (ROOT / "pages" / f"{plan.page}.py").read_text().count(f'render("{name}")') == 1, name
+    assert len({p.path for p in PAGES}) == len(PAGES) and len({p.heading for p in PAGES}) == len(PAGES)
+    assert list(page_headings()) == [p.path for p in PAGES]

@@ -15,6 +15,12 @@ Need = Callable[[bool, str], None]  # raises the settings' ConfigError with the 
 class Plan:
     name: str = ""
     title: str = ""  # the experiment in a few words (the CLI's --experiment help)
+    # its dashboard page (dashboard.navigation derives the navigation, the page and the browser walks from these)
+    page: str = ""  # the page's file in pages/ and its URL path
+    page_title: str = ""  # in the navigation
+    heading: str = ""  # the page's title
+    intro: str = ""  # one paragraph under it
+    icon: str = ":material/science:"
     # "module:Class" of the lth.experiments.Experiment that trains it (only lth.runner imports it)
     trained_by: str = ""
     resumes: bool = False  # each finished round checkpointed, so a stopped run resumes at its next round

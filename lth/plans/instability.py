@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import math
 
+from lth.instability import STABLE_BARRIER
 from lth.plans.base import Need, Plan
 
 
 class InstabilityPlan(Plan):
     name = "instability"
     title = "instability: linear mode connectivity"
+    page = "instability"
+    page_title = "Instability"
+    heading = "Instability: linear mode connectivity"
+    intro = ("Frankle, Dziugaite, Roy & Carbin (ICML 2020): two copies of a network trained from its weights at "
+             "iteration k with different data orders; the test error along the straight line between them. Stable "
+             f"when the error barrier (highest error on the line minus the mean of the ends) is under "
+             f"{100 * STABLE_BARRIER:g} percentage points. Sparse tickets come with their mask from a lottery run; "
+             "pruned weights stay zero along the whole line.")
+    icon = ":material/timeline:"
     trained_by = "lth.experiments:Instability"
     density_points = False  # its records are pairs along a line, not points of accuracy against density
     keeps_networks = False  # its copies are measured along the line, not kept

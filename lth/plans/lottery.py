@@ -12,6 +12,12 @@ MAX_ROUNDS = 100  # a hard limit (as lth.hparams' others): a longer ladder canno
 class LotteryPlan(Plan):
     name = "lottery"
     title = "iterative pruning, reset to theta0"
+    page = "lottery"
+    page_title = "Lottery ticket"
+    heading = "Lottery ticket: iterative magnitude pruning"
+    intro = ("Train, prune the smallest weights, reset the survivors to their initial values (or rewind to "
+        "iteration k), retrain; with random-reinit and random-pruning controls at every pruned round.")
+    icon = ":material/content_cut:"
     trained_by = "lth.experiments:Lottery"
     resumes = True
     dense_record = ("ticket", 0)  # round 0: the network before any pruning

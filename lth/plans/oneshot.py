@@ -15,6 +15,14 @@ DEFAULT_DENSITIES = (0.513, 0.211, 0.070, 0.036, 0.015, 0.005)
 class OneShotPlan(Plan):
     name = "oneshot"
     title = "pruning once, by a criterion"
+    page = "methods"
+    page_title = "Pruning methods"
+    heading = "Pruning methods: prune once, by any criterion"
+    intro = ("Score every weight with a criterion (at initialization: random, magnitude, SNIP, GraSP, SynFlow; after a "
+        "dense training: magnitude, movement, ...), keep the highest scores, train the masked network from its "
+        "initial weights. Sanity checks of each mask: the layerwise shuffle, a fresh initialization, the inverted "
+        "scores. Results on the same density axis as iterative pruning: the Compare page.")
+    icon = ":material/category:"
     trained_by = "lth.oneshot:OneShot"
     resumes = True
     # its arms are its criteria and its rounds its densities: runs that differ in which criteria, densities or

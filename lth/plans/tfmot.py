@@ -18,6 +18,13 @@ def schedule_words(length: str) -> str:
 class TfmotPlan(Plan):
     name = "tfmot"
     title = "tfmot gradual magnitude pruning"
+    page = "tfmot"
+    page_title = "tfmot pruning"
+    heading = "tfmot gradual pruning (the original study)"
+    intro = ("tensorflow-model-optimization prunes during training to the target density (the pruned network); "
+        "its mask is then retrained from the initial weights (lottery ticket) and from a fresh "
+        "initialisation (random reinit).")
+    icon = ":material/compress:"
     trained_by = "lth.experiments:TfmotPruning"
     # one run per target density: a series spans densities, as a lottery run's rounds do
     series_varies = ("target_density",)
