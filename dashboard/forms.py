@@ -15,7 +15,7 @@ from lth import criteria, hparams, models
 from lth.arms import CONTROL_LABELS
 from lth.controls import CONTROLS
 from lth.data import DataError
-from lth.data.datasets import DATASETS, DIR_ENV, SIZES, dataset_source
+from lth.data.datasets import SPECS, dataset_source
 from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
 from lth.plans import lottery as lottery_plan
@@ -84,9 +84,9 @@ def _common(experiment: str) -> dict:
                                format_func=lambda m: f"{m}: {models.MODELS[m].description}")
         dataset = setting_widget(st.selectbox, "dataset", key=f"{key}-dataset")
         data_dir = None
-        if dataset in DIR_ENV:
+        if SPECS[dataset].dir_env:
             data_dir = remembered(st.text_input, f"Folder with the four {dataset} IDX files",
-                                  key=f"{key}-{dataset}-data-dir", default=os.environ.get(DIR_ENV[dataset], ""),
+                                  key=f"{key}-{dataset}-data-dir", default=os.environ.get(SPECS[dataset].dir_env, ""),
                                   help="Leave empty for the default source shown below.") or None
         st.caption(f"Reads from: {plain(dataset_source(dataset, data_dir))}")
     with c2:
@@ -288,9 +288,7 @@ def show_plan(configs: list[RunConfig]) -> None:
     """How many trainings the runs make and how long they take on this machine's kind of CPU; a warning for
     plans that are long."""
     from lth import presets
-    from lth.data.datasets import SIZES
-
-    train, val, test = SIZES[configs[0].dataset]
+    train, val, test = SPECS[configs[0].dataset].sizes
     trainings = sum(c.plan.trainings() for c in configs)
     minutes = presets.estimate_seconds(configs, train, val, test) / 60
     at_most = " at most" if configs[0].patience is not None else ""  # patience may end each training sooner
@@ -335,7 +333,7 @@ def show_oneshot_densities(config: RunConfig) -> None:
 
 
 def _tfmot_schedule(config: RunConfig) -> None:
-    begin, end, freq = config.plan.schedule(config.total_iterations(SIZES[config.dataset][0]))
+    begin, end, freq = config.plan.schedule(config.total_iterations(SPECS[config.dataset].sizes[0]))
     st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
                f"the pruned network is evaluated for early stopping only from iteration {end} on.")
 

@@ -15,20 +15,20 @@ from lth.networks import Network
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 
-IMAGE_SIDE = 28
-
-
-def input_map(mask: np.ndarray) -> np.ndarray:
-    """Surviving outgoing connections of each input pixel of a Dense layer on 28x28 images, as an image."""
-    if mask.ndim != 2 or mask.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
-        raise ValueError(f"a mask of shape {mask.shape} is not a first layer on {IMAGE_SIDE}x{IMAGE_SIDE} pixels")
-    return mask.sum(axis=1).reshape(IMAGE_SIDE, IMAGE_SIDE)
+def input_map(mask: np.ndarray, input_shape: tuple[int, ...] = (28, 28, 1)) -> np.ndarray:
+    """Surviving outgoing connections of each input pixel of a Dense layer reading the flattened images of
+    `input_shape` (HxWxC; channels summed), as an HxW image."""
+    height, width = input_shape[0], input_shape[1] if len(input_shape) > 1 else 1
+    if mask.ndim != 2 or mask.shape[0] != math.prod(input_shape):
+        raise ValueError(f"a mask of shape {mask.shape} is not a first layer on {'x'.join(map(str, input_shape))} "
+                         f"inputs")
+    return mask.sum(axis=1).reshape(height, width, -1).sum(axis=2)
 
 
 def first_pixel_layer(net: Network) -> str | None:
     """The pruned layer that reads the image's pixels directly, if any (lenet300_100's fc1)."""
     for name, mask in net.masks.items():
-        if mask.ndim == 2 and mask.shape[0] == IMAGE_SIDE * IMAGE_SIDE:
+        if mask.ndim == 2 and mask.shape[0] == math.prod(net.spec.input_shape):
             return name
     return None
 
@@ -37,7 +37,7 @@ def mask_heatmap(net: Network) -> go.Figure:
     layer = first_pixel_layer(net)
     if layer is None:
         raise ValueError(f"{net.model} prunes no layer that reads the pixels, so its mask has no image")
-    image = input_map(net.masks[layer])
+    image = input_map(net.masks[layer], net.spec.input_shape)
     outputs = net.masks[layer].shape[1]
     # A fixed scale, 0 to the layer's fan-out (every connection of the pixel kept): an automatic range
     # stretches a nearly uniform mask into what looks like noise, and two rounds could not be compared.

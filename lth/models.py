@@ -25,6 +25,7 @@ class ModelSpec:
     initializer: str  # Keras initializer class for kernels
     build_layers: Callable  # (keras, kernel_initializer_for(name)) -> list of layers
     cpu: CpuCost
+    input_shape: tuple[int, ...] = (28, 28, 1)  # of one example (HxWxC): what the model is built for
     # XLA compiles the training loop (about 2x faster on a CPU); TensorFlow has no deterministic XLA
     # gradient for max-pooling, so models with pooling train in plain graphs.
     xla: bool = True
@@ -94,7 +95,7 @@ MODELS: dict[str, ModelSpec] = {
         # 600, 15 us per evaluated image); the AMD EPYC machine before it took 293 and 122
         cpu=CpuCost(train_us=27.5, eval_us=15.0, eval_call_s=0.025),
         xla=False,
-        positions={"conv1": 28 * 28, "conv2": 10 * 10},
+        positions={"conv1": 28 * 28, "conv2": 10 * 10},  # 'same' on 28x28 inputs, then 'valid' on 14x14
     ),
 }
 
@@ -118,5 +119,5 @@ def build(name: str, seed: int):
         return initializer(seed=seed * 1009 + spec.layer_names.index(layer_name))
 
     model = keras.Sequential(spec.build_layers(keras, init), name=name)
-    model.build((None, 28, 28, 1))
+    model.build((None, *spec.input_shape))
     return model

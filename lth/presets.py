@@ -52,9 +52,9 @@ class Preset:
         return self.budgets[budget].get("expected_iterations")
 
     def estimate_seconds(self, budget: str, configs: list[RunConfig]) -> float:
-        from lth.data.datasets import SIZES
+        from lth.data.datasets import SPECS
 
-        return estimate_seconds(configs, *SIZES[configs[0].dataset],
+        return estimate_seconds(configs, *SPECS[configs[0].dataset].sizes,
                                 expected_iterations=self.expected_iterations(budget))
 
     def budget_summary(self, budget: str) -> str:

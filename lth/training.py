@@ -141,7 +141,8 @@ class Trainer:
             self._train_chunk_impl, jit_compile=jit, input_signature=[tf.TensorSpec([None, None], tf.int32)])
         self._eval_batch = tf.function(
             self._eval_batch_impl, jit_compile=jit,
-            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32), tf.TensorSpec([None], tf.int32)])
+            input_signature=[tf.TensorSpec([None, *self.data.x_train.shape[1:]], tf.float32),
+                             tf.TensorSpec([None], tf.int32)])
 
     def _call(self, name: str, *args):
         """Call a compiled piece; if XLA cannot compile it on this device, fall back to plain graphs."""

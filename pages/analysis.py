@@ -55,7 +55,8 @@ for name, fig in figs.items():
     st.plotly_chart(fig, key=f"analysis-{name}")
     figure_downloads(fig, f"{run_id}_{arm}_r{round_}_{name}", f"dl-analysis-{name}")
 if "mask_heatmap" not in figs:
-    st.info(f"{config.model} prunes no layer that reads the pixels, so its mask has no 28x28 image.")
+    shape = "x".join(map(str, config.spec.input_shape[:2]))
+    st.info(f"{config.model} prunes no layer that reads the pixels, so its mask has no {shape} image.")
 if "round_overlap" in tables:
     st.markdown("**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
                 "(1.0 when masks are nested, as iterative magnitude pruning makes them)")

@@ -9,8 +9,7 @@ import streamlit as st
 from dashboard.common import store, submit_runs
 from lth import presets
 from lth.runs import RunState, executors, max_concurrent, schedule, set_max_concurrent
-from lth.data.datasets import (CLASS_NAMES, DATASETS, DIR_ENV, FASHION_DEBIAN_DIR, SIZES, TITLES,
-                                availability_problem, dataset_source)
+from lth.data.datasets import SPECS, availability_problem, dataset_source
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
 from lth.runs import settings as store_settings
 from lth.runs import tables as run_tables
@@ -76,17 +75,18 @@ with left:
         store_settings.write(s, executor=executor, ray_address=address)
 with right:
     st.subheader("Data")
-    for name in DATASETS:
+    for name, data in SPECS.items():
         problem = availability_problem(name)
-        train, val, test = SIZES[name]
-        st.markdown(f"**{name}** — {TITLES[name]}  \n"
-                    f"{'⚠️ ' + problem if problem else 'Reads from ' + dataset_source(name)} · "
-                    f"{train:,} train / {val:,} validation / {test:,} test  \n"
-                    f"Classes: {', '.join(CLASS_NAMES[name])}")
-    st.caption(f"Full datasets must be the official files (checked by checksum). Fashion-MNIST comes from "
-               f"Debian's package dataset-fashion-mnist ({FASHION_DEBIAN_DIR}); either full set can be given as a "
-               f"folder with the four IDX files (${DIR_ENV['mnist']}, ${DIR_ENV['fashion-mnist']}, or the folder "
-               f"field on each experiment page); MNIST also from Keras' download where there is internet.")
+        train, val, test = data.sizes
+        st.markdown(f"**{name}** — {data.title}  \n"
+                    f"{'⚠️ ' + plain(problem) if problem else 'Reads from ' + plain(dataset_source(name))} · "
+                    f"{train:,} train / {val:,} validation / {test:,} test · "
+                    f"{'x'.join(map(str, data.input_shape))}  \nClasses: {plain(', '.join(data.class_names))}")
+    folders = [f"{name}: ${data.dir_env}" + (f" or {data.folder}" if data.folder else "")
+               for name, data in SPECS.items() if data.dir_env]
+    st.caption(plain(f"Full datasets must be the official files (checked by checksum); each can be given as a "
+                     f"folder with the four IDX files ({'; '.join(folders)}; or the folder field on each experiment "
+                     f"page); MNIST also from Keras' download where there is internet."))
 
 st.subheader("Runs")
 if runs.empty:

@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import shutil
 
@@ -38,7 +39,7 @@ def _official(monkeypatch, name, folder):
     for key, stem in datasets.FILES.items():
         path = folder / stem if (folder / stem).exists() else folder / f"{stem}.gz"
         digests[key] = datasets.idx_sha256(read_idx(path, magics[key]))
-    monkeypatch.setitem(datasets.OFFICIAL_SHA256, name, digests)
+    monkeypatch.setitem(datasets.SPECS, name, dataclasses.replace(datasets.SPECS[name], official_sha256=digests))
     load_dataset.cache_clear()
 
 
@@ -46,7 +47,7 @@ def test_official_checksums_are_of_the_uncompressed_files():
     # the bundled sample holds MNIST's official test files: their published sha256 must match
     from lth.data.idx import read_images, read_labels
 
-    official = datasets.OFFICIAL_SHA256["mnist"]
+    official = datasets.SPECS["mnist"].official_sha256
     assert datasets.idx_sha256(read_images(SAMPLE / "t10k-images-idx3-ubyte.gz")) == official["test_images"]
     assert datasets.idx_sha256(read_labels(SAMPLE / "t10k-labels-idx1-ubyte.gz")) == official["test_labels"]
 
@@ -87,7 +88,7 @@ def test_full_size_split_checksums_and_names(tmp_path, monkeypatch):
     # the validation images are training images the training set no longer holds
     val_rows = {x.tobytes() for x in data.x_val[:50]}
     assert not val_rows & {x.tobytes() for x in data.x_train}
-    assert datasets.CLASS_NAMES["fashion-mnist"][9] == "Ankle boot"
+    assert datasets.SPECS["fashion-mnist"].class_names[9] == "Ankle boot"
     # the same folder given as MNIST is named for what it is
     with pytest.raises(DataError, match="holds fashion-mnist, not mnist: choose --dataset fashion-mnist"):
         load_dataset("mnist", str(fashion))
@@ -100,7 +101,8 @@ def test_full_size_split_checksums_and_names(tmp_path, monkeypatch):
 
 
 def test_missing_fashion_mnist_is_one_clear_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "FASHION_DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setitem(datasets.SPECS, "fashion-mnist",
+                        dataclasses.replace(datasets.SPECS["fashion-mnist"], folder=tmp_path / "absent"))
     monkeypatch.delenv(datasets.FASHION_DIR_ENV, raising=False)
     load_dataset.cache_clear()
     with pytest.raises(DataError, match="dataset-fashion-mnist"):

@@ -1,4 +1,5 @@
 """Hostile input and a flaky machine: nothing breaks the store, nothing leaves it, nothing hangs on."""
+import dataclasses
 import gzip
 import json
 import os
@@ -275,7 +276,7 @@ def test_too_few_images_for_a_validation_set(tmp_path, monkeypatch):
         (folder / stem).write_bytes(magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
                                     + array.tobytes())
     official = {key: datasets.idx_sha256(a) for key, a in zip(datasets.FILES, arrays)}
-    monkeypatch.setitem(datasets.OFFICIAL_SHA256, "mnist", official)
+    monkeypatch.setitem(datasets.SPECS, "mnist", dataclasses.replace(datasets.SPECS["mnist"], official_sha256=official))
     datasets.load_dataset.cache_clear()
     with pytest.raises(DataError, match="too few training images"):
         datasets.load_dataset("mnist", str(folder))

@@ -13,38 +13,68 @@ from lth.data.idx import IdxError, read_pair
 from lth.errors import Explained
 
 SAMPLE_DIR = Path(__file__).parent / "mnist-sample"
-DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
 MNIST_DIR_ENV = "LTH_MNIST_DIR"
 FASHION_DIR_ENV = "LTH_FASHION_MNIST_DIR"
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
-DIR_ENV = {"mnist": MNIST_DIR_ENV, "fashion-mnist": FASHION_DIR_ENV}
-CLASS_NAMES = {
-    "mnist": tuple(str(d) for d in range(10)),
-    "mnist-sample": tuple(str(d) for d in range(10)),
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-}
-TITLES = {
-    "mnist-sample": "MNIST sample (bundled): 5,000 training images, the full 10,000-image test set",
-    "mnist": "MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of digits",
-    "fashion-mnist": "Fashion-MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images "
-                     "of 10 clothing classes",
-}
-# sha256 of the official files, uncompressed (gzip output differs between packagers, content does not).
-OFFICIAL_SHA256 = {
-    "mnist": {
-        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    },
-    "fashion-mnist": {
-        "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    },
-}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset, declared once: what it is, where it is found, what its files must be, its sizes and shape."""
+    name: str
+    title: str  # one line for the Home page
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, ...]  # of one example, HxWxC
+    sizes: tuple[int, int, int]  # train, validation, test after the split (estimates, known without reading)
+    official_sha256: dict[str, str] | None = None  # of the four uncompressed files; None: not checked (bundled)
+    dir_env: str | None = None  # the environment variable naming its folder (then --data-dir applies to it)
+    folder: Path | None = None  # where it is found without --data-dir or the variable
+    keras_download: bool = False  # else from Keras' cache, downloaded there once where there is internet
+    missing: str = ""  # what to do when it is not there
+
+
+DIGITS = tuple(str(d) for d in range(10))
+SPECS: dict[str, DatasetSpec] = {s.name: s for s in (
+    DatasetSpec(
+        "mnist", "MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of digits", DIGITS,
+        (28, 28, 1), (55000, 5000, 10000), dir_env=MNIST_DIR_ENV, keras_download=True,
+        # sha256 of the official files, uncompressed (gzip output differs between packagers, content does not)
+        official_sha256={
+            "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
+        missing="Full MNIST is not available: put the four original IDX files in a folder and pass --data-dir DIR "
+                f"(or set {MNIST_DIR_ENV}), or give this machine internet access so Keras can download it; the "
+                "bundled 5,000-image `mnist-sample` works offline."),
+    DatasetSpec(
+        "mnist-sample", "MNIST sample (bundled): 5,000 training images, the full 10,000-image test set", DIGITS,
+        (28, 28, 1), (4500, 500, 10000), folder=SAMPLE_DIR),
+    DatasetSpec(
+        "fashion-mnist", "Fashion-MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of 10 "
+        "clothing classes", ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                             "Bag", "Ankle boot"),
+        (28, 28, 1), (55000, 5000, 10000), dir_env=FASHION_DIR_ENV, folder=FASHION_DEBIAN_DIR,
+        official_sha256={
+            "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"},
+        missing=f"Fashion-MNIST is not available: install Debian's package dataset-fashion-mnist (sudo apt-get "
+                f"install dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), or put the four IDX files in a "
+                f"folder and pass --data-dir DIR (or set {FASHION_DIR_ENV})."),
+)}
+DATASETS = tuple(SPECS)
+WITH_FOLDER = tuple(name for name, spec in SPECS.items() if spec.dir_env)  # where --data-dir applies
+
+
+def spec(name: str) -> DatasetSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+
+
 KERAS_MNIST_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
 SPLIT_SEED = 20180309  # fixed: the validation split never changes with the run's seed
 FILES = {
@@ -53,18 +83,6 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-NO_FASHION_MNIST = (
-    f"Fashion-MNIST is not available: install Debian's package dataset-fashion-mnist (sudo apt-get install "
-    f"dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), or put the four IDX files in a folder and pass "
-    f"--data-dir DIR (or set {FASHION_DIR_ENV})."
-)
-NO_FULL_MNIST = (
-    "Full MNIST is not available: put the four original IDX files in a folder and pass "
-    f"--data-dir DIR (or set {MNIST_DIR_ENV}), or give this machine internet access so Keras can "
-    "download it; the bundled 5,000-image `mnist-sample` works offline."
-)
-
-
 class DataError(Explained, ValueError):
     """Data that cannot be loaded; the message says which file or source and why."""
 
@@ -102,10 +120,7 @@ def idx_sha256(array: np.ndarray) -> str:
 def identify(arrays: tuple[np.ndarray, ...]) -> str | None:
     """Which official dataset the four arrays (train x, y, test x, y) are, by checksum; None if neither."""
     digests = dict(zip(FILES, (idx_sha256(a) for a in arrays)))
-    for name, official in OFFICIAL_SHA256.items():
-        if digests == official:
-            return name
-    return None
+    return next((name for name, s in SPECS.items() if s.official_sha256 and digests == s.official_sha256), None)
 
 
 def _check_identity(name: str, arrays: tuple[np.ndarray, ...], source: str) -> None:
@@ -118,13 +133,13 @@ def _check_identity(name: str, arrays: tuple[np.ndarray, ...], source: str) -> N
                     f"published ones); give a folder with the original files")
 
 
-def _read_idx_folder(folder: Path) -> tuple[np.ndarray, ...]:
+def _read_idx_folder(folder: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder (expected the four IDX files in it)")
     paths = {key: _find(folder, stem) for key, stem in FILES.items()}
     try:
-        x_train, y_train = read_pair(paths["train_images"], paths["train_labels"])
-        x_test, y_test = read_pair(paths["test_images"], paths["test_labels"])
+        x_train, y_train = read_pair(paths["train_images"], paths["train_labels"], image_shape)
+        x_test, y_test = read_pair(paths["test_images"], paths["test_labels"], image_shape)
     except IdxError as e:
         raise DataError(str(e)) from e
     return x_train, y_train, x_test, y_test
@@ -133,14 +148,14 @@ def _read_idx_folder(folder: Path) -> tuple[np.ndarray, ...]:
 def _read_keras_mnist(download: bool) -> tuple[tuple[np.ndarray, ...], str]:
     if not KERAS_MNIST_CACHE.is_file():
         if not download:  # the dashboard's process: no TensorFlow, no network
-            raise DataError(NO_FULL_MNIST + " The dashboard never downloads it: `python -m lth submit --dataset "
+            raise DataError(SPECS["mnist"].missing + " The dashboard never downloads it: `python -m lth submit --dataset "
                                             "mnist ...` on this machine does, once.")
         try:  # Keras downloads into KERAS_MNIST_CACHE; the only place this module needs TensorFlow
             from lth.tf_setup import keras
 
             keras.datasets.mnist.load_data()
         except Exception as e:  # no network, blocked host, partial download
-            raise DataError(NO_FULL_MNIST) from e
+            raise DataError(SPECS["mnist"].missing) from e
     try:
         with np.load(KERAS_MNIST_CACHE, allow_pickle=False) as f:
             arrays = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
@@ -150,16 +165,17 @@ def _read_keras_mnist(download: bool) -> tuple[tuple[np.ndarray, ...], str]:
 
 
 def _folder(name: str, data_dir: str | None) -> str | None:
-    folder = data_dir or os.environ.get(DIR_ENV[name])
-    if not folder and name == "fashion-mnist":
-        return str(FASHION_DEBIAN_DIR)
-    return folder or None
+    """The folder `name` is read from: --data-dir, its variable, else where it is found by default (None: from
+    Keras' cache)."""
+    s = spec(name)
+    folder = (data_dir or os.environ.get(s.dir_env)) if s.dir_env else None
+    return folder or (str(s.folder) if s.folder else None)
 
 
 def dataset_source(name: str, data_dir: str | None = None) -> str:
     """Where `load_dataset` would read `name` from, without reading it (for the dashboard)."""
-    if name == "mnist-sample":
-        return f"bundled sample ({SAMPLE_DIR})"
+    if not spec(name).dir_env:
+        return f"bundled sample ({spec(name).folder})"
     folder = _folder(name, data_dir)
     if folder:
         return f"IDX folder {folder}"
@@ -168,19 +184,16 @@ def dataset_source(name: str, data_dir: str | None = None) -> str:
     return "Keras download (needs internet)"
 
 
-# Sizes (train, validation, test) after the split, known without reading anything (for estimates).
-SIZES = {"mnist-sample": (4500, 500, 10000), "mnist": (55000, 5000, 10000), "fashion-mnist": (55000, 5000, 10000)}
-
-
 def availability_problem(name: str, data_dir: str | None = None) -> str | None:
     """Why `name` cannot be loaded, from the files' presence only (cheap; for pages), or None."""
-    if name == "mnist-sample":
+    s = spec(name)
+    if not s.dir_env:
         return None
     folder = _folder(name, data_dir)
     if folder is None:
-        return None if KERAS_MNIST_CACHE.is_file() else NO_FULL_MNIST
+        return None if KERAS_MNIST_CACHE.is_file() else s.missing
     if not Path(folder).is_dir():
-        return NO_FASHION_MNIST if name == "fashion-mnist" and not data_dir else f"{folder}: not a folder"
+        return s.missing if folder == str(s.folder) and not data_dir else f"{folder}: not a folder"
     try:
         for stem in FILES.values():
             _find(Path(folder), stem)
@@ -206,22 +219,23 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     The full sets hold out 5,000 of 60,000 images for validation as the paper does; the sample 10%.
     A full set must be the official files (by checksum), so a run is never labelled with the wrong data.
     """
-    if name == "mnist-sample":
-        x_train, y_train, x_test, y_test = _read_idx_folder(SAMPLE_DIR)
+    s = spec(name)
+    if not s.dir_env:  # bundled: read as it is
+        x_train, y_train, x_test, y_test = _read_idx_folder(s.folder, s.input_shape[:2])
         source = dataset_source(name)
-    elif name in ("mnist", "fashion-mnist"):
+    else:
         folder = _folder(name, data_dir)
         if folder:
             source = f"IDX folder {folder}"
-            if name == "fashion-mnist" and not data_dir and not Path(folder).is_dir():
-                raise DataError(NO_FASHION_MNIST)
-            arrays = _read_idx_folder(Path(folder))
-        else:
+            if folder == str(s.folder) and not data_dir and not Path(folder).is_dir():
+                raise DataError(s.missing)
+            arrays = _read_idx_folder(Path(folder), s.input_shape[:2])
+        elif s.keras_download:
             arrays, source = _read_keras_mnist(download)
+        else:
+            raise DataError(s.missing)
         _check_identity(name, arrays, source)
         x_train, y_train, x_test, y_test = arrays
-    else:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     n_val = 5000 if len(y_train) > 10000 else len(y_train) // 10
     if n_val < 1 or len(y_test) < 1:
         raise DataError(f"{source}: too few training images ({len(y_train)}) to hold out a validation set "

@@ -84,10 +84,12 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def read_images(path: str | Path) -> np.ndarray:
+def read_images(path: str | Path, shape: tuple[int, ...] = (28, 28)) -> np.ndarray:
+    """Images of `shape` (the dataset's HxW: lth.data.datasets)."""
     images = read_idx(path, IMAGES_MAGIC)
-    if images.shape[1:] != (28, 28):
-        raise IdxError(f"{path}: images are {images.shape[1]}x{images.shape[2]}, MNIST's are 28x28")
+    if images.shape[1:] != tuple(shape):
+        raise IdxError(f"{path}: images are {'x'.join(map(str, images.shape[1:]))}, this dataset's are "
+                       f"{'x'.join(map(str, shape))}")
     return images
 
 
@@ -98,8 +100,8 @@ def read_labels(path: str | Path) -> np.ndarray:
     return labels
 
 
-def read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = read_images(images_path), read_labels(labels_path)
+def read_pair(images_path: Path, labels_path: Path, shape: tuple[int, ...] = (28, 28)) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = read_images(images_path, shape), read_labels(labels_path)
     if len(images) != len(labels):
         raise IdxError(
             f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"

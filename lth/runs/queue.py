@@ -119,8 +119,8 @@ class Checked:
 def check(config: RunConfig, data_dir: str | None = None, download: bool = False) -> Checked:
     """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError.
     `download`: let Keras fetch full MNIST if it is missing (never in the dashboard's process)."""
-    if data_dir is not None and str(data_dir).strip() and config.dataset not in datasets.DIR_ENV:  # given: used
-        raise ConfigError(f"--data-dir applies to {' and '.join(datasets.DIR_ENV)} only: {config.dataset} is "
+    if data_dir is not None and str(data_dir).strip() and config.dataset not in datasets.WITH_FOLDER:  # given: used
+        raise ConfigError(f"--data-dir applies to {' and '.join(datasets.WITH_FOLDER)} only: {config.dataset} is "
                           f"bundled with the product; leave --data-dir out")
     data = hparams.check_run(config, data_dir, download)
     return Checked(config, hparams.run_id(config, data.fingerprint), data.fingerprint, len(data.y_train))
