@@ -380,7 +380,7 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
         for config in configs:
             hparams.check_run(config, data_dir)
         form.checks(configs, data_dir)
-    except (ConfigError, DataError) as e:
+    except (ConfigError, DataError, OSError) as e:
         st.error(f"These settings cannot work: {plain(field_words(str(e)))}")
         return None
     show_plan(configs)

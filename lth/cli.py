@@ -381,14 +381,21 @@ def cmd_analyze(args) -> int:
 
 def cmd_compare(args) -> int:
     """Statistics over seeds of the finished runs (filtered): the winning-ticket verdict per density, the
-    ticket against dense and each control paired by seed; with --export the figure and tables."""
+    ticket against dense and each control paired by seed, each question held, not held or undetermined (with
+    --margin as the accuracy margin); --head-to-head A B: two series against each other at each density; with
+    --export the figure and tables."""
     from lth.runs import tables as run_tables
 
     def action(store):
         from lth import figures, statistics
         from lth.fsutil import output_folder
 
-        out = output_folder(args.export) if args.export is not None else None  # a bad folder is refused before any output
+        margin = statistics.MARGIN if args.margin is None else args.margin
+        if not 0 <= margin < 1:  # NaN fails both
+            return _fail(args.command, f"--margin {args.margin}: an accuracy difference, from 0 to below 1 "
+                                       f"(0.005 = half a point)")
+        if args.export is not None:  # a bad folder is refused before any output; made only once all is checked
+            output_folder(args.export, create=False)
         results = run_tables.results_frame(store)
         for column in ("experiment", "model", "dataset"):
             wanted = getattr(args, column)
@@ -396,15 +403,33 @@ def cmd_compare(args) -> int:
                 results = results[results[column] == wanted]
         if results.empty:
             return _fail(args.command, "no finished runs match")
-        comparison = statistics.comparisons(results, args.metric)
+        head_to_head = None
+        if args.head_to_head:
+            try:
+                head_to_head = statistics.head_to_head(results, *args.head_to_head, args.metric, margin=margin)
+            except ValueError as e:
+                return _fail(args.command, f"--head-to-head: {e}")
+        out = output_folder(args.export) if args.export is not None else None
+        comparison = statistics.comparisons(results, args.metric, margin=margin)
         verdicts = statistics.verdicts(comparison)
-        methods = statistics.method_comparisons(results, args.metric)
-        print(verdicts.to_string(index=False) if not verdicts.empty else "no lottery ticket to judge in these runs")
+        methods = statistics.method_comparisons(results, args.metric, margin=margin)
+        if verdicts.empty:
+            print("no lottery ticket to judge in these runs")
+        else:
+            print(verdicts[["label", "density_pct", "n", "winning_ticket", "star", "margin", "accuracy_diff",
+                            "seeds_needed", "verdict"]].to_string(index=False))
         print(f"({statistics.WINNING_RULE})", file=sys.stderr)
+        shown_columns = ["n", "accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "margin", "p_value", "p_holm",
+                         "verdict", "seeds_needed", "words"]
+        if not comparison.empty:  # every question asked of the ticket, against dense and each control
+            print(comparison[["label", "density_pct", "against", "question"] + shown_columns].to_string(index=False))
         if not methods.empty:  # one-shot criteria against their controls, dense and the IMP ticket
-            methods = methods.assign(verdict=methods.apply(statistics.difference_words, axis=1))
-            print(methods[["label", "method", "density_pct", "against", "n", "accuracy_diff", "accuracy_ci_low",
-                           "accuracy_ci_high", "verdict"]].to_string(index=False))
+            print(methods[["label", "method", "density_pct", "against", "question"] + shown_columns]
+                  .to_string(index=False))
+        if head_to_head is not None:
+            print(head_to_head[["a", "density_pct", "question"] + shown_columns].to_string(index=False)
+                  if not head_to_head.empty else f"{args.head_to_head[0]} and {args.head_to_head[1]} share no "
+                                                 f"seed at any density: nothing to pair")
         if out is not None:
             from lth import export
 
@@ -417,6 +442,8 @@ def cmd_compare(args) -> int:
                 shown["layer_density_vs_density"] = figures.layer_density_vs_density(
                     results[results["experiment"] == "oneshot"])
                 tables["method_comparisons"] = methods
+            if head_to_head is not None:
+                tables["head_to_head"] = head_to_head
             export.write_bundle(out, shown, tables)
             print(f"figures and tables written to {out}", file=sys.stderr)
         return 0
@@ -488,7 +515,10 @@ def cmd_preset(args) -> int:
         folder = output_folder(args.export)
     except _input_errors() as e:
         return _fail("preset", str(e))
-    table = presets.export(preset.name, results, folder)
+    try:
+        table = presets.export(preset.name, results, folder)
+    except _input_errors() as e:  # a name already taken in the folder: nothing is overwritten
+        return _fail("preset", str(e))
     print(table.to_markdown(index=False))
     print(f"figures and data written to {folder}", file=sys.stderr)
     return 0
@@ -608,6 +638,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--model")
     compare.add_argument("--dataset", choices=DATASETS)
     compare.add_argument("--metric", default=METRIC_NAMES[0], choices=METRIC_NAMES)
+    compare.add_argument("--margin", type=float, metavar="M",
+                         help="accuracy margin of \"as good as\" (a fraction: 0.005 = half a point, the default)")
+    compare.add_argument("--head-to-head", nargs=2, metavar=("A", "B"),
+                         help="two series against each other at each density, paired by seed: \"label · arm\" "
+                              "or an arm name that only one series has (synflow snip)")
     compare.add_argument("--export", metavar="DIR")
     add_store_argument(compare)
     compare.set_defaults(func=cmd_compare)

@@ -174,27 +174,29 @@ def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_ac
                         verdicts: pd.DataFrame | None = None) -> go.Figure:
     """Test accuracy against density (log axis, decreasing to the right) for every arm, mean over seeds
     with a band (±1 std or min-max); the dense baseline as a horizontal band. `verdicts` (from
-    lth.statistics) marks the densities where the ticket is a winning ticket with a star."""
+    lth.statistics.verdicts) marks the densities where the ticket is a winning ticket (verdict held) with a
+    star by its `star` column: filled, more accurate than dense; hollow, as good as dense within the margin."""
     stats = aggregate(results, metric) if stats is None else stats
     traces = [] if stats.empty else _series_traces(
         _with_band(stats, "mean", "std", "min", "max", band), "mean", "low", "high")
-    if verdicts is not None and not verdicts.empty and not stats.empty:
-        won = verdicts[verdicts["winning_ticket"].eq(True)].merge(
+    if verdicts is not None and not verdicts.empty and not stats.empty and "star" in verdicts:
+        won = verdicts[verdicts["star"].isin(["filled", "hollow"])].merge(
             stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"])
-        better = won["accuracy_ci_low"] > 0 if "accuracy_ci_low" in won else pd.Series(False, index=won.index)
-        for kind, rows, symbol in (("more accurate than dense", won[better], "star"),
-                                   ("not detectably worse than dense", won[~better], "star-open")):
+        for star, kind, symbol in (("filled", "more accurate than dense", "star"),
+                                   ("hollow", "as good as dense (within the margin)", "star-open")):
+            rows = won[won["star"] == star]
             if rows.empty:
                 continue
             traces.append({"type": "scatter", "x": rows["density_pct"].tolist(), "y": rows["mean"].tolist(),
                            "mode": "markers", "name": f"winning ticket: {kind}",
-                           "customdata": rows[["accuracy_diff", "accuracy_ci_low", "accuracy_ci_high"]]
-                           .mul(100).to_numpy().tolist() if "accuracy_ci_low" in rows else None,
+                           "customdata": rows[["accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "margin"]]
+                           .mul(100).to_numpy().tolist(),
                            "marker": {"symbol": symbol, "size": 13, "color": "#f2c500",
                                       "line": {"color": "#333", "width": 1}},
                            "hovertemplate": f"winning ticket ({kind}) at %{{x:.1f}}%: ticket − dense "
                                             "%{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
-                                            "%{customdata[2]:+.2f}]<extra></extra>"})
+                                            "%{customdata[2]:+.2f}], margin %{customdata[3]:.2f} points"
+                                            "<extra></extra>"})
     traces += _collapse_marks(results, stats)
     band_text = "±1 std" if band == "std" else "min-max"
     return _density_figure(traces, f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",

@@ -34,6 +34,9 @@ def parse_json(data: bytes, what: str):
         raise Corrupt(f"{what} is not valid JSON ({reason})") from None
 
 
+MAX_SECONDS = 10 * 365 * 86_400  # no training here lasts ten years: a larger time is no time this product measured
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -69,8 +72,13 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
     # every other number a record holds, by what it is: accuracies in [0, 1], losses and times finite and >= 0
     for key in ("early_stop_val_accuracy", "final_val_accuracy"):
         optional(record, key, lambda v: _is_number(v) and 0 <= v <= 1, what)
-    for key in ("early_stop_val_loss", "train_seconds"):
-        optional(record, key, lambda v: _is_number(v) and v >= 0, what)
+    optional(record, "early_stop_val_loss", lambda v: _is_number(v) and v >= 0, what)
+    optional(record, "train_seconds", lambda v: _is_number(v) and 0 <= v <= MAX_SECONDS, what)
+    if record.get("early_stop_iteration") == record.get("final_iteration"):  # one evaluation, one accuracy
+        for early, final in (("early_stop_test_accuracy", "final_test_accuracy"),
+                             ("early_stop_val_accuracy", "final_val_accuracy")):
+            if record.get(early) is not None and record.get(final) is not None:
+                need(record[early] == record[final], f"{what}: {early} and {final} differ at the same evaluation")
     optional(record, "stopped_early", lambda v: isinstance(v, bool), what)
     optional(record, "copy_test_accuracy", lambda v: isinstance(v, list) and len(v) == 2
              and all(_is_number(x) and 0 <= x <= 1 for x in v), what)
@@ -80,6 +88,8 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
         if record.get(part) is not None and record.get(whole) is not None:
             need(record[part] <= record[whole], f"{what}: {part} ({record[part]}) exceeds {whole} ({record[whole]})")
     optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
+    if record.get("pruned_max_abs") and not record.get("pruned_nonzero"):
+        raise Corrupt(f"{what}: pruned_max_abs is {record['pruned_max_abs']!r} with no pruned weight non-zero")
     optional(record, "network_sha256", lambda v: isinstance(v, str) and len(v) == 64
              and all(c in "0123456789abcdef" for c in v), what)
     for key in ("criterion", "control"):
@@ -105,6 +115,10 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
         ends = 1 - (record["test_errors"][0] + record["test_errors"][-1]) / 2
         need(abs(record["early_stop_test_accuracy"] - ends) <= 1e-9,
              f"{what}: its test accuracy is not the mean of the two copies' (the line's ends)")
+        if record.get("copy_test_accuracy") is not None:
+            need(all(abs(a - (1 - e)) <= 1e-9 for a, e in zip(record["copy_test_accuracy"],
+                                                              (record["test_errors"][0], record["test_errors"][-1]))),
+                 f"{what}: copy_test_accuracy is not the line's ends")
     layers = record.get("layer_density", {})
     need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) and 0 <= v <= 1
                                           for k, v in layers.items()),

@@ -1,29 +1,63 @@
-"""Statistics over seeds for the Compare page and its exports: per series, arm and density the mean, std
-and 95% confidence interval; the ticket against each control and against the dense network, paired by seed
-(mean difference, its 95% CI, a paired t-test's p-value from scipy); and the winning-ticket verdict.
+"""Statistics over seeds for the Compare page, `lth compare` and the exports: per series, arm and density the
+mean, std and 95% confidence interval; and comparisons paired by seed, each answering the question it is asked
+in three words: `held`, `not held` or `undetermined`.
 
-Winning ticket (at one density of one series): its test accuracy is not below the dense network's beyond
-the 95% interval (the upper end of the paired difference's CI is at least 0) and it stops early no later
-(the lower end of the early-stop difference's CI is at most 0). Below 3 seeds there is no verdict: with 2
-the t-interval is 12.7 standard errors wide each way and would call almost any ticket a winner.
+The questions, with d = A − B per seed (a one-sided paired t-test, scipy.stats.ttest_rel with `alternative`,
+the boundary shifted onto B):
+- "more accurate than B": held when d > 0 is shown; not held when d < 0 is shown (B is more accurate);
+- "as good as B" (non-inferiority within the margin): held when d > −margin is shown; not held when
+  d < −margin is shown (worse by more than the margin);
+- "stops no later than B" (early-stop iteration): held when d < EARLY_STOP_MARGIN × B's mean is shown; not
+  held when the opposite is shown (later by more than that).
+Shown: the p-value Holm-adjusted over every question of the table (statsmodels multipletests, method "holm";
+columns `p_value`, `p_holm`) is below ALPHA; the opposite one-sided tests form their own Holm family
+(`p_against_holm`). Otherwise undetermined, with how many seeds would decide it at the observed paired
+spread (`seeds_needed`: statsmodels TTestPower.solve_power, power 0.8, one-sided, at ALPHA divided by the
+table's number of questions, the strictest Holm step). A verdict resting on trainings whose minimum
+validation loss came at their last evaluation (budget-limited) says so in its words.
+
+Winning ticket at a density of a series: "as good as dense" and "stops no later than dense" both held (not
+held if either is not held; undetermined otherwise). Stars: filled, a winning ticket that is also held "more
+accurate than dense"; hollow, a winning ticket within the margin; none otherwise (undetermined or worse).
+
+Where every seed differs by the same amount (early stops are on the evaluation grid) a t-test is undefined:
+a sign test (scipy binomtest, 0.5^n) answers, and `seeds_needed` is the n where 0.5^n falls below the level.
+
+MARGIN, half a point of test accuracy: the seed-to-seed spread of the dense network itself. Its std over
+seeds is 0.16-0.38 points in this project's full-scale runs (README), so two seeds of the same unpruned
+network differ by 0.2-0.5 points in std: a gap below half a point is what training the dense network again
+with another seed can give, not a loss one can lay on pruning. EARLY_STOP_MARGIN, 10% of the reference's
+early-stop iteration: a quarter of the speed-up Frankle & Carbin call learning faster (early stop about 38%
+earlier).
 """
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.tools.sm_exceptions import ConvergenceWarning  # imported here: its import resets warning filters
 
 from lth.hparams import EXPERIMENTS
 
-CONFIDENCE = 0.95
-VERDICT_SEEDS = 3  # fewer seeds: no verdict (the interval is too wide to mean anything)
-WINNING_RULE = ("a winning ticket: test accuracy not below the dense network's beyond the 95% interval of the "
-                "paired difference (its upper end ≥ 0) and early stop no later (the lower end of the early-stop "
-                f"difference's interval ≤ 0); no verdict below {VERDICT_SEEDS} seeds. A filled star: its accuracy "
-                "interval lies above 0 (more accurate than dense); a hollow star: the interval includes 0 (not "
-                "detectably worse, which is not the same as as good)")
+CONFIDENCE = 0.95  # the intervals shown (two-sided, unadjusted: descriptive)
+ALPHA = 0.05  # family-wise error rate of the verdicts (Holm over a table's questions)
+POWER = 0.8  # the power `seeds_needed` asks for
+MARGIN = 0.005  # accuracy: half a point (see the module's docstring for why)
+EARLY_STOP_MARGIN = 0.10  # early stop: 10% of the reference's mean early-stop iteration
+SEEDS_CAP = 1_000_000  # `seeds_needed` beyond this (a difference next to the boundary) is stored as this
+HELD, NOT_HELD, UNDETERMINED = "held", "not held", "undetermined"
+WINNING_RULE = (f"a winning ticket: as good as the dense network within a margin of {100 * MARGIN:g} points of "
+                f"accuracy (one-sided paired t-test against −margin) and stopping no later (within "
+                f"{100 * EARLY_STOP_MARGIN:g}% of the dense network's early-stop iteration), each shown at "
+                f"Holm-adjusted p < {ALPHA:g} over the table; a filled star: also more accurate than dense "
+                f"(one-sided test against 0); a hollow star: within the margin; no star: undetermined or worse. "
+                f"Every verdict is held, not held or undetermined; an undetermined one says about how many seeds "
+                f"would decide it at the observed spread")
 
 
 def interval(values) -> tuple[float, float, float, int]:
@@ -54,10 +88,79 @@ def paired(a, b) -> dict:
     return {"diff": mean, "ci_low": low, "ci_high": high, "p_value": p, "n": n}
 
 
+def _no_spread(diff: np.ndarray) -> bool:
+    """Every pair differs by the same amount (up to floating-point noise: accuracies are on a 1e-4 grid and
+    early-stop iterations are integers), where a t-test is undefined."""
+    return float(np.ptp(diff)) <= 1e-9 * max(1.0, float(np.abs(diff).max()))
+
+
+def one_sided(a, b, boundary: float, direction: str) -> tuple[float, float]:
+    """The one-sided paired t-test (by position) of the claim a − b > boundary (`direction` "greater") or
+    a − b < boundary ("less"), and of its opposite: (p of the claim, p of the opposite). NaN below two pairs.
+    Where every pair differs by the same amount there is no spread for a t-test: a sign test (scipy binomtest:
+    every seed on the claimed side, 0.5^n) answers, and a difference exactly on the boundary decides nothing."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    n = len(a)
+    if n < 2:
+        return math.nan, math.nan
+    opposite = {"greater": "less", "less": "greater"}[direction]
+    diff = a - b
+    if _no_spread(diff):
+        shift = float(diff.mean()) - boundary
+        if abs(shift) <= 1e-9 * max(1.0, abs(boundary)):
+            return 1.0, 1.0
+        sign = float(scipy_stats.binomtest(n, n, 0.5, alternative="greater").pvalue)
+        return (sign, 1.0) if (shift > 0) == (direction == "greater") else (1.0, sign)
+    test = scipy_stats.ttest_rel(a, b + boundary, alternative=direction)
+    against = scipy_stats.t(test.df).sf if opposite == "greater" else scipy_stats.t(test.df).cdf
+    return float(test.pvalue), float(against(test.statistic))  # the opposite tail of the same statistic
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (statsmodels); NaN ones stay NaN and do not count."""
+    p = np.asarray(p_values, float)
+    adjusted = np.full(p.shape, math.nan)
+    tested = ~np.isnan(p)
+    if tested.any():
+        adjusted[tested] = multipletests(p[tested], method="holm")[1]
+    return adjusted
+
+
+def seeds_needed(effect_size: float, n: int, alpha: float = ALPHA, power: float = POWER) -> int | None:
+    """How many seeds would decide a question at this standardised paired effect ((mean difference − boundary)
+    / std of the differences): statsmodels' one-sided t-test power solved for the number of pairs, at least one
+    more than the `n` that did not decide it (and at most SEEDS_CAP); an infinite effect (every seed differs by
+    the same amount) is sized for the sign test; None where there is nothing to size (under 2 seeds, no effect)."""
+    if n < 2 or np.isnan(effect_size) or effect_size == 0:
+        return None
+    if np.isinf(effect_size):  # no spread so far: the sign test decides once 0.5^n < alpha
+        return max(math.floor(math.log2(1 / alpha)) + 1, n + 1)
+    analysis, effect = TTestPower(), abs(float(effect_size))
+    with warnings.catch_warnings():  # its root finder warns where it fails (large effects): counted below there
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        nobs = float(analysis.solve_power(effect_size=effect, alpha=alpha, power=power, alternative="larger"))
+    if not np.isfinite(nobs):
+        nobs = next((k for k in range(2, 10_000)
+                     if analysis.power(effect_size=effect, nobs=k, alpha=alpha, alternative="larger") >= power),
+                    SEEDS_CAP)
+    return max(min(math.ceil(nobs), SEEDS_CAP), n + 1)
+
+
+def budget_limited(results: pd.DataFrame) -> pd.Series:
+    """Per training: its minimum validation loss came at its last evaluation (early_stop_iteration ==
+    final_iteration) and it did not stop early, so it was still improving when the budget ended and its
+    accuracy may say more about the budget than about the network. False where the record does not tell."""
+    if results.empty or "final_iteration" not in results or "early_stop_iteration" not in results:
+        return pd.Series(False, index=results.index, dtype=bool)
+    stopped = results["stopped_early"].eq(True) if "stopped_early" in results else False
+    return (results["early_stop_iteration"] == results["final_iteration"]) & ~stopped
+
+
 def with_dense(results: pd.DataFrame) -> pd.DataFrame:
     """The results with each run's own dense training named `dense` (a lottery run's round 0 is the dense network
-    from theta0: its plan's `dense_record`)."""
+    from theta0: its plan's `dense_record`) and each training marked `budget_limited` (see `budget_limited`)."""
     frame = results.copy()
+    frame["budget_limited"] = budget_limited(frame)
     for name, plan in EXPERIMENTS.items():
         if plan.dense_record is not None and plan.dense_record[0] != "dense":
             arm, round_ = plan.dense_record
@@ -67,7 +170,8 @@ def with_dense(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary(results: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per series, arm and density: n, mean, std and 95% CI of `metric` and of the early-stop iteration."""
+    """Per series, arm and density: n, mean, std and 95% CI of `metric` and of the early-stop iteration, and
+    how many of the trainings are budget-limited (`budget_limited_n`: their best evaluation was their last)."""
     if results.empty:
         return pd.DataFrame()
     frame = with_dense(results).assign(density_pct=(100 * results["density"]).round(2))
@@ -78,7 +182,8 @@ def summary(results: pd.DataFrame, metric: str) -> pd.DataFrame:
         rows.append({"label": label, "arm": arm, "density_pct": density, "n": acc[3],
                      "mean": acc[0], "std": float(group[metric].std(ddof=1)) if acc[3] > 1 else math.nan,
                      "ci_low": acc[1], "ci_high": acc[2],
-                     "early_stop_mean": stop[0], "early_stop_ci_low": stop[1], "early_stop_ci_high": stop[2]})
+                     "early_stop_mean": stop[0], "early_stop_ci_low": stop[1], "early_stop_ci_high": stop[2],
+                     "budget_limited_n": int(group["budget_limited"].sum())})
     return pd.DataFrame(rows).sort_values(["label", "arm", "density_pct"], ascending=[True, True, False],
                                           ignore_index=True)
 
@@ -92,9 +197,100 @@ def _dense_reference(frame: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame["arm"] == "dense") & (frame["training"] == group["training"].iloc[0])]
 
 
-def comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The ticket against dense and every control at each density of each series, paired by seed,
-    for `metric` and for the early-stop iteration; with the winning-ticket verdict."""
+def _paired_questions(a: pd.DataFrame, b: pd.DataFrame, metric: str, questions, head: dict,
+                      margin: float) -> list[dict]:
+    """The questions asked of A against B at one point, paired by seed (`a` and `b` indexed by seed), one row
+    each, before the table's Holm adjustment: the paired differences of `metric` and of the early-stop
+    iteration with their 95% intervals, and per question its one-sided p-value (and its opposite's).
+    `questions`: (words, quantity "accuracy" or "early stop", boundary, direction); an early-stop boundary is a
+    fraction of B's mean early-stop iteration."""
+    seeds = sorted(set(a.index) & set(b.index))
+    if not seeds:
+        return []
+    columns = list(dict.fromkeys([metric, "early_stop_iteration", "budget_limited"]))
+    a, b = a.loc[seeds, columns], b.loc[seeds, columns]
+    acc = paired(a[metric], b[metric])
+    stop = paired(a["early_stop_iteration"], b["early_stop_iteration"])
+    limited = int(a["budget_limited"].sum() + b["budget_limited"].sum())
+    common = {**head, "n": acc["n"], "accuracy_diff": acc["diff"], "accuracy_ci_low": acc["ci_low"],
+              "accuracy_ci_high": acc["ci_high"], "early_stop_diff": stop["diff"],
+              "early_stop_ci_low": stop["ci_low"], "early_stop_ci_high": stop["ci_high"], "margin": margin}
+    rows = []
+    for words, quantity, boundary, direction in questions:
+        column = metric if quantity == "accuracy" else "early_stop_iteration"
+        if quantity == "early stop":
+            boundary = boundary * float(b[column].mean())
+        p_for, p_against = one_sided(a[column], b[column], boundary, direction)
+        diff = a[column].to_numpy(float) - b[column].to_numpy(float)
+        shift = float(diff.mean()) - boundary
+        if len(diff) < 2:
+            effect = math.nan
+        elif _no_spread(diff):
+            effect = math.nan if (p_for, p_against) == (1.0, 1.0) else math.copysign(math.inf, shift)
+        else:
+            effect = shift / float(diff.std(ddof=1))
+        rows.append({**common, "question": words,
+                     "early_stop_margin": boundary if quantity == "early stop" else math.nan,
+                     "p_value": p_for, "p_against": p_against, "budget_limited_trainings": limited,
+                     "trainings": 2 * len(seeds),
+                     "_effect": effect})
+    return rows
+
+
+QUESTION_COLUMNS = ["question", "n", "accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "early_stop_diff",
+                    "early_stop_ci_low", "early_stop_ci_high", "margin", "early_stop_margin", "p_value", "p_holm",
+                    "p_against_holm", "verdict", "seeds_needed", "budget_limited_trainings", "trainings", "words"]
+
+
+def budget_words(limited: int, trainings: int) -> str:
+    """What a verdict says when it rests on budget-limited trainings ("" when none is)."""
+    if not limited:
+        return ""
+    return (f" ({limited} of {trainings} trainings peaked at their last evaluation: the budget, not the method, "
+            f"may decide this)")
+
+
+def undetermined_words(n: int, seeds) -> str:
+    """An undetermined verdict in words: how many seeds would decide it."""
+    if n < 2:
+        return "undetermined: a paired test needs at least 2 seeds"
+    if seeds is None or pd.isna(seeds):
+        return "undetermined: the difference sits on the boundary; no number of seeds would decide it at this spread"
+    if seeds > 10_000:
+        return "undetermined: more than 10,000 seeds would be needed to decide it at this spread"
+    return f"undetermined: about {int(seeds):,} seeds would decide it"
+
+
+def decide(rows: list[dict], lead: list[str], alpha: float = ALPHA) -> pd.DataFrame:
+    """A table's questions decided together: Holm over all of them (`p_holm`; the opposite one-sided tests in
+    their own family, `p_against_holm`), the verdict in three words, `seeds_needed` for an undetermined one
+    (at alpha / the number of questions: the strictest Holm step) and the verdict in words."""
+    if not rows:
+        return pd.DataFrame(columns=lead + QUESTION_COLUMNS)
+    frame = pd.DataFrame(rows)
+    frame["p_holm"] = holm(frame["p_value"])
+    frame["p_against_holm"] = holm(frame["p_against"])
+    level = alpha / max(int(frame["p_value"].notna().sum()), 1)
+    frame["verdict"] = np.select([frame["p_holm"] < alpha, frame["p_against_holm"] < alpha], [HELD, NOT_HELD],
+                                 UNDETERMINED).astype(object)
+    frame["seeds_needed"] = pd.array([seeds_needed(effect, n, level) if verdict == UNDETERMINED else None
+                                      for effect, n, verdict in zip(frame["_effect"], frame["n"], frame["verdict"])],
+                                     dtype="Int64")
+    frame["words"] = [(undetermined_words(n, seeds) if verdict == UNDETERMINED else verdict)
+                      + budget_words(limited, trainings)
+                      for n, seeds, verdict, limited, trainings in zip(
+                          frame["n"], frame["seeds_needed"], frame["verdict"], frame["budget_limited_trainings"],
+                          frame["trainings"])]
+    return frame[lead + QUESTION_COLUMNS]
+
+
+def comparisons(results: pd.DataFrame, metric: str, margin: float = MARGIN,
+                early_stop_margin: float = EARLY_STOP_MARGIN) -> pd.DataFrame:
+    """The ticket against dense and every control at each density of each series, paired by seed, one row per
+    question: against dense "more accurate than dense", "as good as dense" (within `margin`) and "stops no
+    later than dense" (within `early_stop_margin` of dense's early-stop iteration); against each control "more
+    accurate than <control>". Decided together (Holm over the table): see the module's docstring."""
+    lead = ["label", "density_pct", "against"]
     if results.empty:
         return pd.DataFrame()
     frame = with_dense(results)
@@ -107,57 +303,94 @@ def comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
         dense = _dense_reference(frame, group).drop_duplicates("seed").set_index("seed")
         for density, at in tickets.groupby("density_pct", sort=False):
             ticket = at.drop_duplicates("seed").set_index("seed")
-            others = {"dense": dense}
+            rows += _paired_questions(ticket, dense, metric, [
+                ("more accurate than dense", "accuracy", 0.0, "greater"),
+                ("as good as dense", "accuracy", -margin, "greater"),
+                ("stops no later than dense", "early stop", early_stop_margin, "less")],
+                {"label": label, "density_pct": density, "against": "dense"}, margin)
             for arm in sorted(set(group["arm"]) - {"ticket", "dense"}):
-                others[arm] = group[(group["arm"] == arm) & (group["density_pct"] == density)] \
+                other = group[(group["arm"] == arm) & (group["density_pct"] == density)] \
                     .drop_duplicates("seed").set_index("seed")
-            for arm, other in others.items():
-                seeds = sorted(set(ticket.index) & set(other.index))
-                if not seeds:
-                    continue
-                acc = paired(ticket.loc[seeds, metric], other.loc[seeds, metric])
-                stop = paired(ticket.loc[seeds, "early_stop_iteration"], other.loc[seeds, "early_stop_iteration"])
-                row = {"label": label, "density_pct": density, "against": arm, "n": acc["n"],
-                       "accuracy_diff": acc["diff"], "accuracy_ci_low": acc["ci_low"],
-                       "accuracy_ci_high": acc["ci_high"], "accuracy_p": acc["p_value"],
-                       "early_stop_diff": stop["diff"], "early_stop_ci_low": stop["ci_low"],
-                       "early_stop_ci_high": stop["ci_high"], "early_stop_p": stop["p_value"]}
-                if arm == "dense":
-                    row["winning_ticket"] = winning(acc, stop)
-                rows.append(row)
-    return pd.DataFrame(rows)
+                rows += _paired_questions(ticket, other, metric, [(f"more accurate than {arm}", "accuracy", 0.0,
+                                                                   "greater")],
+                                          {"label": label, "density_pct": density, "against": arm}, margin)
+    return decide(rows, lead)
 
 
-def winning(accuracy: dict, early_stop: dict) -> bool | None:
-    """The verdict, or None with fewer than VERDICT_SEEDS seeds."""
-    if accuracy["n"] < VERDICT_SEEDS:
-        return None
-    return bool(accuracy["ci_high"] >= 0 and early_stop["ci_low"] <= 0)
+VERDICT_COLUMNS = ["label", "density_pct", "n", "winning_ticket", "star", "verdict", "margin", "accuracy_diff",
+                   "accuracy_ci_low", "accuracy_ci_high", "more_accurate", "more_accurate_p_holm", "as_good_as",
+                   "as_good_as_p_holm", "early_stop_diff", "early_stop_ci_low", "early_stop_ci_high",
+                   "early_stop_margin", "stops_no_later", "stops_no_later_p_holm", "seeds_needed",
+                   "budget_limited_trainings", "trainings"]
+_PARTS = {"more accurate than dense": "more_accurate", "as good as dense": "as_good_as",
+          "stops no later than dense": "stops_no_later"}
 
 
-VERDICT_COLUMNS = ["label", "density_pct", "n", "verdict", "accuracy_diff", "accuracy_ci_low", "accuracy_ci_high",
-                   "early_stop_diff", "early_stop_ci_low", "early_stop_ci_high", "winning_ticket"]
+def winning(as_good_as: str, stops_no_later: str) -> str:
+    """The winning-ticket verdict from its two parts: held when both are, not held when either is not."""
+    if NOT_HELD in (as_good_as, stops_no_later):
+        return NOT_HELD
+    return HELD if as_good_as == stops_no_later == HELD else UNDETERMINED
+
+
+def star(winning_ticket: str, more_accurate: str) -> str:
+    """The figure's mark: "filled" (a winning ticket, more accurate than dense), "hollow" (a winning ticket
+    within the margin) or "none"."""
+    if winning_ticket != HELD:
+        return "none"
+    return "filled" if more_accurate == HELD else "hollow"
 
 
 def verdict_words(row) -> str:
-    """What a verdict means: a winning ticket whose accuracy interval lies above 0 is *more accurate*; one
-    whose interval includes 0 is only *not detectably worse* (a star does not say "as good")."""
-    if row["winning_ticket"] is None or pd.isna(row["winning_ticket"]):
-        return f"no verdict (fewer than {VERDICT_SEEDS} seeds)"
-    if not row["winning_ticket"]:
-        return "not a winning ticket"
-    return "winning: more accurate than dense" if row["accuracy_ci_low"] > 0 else \
-        "winning: not detectably worse than dense"
+    """A winning-ticket verdict in words (a row of `verdicts`)."""
+    points = f"{100 * row['margin']:g} points"
+    if row["winning_ticket"] == HELD:
+        text = ("held: a winning ticket, more accurate than dense and stopping no later" if row["star"] == "filled"
+                else f"held: a winning ticket, as good as dense within {points} and stopping no later")
+    elif row["winning_ticket"] == NOT_HELD:
+        why = []
+        if row["as_good_as"] == NOT_HELD:
+            why.append(f"less accurate than dense by more than {points}")
+        if row["stops_no_later"] == NOT_HELD:
+            why.append(f"stops later than dense by more than {row['early_stop_margin']:,.0f} iterations")
+        text = "not held: " + "; ".join(why)
+    else:
+        parts = f"as good as dense: {row['as_good_as']}, stops no later: {row['stops_no_later']}"
+        text = f"{undetermined_words(row['n'], row['seeds_needed'])} ({parts})"
+    return text + budget_words(row["budget_limited_trainings"], row["trainings"])
 
 
 def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:
-    """One row per series and density: the verdict in words (see `verdict_words`), the paired differences
-    to the dense network with their 95% intervals, and whether the ticket there is a winning ticket."""
-    if comparison.empty or "winning_ticket" not in comparison:
+    """One row per series and density: the winning-ticket verdict (`winning_ticket`: held, not held or
+    undetermined; see `winning`), its star, the verdict in words, the margin, the paired differences to the
+    dense network with their 95% intervals, and each part's verdict with its Holm-adjusted p-value."""
+    if comparison is None or comparison.empty or "question" not in comparison:
         return pd.DataFrame(columns=VERDICT_COLUMNS)
-    against_dense = comparison[comparison["against"] == "dense"].reset_index(drop=True)
-    against_dense = against_dense.assign(verdict=against_dense.apply(verdict_words, axis=1))
-    return against_dense[VERDICT_COLUMNS]
+    dense = comparison[comparison["against"] == "dense"]
+    rows = []
+    for (label, density), group in dense.groupby(["label", "density_pct"], sort=False):
+        parts = {_PARTS[q]: r for q, r in zip(group["question"], group.to_dict("records")) if q in _PARTS}
+        if len(parts) < len(_PARTS):
+            continue
+        first = parts["as_good_as"]
+        row = {"label": label, "density_pct": density, "n": first["n"], "margin": first["margin"],
+               **{k: first[k] for k in ("accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "early_stop_diff",
+                                        "early_stop_ci_low", "early_stop_ci_high", "budget_limited_trainings",
+                                        "trainings")},
+               "early_stop_margin": parts["stops_no_later"]["early_stop_margin"]}
+        for name, part in parts.items():
+            row[name], row[f"{name}_p_holm"] = part["verdict"], part["p_holm"]
+        row["winning_ticket"] = winning(row["as_good_as"], row["stops_no_later"])
+        row["star"] = star(row["winning_ticket"], row["more_accurate"])
+        needed = [parts[k]["seeds_needed"] for k in ("as_good_as", "stops_no_later")
+                  if parts[k]["verdict"] == UNDETERMINED]
+        row["seeds_needed"] = (None if row["winning_ticket"] != UNDETERMINED or any(pd.isna(v) for v in needed)
+                               else max(int(v) for v in needed))
+        row["verdict"] = verdict_words(row)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+    table["seeds_needed"] = table["seeds_needed"].astype("Int64")
+    return table
 
 
 def _close_density(a: float, b: float) -> bool:
@@ -166,13 +399,16 @@ def _close_density(a: float, b: float) -> bool:
     return abs(a - b) <= 0.02 * max(a, b)
 
 
-def method_comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGIN) -> pd.DataFrame:
     """Every one-shot method (a criterion's plain mask) at each density, paired by seed, against: its own
     controls (random_prune = the layerwise shuffle, reinit, invert), the dense network, and the IMP ticket
     of a lottery run at that density that trains the same way (same `training` key) where one is there.
-    A positive difference: the method is more accurate (or stops later) than what it is compared with."""
+    One question per comparison: "more accurate than <control>" (a sanity check passes when held), "as good as
+    dense" and "as good as IMP ticket" (within `margin`); decided together (Holm over the table). A positive
+    difference: the method is more accurate (or stops later) than what it is compared with."""
     from lth.arms import criterion_of, oneshot_arm
 
+    lead = ["label", "method", "density_pct", "against"]
     if results.empty or "experiment" not in results or not results["experiment"].eq("oneshot").any():
         return pd.DataFrame()
     frame = with_dense(results)
@@ -195,26 +431,70 @@ def method_comparisons(results: pd.DataFrame, metric: str) -> pd.DataFrame:
                    & imp["density_pct"].map(lambda d: _close_density(d, density))]
         others["IMP ticket"] = same
         for against, other in others.items():
-            other = other.drop_duplicates("seed").set_index("seed")
-            seeds = sorted(set(method.index) & set(other.index))
-            if not seeds:
-                continue
-            acc = paired(method.loc[seeds, metric], other.loc[seeds, metric])
-            stop = paired(method.loc[seeds, "early_stop_iteration"], other.loc[seeds, "early_stop_iteration"])
-            rows.append({"label": label, "method": name, "density_pct": density, "against": against,
-                         "n": acc["n"], "accuracy_diff": acc["diff"], "accuracy_ci_low": acc["ci_low"],
-                         "accuracy_ci_high": acc["ci_high"], "accuracy_p": acc["p_value"],
-                         "early_stop_diff": stop["diff"], "early_stop_ci_low": stop["ci_low"],
-                         "early_stop_ci_high": stop["ci_high"], "early_stop_p": stop["p_value"]})
-    return pd.DataFrame(rows)
+            question = ((f"as good as {against}", "accuracy", -margin, "greater") if against in ("dense", "IMP ticket")
+                        else (f"more accurate than {against}", "accuracy", 0.0, "greater"))
+            rows += _paired_questions(method, other.drop_duplicates("seed").set_index("seed"), metric, [question],
+                                      {"label": label, "method": name, "density_pct": density, "against": against},
+                                      margin)
+    return decide(rows, lead)
 
 
 def difference_words(row) -> str:
-    """A paired difference in words: which side is more accurate, or neither detectably."""
-    if row["n"] < 2 or pd.isna(row["accuracy_ci_low"]):
-        return "fewer than 2 seeds"
-    if row["accuracy_ci_low"] > 0:
-        return "more accurate"
-    if row["accuracy_ci_high"] < 0:
-        return "less accurate"
-    return "no detectable difference"
+    """A comparison's answer in words: its question and verdict ("more accurate than reinit: held",
+    "as good as dense: undetermined: about 9 seeds would decide it")."""
+    return f"{row['question']}: {row['words']}"
+
+
+def series_names(results: pd.DataFrame) -> list[str]:
+    """The series a head-to-head comparison can choose from: "<label> · <arm>" (each run's own dense network
+    named `dense`), in the order of the results."""
+    if results.empty:
+        return []
+    frame = with_dense(results)
+    return list(dict.fromkeys(frame["label"].astype(str) + " · " + frame["arm"].astype(str)))
+
+
+def _chosen(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The results of one series: "<label> · <arm>", or an arm name that only one label has."""
+    full = frame["label"].astype(str) + " · " + frame["arm"].astype(str)
+    rows = frame[full == name]
+    if rows.empty:
+        rows = frame[frame["arm"] == name]
+        if rows["label"].nunique() > 1:
+            raise ValueError(f"{name!r} is an arm of several series; name one as “label · arm”: "
+                             + ", ".join(sorted(set(full[frame["arm"] == name]))))
+    if rows.empty:
+        raise ValueError(f"no series {name!r} in these results; choose one of: " + ", ".join(dict.fromkeys(full)))
+    return rows
+
+
+def head_to_head(results: pd.DataFrame, a: str, b: str, metric: str = "early_stop_test_accuracy",
+                 margin: float = MARGIN) -> pd.DataFrame:
+    """Any two series (methods, arms) against each other at each density of `a`, paired by seed, with the same
+    rule: "more accurate than B" and "as good as B" (within `margin`), decided together (Holm over the table).
+    A series is "<label> · <arm>" (see `series_names`) or an arm name only one label has; B is taken at the same
+    point of the density axis (a one-shot 21.1% meets the iterative 21.07%); a dense network (100% only) meets
+    every density of the other. ValueError when a name matches no series or several."""
+    lead = ["a", "b", "density_pct", "b_density_pct"]
+    if results.empty:
+        return pd.DataFrame(columns=lead + QUESTION_COLUMNS)
+    frame = with_dense(results)
+    frame = frame.assign(density_pct=(100 * frame["density"]).round(2))
+    first, second = _chosen(frame, a), _chosen(frame, b)
+    a_densities = sorted(set(first["density_pct"]), reverse=True)
+    b_densities = sorted(set(second["density_pct"]), reverse=True)
+    if a_densities == [100.0] and b_densities != [100.0]:  # a dense network meets every density of the other
+        points = [(100.0, d) for d in b_densities]
+    elif b_densities == [100.0]:
+        points = [(d, 100.0) for d in a_densities]
+    else:
+        points = [(d, min(close, key=lambda c: abs(c - d))) for d in a_densities
+                  if (close := [c for c in b_densities if _close_density(c, d)])]
+    rows = []
+    for density, other_density in points:
+        one = first[first["density_pct"] == density].drop_duplicates("seed").set_index("seed")
+        other = second[second["density_pct"] == other_density].drop_duplicates("seed").set_index("seed")
+        rows += _paired_questions(one, other, metric, [(f"more accurate than {b}", "accuracy", 0.0, "greater"),
+                                                       (f"as good as {b}", "accuracy", -margin, "greater")],
+                                  {"a": a, "b": b, "density_pct": density, "b_density_pct": other_density}, margin)
+    return decide(rows, lead)

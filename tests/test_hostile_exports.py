@@ -201,6 +201,18 @@ CONTRADICTIONS = {
     "more non-zero MACs than MACs": lambda s: s["results"][0].update(dense_macs=10, nonzero_macs=11),
     "iterations of another budget": lambda s: s.update(iterations=120),
     "a bool where seconds belong": lambda s: s.update(seconds=True),
+    "seconds past any training": lambda s: s.update(seconds=1e300),
+    "train seconds past any training": lambda s: s["results"][0].update(train_seconds=1e308),
+    "a pruned weight's size without a pruned weight": lambda s: s["results"][1].update(pruned_nonzero=0,
+                                                                                      pruned_max_abs=0.5),
+    "two accuracies for one evaluation": lambda s: s["results"][0].update(
+        early_stop_iteration=60, early_stop_test_accuracy=0.9, final_test_accuracy=0.5),
+    "two validation accuracies for one evaluation": lambda s: s["results"][0].update(
+        early_stop_iteration=60, early_stop_val_accuracy=0.9, final_val_accuracy=0.5),
+    "another dataset's sizes": lambda s: s.update(dataset={"name": "mnist-sample", "train": 4499,
+                                                           "validation": 500, "test": 10000}),
+    "another dataset": lambda s: s.update(dataset={"name": "mnist", "train": 4500, "validation": 500,
+                                                   "test": 10000}),
 }
 
 
@@ -229,6 +241,7 @@ def _instability_record(**changes) -> dict:
 
 
 @pytest.mark.parametrize("changes", [
+    {"copy_test_accuracy": [0.5, 0.5]},    # not the line's ends
     {"stable": True},                      # a barrier of ~0.1 called stable
     {"barrier": 0.001, "stable": True},    # a barrier that is not its errors'
     {"alphas": [0.0, 1.0] + [0.5] * 19},   # not the line's points
@@ -242,6 +255,32 @@ def test_instability_verdicts_must_follow_their_barriers(changes):
     records.result_records([_instability_record()], "results.json")  # consistent: accepted
     with pytest.raises(Corrupt):
         records.result_records([_instability_record(**changes)], "results.json")
+
+
+def test_instability_records_are_the_pairs_its_settings_make():
+    from lth.records import Corrupt
+    from lth.runs.schema import records_of
+
+    config = RunConfig(experiment="instability", rewind_points=(0, 30), iterations=60, eval_every=30)
+    records = [_instability_record(rewind_iteration=k) for k in (0, 30)]
+    records_of(config, records, 60)  # its two pairs: accepted
+    for changes in ({"rewind_iteration": 45},  # a rewind point the settings lack
+                    {"density": 0.5, "layer_density": {"fc1": 0.8, "fc2": 0.8, "out": 0.9}}):  # not adding up
+        with pytest.raises(Corrupt):
+            records_of(config, [records[0], {**records[1], **changes}], 60)
+
+
+def test_a_preset_export_over_existing_files_is_one_line(store, tmp_path, capsys):
+    from lth import presets
+
+    finished_run(store, presets.PRESETS["original-study"].configs("quick")[0])  # one of its runs, finished
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / "original-study_comparisons.csv").write_text("mine")
+    code, _, err = cli_in_process(capsys, "preset", "original-study", "--export", out, "--partial",
+                                  "--cache-dir", store.root)
+    assert code == 2 and "Traceback" not in err and "already holds" in err.strip().splitlines()[-1], err
+    assert (out / "original-study_comparisons.csv").read_text() == "mine"
 
 
 # ---- 4. URL values outside a widget's range: dropped with a note, never a traceback ----------------------
@@ -289,6 +328,19 @@ def test_out_of_range_url_values_never_break_a_page(tmp_path, monkeypatch):
                 checked += 1
         assert "the default is used" in notes, page
     assert checked >= 10  # sliders, selects and radios of the experiment pages were all tried
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_a_data_folder_the_file_system_refuses_is_a_message(dataset, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LTH_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"baseline-dataset": dataset, f"baseline-{dataset}-data-dir": "a" * 300 + "/" + "b" * 255})
+    at.run()
+    at.switch_page("pages/baseline.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot be read" in e.value for e in at.error) and at.button(key="baseline-start").disabled
 
 
 def test_out_of_range_values_are_named_per_widget_kind():

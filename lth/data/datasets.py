@@ -134,6 +134,13 @@ def _check_identity(name: str, arrays: tuple[np.ndarray, ...], source: str) -> N
 
 
 def _read_idx_folder(folder: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    try:
+        return _read_idx_files(folder, image_shape)
+    except OSError as e:  # a name too long, no permission, a loop: the folder cannot be read
+        raise DataError(f"{str(folder)[:200]}: cannot be read ({e.strerror or e})") from None
+
+
+def _read_idx_files(folder: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder (expected the four IDX files in it)")
     paths = {key: _find(folder, stem) for key, stem in FILES.items()}
@@ -192,6 +199,10 @@ def availability_problem(name: str, data_dir: str | None = None) -> str | None:
     folder = _folder(name, data_dir)
     if folder is None:
         return None if KERAS_MNIST_CACHE.is_file() else s.missing
+    try:
+        Path(folder).is_dir()
+    except OSError as e:
+        return f"{folder[:200]}: cannot be read ({e.strerror or e})"
     if not Path(folder).is_dir():
         return s.missing if folder == str(s.folder) and not data_dir else f"{folder}: not a folder"
     try:

@@ -54,6 +54,14 @@ class Plan:
         """(arm, round) of every record a finished run writes, once each."""
         return [("dense", 0)]
 
+    def record_key(self, record: dict) -> tuple:
+        """What identifies a record among the run's (`planned_keys`): its arm and round."""
+        return record["arm"], record["round"]
+
+    def planned_keys(self) -> list[tuple]:
+        """The key (`record_key`) of every record a finished run writes."""
+        return self.records()
+
     def densities(self) -> dict[tuple[str, int], float] | None:
         """The overall density of each record (`records`), or None where the run cannot know it beforehand."""
         return {key: 1.0 for key in self.records()}

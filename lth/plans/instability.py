@@ -61,6 +61,13 @@ class InstabilityPlan(Plan):
         """One record per pair: the dense network's (round 0) or a ticket's (its lottery round)."""
         return [("dense" if r == 0 else "ticket", r) for _, r in self.pairs()]
 
+    def record_key(self, record: dict) -> tuple:
+        return record["arm"], record["round"], record.get("rewind_iteration", -1)  # -1: none (not a pair)
+
+    def planned_keys(self) -> list[tuple]:
+        """(arm, round, k) of every pair: a record at a rewind point the settings lack is not the run's."""
+        return [("dense" if r == 0 else "ticket", r, k) for k, r in self.pairs()]
+
     def densities(self) -> None:
         return None  # a ticket's density is its lottery run's, known when its masks are copied
 

@@ -9,7 +9,7 @@ import time
 from lth import paths
 from lth.arms import NAMES as ARMS
 from lth.hparams import RUN_ID  # the store checks folder names with it
-from lth.records import Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
+from lth.records import MAX_SECONDS, Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
 from lth.runs.state import WRITTEN, RunState
 
 __all__ = ["Corrupt", "RUN_ID", "status", "config_record", "results", "result_records", "parse_json", "metric",
@@ -76,7 +76,7 @@ def results(value, run_id: str | None = None, config=None) -> dict:
     need(_is_int(summary["config"].get("seed")), f"{paths.RESULTS}: config.seed is missing")
     need(isinstance(summary.get("device"), dict) and isinstance(summary["device"].get("name"), str),
          f"{paths.RESULTS}: device is not an object with a name")
-    need(_is_number(summary.get("seconds")) and summary["seconds"] >= 0,
+    need(_is_number(summary.get("seconds")) and 0 <= summary["seconds"] <= MAX_SECONDS,
          f"{paths.RESULTS}: seconds is {summary.get('seconds')!r}, not a time")
     optional(summary, "iterations", lambda v: _is_int(v) and v > 0, paths.RESULTS)
     optional(summary, "weights_sha256", lambda v: isinstance(v, str) and len(v) == 64
@@ -87,6 +87,15 @@ def results(value, run_id: str | None = None, config=None) -> dict:
         if config.iterations is not None and summary.get("iterations") is not None:
             need(summary["iterations"] == config.iterations, f"{paths.RESULTS}: iterations is not the run's budget")
         records_of(config, summary["results"], summary.get("iterations") or config.iterations)
+        data = summary.get("dataset")
+        if data is not None:  # the data it trained on is the run's, of the sizes that dataset has
+            from lth.data.datasets import SPECS
+
+            need(isinstance(data, dict) and data.get("name") == config.dataset,
+                 f"{paths.RESULTS}: dataset is not the run's {config.dataset}")
+            sizes = SPECS[config.dataset].sizes
+            need([data.get(k) for k in ("train", "validation", "test")] == list(sizes),
+                 f"{paths.RESULTS}: dataset sizes are not {config.dataset}'s {sizes}")
     return summary
 
 
@@ -95,24 +104,26 @@ def records_of(config, records: list, total: int | None = None) -> None:
     known) writes: each planned (arm, round) once, early stop no later than the end, both evaluation points of
     its settings, the end the budget unless patience stopped it, no pruned weight left non-zero."""
     plan = config.plan
-    planned = plan.records()
-    found = sorted((r["arm"], r["round"]) for r in records)
+    planned = plan.planned_keys()
+    found = sorted(plan.record_key(r) for r in records)
     need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} this "
                                    f"{config.experiment} run makes (arm and round)")
+    sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
+    for i, record in enumerate(records):  # every record's layers are those the run prunes, adding up to its density
+        layers = record.get("layer_density") or {}
+        if layers:
+            what = f"{paths.RESULTS}: results[{i}]"
+            need(set(layers) == set(sizes), f"{what}: its layers are not the {len(sizes)} the run prunes")
+            kept = sum(layers[n] * sizes[n] for n in sizes) / sum(sizes.values())
+            need(abs(kept - record["density"]) <= 1e-6, f"{what}: its layers' densities do not add up to its own")
     expected, slack = plan.densities(), plan.density_slack
     if expected is not None:
         # each training's density is the one its settings make (a lottery round's ladder step, tfmot's target,
-        # a one-shot round's mask), its layers those the run prunes and adding up to it
-        sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
+        # a one-shot round's mask)
         for i, record in enumerate(records):
             what = f"{paths.RESULTS}: results[{i}]"
             need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= slack,
                  f"{what} has density {record['density']!r}, not what its settings make")
-            layers = record.get("layer_density") or {}
-            if layers:
-                need(set(layers) == set(sizes), f"{what}: its layers are not the {len(sizes)} the run prunes")
-                kept = sum(layers[n] * sizes[n] for n in sizes) / sum(sizes.values())
-                need(abs(kept - record["density"]) <= 1e-6, f"{what}: its layers' densities do not add up to its own")
             labels = plan.record_labels(record["arm"])
             if labels is not None:  # a one-shot record names its criterion and control as its arm does
                 need((record.get("criterion"), record.get("control")) == labels,
