@@ -85,9 +85,9 @@ st.subheader("Statistics over seeds")
 st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds "
            "(unadjusted); p-values from one-sided paired t-tests (scipy.stats.ttest_rel), pairs matched by seed; "
            "verdicts use the Holm-adjusted ones (p holm) over each table's questions. The margin: "
-           f"{100 * statistics.MARGIN:g} points of accuracy, about two standard deviations of the difference "
-           "between two seeds of the same dense network. A training whose best evaluation was its last is "
-           "budget-limited: a verdict resting on one says so.")
+           f"{100 * statistics.MARGIN:g} points of accuracy, what two seeds of the same dense network differ by "
+           "(its std over seeds is 0.16-0.38 points in the full-scale runs). A training whose best evaluation "
+           "was its last is budget-limited: a verdict resting on one says so.")
 st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
 st.dataframe(readable(verdicts), hide_index=True, width="stretch")
 table_downloads(verdicts, "winning_tickets", "dl-verdicts")
