@@ -15,7 +15,7 @@ test: setup
 	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not trains"
 
 bench: setup
 	$(PY) -m lth.bench

@@ -116,6 +116,26 @@ class RoundCheckpoint:
         next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
         return records, next_masks
 
+    def completed_rounds(self, plan, report=None) -> list[tuple[list[dict], pruning.Masks | None]]:
+        """(records, masks for the next round) of each completed round, from round 0 up to the first that is
+        missing or unusable: the one answer to "which rounds of this run are complete", for resuming (the
+        experiments), the supervisor's restart and the tables of unfinished runs. An unusable round is passed
+        to `report` (its message names the file); it and every later round are trained again."""
+        if not plan.resumes:
+            return []
+        done: list[tuple[list[dict], pruning.Masks | None]] = []
+        for round_ in range(plan.last_round() + 1):
+            try:
+                saved = self.load_round(round_, plan)
+            except CheckpointError as e:
+                if report is not None:
+                    report(f"lth: {e}; " + (f"training round {round_} again" if round_ else "training again from round 0"))
+                break
+            if saved is None:
+                break
+            done.append(saved)
+        return done
+
     @staticmethod
     def _arrays(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         """The arrays of a checkpoint file, their names and shapes checked from the headers before reading."""

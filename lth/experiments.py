@@ -138,19 +138,13 @@ class Lottery(Experiment):
         reset_point = reset_point or theta0
         masks = pruning.dense_masks(c.spec.kernel_shapes, c.prunable_layers)
         records: list[dict] = []
-        for round_ in range(c.plan.last_round() + 1):
-            saved = None
-            if resuming:
-                try:
-                    saved = checkpoint.load_round(round_, c.plan)
-                except CheckpointError as e:
-                    print(f"lth: {e}; training round {round_} again", flush=True)
-                # rounds after one trained again follow from it: none of their old files is used
-                resuming = saved is not None
-            if saved is not None:  # resumed: this round finished before the run stopped
-                round_records, masks = saved
-                records += round_records
-                continue
+        # resumed: the rounds that finished before the run stopped (those after one trained again follow from
+        # it: none of their old files is used)
+        done = checkpoint.completed_rounds(c.plan, report=lambda m: print(m, flush=True)) if resuming else []
+        for round_records, next_masks in done:
+            records += round_records
+            masks = next_masks
+        for round_ in range(len(done), c.plan.last_round() + 1):
             # round 0 is the dense network from theta0 (with late rewinding it also finds the reset point)
             trainer.reset(theta0 if round_ == 0 else reset_point, masks)
             ticket, result = self.train(trainer, "ticket", round_, masks,

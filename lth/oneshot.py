@@ -74,29 +74,19 @@ class OneShot(Experiment):
         c, plan = self.config, self.config.plan
         if checkpoint is None:
             return None
+        done = checkpoint.completed_rounds(plan, report=lambda m: print(m, flush=True))
+        if not done:
+            return None
         try:
-            first = checkpoint.load_round(0, plan)
-            if first is None:
-                return None
             reset_point = checkpoint.load_reset_point(c.model)
             trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if plan.trains_dense() else None
-            if reset_point is None or len(first[0]) != plan.trains_dense():
+            if reset_point is None or len(done[0][0]) != plan.trains_dense():
                 raise CheckpointError(f"{paths.in_checkpoint(paths.round_records(0))} is not the dense training this "
                                       f"run makes")
         except (CheckpointError, networks.NetworkError) as e:
             print(f"lth: {e}; training again from round 0", flush=True)
             return None
-        rounds = [first[0]]
-        for round_ in range(1, plan.last_round() + 1):
-            try:
-                saved = checkpoint.load_round(round_, plan)
-            except CheckpointError as e:
-                print(f"lth: {e}; training round {round_} again", flush=True)
-                saved = None
-            if saved is None:
-                break
-            rounds.append(saved[0])
-        return rounds, reset_point, trained
+        return [records for records, _ in done], reset_point, trained
 
     def masks(self, name: str, density: float, round_: int, invert: bool = False) -> pruning.Masks:
         """The mask criterion `name` makes at `density` (the scope's rule); `invert` keeps the lowest scores.

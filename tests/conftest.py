@@ -21,6 +21,71 @@ def private_run_store(tmp_path_factory):
     os.environ["LTH_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
 
 
+_RESTORE: list = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`make test-fast` leaves out the tests marked `trains` (or `slow`); so that it really trains nothing, a test
+    without the marker that trains a network or starts a process fails, saying to mark it. Installed before
+    the test's fixtures are set up, so a shared fixture that trains counts against the test that needs it."""
+    if item.get_closest_marker("trains") or item.get_closest_marker("slow"):
+        return
+    import subprocess
+
+    from lth import training
+
+    def refused(what, original, allowed=lambda *args, **kwargs: False):
+        def refuse(*args, **kwargs):
+            if allowed(*args, **kwargs):
+                return original(*args, **kwargs)
+            raise AssertionError(f"this test {what}: mark it @pytest.mark.trains (make test-fast leaves it out)")
+        return refuse
+
+    def browser(popen, args, *rest, **kwargs):
+        # the Chromium kaleido starts for image export (in a background thread the app warms it in) is no
+        # training; refusing it there would leave kaleido's server half started for every later test
+        return any("chromium" in str(a) for a in (args if isinstance(args, (list, tuple)) else [args]))
+
+    for owner, name, what, allowed in ((training.Trainer, "fit", "trains a network", None),
+                                       (subprocess.Popen, "__init__", "starts a process", browser)):
+        original = owner.__dict__[name]
+        _RESTORE.append((owner, name, original))
+        setattr(owner, name, refused(what, original, allowed) if allowed else refused(what, original))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    while _RESTORE:
+        owner, name, original = _RESTORE.pop()
+        setattr(owner, name, original)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """The test's own run store; no worker is left training after the test."""
+    from lth import runs
+    from lth.runs import RunStore
+
+    store = RunStore(tmp_path / "cache")
+    yield store
+    try:
+        for run_id in store.run_ids():
+            status = store.status_or_none(run_id)
+            if status and status["state"] in runs.ACTIVE:
+                runs.cancel(run_id, store)
+    except (runs.StoreError, OSError):  # a store the test made unusable: nothing of it can train
+        pass
+
+
+TINY = ["--iterations", "60", "--eval-every", "30"]  # the tiny budget of the tests that train through the CLI
+
+
+def cli(store, *args):
+    """`python -m lth ARGS --cache-dir STORE` in a real process (`run_cli`)."""
+    return run_cli(*args, "--cache-dir", str(store.root))
+
+
 @pytest.fixture(scope="session")
 def sample():
     from lth.data import load_dataset
@@ -90,6 +155,28 @@ def filled_store(built_once, tmp_path_factory):
     return RunStore(copy_of(built_once("filled-store", small_store), tmp_path_factory.mktemp("filled") / "store"))
 
 
+@pytest.fixture
+def signals(monkeypatch):
+    """The pids (or process groups) this process sends a signal to, other than 0 (a liveness probe): what a
+    reader or `cancel` signalled, recorded as it happens (the signals are still sent)."""
+    sent: list[int] = []
+    real_kill, real_killpg = os.kill, os.killpg
+
+    def kill(pid, sig):
+        if sig:
+            sent.append(pid)
+        return real_kill(pid, sig)
+
+    def killpg(group, sig):
+        if sig:
+            sent.append(group)
+        return real_killpg(group, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
+    monkeypatch.setattr(os, "killpg", killpg)
+    return sent
+
+
 def wait_for(predicate, timeout=120, poll=0.1):
     """Poll `predicate` until it returns something true (which is returned), or fail after `timeout` s."""
     import time
@@ -103,7 +190,7 @@ def wait_for(predicate, timeout=120, poll=0.1):
     raise AssertionError("condition not met in time")
 
 
-TINY_RUN = ["--iterations", "60", "--eval-every", "30", "--seed", "31"]
+TINY_RUN = [*TINY, "--seed", "31"]
 
 
 @pytest.fixture

@@ -24,11 +24,13 @@ def test_bad_input_exits_2_with_one_line(capsys, args, message):
     assert code == 2 and len(lines) == 1 and message in lines[0], err
 
 
+@pytest.mark.trains
 def test_a_refusal_in_a_real_process_is_one_line_and_exit_2():
     result = run_cli("run", "--lr", "-1")
     assert result.returncode == 2 and result.stderr.strip() == "lth run: error: --lr must be above 0, not -1.0"
 
 
+@pytest.mark.trains
 def test_corrupt_data_file_exits_2_naming_it(tmp_path):
     shutil.copytree(datasets.SAMPLE_DIR, tmp_path / "mnist")
     bad = tmp_path / "mnist" / "train-labels-idx1-ubyte.gz"
@@ -43,6 +45,7 @@ def _results(stdout):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.trains
 def test_baseline_20_epochs_reaches_94_percent():
     result = run_cli("run", "--experiment", "baseline", "--model", "lenet300_100", "--dataset", "mnist-sample",
                      "--epochs", "20", "--eval-every", "250")
@@ -56,6 +59,7 @@ def test_baseline_20_epochs_reaches_94_percent():
     assert "it 250/1500" in result.stderr  # a progress line per evaluation
 
 
+@pytest.mark.trains
 def test_lottery_cli_prints_rounds_and_controls():
     result = run_cli("run", "--experiment", "lottery", "--iterations", "60", "--eval-every", "30",
                      "--target-density", "0.7", "--controls", "reinit,random_prune", "--seed", "3")
@@ -68,6 +72,7 @@ def test_lottery_cli_prints_rounds_and_controls():
         assert {"layer_density", "early_stop_iteration", "early_stop_test_accuracy", "final_test_accuracy"} <= set(r)
 
 
+@pytest.mark.trains
 def test_tfmot_cli_prints_three_arms():
     result = run_cli("run", "--experiment", "tfmot", "--model", "lenet5", "--target-density", "0.2",
                      "--iterations", "100", "--eval-every", "50")

@@ -54,6 +54,7 @@ def test_every_page_renders_on_an_empty_store(page, monkeypatch, tmp_path):
         assert "Start" in text or "start" in text  # says how to begin
 
 
+@pytest.mark.trains
 def test_home_shows_device_data_counts_and_presets(monkeypatch, filled_store):
     at = open_page("pages/home.py", monkeypatch, filled_store.root)
     metrics = {m.label: m.value for m in at.metric}
@@ -88,6 +89,7 @@ def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, 
     assert not at.exception
 
 
+@pytest.mark.trains
 def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
     from lth import criteria
 
@@ -120,6 +122,7 @@ def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
     runs.cancel(run_id, store)
 
 
+@pytest.mark.trains
 def test_starting_a_tiny_run_from_the_ui(monkeypatch, tmp_path):
     at = open_page("pages/baseline.py", monkeypatch, tmp_path)
     at.number_input(key="baseline-iterations").set_value(40).run()
@@ -143,6 +146,7 @@ def test_starting_a_tiny_run_from_the_ui(monkeypatch, tmp_path):
     assert any("is cached" in e.value for e in at.success)
 
 
+@pytest.mark.trains
 def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     at = open_page("pages/compare.py", monkeypatch, filled_store.root)
     charts = at.get("plotly_chart")
@@ -168,6 +172,7 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     assert {c[0] for c in ticket["customdata"]} == {1}
 
 
+@pytest.mark.trains
 def test_exports_produce_real_files(filled_store):
     from lth import figures
     results = run_tables.results_frame(filled_store)
@@ -183,6 +188,7 @@ def test_exports_produce_real_files(filled_store):
     assert len(csv.splitlines()) == 1 + 1 + 3 + 2 + 2  # dense, ticket x3 densities, reinit x2, random x2
 
 
+@pytest.mark.trains
 def test_corrupt_run_is_listed_not_raised(monkeypatch, tmp_path, filled_store):
     import shutil
     shutil.copytree(filled_store.root, tmp_path / "store")
@@ -197,6 +203,7 @@ def test_corrupt_run_is_listed_not_raised(monkeypatch, tmp_path, filled_store):
     assert {m.label: m.value for m in home.metric}["corrupt"] == "1"
 
 
+@pytest.mark.trains
 def test_home_executor_setting_and_unreachable_cluster(monkeypatch, tmp_path):
     pytest.importorskip("ray")
     at = open_page("pages/home.py", monkeypatch, tmp_path)
@@ -210,6 +217,7 @@ def test_home_executor_setting_and_unreachable_cluster(monkeypatch, tmp_path):
     assert any("about" in c.value and "on a 2-core CPU" in c.value for c in at.caption)
 
 
+@pytest.mark.trains
 def test_start_preset_from_home_queues_all_its_runs(monkeypatch, tmp_path):
     from lth import presets, runs
 
@@ -231,6 +239,7 @@ def test_start_preset_from_home_queues_all_its_runs(monkeypatch, tmp_path):
                     runs.cancel(run_id, store)
 
 
+@pytest.mark.trains
 def test_runs_of_the_wrong_type_never_break_a_page(monkeypatch, tmp_path, filled_store):
     """One run with valid JSON of the wrong type (issue: it crashed list, Home, Runs and Compare)."""
     import json
@@ -257,6 +266,7 @@ def test_runs_of_the_wrong_type_never_break_a_page(monkeypatch, tmp_path, filled
     assert not runs.exception and len(runs.get("plotly_chart")) == 1
 
 
+@pytest.mark.trains
 def test_delete_asks_first_and_says_what_it_removed(monkeypatch, tmp_path, filled_store):
     import shutil
     shutil.copytree(filled_store.root, tmp_path / "store")
@@ -329,6 +339,7 @@ def test_live_curves_colour_each_arm_family_and_show_one_point():
     assert red[0] > red[2] and blue[2] > blue[0]
 
 
+@pytest.mark.trains
 def test_live_view_follows_a_run_that_gains_an_arm_and_finishes(monkeypatch, tmp_path, filled_store):
     """A lottery run seen while it trains: its reinit arm starts, then it finishes (files as a worker
     writes them; a full rerun stands in for the fragment's timer)."""
@@ -430,6 +441,7 @@ def test_typed_out_of_range_value_is_refused_visibly(monkeypatch, tmp_path):
     assert not at.exception
 
 
+@pytest.mark.trains
 def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, filled_store):
     from lth import statistics
 
@@ -449,6 +461,7 @@ def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, f
     assert len(stars) == len(set(verdicts["star"]) - {"none"})
 
 
+@pytest.mark.trains
 def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, filled_store):
     at = open_page("pages/runs.py", monkeypatch, filled_store.root)
     run_id = next(r for r in filled_store.run_ids() if filled_store.config_and_record(r)[1].experiment == "lottery")
@@ -468,6 +481,7 @@ def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, fil
     assert not any(".tflite" in d.proto.label for d in at.get("download_button"))
 
 
+@pytest.mark.trains
 def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     from lth import analysis
 
@@ -490,6 +504,7 @@ def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     assert at.select_slider(key=f"analysis-round-{run_id}").value == 1 and not at.exception
 
 
+@pytest.mark.trains
 def test_no_page_imports_tensorflow_whatever_it_shows(filled_store):
     """Every module the UI may import, then every page rendered over a real store (the Runs page on a finished
     lottery run with its trained networks), in a fresh process: TensorFlow, tf_keras and Ray never get
@@ -524,6 +539,7 @@ sys.exit(bool(bad))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
 
+@pytest.mark.trains
 def test_a_run_cancelled_elsewhere_while_selected_offers_resume(monkeypatch, tmp_path, filled_store):
     """Cancelled from another tab or the CLI while this page shows it running: the next refresh shows it
     cancelled and offers Resume and Delete instead of Cancel."""

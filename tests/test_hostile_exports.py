@@ -22,10 +22,6 @@ from lth.runs import tables as run_tables
 from test_trust import finished_run
 
 
-@pytest.fixture
-def store(tmp_path):
-    return RunStore(tmp_path / "cache")
-
 
 # ---- 1. exports: only new regular files, never through a link -------------------------------------------
 def planted(folder: Path, victim: Path) -> dict[str, Path]:
@@ -73,6 +69,7 @@ def test_an_export_folder_that_is_a_link_or_a_file_is_refused(tmp_path):
         write_new_files(tmp_path / "new", {"../escape.csv": b"1"})
 
 
+@pytest.mark.trains
 def test_compare_analyze_and_preset_exports_refuse_planted_links(store, tmp_path, capsys):
     from lth import presets
 
@@ -98,6 +95,7 @@ def test_compare_analyze_and_preset_exports_refuse_planted_links(store, tmp_path
     assert victim.read_text() == "precious"
 
 
+@pytest.mark.trains
 def test_what_an_export_writes_is_listed_as_produced(store, tmp_path, capsys):
     """The same commands into a clean folder write every file (the rule refuses only what is there)."""
     rid = finished_run(store, RunConfig(experiment="lottery", rounds=1, iterations=60, seed=3), kept=[("ticket", 1)])
@@ -270,6 +268,7 @@ def test_instability_records_are_the_pairs_its_settings_make():
             records_of(config, [records[0], {**records[1], **changes}], 60)
 
 
+@pytest.mark.trains
 def test_a_preset_export_over_existing_files_is_one_line(store, tmp_path, capsys):
     from lth import presets
 

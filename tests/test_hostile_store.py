@@ -27,7 +27,7 @@ from lth.runs.processes import process_start_time
 from lth.runs.supervise import supervise
 from lth.runs.tensorboard import EventLog
 from lth.walk import remove_tree, tree_size
-from test_trust import fingerprint, finished_run, one_line_failure, store  # noqa: F401 (store: the fixture)
+from test_trust import fingerprint, finished_run, one_line_failure
 
 DEAD_PID = 2**31 - 2  # no process has it
 FOLDER = os.O_RDONLY | os.O_DIRECTORY
@@ -265,6 +265,7 @@ def victim():
     (3600, 3600, True, "not provably this run's worker"),  # a live process, start and heartbeat ahead
     (80_000, 80_000, True, "not provably this run's worker"),  # nearly a day ahead: still believed a time
 ])
+@pytest.mark.trains
 def test_a_run_from_a_clock_ahead_is_failed_with_its_reason_not_corrupt(store, victim, ahead_start, ahead_beat,
                                                                        alive, reason):
     now = time.time()
@@ -280,6 +281,7 @@ def test_a_run_from_a_clock_ahead_is_failed_with_its_reason_not_corrupt(store, v
     assert RunState(again["state"]).resumable and victim.poll() is None
 
 
+@pytest.mark.trains
 def test_cancel_of_a_run_started_ahead_is_cancelled_not_corrupt(store, victim):
     now = time.time()
     rid = running(store, 610, pid=victim.pid, started=now + 3600, beat=now)  # alive and beating: running

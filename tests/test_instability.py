@@ -41,6 +41,7 @@ def store_with_instability(filled_store, tmp_path_factory):
     return store, lottery, json.loads(result.stdout.splitlines()[-1])
 
 
+@pytest.mark.trains
 def test_an_instability_run_measures_both_networks_at_each_k(store_with_instability):
     store, lottery, summary = store_with_instability
     records = summary["results"]
@@ -65,6 +66,7 @@ def test_an_instability_run_measures_both_networks_at_each_k(store_with_instabil
         records[0]["test_errors"][10] != records[0]["test_errors"][0]
 
 
+@pytest.mark.trains
 def test_instability_runs_are_listed_and_kept_out_of_accuracy_comparisons(store_with_instability):
     store, _, summary = store_with_instability
     runs = run_tables.runs_frame(store).set_index("run_id")
@@ -85,6 +87,7 @@ def test_instability_runs_are_listed_and_kept_out_of_accuracy_comparisons(store_
     (["--ticket-run", "0123456789abcdef"], "no such run"),
     (["--rewind-points", "0,60"], "must be below the 60 training iterations"),
 ])
+@pytest.mark.trains
 def test_an_impossible_ticket_source_is_one_line_and_queues_nothing(store_with_instability, args, message):
     store, lottery, _ = store_with_instability
     before = store.run_ids()
@@ -98,6 +101,7 @@ def test_an_impossible_ticket_source_is_one_line_and_queues_nothing(store_with_i
     assert store.run_ids() == before
 
 
+@pytest.mark.trains
 def test_instability_page_draws_the_three_figures(monkeypatch, store_with_instability):
     from streamlit.testing.v1 import AppTest
 

@@ -20,6 +20,7 @@ def lottery_run(store, seed=0):
                 if store.config_and_record(r)[1].experiment == "lottery" and store.config_and_record(r)[1].seed == seed)
 
 
+@pytest.mark.trains
 def test_every_training_keeps_its_network_with_pruned_weights_exactly_zero(filled_store):
     run_id = lottery_run(filled_store)
     records = filled_store.results(run_id)["results"]
@@ -53,6 +54,7 @@ def test_counts_of_a_known_lenet5_mask_match_a_hand_count():
     assert counts["params"] == 61_706 and counts["nonzero_params"] == 61_706 - 1200 - 5040
 
 
+@pytest.mark.trains
 def test_compression_report_from_the_cli(filled_store):
     run_id = lottery_run(filled_store)
     result = run_cli("compression", run_id, "--json", "--cache-dir", str(filled_store.root))
@@ -76,6 +78,7 @@ def _accuracies(paths):
     return json.loads(out.stdout.splitlines()[-1])
 
 
+@pytest.mark.trains
 def test_exported_models_load_in_plain_tensorflow_with_the_reported_accuracy(filled_store, tmp_path):
     run_id = lottery_run(filled_store, seed=1)
     records = {(r["arm"], r["round"]): r for r in filled_store.results(run_id)["results"]}
@@ -95,6 +98,7 @@ def test_exported_models_load_in_plain_tensorflow_with_the_reported_accuracy(fil
 
 
 @pytest.mark.parametrize("damage", ["torn", "wrong shape", "symlink", "missing"])
+@pytest.mark.trains
 def test_a_damaged_network_file_is_one_clear_line(filled_store, tmp_path, damage):
     import shutil
 
@@ -145,6 +149,7 @@ def test_a_mask_that_does_not_hold_fails_the_training(sample):
     assert record["pruned_nonzero"] == 0
 
 
+@pytest.mark.trains
 def test_tensorboard_event_files_hold_every_evaluation(filled_store):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -182,6 +187,7 @@ def test_mask_image_of_a_known_mask():
     assert analysis.overlap({"fc1": mask}, {"fc1": other})["overall"] == 0.5
 
 
+@pytest.mark.trains
 def test_the_tfmot_pruned_network_exports_stripped_with_its_reported_accuracy(tmp_path):
     from lth import model_export
     from lth.checkpoint import RoundCheckpoint

@@ -33,6 +33,7 @@ def oneshot_run(built_once, tmp_path_factory):
     return store, run_id, json.loads((built / "summary.json").read_text())
 
 
+@pytest.mark.trains
 def test_records_are_the_planned_trainings_at_the_planned_densities(oneshot_run):
     store, run_id, summary = oneshot_run
     config = RunConfig.from_json(store.config_and_record(run_id)[0]["config"])
@@ -51,6 +52,7 @@ def test_records_are_the_planned_trainings_at_the_planned_densities(oneshot_run)
     assert store.status(run_id)["state"] == "done"
 
 
+@pytest.mark.trains
 def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
     """Each mask recomputed here from its definition: magnitude from the kept dense network, SNIP from the
     gradient at theta0 on the scoring batch; controls: the shuffle keeps per-layer counts, invert the lowest."""
@@ -119,6 +121,7 @@ def test_killed_oneshot_worker_resumes_at_its_next_density_and_checks_what_it_ke
     assert strip(store.results(run_id)["results"]) == strip(json.loads(reference.stdout.splitlines()[-1])["results"])
 
 
+@pytest.mark.trains
 def test_a_round_that_is_not_what_the_run_makes_is_trained_again(oneshot_run, tmp_path):
     """The checkpoint's check of a round, without a worker: each well-formed edit of a finished round's records
     or of a network it recorded makes the round unusable (it would be trained again)."""
@@ -150,6 +153,7 @@ def test_a_round_that_is_not_what_the_run_makes_is_trained_again(oneshot_run, tm
 
 @pytest.mark.parametrize("edit", ["density off by one weight", "criterion of another arm", "control on a plain arm",
                                   "a layer it does not prune", "layers not adding up"])
+@pytest.mark.trains
 def test_results_a_oneshot_run_cannot_have_made_are_corrupt(oneshot_run, tmp_path, monkeypatch, edit):
     import shutil
 
@@ -181,6 +185,7 @@ def test_results_a_oneshot_run_cannot_have_made_are_corrupt(oneshot_run, tmp_pat
     assert copy.status(run_id)["state"] == "queued"
 
 
+@pytest.mark.trains
 def test_a_kept_network_without_its_mask_is_refused(oneshot_run, tmp_path):
     import shutil
 
@@ -206,6 +211,7 @@ def test_a_kept_network_without_its_mask_is_refused(oneshot_run, tmp_path):
         kept_networks.network(copy, run_id, "snip", 1)
 
 
+@pytest.mark.trains
 def test_late_rewinding_point_is_reached_whatever_the_patience(sample):
     """Patience does not stop a training before the weights at k are taken (the reset point of the run)."""
     from lth import models

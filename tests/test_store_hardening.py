@@ -12,7 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from conftest import ROOT, cli_in_process, run_cli, wait_for
+from conftest import ROOT, TINY, cli, cli_in_process, run_cli, wait_for
 from lth import hparams, runs
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import RunState, RunStore, StoreError, trust
@@ -21,21 +21,7 @@ from lth.runs import settings as store_settings
 from lth.runs import logs as run_logs
 from lth.runs import tables as run_tables
 
-TINY = ["--iterations", "60", "--eval-every", "30"]
 
-
-@pytest.fixture
-def store(tmp_path):
-    store = RunStore(tmp_path / "cache")
-    yield store
-    for run_id in store.run_ids():  # never leave a worker training after a test
-        status = store.status_or_none(run_id)
-        if status and status["state"] in runs.ACTIVE:
-            runs.cancel(run_id, store)
-
-
-def cli(store, *args):
-    return run_cli(*args, "--cache-dir", str(store.root))
 
 
 def tree(path):
@@ -43,6 +29,7 @@ def tree(path):
 
 
 # ---- 1. symlinks --------------------------------------------------------------------------------------
+@pytest.mark.trains
 def test_symlinked_run_folder_is_refused_and_delete_removes_only_the_link(store, done_run, tmp_path):
     outside = tmp_path / "outside"
     shutil.move(str(store.path(done_run)), outside)
@@ -59,6 +46,7 @@ def test_symlinked_run_folder_is_refused_and_delete_removes_only_the_link(store,
     assert not store.path(done_run).is_symlink() and {p for p in outside.rglob("*") if p.is_file()} == set(before)
 
 
+@pytest.mark.trains
 def test_symlinked_files_inside_a_run_are_not_followed(store, done_run, tmp_path):
     secret = tmp_path / "secret.json"
     secret.write_text(json.dumps({"state": "done"}))
@@ -86,6 +74,7 @@ def test_run_refuses_data_other_than_its_fingerprint(sample):
         run_experiment(RunConfig(iterations=10, eval_every=10), expected_fingerprint="0123456789abcdef")
 
 
+@pytest.mark.trains
 def test_config_edited_by_hand_is_corrupt_not_resumed(store, done_run):
     path = store.path(done_run) / "config.json"
     record = json.loads(path.read_text())
@@ -111,6 +100,7 @@ def test_bad_run_ids_touch_nothing(store, tmp_path, capsys, bad):
     assert tree(tmp_path) == before
 
 
+@pytest.mark.trains
 def test_delete_of_an_unknown_run_says_so(store):
     result = cli(store, "delete", "0123456789abcdef")
     assert result.returncode == 2 and "no run 0123456789abcdef" in result.stderr
@@ -144,6 +134,7 @@ WRONG_TYPES = [
 ]
 
 
+@pytest.mark.trains
 def test_one_bad_run_never_hides_the_others(store, done_run, tmp_path):
     ids = _runs_with(store, done_run, tmp_path, [e for e in WRONG_TYPES if "binary" not in e[0]])
     (store.path(ids["empty status"]) / "status.json").write_bytes(b"\xff\xfe\x00garbage")
@@ -162,12 +153,14 @@ def test_one_bad_run_never_hides_the_others(store, done_run, tmp_path):
         assert ("is corrupt" in result.stderr) if command == "status" else ("status.json" in result.stderr)
 
 
+@pytest.mark.trains
 def test_corrupt_results_are_not_cached(store, done_run):
     (store.path(done_run) / "results.json").write_text(json.dumps({"results": 5, "config": []}))
     submission = runs.submit(RunConfig(iterations=60, eval_every=30, seed=31), store=store, start=False)
     assert submission.outcome == "queued"
 
 
+@pytest.mark.trains
 def test_metric_lines_of_the_wrong_shape_are_skipped(store, done_run):
     good = run_logs.metrics_records(store, done_run)
     with open(store.path(done_run) / "metrics.jsonl", "a") as f:
@@ -177,6 +170,7 @@ def test_metric_lines_of_the_wrong_shape_are_skipped(store, done_run):
     assert run_logs.metrics_records(store, done_run) == good
 
 
+@pytest.mark.trains
 def test_bad_settings_are_reported_and_defaults_used(store, done_run):
     for settings in ({"ray_max_in_flight": "x"}, {"max_concurrent": 1e400}, [], "{", {"executor": "mars"}):
         (store.root / "settings.json").write_text(settings if isinstance(settings, str)
@@ -189,6 +183,7 @@ def test_bad_settings_are_reported_and_defaults_used(store, done_run):
 
 
 # ---- 5. a hung worker is ended, a huge budget costs no memory -------------------------------------------
+@pytest.mark.trains
 def test_stopped_worker_is_declared_dead_and_ended(store, monkeypatch):
     run_id = cli(store, "submit", "--iterations", "200000", "--eval-every", "100", "--seed", "33").stdout.strip()
     wait_for(lambda: run_logs.metrics_records(store, run_id))
@@ -229,12 +224,14 @@ def test_impossible_settings_exit_2_with_one_line(store, capsys, args, message):
     assert store.run_ids() == []
 
 
+@pytest.mark.trains
 def test_sweep_checks_every_run_before_queueing_any(store):
     result = cli(store, "sweep", "--experiment", "tfmot", "--target-densities", "0.5,2", *TINY)
     assert result.returncode == 2 and "--target-density" in result.stderr
     assert store.run_ids() == []
 
 
+@pytest.mark.trains
 def test_cache_dir_that_is_a_file(tmp_path):
     file = tmp_path / "file"
     file.write_text("")
@@ -252,6 +249,7 @@ def test_ray_executor_refused_where_ray_is_missing(store, monkeypatch):
     assert store.run_ids() == []
 
 
+@pytest.mark.trains
 def test_diverging_training_fails_instead_of_reporting_chance(sample):
     from lth import models
     from lth.training import Trainer, TrainingDiverged
@@ -301,6 +299,7 @@ def test_gzip_bomb_is_refused_in_bounded_memory(tmp_path):
 
 
 # ---- 7. a read-only store ----------------------------------------------------------------------------------
+@pytest.mark.trains
 def test_read_only_store_lists_and_refuses_changes_in_one_line(store, done_run):
     # root writes anywhere: without CAP_DAC_OVERRIDE it obeys the permission bits like any user
     prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
@@ -326,6 +325,7 @@ def test_read_only_store_lists_and_refuses_changes_in_one_line(store, done_run):
 
 
 # ---- 8. where runs are sent --------------------------------------------------------------------------------
+@pytest.mark.trains
 def test_placement_is_signed_and_tampering_is_refused(store, done_run, monkeypatch, tmp_path):
     monkeypatch.setenv(trust.KEY_ENV, str(tmp_path / "key"))
     store_settings.write(store, executor="ray", ray_address="10.0.0.1:6379")
@@ -356,6 +356,7 @@ def test_one_enum_of_states():
         RunConfig.from_json({**RunConfig().to_json(), "seed": "1"})
 
 
+@pytest.mark.trains
 def test_live_view_reads_only_appended_metric_lines(store, done_run):
     everything = run_logs.metrics_records(store, done_run)
     records, offset = run_logs.metrics_since(store, done_run, 0)

@@ -30,6 +30,7 @@ def recorded_starts(monkeypatch):
     return starts
 
 
+@pytest.mark.trains
 def test_masked_weights_stay_zero_and_reset_is_bit_exact(sample):
     model = models.build("lenet300_100", 0)
     theta0 = model.get_weights()
@@ -54,6 +55,7 @@ def test_masked_weights_stay_zero_and_reset_is_bit_exact(sample):
         assert result.final_test_accuracy > 0.7
 
 
+@pytest.mark.trains
 def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, tmp_path):
     config = RunConfig(experiment="lottery", rounds=2, iterations=100, eval_every=50,
                        controls=("reinit", "random_prune"))
@@ -88,6 +90,7 @@ def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, t
         assert saved.load_round(round_, config.plan) is not None
 
 
+@pytest.mark.trains
 def test_late_rewinding_resets_to_the_weights_at_iteration_k(recorded_starts, sample, tmp_path):
     k = 30
     config = RunConfig(experiment="lottery", rounds=1, iterations=100, eval_every=50, rewind=k)
@@ -112,6 +115,7 @@ def _strip_times(summary):
     return [{k: v for k, v in r.items() if k not in drop} for r in summary["results"]]
 
 
+@pytest.mark.trains
 def test_same_seed_same_metrics_and_resume_is_identical(tmp_path):
     config = RunConfig(experiment="lottery", rounds=2, iterations=80, eval_every=40, controls=("reinit",))
     first = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path / "a"))
@@ -126,6 +130,7 @@ def test_same_seed_same_metrics_and_resume_is_identical(tmp_path):
     assert _strip_times(other_seed) != _strip_times(first)
 
 
+@pytest.mark.trains
 def test_tfmot_reaches_its_target_density():
     config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=150, eval_every=50)
     summary = run_experiment(config)
@@ -141,6 +146,7 @@ def test_tfmot_reaches_its_target_density():
         assert arm["early_stop_test_accuracy"] > 0.5
 
 
+@pytest.mark.trains
 def test_tfmot_schedule_length_under_a_patience_cap():
     # the converged budget's shape, small: prune over 20-60% of a stated length, patience ends each arm
     config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=2000, eval_every=20,
@@ -154,6 +160,7 @@ def test_tfmot_schedule_length_under_a_patience_cap():
         assert arm["stopped_early"] and arm["final_iteration"] < 2000  # patience, not the cap, ended it
 
 
+@pytest.mark.trains
 def test_patience_stops_training_early():
     config = RunConfig(experiment="baseline", iterations=3000, eval_every=25, patience=1, lr=0.02)
     (record,) = run_experiment(config)["results"]
@@ -161,6 +168,7 @@ def test_patience_stops_training_early():
     assert record["final_iteration"] == record["early_stop_iteration"] + 25
 
 
+@pytest.mark.trains
 def test_resume_inside_round_0_with_late_rewinding_restarts_from_theta0(tmp_path):
     """Stopped after the rewind weights were saved but before round 0 completed: round 0 must
     start again from theta0, not from the saved rewind point."""

@@ -89,14 +89,11 @@ def npz_declaring(path, name: str, shape: tuple, data: bytes = b"\0" * 16) -> No
         archive.writestr(f"{name}.npy", buffer.getvalue() + data)
 
 
-@pytest.fixture
-def store(tmp_path):
-    return RunStore(tmp_path / "cache")
-
 
 # ---- 1. a store file never makes a reader act outside the store ----------------------------------------
 @pytest.mark.parametrize("own_session", [True, False])
-def test_a_planted_status_never_makes_a_reader_signal_a_process(store, own_session):
+@pytest.mark.trains
+def test_a_planted_status_never_makes_a_reader_signal_a_process(store, own_session, signals):
     victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     try:
         rid = finished_run(store, RunConfig(seed=1), state=RunState.QUEUED)
@@ -107,13 +104,14 @@ def test_a_planted_status_never_makes_a_reader_signal_a_process(store, own_sessi
         assert row["state"] == "failed"  # no heartbeat: the run is not trusted to be running
         with pytest.raises(StoreError, match="only queued or running"):
             queue.cancel(rid, store)  # failed now: nothing to cancel, nothing sent
-        assert victim.poll() is None and process_alive(victim.pid)
+        assert victim.pid not in signals and process_alive(victim.pid)
     finally:
         victim.kill()
         victim.wait()
 
 
-def test_cancel_never_signals_a_process_that_is_not_the_runs_worker(store):
+@pytest.mark.trains
+def test_cancel_never_signals_a_process_that_is_not_the_runs_worker(store, signals):
     victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     try:
         rid = finished_run(store, RunConfig(seed=2), state=RunState.QUEUED)
@@ -121,8 +119,7 @@ def test_cancel_never_signals_a_process_that_is_not_the_runs_worker(store):
                             own_session=True, started=time.time())
         store.write_heartbeat(rid, {})
         assert queue.cancel(rid, store)["state"] == RunState.CANCELLED
-        time.sleep(0.3)
-        assert victim.poll() is None
+        assert victim.pid not in signals and process_alive(victim.pid)  # cancelled in the store, nothing sent
     finally:
         victim.kill()
         victim.wait()
@@ -227,6 +224,7 @@ def test_an_unfinished_lottery_run_is_no_ticket_source(store):
     assert "mask/01/fc1" in queue.ticket_source(store, item)
 
 
+@pytest.mark.trains
 def test_bad_checkpoint_files_are_named_and_their_rounds_trained_again(tmp_path, capsys):
     from lth.checkpoint import RoundCheckpoint
     from lth.runner import run_experiment
@@ -311,6 +309,7 @@ def test_idx_dimensions_that_overflow_are_refused(tmp_path):
         read_images(path)
 
 
+@pytest.mark.trains
 def test_a_diverging_run_is_one_line_without_traceback(tmp_path):
     from conftest import run_cli
 
@@ -369,7 +368,8 @@ def test_results_the_run_cannot_have_made_are_corrupt(store, edit):
         store.results(rid)
 
 
-def test_times_from_the_future_keep_no_run_running(store):
+@pytest.mark.trains
+def test_times_from_the_future_keep_no_run_running(store, signals):
     victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     try:
         for seed, (beat, started) in enumerate([(1e12, time.time() - 3600), (None, 1e12)]):
@@ -382,7 +382,7 @@ def test_times_from_the_future_keep_no_run_running(store):
             assert row["state"] == ("failed" if beat else "corrupt")  # time from the future: corrupt
             if beat:
                 assert "nothing was signalled" in row["error"]
-        assert victim.poll() is None  # and nothing was signalled
+        assert victim.pid not in signals and victim.poll() is None  # and nothing was signalled
     finally:
         victim.kill()
         victim.wait()
@@ -417,6 +417,7 @@ def test_the_file_systems_refusals_are_one_line(store, capsys):
     assert len(err) < 400  # the 5,000-character name is not repeated whole
 
 
+@pytest.mark.trains
 def test_a_link_planted_for_tensorboard_costs_the_events_not_the_run(tmp_path, capsys):
     store = RunStore(tmp_path / "cache")
     config = RunConfig(iterations=60, eval_every=30, seed=70)

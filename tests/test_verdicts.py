@@ -236,6 +236,7 @@ def test_fewer_than_two_seeds_and_no_spread():
     assert row["seeds_needed"] == math.floor(math.log2(3 / 0.05)) + 1  # 0.5^n below alpha / 3 questions
 
 
+@pytest.mark.trains
 def test_lth_compare_prints_verdicts_head_to_head_and_takes_a_margin(capsys, monkeypatch, tmp_path):
     from lth.runs import tables
 

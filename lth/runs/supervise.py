@@ -42,17 +42,10 @@ def versions() -> dict:
 
 def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
     """Rounds a stopped run finished (0 where its plan does not resume: it restarts)."""
-    from lth.checkpoint import CheckpointError, RoundCheckpoint
+    from lth.checkpoint import RoundCheckpoint
 
-    completed, plan = 0, config.plan
-    if plan.resumes:
-        checkpoint = RoundCheckpoint(checkpoint_dir)
-        try:
-            while checkpoint.load_round(completed, plan) is not None:
-                completed += 1
-        except CheckpointError:  # that round is trained again (the experiment says why in the log)
-            pass
-    return completed
+    # a bad round is trained again: the experiment says why in the log
+    return len(RoundCheckpoint(checkpoint_dir).completed_rounds(config.plan))
 
 
 def restart_metrics(store: RunStore, run_id: str, completed: int) -> int:

@@ -72,16 +72,13 @@ def metrics_frame(store, run_id: str) -> pd.DataFrame:
 def completed_rounds_summary(store, run_id: str) -> dict | None:
     """For a run that resumes (lottery, one-shot) and has not finished: its completed rounds' records (from the
     checkpoint) in the shape of results.json, or None."""
+    from lth.checkpoint import RoundCheckpoint
+
     record, config = store.config_and_record(run_id)
     folder = store.folder(run_id) / paths.CHECKPOINT
     if not config.plan.resumes or folder.is_symlink() or not folder.is_dir():
         return None
-    records = []
-    for round_ in range(config.plan.last_round() + 1):
-        value = store.read_json(run_id, paths.in_checkpoint(paths.round_records(round_)))
-        if value is None:
-            break
-        records += schema.result_records(value, paths.in_checkpoint(paths.round_records(round_)))
+    records = [r for round_records, _ in RoundCheckpoint(folder).completed_rounds(config.plan) for r in round_records]
     if not records:
         return None
     status = store.raw_status(run_id)
