@@ -125,6 +125,16 @@ def _prunable(experiment: str, model: str) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def _conv_rate(experiment: str, model: str, prunable: tuple[str, ...], scope: str, prune_rate: float) -> float | None:
+    """The conv layers' own rate, where the run prunes conv layers layerwise (None elsewhere: the setting does
+    not apply); it starts at the network's rate (Frankle & Carbin's), else at the hidden layers' rate."""
+    spec = models.get_spec(model)
+    if scope != "layerwise" or not any(spec.is_conv(n) for n in prunable):
+        return None
+    start = spec.conv_prune_rate if spec.conv_prune_rate is not None else round(prune_rate, 2)
+    return setting_widget(st.slider, "conv_prune_rate", key=f"{experiment}-{model}-conv-rate", default=start)
+
+
 def _rewind(experiment: str, question: str) -> str | int:
     """Where the pruned networks start: theta0 ('init') or the weights at iteration k (late rewinding)."""
     reset = remembered(st.radio, question, key=f"{experiment}-reset", default="initial weights (theta0)",
@@ -153,6 +163,7 @@ def _lottery_settings(model: str) -> dict:
                                     key="lottery-rate")
         output_rate = setting_widget(st.slider, "output_prune_rate", key="lottery-out-rate", disabled=scope == "global")
         prunable = _prunable("lottery", model)
+        conv_rate = _conv_rate("lottery", model, prunable, scope, prune_rate)
     with c3:
         rewind = _rewind("lottery", "Reset surviving weights to")
         controls = setting_widget(st.multiselect, "controls", key="lottery-controls",
@@ -160,7 +171,7 @@ def _lottery_settings(model: str) -> dict:
                                   format_func=CONTROL_LABELS.get)
         criterion = setting_widget(st.selectbox, "criterion", key="lottery-criterion",
                                    format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}")
-    return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate,
+    return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate, conv_prune_rate=conv_rate,
                 output_prune_rate=output_rate, prunable=prunable, rewind=rewind, controls=tuple(controls),
                 criterion=criterion)
 
@@ -188,6 +199,7 @@ def _oneshot_settings(model: str) -> dict:
             output_rate = setting_widget(st.slider, "output_prune_rate", suffix=" (layerwise split)",
                                          key="oneshot-out-rate")
         prunable = _prunable("oneshot", model)
+        conv_rate = _conv_rate("oneshot", model, prunable, scope, prune_rate) if scope == "layerwise" else None
     with c3:
         rewind = _rewind("oneshot", "Train the masked network from")
         controls = setting_widget(st.multiselect, "controls", key="oneshot-controls", format_func=CONTROL_LABELS.get)
@@ -199,7 +211,7 @@ def _oneshot_settings(model: str) -> dict:
     extra = dict(criteria=tuple(names), densities=tuple(densities), scope=scope, prunable=prunable, rewind=rewind,
                  controls=tuple(controls))
     if scope == "layerwise":
-        extra.update(prune_rate=prune_rate, output_prune_rate=output_rate)
+        extra.update(prune_rate=prune_rate, output_prune_rate=output_rate, conv_prune_rate=conv_rate)
     return extra
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from lth import controls, criteria, models
 from lth.data.datasets import DATASETS, Dataset, load_dataset
+from lth.data.datasets import SPECS as DATASET_SPECS
 from lth.errors import Explained
 from lth.plans.base import Plan
 from lth.plans.baseline import BaselinePlan
@@ -106,6 +107,11 @@ class RunConfig:
     output_prune_rate: float = setting(0.1, "fraction of the output layer removed per round",
                                        label="Prune rate per round, output layer", kind="float", low=0, high=1,
                                        open_high=True, experiments=("lottery", "oneshot"))
+    conv_prune_rate: float | None = setting(None, "fraction of each convolutional layer removed per round "
+                                            "(layerwise); default the network's own (Frankle & Carbin: Conv-2 "
+                                            "and Conv-4 10%, Conv-6 15%), else --prune-rate",
+                                            label="Prune rate per round, conv layers", kind="float", low=0, high=1,
+                                            open_low=True, open_high=True, experiments=("lottery", "oneshot"))
     scope: str = setting("layerwise", "prune each layer by its rate, or all weights together", label="Scope",
                          kind="str", choices=SCOPES, experiments=("lottery", "oneshot"))
     prunable: tuple[str, ...] | None = setting(None, "comma-separated layers to prune (default: the model's)",
@@ -162,10 +168,18 @@ class RunConfig:
         """Per-layer rates (layerwise) or the one global rate."""
         if self.scope == "global":
             return self.prune_rate
-        return {
-            n: self.output_prune_rate if n == models.OUTPUT_LAYER else self.prune_rate
-            for n in self.prunable_layers
-        }
+        return {n: self.output_prune_rate if n == models.OUTPUT_LAYER
+                else self.conv_rate() if self.spec.is_conv(n) else self.prune_rate for n in self.prunable_layers}
+
+    def conv_rate(self) -> float:
+        """The rate the conv layers are pruned at per round (layerwise): the run's, the network's, else
+        --prune-rate."""
+        if self.conv_prune_rate is not None:
+            return self.conv_prune_rate
+        return self.spec.conv_prune_rate if self.spec.conv_prune_rate is not None else self.prune_rate
+
+    def prunes_conv(self) -> bool:
+        return self.scope == "layerwise" and any(self.spec.is_conv(n) for n in self.prunable_layers)
 
     def total_iterations(self, train_size: int) -> int:
         if self.iterations is not None:
@@ -198,6 +212,16 @@ class RunConfig:
         need(self.prunable is None or len(self.prunable) > 0, "--prunable names no layer")
         need(len(set(self.prunable_layers)) == len(self.prunable_layers), "--prunable lists a layer twice")
         need(len(set(self.controls)) == len(self.controls), "--controls lists a control twice")
+        need(self.conv_prune_rate is None or self.prunes_conv(),
+             f"--conv-prune-rate applies where conv layers are pruned layerwise: {self.model} prunes "
+             f"{', '.join(self.prunable_layers)} ({self.scope})")
+        data = DATASET_SPECS[self.dataset]
+        need(self.spec.input_shape == data.input_shape,
+             f"{self.model} is built for {'x'.join(map(str, self.spec.input_shape))} inputs; {self.dataset}'s are "
+             f"{'x'.join(map(str, data.input_shape))}")
+        need(self.spec.kernel_shapes[models.OUTPUT_LAYER][-1] == len(data.class_names),
+             f"{self.model} has {self.spec.kernel_shapes[models.OUTPUT_LAYER][-1]} outputs; {self.dataset} has "
+             f"{len(data.class_names)} classes")
         # a setting that does not apply to the experiment keeps its default (its `experiments` facet)
         defaults = RunConfig()
         for f in dataclasses.fields(self):
@@ -233,6 +257,14 @@ class RunConfig:
                 c.pop(f.name)
         if self.scope == "global":
             c.pop("output_prune_rate", None)
+        # the conv rate is part of a run only where it prunes conv layers at a rate of their own: a network
+        # whose conv layers follow --prune-rate (lenet5's, as before the setting existed) keeps its id
+        if "conv_prune_rate" in c:
+            own = self.prunes_conv() and (self.spec.conv_prune_rate is not None or self.conv_rate() != self.prune_rate)
+            if own:
+                c["conv_prune_rate"] = self.conv_rate()
+            else:
+                c.pop("conv_prune_rate")
         return self.plan.canonical(c)
 
     def to_json(self) -> dict:
