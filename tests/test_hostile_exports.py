@@ -4,6 +4,7 @@ record carries by every reader, and a damaged done run is repaired by `resume`; 
 themselves are corrupt; URL values outside a widget's range are dropped with a note; text from store files
 is shown as text. Each class with cases beyond the reported ones."""
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -197,6 +198,10 @@ CONTRADICTIONS = {
         layer_density={"fc1": -0.1, "fc2": 1.1, "out": 1.0}),
     "more non-zero parameters than parameters": lambda s: s["results"][0].update(params=10, nonzero_params=11),
     "more non-zero MACs than MACs": lambda s: s["results"][0].update(dense_macs=10, nonzero_macs=11),
+    "another network's parameter count": lambda s: s["results"][0].update(params=266_611),
+    "another network's MACs": lambda s: s["results"][0].update(dense_macs=1),
+    "no non-zero parameter at 80% density": lambda s: s["results"][1].update(params=266_610, nonzero_params=0),
+    "pruned weights counted as non-zero": lambda s: s["results"][1].update(params=266_610, nonzero_params=266_610),
     "iterations of another budget": lambda s: s.update(iterations=120),
     "a bool where seconds belong": lambda s: s.update(seconds=True),
     "seconds past any training": lambda s: s.update(seconds=1e300),
@@ -218,7 +223,14 @@ CONTRADICTIONS = {
 def test_results_that_contradict_themselves_are_corrupt(store, case):
     config = RunConfig(experiment="lottery", rounds=1, iterations=60, eval_every=30, seed=11)
     rid = finished_run(store, config)
-    _edit_results(store, rid, lambda s: s.update(iterations=60))
+    layers = config.prunable_shapes()
+    kept = round(0.8 * sum(math.prod(v) for v in layers.values()))  # round 1's ticket keeps 80%
+
+    def sound(s):  # what a worker writes: the compression counts of LeNet-300-100 too
+        s.update(iterations=60)
+        s["results"][0].update(params=266_610, nonzero_params=266_610, dense_macs=266_200, nonzero_macs=266_200)
+        s["results"][1].update(params=266_610, nonzero_params=kept + 410, dense_macs=266_200, nonzero_macs=kept)
+    _edit_results(store, rid, sound)
     assert run_tables.runs_frame(store).set_index("run_id").loc[rid, "state"] == "done"  # sound as written
     _edit_results(store, rid, CONTRADICTIONS[case])
     row = run_tables.runs_frame(store).set_index("run_id").loc[rid]

@@ -109,6 +109,24 @@ def records_of(config, records: list, total: int | None = None) -> None:
     need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} this "
                                    f"{config.experiment} run makes (arm and round)")
     sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
+    spec = config.spec
+    params = sum(math.prod(s) for s in spec.weight_shapes())
+    macs = sum(math.prod(shape) * (spec.positions or {}).get(n, 1) for n, shape in spec.kernel_shapes.items())
+    for i, record in enumerate(records):  # the compression report's counts are the network's
+        what = f"{paths.RESULTS}: results[{i}]"
+        if record.get("params") is not None:
+            need(record["params"] == params, f"{what}: params is {record['params']}, {config.model} has {params}")
+        if record.get("dense_macs") is not None:
+            need(record["dense_macs"] == macs, f"{what}: dense_macs is {record['dense_macs']}, {config.model} makes {macs}")
+        if record.get("nonzero_params") is not None:
+            prunable, slack = sum(sizes.values()), config.plan.density_slack  # tfmot's arm: its own rounding
+            kept = round(record["density"] * prunable)
+            low, high = math.floor((record["density"] - slack) * prunable), math.ceil((record["density"] + slack) * prunable)
+            # pruned weights are exactly zero; kept ones are not (a trained or freshly drawn weight is never
+            # exactly 0.0; biases and unpruned layers may be)
+            need(low <= record["nonzero_params"] <= params - (prunable - high),
+                 f"{what}: nonzero_params {record['nonzero_params']} is not what {kept} kept of {prunable} prunable "
+                 f"weights make")
     for i, record in enumerate(records):  # every record's layers are those the run prunes, adding up to its density
         layers = record.get("layer_density") or {}
         if layers:
