@@ -101,3 +101,18 @@ def test_a_conv_net_lottery_run_end_to_end(tmp_path, capsys):
     assert layers["conv1"] == pytest.approx(0.9, abs=0.002) and layers["fc1"] == pytest.approx(0.8, abs=1e-6)
     assert layers["out"] == pytest.approx(0.9, abs=1e-6)
     assert records[("ticket", 1)]["pruned_nonzero"] == 0 and records[("reinit", 1)]["pruned_nonzero"] == 0
+
+
+def test_the_conv2_preset_is_the_budget_its_description_states():
+    from lth import presets
+    from lth.hparams import check_run
+
+    preset = presets.PRESETS["frankle-carbin-conv2"]
+    configs = preset.configs("full", "fashion-mnist")
+    assert len(configs) == 6 and {c.rewind for c in configs} == {"init", presets.CONV2_REWIND}
+    assert sum(c.plan.trainings() for c in configs) == 90
+    last = configs[0].plan.density_ladder()[-1]
+    assert round(100 * last["density"], 1) == 21.3 and round(100 * last["layer_density"]["fc1"], 1) == 21.0
+    assert 2.5 * 3600 < preset.estimate_seconds("full", configs) < 3.2 * 3600  # "about 3 hours" on this CPU
+    for config in preset.configs("quick"):
+        check_run(config)  # the quick budget runs on the bundled sample as it is
