@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-fast bench bench-watch
+.PHONY: setup run test test-fast bench bench-watch docs
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt scripts/setup.sh
@@ -19,6 +19,9 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m lth.bench
+
+docs: setup
+	$(VENV)/bin/mkdocs build --strict
 
 bench-watch: setup
 	$(PY) -m lth.bench_watch
