@@ -1,8 +1,9 @@
-# `make run` sets everything up and starts the app; `make test` sets everything up and runs all tests.
+# `make run` sets everything up and starts the app; `make test` sets everything up, lints (`make lint`) and
+# runs all tests.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-fast bench bench-watch docs
+.PHONY: setup run test test-fast lint format bench bench-watch docs
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt scripts/setup.sh
@@ -11,11 +12,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ray.txt s
 run: setup
 	$(VENV)/bin/streamlit run app.py
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not trains"
+
+# ruff (rules in pyproject.toml) and mypy (its settings there too); `make test` runs it first
+lint: setup
+	$(VENV)/bin/ruff check lth dashboard pages app.py tests
+	$(VENV)/bin/mypy
+
+# ruff format: configured (pyproject.toml) but not enforced, since most files predate it
+format: setup
+	$(VENV)/bin/ruff format lth dashboard pages app.py tests
 
 bench: setup
 	$(PY) -m lth.bench

@@ -1,15 +1,17 @@
 """Shared page pieces: the store, submitting runs, result tables, export buttons."""
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
+from dashboard.text import plain
 from lth import export
 from lth.data import DataError
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import Corrupt, RunStore, StoreError, Submission, submit_all
 from lth.runs.queue import Outcome
-from dashboard.text import plain
 
 
 def store() -> RunStore:
@@ -95,7 +97,8 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def show_results(summary: dict | None) -> None:
     if not summary:
         return
-    st.caption(f"run {plain(summary.get('run_id', ''))} · {plain(summary['device']['name'])} · {summary['seconds']:.1f} s")
+    st.caption(f"run {plain(summary.get('run_id', ''))} · {plain(summary['device']['name'])} · "
+               f"{summary['seconds']:.1f} s")
     st.dataframe(results_table(summary), hide_index=True, width="stretch")
 
 
@@ -109,7 +112,7 @@ def figure_downloads(fig, name: str, key: str) -> None:
             if fmt in export.IMAGE_FORMATS and problem:
                 st.button(fmt.upper(), disabled=True, key=f"{key}-{fmt}", help=problem)
                 continue
-            st.download_button(fmt.upper(), data=lambda f=fmt: export.figure_bytes(fig, f),
+            st.download_button(fmt.upper(), data=functools.partial(export.figure_bytes, fig, fmt),
                                file_name=f"{name}.{fmt}", mime=export.MIME[fmt], key=f"{key}-{fmt}",
                                on_click="ignore",
                                help="standalone: plotly.js (about 4.7 MB) is inside the file, so it opens "

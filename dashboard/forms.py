@@ -5,25 +5,27 @@ import dataclasses
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import cast
 
 import pandas as pd
 import streamlit as st
 
+from dashboard.remember import SAVED, remembered
+from dashboard.text import plain
 from lth import criteria, hparams, models
 from lth.arms import CONTROL_LABELS
 from lth.controls import CONTROLS
 from lth.data import DataError
 from lth.data.datasets import SPECS, dataset_source
-from dashboard.remember import SAVED, remembered
 from lth.hparams import ConfigError, RunConfig
 from lth.plans import lottery as lottery_plan
 from lth.plans import tfmot as tfmot_plan
 from lth.plans.instability import InstabilityPlan
+from lth.plans.oneshot import OneShotPlan
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
-from dashboard.text import plain
 
 BATCH_SIZES = [10, 20, 30, 60, 100, 128, 256, 600, 1000]
 LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
@@ -84,9 +86,9 @@ def _common(experiment: str) -> dict:
                                format_func=lambda m: f"{m}: {models.MODELS[m].description}")
         dataset = setting_widget(st.selectbox, "dataset", key=f"{key}-dataset")
         data_dir = None
-        if SPECS[dataset].dir_env:
+        if dir_env := SPECS[dataset].dir_env:
             data_dir = remembered(st.text_input, f"Folder with the four {dataset} IDX files",
-                                  key=f"{key}-{dataset}-data-dir", default=os.environ.get(SPECS[dataset].dir_env, ""),
+                                  key=f"{key}-{dataset}-data-dir", default=os.environ.get(dir_env, ""),
                                   help="Leave empty for the default source shown below.") or None
         st.caption(f"Reads from: {plain(dataset_source(dataset, data_dir))}")
     with c2:
@@ -181,7 +183,7 @@ ONESHOT_DENSITIES = sorted({*hparams.DEFAULT_DENSITIES, 0.8, 0.64, 0.328, 0.135,
                             0.002}, reverse=True)
 
 
-def _oneshot_settings(model: str) -> dict:
+def _oneshot_settings(model: str) -> dict | None:
     c1, c2, c3 = st.columns(3)
     with c1:
         names = setting_widget(st.multiselect, "criteria", key="oneshot-criteria")
@@ -252,11 +254,11 @@ def _instability_settings(common: dict) -> dict | None:
                 or run.dataset != common["dataset"]):
             continue
         try:
-            rounds = sorted(r for a, r in kept_networks.networks_of(s, run.run_id) if a == "ticket" and r > 0)
+            kept_rounds = sorted(r for a, r in kept_networks.networks_of(s, run.run_id) if a == "ticket" and r > 0)
         except (StoreError, Corrupt, OSError):
             continue
-        if rounds:
-            sources[run.run_id] = (run.seed, rounds)
+        if kept_rounds:
+            sources[run.run_id] = (run.seed, kept_rounds)
     with c2:
         source = remembered(st.selectbox, f"{label('ticket_run')} (optional)", key="instability-source",
                             default="", options=[""] + list(sources),
@@ -314,7 +316,7 @@ def show_plan(configs: list[RunConfig]) -> None:
 
 def show_ladder(config: RunConfig) -> None:
     """A lottery run's planned densities per round; a warning where a layer would be pruned away."""
-    ladder = config.plan.density_ladder()
+    ladder = cast(lottery_plan.LotteryPlan, config.plan).density_ladder()
     empty = [name for name, density in ladder[-1]["layer_density"].items() if density < 1e-9]
     if empty:
         st.warning(f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
@@ -332,9 +334,10 @@ def show_oneshot_densities(config: RunConfig) -> None:
     """The masks' densities: overall and per layer (layerwise), or overall only (global: the split is the
     criterion's)."""
     rows = []
-    for density in config.plan.ordered_densities():
-        counts = config.plan.keep_counts(density)
-        row = {"asked %": round(100 * density, 3), "overall %": round(100 * config.plan.mask_density(density), 3)}
+    plan = cast(OneShotPlan, config.plan)
+    for density in plan.ordered_densities():
+        counts = plan.keep_counts(density)
+        row = {"asked %": round(100 * density, 3), "overall %": round(100 * plan.mask_density(density), 3)}
         if isinstance(counts, dict):
             row.update({f"{n} %": round(100 * c / math.prod(s), 2)
                         for (n, c), s in zip(counts.items(), config.prunable_shapes().values())})
@@ -345,7 +348,8 @@ def show_oneshot_densities(config: RunConfig) -> None:
 
 
 def _tfmot_schedule(config: RunConfig) -> None:
-    begin, end, freq = config.plan.schedule(config.total_iterations(SPECS[config.dataset].sizes[0]))
+    plan = cast(tfmot_plan.TfmotPlan, config.plan)
+    begin, end, freq = plan.schedule(config.total_iterations(SPECS[config.dataset].sizes[0]))
     st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
                f"the pruned network is evaluated for early stopping only from iteration {end} on.")
 

@@ -7,13 +7,17 @@ fit the widget (a word where a number belongs, an unknown option) is ignored wit
 """
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+
 from dashboard.text import plain
 
 SAVED = "form-values"
 
 
 def _parse(text: str, kind: str, options):
+    value: Any
     if kind == "int":
         value = int(text)
     elif kind == "float":

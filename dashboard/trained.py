@@ -13,11 +13,11 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.common import readable, table_downloads
+from dashboard.text import plain
 from lth import paths
 from lth.networks import EXPORT_FORMATS, EXPORT_MIME, NetworkError, compression_table
 from lth.runs import Corrupt, RunStore, StoreError
 from lth.runs import kept as kept_networks
-from dashboard.text import plain
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_TIMEOUT_S = 300

@@ -1,6 +1,7 @@
 """The libraries the pages use, imported once in the background when the server starts, and the image
 engine for figure exports started: a page's first visit then costs its own work, not seconds of importing
 scipy, plotly and the analyses or of starting a Chromium for kaleido."""
+import contextlib
 import importlib
 import threading
 
@@ -10,10 +11,8 @@ MODULES = ("plotly.graph_objects", "scipy.stats", "pandas", "lth.figures", "lth.
 
 def _import_all() -> None:
     for name in MODULES:
-        try:
+        with contextlib.suppress(Exception):  # the page that needs it reports the problem
             importlib.import_module(name)
-        except Exception:  # the page that needs it reports the problem
-            pass
     from lth import export
 
     export.warm_image_export()

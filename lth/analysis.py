@@ -15,6 +15,7 @@ from lth.networks import Network
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 
+
 def input_map(mask: np.ndarray, input_shape: tuple[int, ...] = (28, 28, 1)) -> np.ndarray:
     """Surviving outgoing connections of each input pixel of a Dense layer reading the flattened images of
     `input_shape` (HxWxC; channels summed), as an HxW image."""
@@ -119,7 +120,7 @@ def seed_overlap(mask_a: dict[str, np.ndarray], mask_b: dict[str, np.ndarray]) -
     result = overlap(mask_a, mask_b)
     chance = {f"chance_{layer}": float(b.mean()) for layer, b in mask_b.items()}
     kept = sum(float(a.sum()) for a in mask_a.values())
-    chance["chance_overall"] = (sum(float(mask_a[l].sum()) * float(b.mean()) for l, b in mask_b.items()) / kept
+    chance["chance_overall"] = (sum(float(mask_a[layer].sum()) * float(b.mean()) for layer, b in mask_b.items()) / kept
                                 if kept else math.nan)
     return {**result, **chance}
 
@@ -142,9 +143,9 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
     summary = store.results(run_id) or run_tables.completed_rounds_summary(store, run_id) or {"results": []}
     records = summary["results"]
     figures, tables = {}, {}
-    if first_pixel_layer(net) is not None:
+    if (pixel_layer := first_pixel_layer(net)) is not None:
         figures["mask_heatmap"] = mask_heatmap(net)
-        tables["mask_heatmap"] = pd.DataFrame(input_map(net.masks[first_pixel_layer(net)]).astype(int))
+        tables["mask_heatmap"] = pd.DataFrame(input_map(net.masks[pixel_layer]).astype(int))
     density_arm = arm if any(r["arm"] == arm and r.get("layer_density") for r in records) else "ticket"
     if any(r.get("layer_density") for r in records):
         figures["layer_density"] = layer_density_figure(records, density_arm)

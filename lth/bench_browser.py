@@ -20,6 +20,7 @@ from pathlib import Path
 from lth import paths
 from lth.bench_watch import ROOT, streamlit_server
 
+
 def page_headings() -> dict[str, str]:
     """URL path -> heading of every page, in navigation order (the dashboard's own list)."""
     from dashboard.navigation import PAGES

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from lth import paths
@@ -86,10 +86,8 @@ def _tree_cpu_seconds(root_pid: int, names=("chrom", "headless")) -> float:
         for child in children.get(pid, []):
             stack.append(child)
             if any(n in comm.get(child, "") for n in names):
-                try:
+                with suppress(OSError):
                     total += _cpu_seconds(child)
-                except OSError:
-                    pass
     return total
 
 
@@ -132,8 +130,8 @@ def main(argv=None) -> int:
                 time.sleep(1)
             schedule = [watched for i in range(args.pairs) for watched in ((True, False) if i % 2 == 0
                                                                              else (False, True))]
-            for i, watched in enumerate(schedule):
-                if watched:
+            for i, watching in enumerate(schedule):
+                if watching:
                     page.goto(f"{url}/runs")
                     page.get_by_role("heading", name="Runs").wait_for(timeout=60_000)
                 else:
@@ -144,11 +142,11 @@ def main(argv=None) -> int:
                 time.sleep(args.window)
                 _, end_it = _last_iteration(store, run_id)
                 seconds = time.time() - start
-                row = {"pair": i // 2, "watched": watched, "iterations_per_s": (end_it - start_it) / seconds,
+                row = {"pair": i // 2, "watched": watching, "iterations_per_s": (end_it - start_it) / seconds,
                        "on_screen": evaluations, "server_cpu": (_cpu_seconds(server.pid) - server0) / seconds,
                        "browser_cpu": (_tree_cpu_seconds(os.getpid()) - browser0) / seconds}
                 rows.append(row)
-                print(f"pair {row['pair']} {'watched  ' if watched else 'unwatched'}: {row['iterations_per_s']:7.1f} "
+                print(f"pair {row['pair']} {'watched  ' if watching else 'unwatched'}: {row['iterations_per_s']:7.1f} "
                       f"iterations/s with {evaluations:,} evaluations on screen; server CPU "
                       f"{100 * row['server_cpu']:4.1f}%, browser CPU {100 * row['browser_cpu']:4.1f}% of a core",
                       flush=True)
@@ -156,10 +154,8 @@ def main(argv=None) -> int:
                            capture_output=True)
             browser.close()
     finally:
-        try:
+        with suppress(OSError):
             remove_tree(store)  # iterative, links unlinked and never followed (lth.walk)
-        except OSError:
-            pass
     watched = [r for r in rows if r["watched"]]
     unwatched = [r for r in rows if not r["watched"]]
     per_pair = [next(r for r in watched if r["pair"] == i)["iterations_per_s"]
@@ -168,7 +164,8 @@ def main(argv=None) -> int:
     def mean(values):
         return sum(values) / len(values)
 
-    print(f"throughput watched / unwatched: {mean([r['iterations_per_s'] for r in watched]) / mean([r['iterations_per_s'] for r in unwatched]):.3f} "
+    throughput = mean([r["iterations_per_s"] for r in watched]) / mean([r["iterations_per_s"] for r in unwatched])
+    print(f"throughput watched / unwatched: {throughput:.3f} "
           f"over {args.pairs} alternating pairs of {args.window:.0f}-s windows (evaluation every 100 iterations, "
           f"{min(r['on_screen'] for r in rows):,}+ evaluations on screen); per pair: "
           f"{', '.join(f'{p:.3f}' for p in per_pair)}; while watched: server CPU "

@@ -74,6 +74,7 @@ class RoundCheckpoint:
                    next_masks: pruning.Masks | None = None) -> None:
         """A finished round: its masks (lottery: those it trained with and the next round's) and records."""
         if masks is not None:
+            assert next_masks is not None  # a round that keeps masks keeps the next round's too
             arrays = {f"mask/{n}": m.astype(np.uint8) for n, m in masks.items()}  # 0/1: bytes, not floats
             arrays.update({f"next/{n}": m.astype(np.uint8) for n, m in next_masks.items()})
             write_npz_atomic(self.folder / paths.round_masks(round_), arrays)
@@ -112,7 +113,8 @@ class RoundCheckpoint:
         expected = {f"{kind}/{n}": shape for kind in ("mask", "next") for n, shape in shapes.items()}
         arrays = self._arrays(self.folder / paths.round_masks(round_), expected)
         if set(arrays) != set(expected) or not all(np.isin(a, (0, 1)).all() for a in arrays.values()):
-            raise CheckpointError(f"{paths.in_checkpoint(paths.round_masks(round_))} does not hold the round's 0/1 masks")
+            raise CheckpointError(f"{paths.in_checkpoint(paths.round_masks(round_))} does not hold the round's "
+                                  "0/1 masks")
         next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
         return records, next_masks
 
@@ -129,7 +131,8 @@ class RoundCheckpoint:
                 saved = self.load_round(round_, plan)
             except CheckpointError as e:
                 if report is not None:
-                    report(f"lth: {e}; " + (f"training round {round_} again" if round_ else "training again from round 0"))
+                    report(f"lth: {e}; "
+                           + (f"training round {round_} again" if round_ else "training again from round 0"))
                 break
             if saved is None:
                 break

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import sys
+from typing import Any
 
 from lth import hparams
 from lth.data.datasets import DATASETS
@@ -176,8 +177,8 @@ def _submit(args, command: str):
 
 def cmd_run(args) -> int:
     """Train in the foreground through the store: a cached run prints its results at once."""
-    from lth.runs.queue import Outcome
     from lth.runs import RunState, claim_foreground, executors, schedule, wait
+    from lth.runs.queue import Outcome
 
     submitted = _submit(args, "run")
     if isinstance(submitted, int):
@@ -243,10 +244,9 @@ def cmd_status(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from lth.runs import schedule
     from lth.runs import settings as store_settings
     from lth.runs import tables as run_tables
-    from lth.runs import schedule
-
     from lth.runs.processes import printable
 
     def action(store):
@@ -326,7 +326,8 @@ def cmd_compression(args) -> int:
                                        f"networks, so its runs have no compression report")
         summary = store.finished_results(args.run_id)
         if summary is None:
-            return _fail(args.command, f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})")
+            return _fail(args.command,
+                         f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})")
         table = compression_table(summary["results"])
         if table.empty:
             return _fail(args.command, f"run {args.run_id} was made before the compression report existed; delete "
@@ -406,7 +407,8 @@ def cmd_compare(args) -> int:
         head_to_head = None
         if args.head_to_head:
             try:
-                head_to_head = statistics.head_to_head(results, *args.head_to_head, args.metric, margin=margin)
+                a, b = args.head_to_head
+                head_to_head = statistics.head_to_head(results, a, b, args.metric, margin=margin)
             except ValueError as e:
                 return _fail(args.command, f"--head-to-head: {e}")
         out = output_folder(args.export) if args.export is not None else None
@@ -559,11 +561,11 @@ def cmd_sweep(args) -> int:
                         grid.append(dataclasses.replace(
                             base.for_experiment(experiment), seed=seed,
                             target_density=density if rounds is None else None, rounds=rounds))
-        submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor, download=True,
-                                 ray_address=args.ray_address)
+        submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor,
+                                 download=True, ray_address=args.ray_address)
     except _input_errors() as e:
         return _fail("sweep", str(e))
-    outcomes = {}
+    outcomes: dict[str, int] = {}
     for submission in submissions:
         outcomes[submission.outcome] = outcomes.get(submission.outcome, 0) + 1
         print(submission.run_id)
@@ -608,7 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "chosen now)"),
                              ("delete", cmd_delete, "delete a run's folder"),
                              ("worker", cmd_worker, None)]:
-        sub = commands.add_parser(name, **({"help": text} if text else {}))  # worker: internal, no help
+        options: dict[str, Any] = {"help": text} if text else {}  # worker: internal, no help
+        sub = commands.add_parser(name, **options)
         sub.add_argument("run_id")
         add_store_argument(sub)
         if name == "resume":

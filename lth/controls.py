@@ -10,8 +10,8 @@ Pure NumPy: the experiment passes what a control needs (how to draw initial weig
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

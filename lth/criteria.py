@@ -10,16 +10,26 @@ when they are computed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TypeVar
 
 import numpy as np
 
 from lth import pruning
 
+_T = TypeVar("_T")
+
 SNIP_IMAGES_PER_CLASS = 10  # the batch SNIP and GraSP score on: 10 images of each class (as their papers)
 GRASP_TEMPERATURE = 200.0  # GraSP's authors' code divides the logits by T = 200 before the loss
 SYNFLOW_STEPS = 100  # SynFlow prunes iteratively, density d^(k/100) after step k (its paper's schedule)
+
+
+def _needed(value: _T | None) -> _T:
+    """A ScoringInputs field the criterion needs: its caller supplies it (a trained-weights criterion gets
+    `trained`, a gradient-based one `model` and `batch`, a random one `rng`, an iterative one `masks`)."""
+    assert value is not None
+    return value
 
 
 @dataclass(frozen=True)
@@ -55,13 +65,13 @@ class Criterion:
 
 
 def _random(inputs: ScoringInputs) -> dict[str, np.ndarray]:
-    return {n: inputs.rng.random(w.shape) for n, w in inputs.theta0.items()}
+    return {n: _needed(inputs.rng).random(w.shape) for n, w in inputs.theta0.items()}
 
 
 def _large_init_large_final(inputs: ScoringInputs) -> dict[str, np.ndarray]:
     out = {}
     for n, w0 in inputs.theta0.items():
-        final = inputs.trained[n]
+        final = _needed(inputs.trained)[n]
         scale = float(np.std(final)) / max(float(np.std(w0)), 1e-12)
         out[n] = np.minimum(scale * np.abs(w0), np.abs(final))
     return out
@@ -73,25 +83,26 @@ CRITERIA: dict[str, Criterion] = {c.name: c for c in (
     Criterion("magnitude_init", "|theta0|: the largest initial weights", trained=False,
               score=lambda i: {n: np.abs(w) for n, w in i.theta0.items()}, colour="#3690c0", scale="PuBu"),
     Criterion("snip", "|g * theta0|, g the loss gradient on 10 training images per class (Lee et al., ICLR 2019)",
-              trained=False, score=lambda i: snip_scores(i.model(), i.layers, *i.batch()), colour="#6a51a3",
-              scale="Purples"),
+              trained=False, score=lambda i: snip_scores(_needed(i.model)(), i.layers, *_needed(i.batch)()),
+              colour="#6a51a3", scale="Purples"),
     Criterion("grasp", "theta0 * Hg, the Hessian-gradient product on 10 images per class, logits / 200; the "
               "highest -theta0 * Hg go (Wang et al., ICLR 2020)", trained=False,
-              score=lambda i: grasp_scores(i.model(), i.layers, *i.batch()), colour="#c51b8a", scale="RdPu"),
+              score=lambda i: grasp_scores(_needed(i.model)(), i.layers, *_needed(i.batch)()), colour="#c51b8a",
+              scale="RdPu"),
     Criterion("synflow", "|theta * dR/dtheta|, R the summed output of the network with |weights| on an all-ones "
               "input; 100 steps to d^(k/100), re-scored each step; data-free (Tanaka et al., NeurIPS 2020)",
-              trained=False, score=lambda i: synflow_scores(i.model(), i.layers, i.masks), colour="#1b9e77",
-              scale="BuGn", iterative=True),
+              trained=False, score=lambda i: synflow_scores(_needed(i.model)(), i.layers, _needed(i.masks)),
+              colour="#1b9e77", scale="BuGn", iterative=True),
     Criterion("magnitude", "|w_final|: the largest trained weights (what iterative magnitude pruning uses)",
-              trained=True, score=lambda i: {n: np.abs(i.trained[n]) for n in i.theta0}, colour="#08306b",
+              trained=True, score=lambda i: {n: np.abs(_needed(i.trained)[n]) for n in i.theta0}, colour="#08306b",
               scale="Blues"),
     Criterion("movement", "|w_final - theta0|: the weights that moved most in training", trained=True,
-              score=lambda i: {n: np.abs(i.trained[n] - w) for n, w in i.theta0.items()}, colour="#78c679",
+              score=lambda i: {n: np.abs(_needed(i.trained)[n] - w) for n, w in i.theta0.items()}, colour="#78c679",
               scale="YlGn"),
     Criterion("magnitude_increase", "|w_final| - |theta0|: the weights whose magnitude grew most (Zhou et al., "
               "NeurIPS 2019)", trained=True,
-              score=lambda i: {n: np.abs(i.trained[n]) - np.abs(w) for n, w in i.theta0.items()}, colour="#d7301f",
-              scale="OrRd"),
+              score=lambda i: {n: np.abs(_needed(i.trained)[n]) - np.abs(w) for n, w in i.theta0.items()},
+              colour="#d7301f", scale="OrRd"),
     Criterion("large_init_large_final", "min(a|theta0|, |w_final|), a = std(w_final) / std(theta0) per layer: "
               "large at both ends (Zhou et al., NeurIPS 2019)", trained=True, score=_large_init_large_final,
               colour="#016c59", scale="PuBuGn"),
@@ -183,7 +194,7 @@ def synflow_scores(model, layers, masks: pruning.Masks) -> dict[str, np.ndarray]
         model.set_weights(original)
 
 
-def synflow_masks(model, layers, keep: Callable[[dict, pruning.Masks, float], pruning.Masks], density: float,
+def synflow_masks(model, layers, keep: Callable[[dict, pruning.Masks | None, float], pruning.Masks], density: float,
                   steps: int = SYNFLOW_STEPS, invert: bool = False) -> pruning.Masks:
     """SynFlow's iterative pruning (`criterion_masks` of the registry's entry) on `model`'s kernels `layers`;
     `invert` keeps the lowest scores."""

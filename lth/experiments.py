@@ -8,15 +8,19 @@ arm/round alone, never from state carried between rounds, so any round can be re
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from lth import models, networks, paths, pruning
+from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.data import DataError, Dataset
 from lth.device import DeviceInfo
 from lth.errors import Explained
-from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.fsutil import ArrayFileError, read_npz
 from lth.hparams import RunConfig
+from lth.plans.instability import InstabilityPlan
+from lth.plans.tfmot import TfmotPlan
 from lth.seeds import derive_seed
 from lth.tf_setup import keras
 from lth.training import OnEval, Trainer
@@ -36,6 +40,10 @@ class Experiment:
         self.iterations = config.total_iterations(len(data.y_train))
         self.data_seed = derive_seed(config.seed, "data")
         self._plain_model = None
+
+    def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
+        """Train the run's networks; their records (each experiment's own)."""
+        raise NotImplementedError
 
     def initial_weights(self, *purpose) -> list[np.ndarray]:
         seed = self.config.seed if not purpose else derive_seed(self.config.seed, *purpose)
@@ -67,6 +75,7 @@ class Experiment:
         record = {"arm": arm, "round": round_, "density": density, "layer_density": layer_density,
                   **result.summary()}
         if keep:
+            assert result.best_weights is not None  # fit returns the early-stop weights
             self.keep(record, masks or {}, early_stop=result.best_weights, final=trainer.model.get_weights())
         return record, result
 
@@ -129,7 +138,7 @@ class Lottery(Experiment):
         theta0, trainer, rewind_at = self.pruning_start()
         resuming = checkpoint is not None
         reset_point = None
-        if resuming:
+        if checkpoint is not None:
             try:
                 reset_point = checkpoint.load_reset_point(c.model)
             except CheckpointError as e:  # round 0 makes the reset point: every round is trained again
@@ -140,9 +149,11 @@ class Lottery(Experiment):
         records: list[dict] = []
         # resumed: the rounds that finished before the run stopped (those after one trained again follow from
         # it: none of their old files is used)
-        done = checkpoint.completed_rounds(c.plan, report=lambda m: print(m, flush=True)) if resuming else []
+        done = (checkpoint.completed_rounds(c.plan, report=lambda m: print(m, flush=True))
+                if resuming and checkpoint is not None else [])
         for round_records, next_masks in done:
             records += round_records
+            assert next_masks is not None  # a lottery round keeps the next round's masks
             masks = next_masks
         for round_ in range(len(done), c.plan.last_round() + 1):
             # round 0 is the dense network from theta0 (with late rewinding it also finds the reset point)
@@ -187,7 +198,8 @@ class TfmotPruning(Experiment):
 
         c = self.config
         layers = set(c.prunable_layers)
-        begin, end, frequency = c.plan.schedule(self.iterations)
+        begin, end, frequency = cast(TfmotPlan, c.plan).schedule(self.iterations)
+        assert c.target_density is not None  # the plan's check requires it
         schedule = tfmot.sparsity.keras.PolynomialDecay(
             initial_sparsity=0.0, final_sparsity=1.0 - c.target_density,
             begin_step=begin, end_step=end, frequency=frequency)
@@ -262,7 +274,8 @@ class Instability(Experiment):
                     read_npz(path, instability.ticket_shapes(c.spec)))
             except ArrayFileError as e:
                 raise DataError(f"the ticket masks copied into this run are unusable ({e}); submit it again") from None
-            if len(ticket_theta0) != len(theta0) or any(not np.array_equal(a, b) for a, b in zip(ticket_theta0, theta0)):
+            if (len(ticket_theta0) != len(theta0)
+                    or any(not np.array_equal(a, b) for a, b in zip(ticket_theta0, theta0))):
                 raise DataError(f"run {c.ticket_run}'s initial weights are not this run's (model {c.model}, seed "
                                 f"{c.seed}): its ticket would not be the same network")
         if checkpoint is not None:
@@ -272,13 +285,14 @@ class Instability(Experiment):
         dense = pruning.dense_masks(c.spec.kernel_shapes, layers)
         total = self.iterations
         records = []
-        for k in c.plan.rewind_iterations():
+        plan = cast(InstabilityPlan, c.plan)
+        for k in plan.rewind_iterations():
             trainer.reset(theta0, dense)
             if k > 0:
                 trainer.fit(iterations=k, eval_every=c.eval_every, data_seed=self.data_seed, on_eval=self.on_eval,
                             context={"arm": "dense", "round": 0, "density": 1.0, "rewind": k, "copy": 0})
             at_k = trainer.model.get_weights()
-            for round_ in c.plan.networks():
+            for round_ in plan.networks():
                 masks = dense if round_ == 0 else ticket_masks[round_]
                 records.append(self.pair(trainer, at_k, masks, k, round_, total))
         return records
@@ -315,7 +329,8 @@ class Instability(Experiment):
             "barrier": value, "stable": instability.is_stable(value), "pruned_nonzero": 0,
             # the copies train to the end: "early stop" is the end (the shape every result record has)
             "early_stop_iteration": total, "final_iteration": total,
-            "early_stop_test_accuracy": float(np.mean(end_accuracy)), "final_test_accuracy": float(np.mean(end_accuracy)),
+            "early_stop_test_accuracy": float(np.mean(end_accuracy)),
+            "final_test_accuracy": float(np.mean(end_accuracy)),
             "copy_test_accuracy": end_accuracy,
             "train_seconds": round(sum(r.seconds for r in finals), 3),
         }

@@ -2,6 +2,7 @@
 CSV and JSON. Image formats need Chromium; HTML, CSV and JSON always work."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -48,10 +49,8 @@ def warm_image_export() -> None:
     _warming = True
 
     def warm():
-        try:
+        with contextlib.suppress(Exception):  # the click that needs it reports the problem
             _render(go.Figure(), "svg")
-        except Exception:  # the click that needs it reports the problem
-            pass
 
     threading.Thread(target=warm, daemon=True, name="lth-kaleido-warm").start()
 

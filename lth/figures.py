@@ -247,7 +247,7 @@ def layer_density_vs_density(results: pd.DataFrame) -> go.Figure:
     if not frame.empty:
         frame = frame.assign(density_pct=(100 * frame["density"]).round(2))
         means = frame.groupby(["label", "arm", "density_pct"], sort=False)[layer_cols].mean().reset_index()
-        for (label, arm), group in means.groupby(["label", "arm"], sort=False):
+        for (_label, arm), group in means.groupby(["label", "arm"], sort=False):
             group = group.sort_values("density_pct", ascending=False)
             for i, column in enumerate(layer_cols):
                 if group[column].isna().all():
@@ -307,7 +307,7 @@ def instability_error_curves(frame: pd.DataFrame) -> go.Figure:
     """Test error along the line between the two copies, one line per (network, k)."""
     fig = go.Figure()
     networks_ = sorted(frame[["round", "density"]].drop_duplicates().itertuples(index=False))
-    for (run_id, round_, k), group in frame.groupby(["run_id", "round", "rewind_iteration"], sort=True):
+    for (_run_id, round_, k), group in frame.groupby(["run_id", "round", "rewind_iteration"], sort=True):
         row = group.iloc[0]
         index = [n[0] for n in networks_].index(round_)
         colour = round_colour("dense" if round_ == 0 else "ticket", index, len(networks_))

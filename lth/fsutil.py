@@ -6,6 +6,7 @@ written through, so nothing is written outside the store.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -44,10 +45,8 @@ def make_dirs(folder: str | Path) -> Path:
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(current)
-            except FileExistsError:
-                pass
             mode = os.lstat(current).st_mode
         if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
             raise LinkRefused(f"{current} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a folder'}; "
@@ -199,7 +198,7 @@ def write_json_atomic(path: str | Path, obj) -> None:
 
 def write_npz_atomic(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub matches **arrays to allow_pickle
     write_bytes_atomic(path, buffer.getvalue())
 
 

@@ -10,18 +10,20 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from lth import controls, criteria, models
 from lth.data.datasets import DATASETS, Dataset, load_dataset
 from lth.data.datasets import SPECS as DATASET_SPECS
 from lth.errors import Explained
+from lth.plans import tfmot as tfmot_plan
 from lth.plans.base import Plan
 from lth.plans.baseline import BaselinePlan
 from lth.plans.instability import InstabilityPlan
 from lth.plans.lottery import DEFAULT_ROUNDS, MAX_ROUNDS, LotteryPlan
 from lth.plans.oneshot import DEFAULT_DENSITIES, OneShotPlan
-from lth.plans import tfmot as tfmot_plan
 from lth.plans.tfmot import TfmotPlan
 
 # The registry: every experiment's plan by its name (the plan names the class that trains it).
@@ -193,14 +195,14 @@ class RunConfig:
         """What this run's experiment trains (lth.plans): its checks, records, densities and rounds."""
         return EXPERIMENTS[self.experiment](self)
 
-    def for_experiment(self, experiment: str) -> "RunConfig":
+    def for_experiment(self, experiment: str) -> RunConfig:
         """These settings for another experiment: those that do not apply to it back at their defaults."""
         defaults = RunConfig()
         return RunConfig(**{f.name: getattr(self if experiment in f.metadata["experiments"] else defaults, f.name)
                             for f in dataclasses.fields(self)} | {"experiment": experiment})
 
     # ---- checks -------------------------------------------------------------------------------
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Types and ranges of every field (from its `setting`), then how the fields combine."""
         need = _need
         for f in dataclasses.fields(self):
@@ -272,7 +274,7 @@ class RunConfig:
                 for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_json(cls, data) -> "RunConfig":
+    def from_json(cls, data) -> RunConfig:
         """A config from its JSON form (a file can hold anything): types checked, then `validate`d."""
         if not isinstance(data, dict):
             raise ConfigError(f"a run config must be a JSON object, not {type(data).__name__}")
@@ -292,7 +294,7 @@ class RunConfig:
         return cls(**data).validate()
 
 
-def setting_facets(name: str) -> dict:
+def setting_facets(name: str) -> Mapping[str, Any]:
     """What `setting` declares of RunConfig field `name`: help, label, kind, range, choices, experiments."""
     return RunConfig.__dataclass_fields__[name].metadata
 
@@ -363,7 +365,8 @@ def _check_range(option: str, meta, value) -> None:
     if low is not None and (value <= low if meta["open_low"] else value < low):
         raise ConfigError(f"{option} must be {'above' if meta['open_low'] else 'at least'} {shown(low)}, not {value!r}")
     if high is not None and (value >= high if meta["open_high"] else value > high):
-        raise ConfigError(f"{option} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, not {value!r}")
+        raise ConfigError(f"{option} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, "
+                          f"not {value!r}")
 
 
 def run_id(config: RunConfig, dataset_fingerprint: str) -> str:

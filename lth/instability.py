@@ -30,7 +30,8 @@ def is_stable(barrier_value: float) -> bool:
 
 
 def ticket_arrays(masks_by_round: dict[int, dict[str, np.ndarray]], theta0: list[np.ndarray]) -> dict:
-    """What the ticket file (lth.paths.TICKET) holds: each round's masks (`mask/RR/LAYER`) and the source run's theta0."""
+    """What the ticket file (lth.paths.TICKET) holds: each round's masks (`mask/RR/LAYER`) and the source run's
+    theta0."""
     arrays = {f"theta0/{i}": w for i, w in enumerate(theta0)}
     for round_, masks in masks_by_round.items():
         arrays.update({f"mask/{round_:02d}/{layer}": np.asarray(m, np.uint8) for layer, m in masks.items()})

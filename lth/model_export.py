@@ -18,7 +18,6 @@ from lth.networks import Network
 from lth.tf_setup import keras, tf
 
 
-
 def build(network: Network, plain_model=None):
     """The network as a plain tf_keras model (no pruning wrappers: pruned weights are stored zeros)."""
     model = plain_model or models.build(network.model, 0)

@@ -2,8 +2,8 @@
 need no TensorFlow; `build()` makes the tf_keras model."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 OUTPUT_LAYER = "out"  # every model names its output layer so; the paper prunes it at its own rate
 
@@ -76,7 +76,7 @@ def _lenet5_layers(keras, init):
     ]
 
 
-def _conv_net(name: str, filters: tuple[int, ...], conv_rate: float, cpu: "CpuCost",
+def _conv_net(name: str, filters: tuple[int, ...], conv_rate: float, cpu: CpuCost,
               input_shape: tuple[int, ...] = (28, 28, 1), classes: int = 10) -> ModelSpec:
     """Frankle & Carbin's Conv-2/4/6 (their Figure 2): pairs of 3x3 'same' convolutions of `filters` each, a
     2x2 max-pooling after each pair, then Dense 256-256-`classes`; Glorot-normal initialisation. Kernel shapes,

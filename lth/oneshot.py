@@ -2,12 +2,16 @@
 from theta0 (or the rewind point) with the loop, early stop and reports every experiment uses.
 
 Round 0 is the dense network trained from theta0 where a criterion scores trained weights (its weights at
-early stop) or a late-rewinding point is needed; else round 0 is empty. Round r holds, for the r-th density (densest first), every
-criterion's training and each of its controls: `reinit` (the mask, fresh initial weights), `random_prune`
-(the layerwise shuffle: the mask's per-layer counts at random positions) and `invert` (the criterion's
-lowest scores kept). A finished round is checkpointed, so a stopped run resumes at its next round.
+early stop) or a late-rewinding point is needed; else round 0 is empty. Round r holds, for the r-th density
+(densest first), every criterion's training and each of its controls: `reinit` (the mask, fresh initial
+weights), `random_prune` (the layerwise shuffle: the mask's per-layer counts at random positions) and
+`invert` (the criterion's lowest scores kept). A finished round is checkpointed, so a stopped run resumes at
+its next round.
 """
 from __future__ import annotations
+
+import functools
+from typing import cast
 
 import numpy as np
 
@@ -15,18 +19,19 @@ from lth import controls, criteria, models, networks, paths, pruning
 from lth.arms import oneshot_arm
 from lth.checkpoint import CheckpointError, RoundCheckpoint
 from lth.experiments import Experiment, derive_seed
+from lth.plans.oneshot import OneShotPlan
 
 
 class OneShot(Experiment):
     def run(self, checkpoint: RoundCheckpoint | None = None) -> list[dict]:
-        c = self.config
+        c, plan = self.config, cast(OneShotPlan, self.config.plan)
         layers = c.prunable_layers
         theta0, trainer, rewind_at = self.pruning_start()
         records: list[dict] = []
         done = self.resumed(checkpoint)
         if done is None:
             dense, reset_point, trained = [], theta0, None
-            if c.plan.trains_dense():
+            if plan.trains_dense():
                 trainer.reset(theta0, pruning.dense_masks(c.spec.kernel_shapes, layers))
                 record, result = self.train(trainer, "dense", 0, None, snapshot_at=rewind_at)
                 dense = [record]
@@ -42,7 +47,7 @@ class OneShot(Experiment):
         self.theta0_kernels = {n: c.spec.kernels(theta0)[n] for n in layers}
         self.trained_kernels = {n: trained[n] for n in layers} if trained is not None else None
         self.scores: dict[str, dict] = {}  # each criterion scored once (random and synflow: per density)
-        for round_, density in enumerate(c.plan.ordered_densities(), start=1):
+        for round_, density in enumerate(plan.ordered_densities(), start=1):
             if round_ < len(rounds):
                 continue
             round_records = []
@@ -53,7 +58,7 @@ class OneShot(Experiment):
                 inputs = controls.ControlInputs(
                     masks=masks, reset_point=reset_point, seed=c.seed, seed_parts=(name, round_),
                     initial_weights=self.initial_weights,
-                    inverted_masks=lambda: self.masks(name, density, round_, invert=True))
+                    inverted_masks=functools.partial(self.masks, name, density, round_, invert=True))
                 for control in sorted(c.controls):
                     start, control_masks = controls.CONTROLS[control].start(inputs)
                     trainer.reset(start, control_masks)
@@ -71,7 +76,7 @@ class OneShot(Experiment):
     def resumed(self, checkpoint: RoundCheckpoint | None):
         """(records of each finished round, reset point, dense trained kernels) from the checkpoint, or None
         when round 0 (the dense training) must be trained again; a bad round is named and trained again."""
-        c, plan = self.config, self.config.plan
+        c, plan = self.config, cast(OneShotPlan, self.config.plan)
         if checkpoint is None:
             return None
         done = checkpoint.completed_rounds(plan, report=lambda m: print(m, flush=True))
@@ -96,7 +101,8 @@ class OneShot(Experiment):
         sign = -1.0 if invert else 1.0
 
         def keep(scores, alive, d):
-            return pruning.keep_highest({n: sign * s for n, s in scores.items()}, c.plan.keep_counts(d), alive)
+            counts = cast(OneShotPlan, c.plan).keep_counts(d)
+            return pruning.keep_highest({n: sign * s for n, s in scores.items()}, counts, alive)
 
         inputs = criteria.ScoringInputs(
             theta0=self.theta0_kernels, trained=self.trained_kernels, model=self.scoring_model,

@@ -66,7 +66,8 @@ def training_name(arm: str, round_: int) -> str:
 
 
 # what a Ray task reads of a run's checkpoint to resume it
-CHECKPOINT_INPUTS = re.compile(rf"{re.escape(WEIGHTS)}|{re.escape(WEIGHTS_SHA256)}|{re.escape(TICKET)}|round_\d{{2,3}}\.(npz|json)")
+CHECKPOINT_INPUTS = re.compile(rf"{re.escape(WEIGHTS)}|{re.escape(WEIGHTS_SHA256)}|{re.escape(TICKET)}"
+                               rf"|round_\d{{2,3}}\.(npz|json)")
 
 
 def in_checkpoint(name: str) -> str:

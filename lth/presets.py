@@ -9,8 +9,8 @@ improving.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from lth.hparams import RunConfig
 from lth.runs import tables as run_tables
@@ -280,8 +280,9 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
     """The companion preset's results for the same budget and data: from the store where its runs finished
     there, else from the results committed with this project (an empty frame where neither exists); column
     `source` says which."""
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     from lth.errors import Explained
     from lth.runs.queue import check
@@ -314,7 +315,8 @@ def missing_companion(name: str, budget: str) -> str:
 def export(name: str, results, folder):
     """The preset's figures (PNG, SVG), results (CSV), paired comparisons (CSV) and table (markdown) written
     to `folder`; returns the table."""
-    from lth import export as files, statistics
+    from lth import export as files
+    from lth import statistics
 
     comparison = (statistics.method_comparisons(results, "early_stop_test_accuracy") if name == "pruning-methods"
                   else statistics.comparisons(results, "early_stop_test_accuracy"))

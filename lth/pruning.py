@@ -9,7 +9,7 @@ import numpy as np
 Masks = dict[str, np.ndarray]
 
 
-def prune_count(remaining: int, rate: float) -> int:
+def prune_count(remaining: float, rate: float) -> int:
     """How many of `remaining` weights a round at `rate` removes (rounded half up)."""
     return int(rate * remaining + 0.5)
 
@@ -151,7 +151,7 @@ def plan_ladder(kernel_shapes: dict[str, tuple[int, ...]], rates: dict[str, floa
     `rates` is a per-layer dict (layerwise) or one float (global). Matches the masks the run makes.
     """
     sizes = {name: int(np.prod(shape)) for name, shape in kernel_shapes.items()}
-    alive = dict(sizes)
+    alive: dict[str, float] = dict(sizes)
     total = sum(sizes.values())
     ladder = []
     for r in range(rounds + 1):

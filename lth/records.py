@@ -9,7 +9,6 @@ from lth import paths
 from lth.arms import NAMES as ARMS
 from lth.errors import Explained
 
-
 # The accuracies a result record reports, in words: what figures, tables and `lth compare --metric` offer.
 METRICS = {
     "early_stop_test_accuracy": "test accuracy at early stop",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import sys
+from collections.abc import Mapping
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def _shown(value) -> str:
     return "(none)" if value is None else str(value)
 
 
-def _range(meta: dict) -> str:
+def _range(meta: Mapping) -> str:
     if meta["choices"] is not None:
         return ", ".join(map(str, meta["choices"]))
     low, high = meta["low"], meta["high"]

@@ -32,6 +32,7 @@ earlier).
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -428,7 +429,7 @@ def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGI
             others[control] = group[(group["arm"] == oneshot_arm(name, control)) & (group["density_pct"] == density)]
         others["dense"] = _dense_reference(frame, group)
         same = imp[(imp["training"] == at["training"].iloc[0])
-                   & imp["density_pct"].map(lambda d: _close_density(d, density))]
+                   & imp["density_pct"].map(functools.partial(_close_density, b=density))]
         others["IMP ticket"] = same
         for against, other in others.items():
             question = ((f"as good as {against}", "accuracy", -margin, "greater") if against in ("dense", "IMP ticket")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -254,7 +254,8 @@ class Trainer:
                 if boundary >= select_from:
                     since_best = 0 if is_best else since_best + 1
                 # patience never stops a training before its snapshot (the late-rewinding point) is taken
-                stop = patience is not None and since_best >= patience and (snapshot_at is None or boundary >= snapshot_at)
+                stop = (patience is not None and since_best >= patience
+                        and (snapshot_at is None or boundary >= snapshot_at))
                 # Only the test accuracy at the best validation loss (and at the end) is reported, so the
                 # test set is evaluated there and, for the live curve, every `test_every` iterations.
                 if is_best or stop or boundary == iterations or boundary % test_every == 0:

@@ -10,6 +10,7 @@ an entry of its own, and removing a tree unlinks the link and leaves its target 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -60,10 +61,8 @@ def _scan(fd: int, remove: bool) -> tuple[int, list[str]]:
             if stat.S_ISREG(info.st_mode):
                 size += info.st_size
             if remove:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.name, dir_fd=fd)
-                except FileNotFoundError:
-                    pass
     return size, folders
 
 

@@ -1,13 +1,13 @@
 import streamlit as st
 
 from dashboard.common import figure_downloads, readable, store, table_downloads
+from dashboard.text import plain
 from lth import analysis
 from lth.hparams import setting_facets
 from lth.networks import NetworkError
 from lth.runs import Corrupt, StoreError
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
-from dashboard.text import plain
 
 st.title("Masks and weights")
 st.caption("What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
@@ -28,7 +28,7 @@ if not candidates:
             "(or a preset on the Home page); its masks and weights appear here as its rounds finish.")
     st.stop()
 labels = {r.run_id: f"{r.run_id} · {r.experiment} {r.model} {r.dataset} seed {r.seed} · {r.state}" for r in candidates}
-run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="analysis-run")
+run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="analysis-run")
 kept = kept_networks.networks_of(s, run_id)
 arms = sorted({a for a, _ in kept if a != "dense"}, key=lambda a: (a != "ticket", a))
 left, right = st.columns([1, 3])
@@ -42,7 +42,8 @@ if st.session_state.get(round_key) not in rounds:
 round_ = right.select_slider("Round", rounds, key=round_key) if len(rounds) > 1 else rounds[0]
 config = s.config_and_record(run_id)[1]
 same_series = [r.run_id for r in candidates if r.run_id != run_id
-               and analysis.same_but_seed(s, r.run_id, config) and (arm, round_) in kept_networks.networks_of(s, r.run_id)]
+               and analysis.same_but_seed(s, r.run_id, config)
+               and (arm, round_) in kept_networks.networks_of(s, r.run_id)]
 other = st.selectbox("Compare the mask with another seed's", [None] + same_series,
                      format_func=lambda r: "—" if r is None else labels[r], key=f"analysis-other-{run_id}")
 try:

@@ -71,7 +71,7 @@ COMPRESSION = {"compression_ratio": "compression ratio (.h5 file / gzip'ed)", "g
 if "compression_ratio" in chosen and chosen["compression_ratio"].notna().any():
     st.subheader("Compression against density")
     measured = chosen[chosen["compression_ratio"].notna()]
-    quantity = st.selectbox("Quantity", list(COMPRESSION), format_func=COMPRESSION.get, key="f-compression")
+    quantity = st.selectbox("Quantity", list(COMPRESSION), format_func=COMPRESSION.__getitem__, key="f-compression")
     compression = figures.accuracy_vs_density(measured, quantity, band)
     compression.update_layout(title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
                               yaxis={"title": {"text": COMPRESSION[quantity]}})

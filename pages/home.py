@@ -7,13 +7,13 @@ import sys
 import streamlit as st
 
 from dashboard.common import store, submit_runs
+from dashboard.text import plain
 from lth import presets
-from lth.runs import RunState, executors, max_concurrent, schedule, set_max_concurrent
 from lth.data.datasets import SPECS, availability_problem, dataset_source
 from lth.device import GPU_FIX_HINT, cpu_name, gpu_hardware
+from lth.runs import RunState, executors, max_concurrent, schedule, set_max_concurrent
 from lth.runs import settings as store_settings
 from lth.runs import tables as run_tables
-from dashboard.text import plain
 
 st.title("Lottery Ticket Lab")
 st.caption("Pruning experiments in the style of Frankle & Carbin's Lottery Ticket Hypothesis, on MNIST.")
@@ -37,8 +37,8 @@ with left:
     if device_warning:
         st.warning(device_warning)
     settings = store_settings.read(s)
-    for problem in settings.problems:
-        st.warning(plain(problem))
+    for warning in settings.problems:
+        st.warning(plain(warning))
     if not s.writable:
         st.warning(f"The run store {plain(s.root)} is read-only: runs can be viewed, not started or changed.")
     current_limit = max_concurrent(s)
@@ -51,7 +51,7 @@ with left:
     st.subheader("Executor")
     executor = st.radio("Runs train on", executors.NAMES, horizontal=True, key="executor",
                         index=executors.NAMES.index(settings.get("executor", "local")),
-                        format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.get)
+                        format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.__getitem__)
     address = settings.get("ray_address") or "auto"
     if executor == "ray":
         problem = executors.unavailable("ray")
@@ -69,7 +69,8 @@ with left:
                 st.success(f"{len(info['nodes'])} nodes, {info['cpus']:g} CPUs, {info['gpus']:g} GPUs")
                 st.dataframe(info["nodes"], hide_index=True)
             else:
-                st.error(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "the cluster did not answer")
+                st.error(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip()
+                         else "the cluster did not answer")
     if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto") \
             and s.writable:
         store_settings.write(s, executor=executor, ray_address=address)
@@ -104,7 +105,7 @@ for preset in presets.PRESETS.values():
     with st.container(border=True):
         st.markdown(f"**{preset.title}**  \n{preset.description}")
         budget = st.radio("Budget", list(preset.budgets), horizontal=True, key=f"budget-{preset.name}",
-                          format_func=presets.BUDGET_LABELS.get)
+                          format_func=presets.BUDGET_LABELS.__getitem__)
         dataset = None
         if budget != "quick":
             dataset = st.radio("Dataset", presets.FULL_DATASETS, horizontal=True, key=f"dataset-{preset.name}")

@@ -4,14 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import format_seconds, show_results, store
+from dashboard.text import plain
 from dashboard.trained import show_trained_networks
 from lth import figures
 from lth.hparams import EXPERIMENTS
-from lth.runs import (ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule,
-                      scheduler_problem)
+from lth.runs import ACTIVE, Corrupt, RunState, StoreError, cancel, executor_choice, resume, schedule, scheduler_problem
 from lth.runs import logs as run_logs
 from lth.runs import tables as run_tables
-from dashboard.text import plain
 
 LOG_CHARS = 8000
 # seconds between refreshes of the run table and the live curves while something trains: each refresh
@@ -73,13 +72,13 @@ if "selected-run" not in st.session_state:
         st.warning(f"The link's run {plain(repr(wanted[:40]))} is not in this store; showing another.")
 elif st.session_state["selected-run"] not in labels:  # deleted meanwhile
     st.session_state["selected-run"] = list(labels)[0]
-run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="selected-run")
+run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="selected-run")
 st.query_params["run"] = run_id
 row = runs.set_index("run_id").loc[run_id]
 st.markdown(f"**State:** {row['state']}" + (f" · {row['progress']:.0%} done" if pd.notna(row.get("progress")) else ""))
 
 try:
-    resume_on = executor_choice(s)[0]
+    resume_on: str | None = executor_choice(s)[0]
 except StoreError as e:  # the chosen executor cannot run here (Ray not installed): resume says why
     resume_on = None
     resume_problem = str(e)
@@ -156,7 +155,8 @@ def curves() -> None:
     shown = metrics[metrics["arm"].isin(chosen)]
     last = metrics.iloc[-1]
     st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
-               f"iteration {last['iteration']}/{last['total_iterations']}, validation accuracy {last['val_accuracy']:.4f}")
+               f"iteration {last['iteration']}/{last['total_iterations']}, "
+               f"validation accuracy {last['val_accuracy']:.4f}")
     # Redrawn only when evaluations arrived or the arms shown changed, and while the run trains at most once
     # per `redraw_seconds(points on screen)`: the browser re-renders the whole figure for a few new points,
     # a cost that grows with the figure; the caption above keeps following every evaluation.
@@ -164,7 +164,7 @@ def curves() -> None:
     stale = cached is None or cached[0] != tuple(chosen) or (
         cached[1] != len(metrics) and (status.get("state") not in ACTIVE
                                       or time.monotonic() - cached[2] >= redraw_seconds(len(shown))))
-    if stale:
+    if cached is None or stale:
         cached = (tuple(chosen), len(metrics), time.monotonic(), figures.training_curves(shown, f"run {run_id}"))
         st.session_state[f"curves-figure-{run_id}"] = cached
     st.plotly_chart(cached[3], key=f"curves-{run_id}")
@@ -187,7 +187,8 @@ if row["state"] == RunState.DONE and EXPERIMENTS[row["experiment"]].keeps_networ
         if summary:
             show_trained_networks(s, run_id, summary)
 with st.expander("Details"):
-    st.markdown(f"**device** {plain(row.get('device') or '-')} · **pid** {int(row['pid']) if pd.notna(row.get('pid')) else '-'}"
+    st.markdown(f"**device** {plain(row.get('device') or '-')} · "
+                f"**pid** {int(row['pid']) if pd.notna(row.get('pid')) else '-'}"
                 f" · **folder** {plain(row['path'])}  \n**error** {plain(row.get('error') or '-')}")
 with st.expander("Log"):
     lines = run_logs.log_tail(s, run_id, 200, progress_only=True)

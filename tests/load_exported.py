@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
+import tensorflow as tf
+import tf_keras
 
 
 def idx(folder: Path, stem: str) -> np.ndarray:

@@ -74,13 +74,15 @@ def test_dashboard_end_to_end_in_chromium(server, page, tmp_path):
     page.goto(f"{url}/runs")
     page.get_by_role("heading", name="Runs").wait_for()
     page.get_by_text(re.compile(r"\d+ evaluations")).first.wait_for(timeout=90_000)
-    seen = int(re.search(r"(\d+) evaluations", page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1))
+    seen = int(re.search(r"(\d+) evaluations",
+                         page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1))
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     deadline = time.time() + 60
     later = seen
     while later <= seen and time.time() < deadline:  # the fragment refreshes every second
         page.wait_for_timeout(700)
-        later = int(re.search(r"(\d+) evaluations", page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1))
+        later = int(re.search(r"(\d+) evaluations",
+                              page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1))
     assert later > seen, "the live curve did not update"
     page.screenshot(path=shots / "runs.png", full_page=True)
     page.get_by_text(re.compile(r"done · 150 evaluations")).wait_for(timeout=120_000)

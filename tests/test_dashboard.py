@@ -104,7 +104,8 @@ def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
     assert planned["asked %"].tolist() == [21.1, 3.6]
     at.radio(key="oneshot-scope").set_value("layerwise").run()
     planned = at.dataframe[0].value
-    assert planned.loc[0, "fc1 %"] == pytest.approx(21.0, abs=0.1) and planned.loc[0, "out %"] == pytest.approx(47.8, abs=0.15)
+    assert (planned.loc[0, "fc1 %"] == pytest.approx(21.0, abs=0.1)
+            and planned.loc[0, "out %"] == pytest.approx(47.8, abs=0.15))
     at.multiselect(key="oneshot-densities").set_value([]).run()
     assert at.button(key="oneshot-start").disabled
     at.multiselect(key="oneshot-densities").set_value([0.05]).run()
@@ -160,7 +161,8 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     assert any(n.startswith("lottery ticket · lottery lenet300_100") for n in names)
     assert any(n.startswith("random reinit") for n in names) and any(n.startswith("random pruning") for n in names)
     assert any(n.startswith("dense baseline") for n in names)
-    ticket = next(t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
+    ticket = next(t for t in figure["data"]
+                  if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
     assert [round(x, 1) for x in ticket["x"]] == [100.0, 80.0, 64.1]  # densities, decreasing
     assert figure["layout"]["xaxis"]["type"] == "log" and figure["layout"]["xaxis"]["autorange"] == "reversed"
     assert figure["layout"]["title"]["text"].startswith("test accuracy at early stop vs density")
@@ -168,7 +170,8 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     # filtering to one seed leaves one seed per point
     at.multiselect(key="f-seed").set_value([0]).run()
     figure = chart_figure(at.get("plotly_chart")[0])
-    ticket = next(t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
+    ticket = next(t for t in figure["data"]
+                  if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
     assert {c[0] for c in ticket["customdata"]} == {1}
 
 
@@ -451,7 +454,8 @@ def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, f
     verdicts = next(t for t in tables if "winning ticket" in t.columns)  # headers in words, not snake_case
     assert sorted(verdicts["density %"]) == [64.06, 80.04] and set(verdicts["seeds"]) == {2}
     assert set(verdicts["winning ticket"]) <= {"held", "not held", "undetermined"} and "accuracy 95% CI low" in verdicts
-    assert all(v.split(":")[0] in ("held", "not held", "undetermined") for v in verdicts["verdict"]) and "margin" in verdicts
+    assert (all(v.split(":")[0] in ("held", "not held", "undetermined") for v in verdicts["verdict"])
+            and "margin" in verdicts)
     comparison = next(t for t in tables if "against" in t.columns)
     assert set(comparison["against"]) == {"dense", "reinit", "random_prune"}
     expected = statistics.comparisons(run_tables.results_frame(filled_store), "early_stop_test_accuracy")
@@ -581,7 +585,7 @@ def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_pat
         from dashboard import forms
         from lth import models
 
-        def shows(v):
+        def shows(v, w=w):
             try:
                 return str(w.format_func(v))
             except (TypeError, ValueError, KeyError):

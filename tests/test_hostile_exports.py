@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import APP_PAGES, ROOT, cli_in_process
@@ -21,7 +20,6 @@ from lth.runs import RunState, RunStore
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 from test_trust import finished_run
-
 
 
 # ---- 1. exports: only new regular files, never through a link -------------------------------------------

@@ -96,7 +96,7 @@ DEPTH = 3000
 
 
 def test_the_deep_trees_here_are_beyond_recursion_and_path_max():
-    assert DEPTH > 2 * sys.getrecursionlimit() and 2 * DEPTH > os.pathconf("/", "PC_PATH_MAX")
+    assert 2 * sys.getrecursionlimit() < DEPTH and os.pathconf("/", "PC_PATH_MAX") < 2 * DEPTH
 
 
 def test_delete_removes_a_run_nested_3000_levels_deep_and_leaves_link_targets_alone(store, outside, nest, capsys):
@@ -364,7 +364,8 @@ def test_compression_of_a_run_made_before_the_report_says_how_to_get_one(store, 
 def full_disk(monkeypatch, code: int, status_too: bool = False) -> None:
     """The disk fills as a training starts: its first write (the metric log's restart) fails as a full disk's
     write does (an OSError naming no file); with `status_too` every store write after it fails as well."""
-    from lth.runs import logs, store as store_module
+    from lth.runs import logs
+    from lth.runs import store as store_module
 
     full = {"now": False}
     real = store_module.write_json_atomic

@@ -8,7 +8,8 @@ from pathlib import Path
 from conftest import ROOT
 
 LTH = ROOT / "lth"
-PURE = ("lth.errors", "lth.walk", "lth.seeds", "lth.controls", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms", "lth.records", "lth.fsutil",
+PURE = ("lth.errors", "lth.walk", "lth.seeds", "lth.controls", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms",
+        "lth.records", "lth.fsutil",
         "lth.networks", "lth.checkpoint", "lth.hparams",
         *(f"lth.plans.{p.stem}" for p in (LTH / "plans").glob("*.py") if p.stem != "__init__"))
 
@@ -76,7 +77,8 @@ RUN_FILES = re.compile(r"""["'](config|status|heartbeat|results|settings)\.json|
 def test_only_paths_spells_run_folder_files():
     """Code only: docstrings and comments may name the files they describe."""
     spelled = []
-    for path in list(LTH.rglob("*.py")) + list((ROOT / "dashboard").rglob("*.py")) + list((ROOT / "pages").glob("*.py")):
+    sources = list(LTH.rglob("*.py")) + list((ROOT / "dashboard").rglob("*.py")) + list((ROOT / "pages").glob("*.py"))
+    for path in sources:
         if path.name == "paths.py":
             continue
         text = path.read_text()

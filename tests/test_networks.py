@@ -191,8 +191,8 @@ def test_mask_image_of_a_known_mask():
 def test_the_tfmot_pruned_network_exports_stripped_with_its_reported_accuracy(tmp_path):
     from lth import model_export
     from lth.checkpoint import RoundCheckpoint
-    from lth.runner import run_experiment
     from lth.hparams import RunConfig
+    from lth.runner import run_experiment
 
     config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.2, iterations=100, eval_every=50)
     summary = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path / "run"))

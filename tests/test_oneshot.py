@@ -56,8 +56,8 @@ def test_records_are_the_planned_trainings_at_the_planned_densities(oneshot_run)
 def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
     """Each mask recomputed here from its definition: magnitude from the kept dense network, SNIP from the
     gradient at theta0 on the scoring batch; controls: the shuffle keeps per-layer counts, invert the lowest."""
-    from lth.experiments import derive_seed
     from lth import models
+    from lth.experiments import derive_seed
 
     store, run_id, _ = oneshot_run
     config = RunConfig.from_json(store.config_and_record(run_id)[0]["config"])
@@ -81,8 +81,8 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
             inverted = kept_networks.network(store, run_id, f"{name}-invert", round_).masks
             assert sum(int(m.sum()) for m in inverted.values()) == count
             assert all(not np.any((inverted[n] > 0) & (kept.masks[n] > 0)) for n in layers)  # d <= 0.5: disjoint
-            assert all(np.array_equal(kept_networks.network(store, run_id, f"{name}-reinit", round_).masks[n], kept.masks[n])
-                       for n in layers)
+            reinit = kept_networks.network(store, run_id, f"{name}-reinit", round_)
+            assert all(np.array_equal(reinit.masks[n], kept.masks[n]) for n in layers)
         # reinit trains the same mask from other initial weights: another network
         assert not np.array_equal(kept_networks.network(store, run_id, "snip-reinit", round_).weights[0],
                                   kept_networks.network(store, run_id, "snip", round_).weights[0])

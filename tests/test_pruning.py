@@ -44,7 +44,8 @@ def test_global_pruning_ranks_across_layers():
     new = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, masks, 0.5)  # 4 of 8 go: 0.05, 0.1, 0.2, 0.3
     assert new["a"].tolist() == [[0, 1], [0, 1]]
     assert new["b"].tolist() == [[1, 0, 1, 0]]
-    again = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, new, 0.5)  # of 3.0, 4.0, 5.0, 6.0: 3.0 and 4.0 go
+    # of 3.0, 4.0, 5.0, 6.0: 3.0 and 4.0 go
+    again = pruning.prune_global({n: np.abs(w) for n, w in weights.items()}, new, 0.5)
     assert again["b"].sum() == 0 and again["a"].tolist() == [[0, 1], [0, 1]]
 
 

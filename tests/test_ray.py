@@ -76,7 +76,8 @@ def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path, capsy
         expected = json.loads(out.splitlines()[-1])
         assert expected["run_id"] == run_id
         assert results_without_times(store.results(run_id)) == results_without_times(expected)
-        assert sorted((store.path(run_id) / "checkpoint").iterdir()) and len(run_logs.metrics_records(store, run_id)) == 2 * 2  # two trainings, two evaluations each
+        assert sorted((store.path(run_id) / "checkpoint").iterdir())
+        assert len(run_logs.metrics_records(store, run_id)) == 2 * 2  # two trainings, two evaluations each
     again = run_cli("sweep", *TINY, "--seeds", "0,1", "--executor", "ray", "--ray-address", c.address,
                     "--cache-dir", str(store.root))
     assert "2 cached" in again.stderr

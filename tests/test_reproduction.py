@@ -3,7 +3,6 @@ lottery tickets stay above randomly reinitialised tickets at the lowest densitie
 import json
 
 import pandas as pd
-
 import pytest
 
 from conftest import cli_in_process

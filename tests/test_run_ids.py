@@ -20,7 +20,8 @@ GOLDEN = {
     "03fbf85c2a43445e": RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=5000),
     "75f8b9d5e9202575": RunConfig(experiment="oneshot", criteria=("synflow", "snip", "grasp", "random",
                                                                   "magnitude_init", "magnitude"),
-                                  densities=(0.211, 0.036), scope="global", controls=("random_prune", "reinit", "invert")),
+                                  densities=(0.211, 0.036), scope="global",
+                                  controls=("random_prune", "reinit", "invert")),
     "33297093ed7587bb": RunConfig(experiment="instability", rewind_points=(0, 500)),
 }
 

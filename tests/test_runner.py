@@ -8,16 +8,13 @@ import time
 
 import pytest
 
-from conftest import ROOT, TINY, cli, run_cli, wait_for
+from conftest import ROOT, TINY, cli, wait_for
 from lth import runs
 from lth.hparams import RunConfig
 from lth.runs import RunStore
-from lth.runs.processes import process_alive
 from lth.runs import logs as run_logs
 from lth.runs import tables as run_tables
-
-
-
+from lth.runs.processes import process_alive
 
 
 @pytest.mark.trains

@@ -164,7 +164,8 @@ def _method_results():
 def test_methods_are_paired_with_their_controls_and_the_imp_ticket_at_the_same_density():
     from lth import statistics
 
-    table = statistics.method_comparisons(_method_results(), "early_stop_test_accuracy").set_index(["method", "against"])
+    table = statistics.method_comparisons(_method_results(), "early_stop_test_accuracy")
+    table = table.set_index(["method", "against"])
     assert table.loc[("snip", "random_prune"), "accuracy_diff"] == pytest.approx(0.025)  # (0.02 + 0.03) / 2
     assert table.loc[("snip", "IMP ticket"), "accuracy_diff"] == pytest.approx(-0.045)  # 3.6% matches 3.58%
     assert table.loc[("snip", "dense"), "accuracy_diff"] == pytest.approx(-0.07)  # IMP's round 0 trains the same way

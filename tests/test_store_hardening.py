@@ -16,12 +16,10 @@ from conftest import ROOT, TINY, cli, cli_in_process, run_cli, wait_for
 from lth import hparams, runs
 from lth.hparams import ConfigError, RunConfig
 from lth.runs import RunState, RunStore, StoreError, trust
-from lth.runs.processes import process_alive
-from lth.runs import settings as store_settings
 from lth.runs import logs as run_logs
+from lth.runs import settings as store_settings
 from lth.runs import tables as run_tables
-
-
+from lth.runs.processes import process_alive
 
 
 def tree(path):
@@ -269,7 +267,7 @@ def test_too_few_images_for_a_validation_set(tmp_path, monkeypatch):
     images = np.zeros((9, 28, 28), np.uint8)
     labels = np.arange(9, dtype=np.uint8)
     arrays = (images, labels, images, labels)
-    for (key, stem), array in zip(datasets.FILES.items(), arrays):
+    for (_key, stem), array in zip(datasets.FILES.items(), arrays):
         magic = (0x803 if array.ndim == 3 else 0x801).to_bytes(4, "big")
         (folder / stem).write_bytes(magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
                                     + array.tobytes())
@@ -333,7 +331,8 @@ def test_placement_is_signed_and_tampering_is_refused(store, done_run, monkeypat
     settings = json.loads((store.root / "settings.json").read_text())
     settings["ray_address"] = "evil.example:6379"
     (store.root / "settings.json").write_text(json.dumps(settings))
-    assert store_settings.read(store).get("ray_address") is None and "not signed" in store_settings.read(store).problems[0]
+    assert (store_settings.read(store).get("ray_address") is None
+            and "not signed" in store_settings.read(store).problems[0])
     placement = runs.queue.signed(done_run, {"executor": "ray", "ray_address": "10.0.0.1:6379"})
     assert trust.verify(placement["placement_sig"], done_run, "ray", "10.0.0.1:6379")
     assert not trust.verify(placement["placement_sig"], done_run, "ray", "evil.example:6379")

@@ -4,8 +4,8 @@ import pytest
 
 from lth import models
 from lth.checkpoint import RoundCheckpoint
-from lth.runner import run_experiment
 from lth.hparams import RunConfig
+from lth.runner import run_experiment
 from lth.training import Trainer
 
 LAYERS = ("fc1", "fc2", "out")

@@ -20,11 +20,11 @@ from lth.fsutil import ArrayFileError, LinkRefused, read_npz, write_npz_atomic
 from lth.hparams import ConfigError, RunConfig
 from lth.records import Corrupt
 from lth.runs import RunState, RunStore, StoreError, queue
-from lth.runs.processes import process_alive, process_start_time
 from lth.runs import kept as kept_networks
-from lth.runs import settings as store_settings
 from lth.runs import logs as run_logs
+from lth.runs import settings as store_settings
 from lth.runs import tables as run_tables
+from lth.runs.processes import process_alive, process_start_time
 
 SAMPLE_FINGERPRINT = None
 
@@ -375,11 +375,12 @@ def test_times_from_the_future_keep_no_run_running(store, signals):
         for seed, (beat, started) in enumerate([(1e12, time.time() - 3600), (None, 1e12)]):
             rid = finished_run(store, RunConfig(seed=40 + seed), state=RunState.QUEUED)
             plant_status(store, rid, state="running", pid=victim.pid, own_session=True, started=started,
-                         pid_start=process_start_time(victim.pid))  # a start from the future: the store never writes one
+                         pid_start=process_start_time(victim.pid))  # a future start: the store never writes one
             if beat:
                 (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": beat, "pid": victim.pid}))
-            row = run_tables.runs_frame(store).set_index("run_id").loc[rid]  # a heartbeat from the future: failed; a start
-            assert row["state"] == ("failed" if beat else "corrupt")  # time from the future: corrupt
+            row = run_tables.runs_frame(store).set_index("run_id").loc[rid]
+            # a heartbeat from the future: failed; a start time from the future: corrupt
+            assert row["state"] == ("failed" if beat else "corrupt")
             if beat:
                 assert "nothing was signalled" in row["error"]
         assert victim.pid not in signals and victim.poll() is None  # and nothing was signalled

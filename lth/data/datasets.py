@@ -155,8 +155,8 @@ def _read_idx_files(folder: Path, image_shape: tuple[int, ...]) -> tuple[np.ndar
 def _read_keras_mnist(download: bool) -> tuple[tuple[np.ndarray, ...], str]:
     if not KERAS_MNIST_CACHE.is_file():
         if not download:  # the dashboard's process: no TensorFlow, no network
-            raise DataError(SPECS["mnist"].missing + " The dashboard never downloads it: `python -m lth submit --dataset "
-                                            "mnist ...` on this machine does, once.")
+            raise DataError(SPECS["mnist"].missing + " The dashboard never downloads it: "
+                            "`python -m lth submit --dataset mnist ...` on this machine does, once.")
         try:  # Keras downloads into KERAS_MNIST_CACHE; the only place this module needs TensorFlow
             from lth.tf_setup import keras
 
@@ -232,6 +232,7 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     """
     s = spec(name)
     if not s.dir_env:  # bundled: read as it is
+        assert s.folder is not None  # a bundled set names its folder
         x_train, y_train, x_test, y_test = _read_idx_folder(s.folder, s.input_shape[:2])
         source = dataset_source(name)
     else:

@@ -7,7 +7,7 @@ plans, to name the experiments and to let each check its own settings.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 Need = Callable[[bool, str], None]  # raises the settings' ConfigError with the message when the check fails
 

@@ -61,7 +61,7 @@ class OneShotPlan(Plan):
         need(len(set(c.densities)) == len(c.densities), "--densities lists a density twice")
         need(min(c.densities) * c.total_prunable() >= 1,
              f"--densities {min(c.densities):g} keeps no weight of the {c.total_prunable():,} prunable")
-        counts = {}
+        counts: dict[int, float] = {}  # kept weights -> the density asking for them
         for d in c.densities:
             try:
                 count = self.keep_counts(d)
@@ -96,6 +96,6 @@ class OneShotPlan(Plan):
         return {(arm, r): points[r] for arm, r in self.records()}
 
     @staticmethod
-    def record_labels(arm: str) -> tuple[str | None, str | None] | None:
+    def record_labels(arm: str) -> tuple[str, str | None] | None:
         """The criterion and control a record of `arm` names (the dense training names none)."""
         return criterion_of(arm)

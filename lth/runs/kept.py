@@ -39,7 +39,8 @@ def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
     folder = store.checkpoint_dir(run_id, create=False)
     found = networks.kept(folder)
     if (arm, round_) not in found:
-        listed = ", ".join(f"{a} round {r}" for a, r in found) or "none (made before networks were kept, or not trained yet)"
+        listed = (", ".join(f"{a} round {r}" for a, r in found)
+                  or "none (made before networks were kept, or not trained yet)")
         raise networks.NetworkError(f"run {run_id} keeps no network for {arm} round {round_}; it keeps: {listed}")
     records, _ = _recorded(store, run_id, round_)
     sha256 = next((r.get("network_sha256") for r in records if (r["arm"], r["round"]) == (arm, round_)), None)

@@ -2,6 +2,7 @@
 its command line (/proc), never because a store file names it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -96,10 +97,8 @@ def end_process(pid: int, own_session: bool, start_time: int | None, *, run_id: 
     def send(sig) -> None:
         if not process_alive(pid, start_time):
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig) if own_session else os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     if grace > 0:
         send(signal.SIGTERM)

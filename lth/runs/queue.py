@@ -14,27 +14,28 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import cast
 
 from filelock import FileLock, Timeout
 
-from lth import hparams
+from lth import hparams, paths
 from lth.data import datasets
 from lth.device import gpu_hardware
 from lth.fsutil import write_npz_atomic
 from lth.hparams import ConfigError, RunConfig
-from lth import paths
 from lth.instability import ticket_arrays
 from lth.networks import NetworkError
+from lth.plans.instability import InstabilityPlan
 from lth.runs import executors, trust
-from lth.runs.schema import Corrupt
-from lth.runs.state import ACTIVE, RunState
 from lth.runs import kept as kept_networks
 from lth.runs import logs as run_logs
 from lth.runs import settings as store_settings
 from lth.runs.processes import end_process, process_alive, process_start_time
+from lth.runs.schema import Corrupt
 from lth.runs.settings import RAY_MAX_IN_FLIGHT
+from lth.runs.state import ACTIVE, RunState
 from lth.runs.store import RunStore, StoreError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -80,15 +81,12 @@ def executor_choice(store: RunStore, executor: str | None = None,
 
 
 # ---- submitting -------------------------------------------------------------------------------------
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What submitting a run did."""
     CACHED = "cached"  # done already: nothing trains
     ATTACHED = "attached"  # queued or running already
     QUEUED = "queued"
     RESUMED = "resumed"  # it had stopped
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -178,6 +176,7 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
     """The ticket masks (and theta0) an instability run tests, from its --ticket-run in this store;
     ConfigError when that run cannot supply them."""
     config, source = item.config, item.config.ticket_run
+    assert source is not None  # submit_all asks only runs that name one
     store.check_id(source)
     if not store.exists(source):
         raise ConfigError(f"--ticket-run {source}: no such run in {store.root}")
@@ -185,7 +184,7 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
         record, source_config = store.config_and_record(source)
     except Corrupt as e:
         raise ConfigError(f"--ticket-run {source} cannot be read: {e}") from None
-    wanted = config.plan.ticket_source
+    wanted = cast(InstabilityPlan, config.plan).ticket_source
     if source_config.experiment != wanted:
         raise ConfigError(f"--ticket-run {source} is a {source_config.experiment} run, not a {wanted} run")
     try:
@@ -215,7 +214,7 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
     return ticket_arrays(masks, theta0)
 
 
-def _claim(store: RunStore, item: Checked, data_dir: str | None, placement: dict) -> str:
+def _claim(store: RunStore, item: Checked, data_dir: str | None, placement: dict) -> Outcome:
     """Decide what a submission means for the run, under its lock."""
     run_id = item.run_id
     if store.exists(run_id):
@@ -323,7 +322,7 @@ def schedule(store: RunStore) -> list[str]:
     A read-only store schedules nothing."""
     if not store.writable:
         return []
-    started = []
+    started: list[str] = []
     problem = scheduler_problem(store)
     if problem:  # said where it is seen (CLI, worker log, pages); submitting refuses it
         print(f"lth: warning: {problem}", file=sys.stderr, flush=True)
@@ -335,7 +334,7 @@ def schedule(store: RunStore) -> list[str]:
         return started  # another process schedules; the next submit or finish moves the queue
     try:
         running = {name: 0 for name in executors.NAMES}
-        queued = {name: [] for name in executors.NAMES}
+        queued: dict[str, list[tuple[float, str]]] = {name: [] for name in executors.NAMES}  # (since, run)
         for run_id in store.run_ids():
             status = store.status_or_none(run_id)
             if status is None:

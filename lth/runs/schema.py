@@ -3,8 +3,8 @@ value it accepts or raises Corrupt naming the field, so one bad file is reported
 from __future__ import annotations
 
 import math
-
 import time
+from typing import cast
 
 from lth import paths
 from lth.arms import NAMES as ARMS
@@ -55,7 +55,7 @@ def config_record(value, run_id: str):
     except hparams.ConfigError as e:
         raise Corrupt(f"{paths.CONFIG}: {e}") from None
     need(record.get("canonical") == config.canonical(), f"{paths.CONFIG}: canonical settings do not match the settings")
-    need(hparams.run_id(config, fingerprint) == run_id,
+    need(hparams.run_id(config, cast(str, fingerprint)) == run_id,  # a str: checked above
          f"{paths.CONFIG}: the settings and data fingerprint do not hash to this run id (edited by hand?)")
     return record, config
 
@@ -117,11 +117,13 @@ def records_of(config, records: list, total: int | None = None) -> None:
         if record.get("params") is not None:
             need(record["params"] == params, f"{what}: params is {record['params']}, {config.model} has {params}")
         if record.get("dense_macs") is not None:
-            need(record["dense_macs"] == macs, f"{what}: dense_macs is {record['dense_macs']}, {config.model} makes {macs}")
+            need(record["dense_macs"] == macs,
+                 f"{what}: dense_macs is {record['dense_macs']}, {config.model} makes {macs}")
         if record.get("nonzero_params") is not None:
             prunable, slack = sum(sizes.values()), config.plan.density_slack  # tfmot's arm: its own rounding
             kept = round(record["density"] * prunable)
-            low, high = math.floor((record["density"] - slack) * prunable), math.ceil((record["density"] + slack) * prunable)
+            low = math.floor((record["density"] - slack) * prunable)
+            high = math.ceil((record["density"] + slack) * prunable)
             # pruned weights are exactly zero; kept ones are not (a trained or freshly drawn weight is never
             # exactly 0.0; biases and unpruned layers may be)
             need(low <= record["nonzero_params"] <= params - (prunable - high),

@@ -10,7 +10,6 @@ from lth.runs import executors, schema, trust
 from lth.runs.schema import Corrupt
 from lth.runs.store import MAX_JSON_BYTES, StoreError
 
-
 RAY_MAX_IN_FLIGHT = 16  # Ray runs supervised at once from this machine (one light process each)
 SETTING_CHECKS = {
     "max_concurrent": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,

@@ -1,19 +1,16 @@
 """The states of a run: one enum, used by the store, the queue, the CLI and every page."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class RunState(str, Enum):
+class RunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
     CORRUPT = "corrupt"  # never written: what the store reports for a folder it cannot read
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def resumable(self) -> bool:

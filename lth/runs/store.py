@@ -16,6 +16,7 @@ import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -332,7 +333,8 @@ class RunStore:
         clock running ahead of this one (or a forged one) would make the run read as corrupt, not as what
         it is. A record the check would still refuse is a defect here and is not written."""
         record = {**status, "state": RunState(status["state"]).value}
-        started, ended = record.get("started"), record.get("ended")
+        started: Any = record.get("started")
+        ended: Any = record.get("ended")
         if all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in (started, ended)) and ended < started:
             record["ended"] = started
         try:

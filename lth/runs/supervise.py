@@ -3,6 +3,7 @@ restarting a stopped run's metrics, the results and the final status. Shared by 
 the Ray executor and `python -m lth run`."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.metadata
 import os
@@ -13,13 +14,13 @@ import time
 import traceback
 from pathlib import Path
 
-from lth.hparams import RunConfig
 from lth.errors import Explained
-from lth.runs.state import RunState
+from lth.hparams import RunConfig
+from lth.runs import logs as run_logs
 from lth.runs.processes import HEARTBEAT_SECONDS, printable
+from lth.runs.state import RunState
 from lth.runs.store import RunStore, StoreError
 from lth.runs.tensorboard import EventLog
-from lth.runs import logs as run_logs
 
 
 class Cancelled(Exception):
@@ -99,10 +100,8 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
 
     def beat():
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # a full disk: the next beat tries again; the reader's timeout decides
                 store.write_heartbeat(run_id, progress.state)
-            except OSError:
-                pass  # a full disk: the next beat tries again; the reader's timeout decides
             stop.wait(HEARTBEAT_SECONDS)
 
     heart = threading.Thread(target=beat, daemon=True)
@@ -117,7 +116,7 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
         summary["run_id"] = run_id
         progress.check_owner()
         store.write_results(run_id, summary)
-        final = {"state": RunState.DONE, "error": None}
+        final: dict | None = {"state": RunState.DONE, "error": None}
     except Cancelled:
         final = {"state": RunState.CANCELLED, "error": "cancelled by the user"}
     except Superseded as e:

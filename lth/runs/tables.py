@@ -6,23 +6,24 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from typing import Any
 
 import pandas as pd
 
+from lth import paths
+from lth.hparams import EXPERIMENTS
+from lth.runs import logs as run_logs
 from lth.runs import schema
 from lth.runs.schema import Corrupt
 from lth.runs.state import RunState
-from lth import paths
 from lth.runs.store import StoreError
-from lth.hparams import EXPERIMENTS
-from lth.runs import logs as run_logs
 
 # runs that train the dense network the same way (a lottery's round 0, a baseline) share it as dense reference
 TRAINING_KEYS = ("model", "dataset", "iterations", "epochs", "batch_size", "lr", "optimizer", "eval_every", "patience")
 
 
 def run_row(store, run_id: str) -> dict:
-    row = {"run_id": run_id, "path": str(store.path(run_id))}
+    row: dict[str, Any] = {"run_id": run_id, "path": str(store.path(run_id))}
     try:
         record, config = store.config_and_record(run_id)
         status = store.status(run_id)

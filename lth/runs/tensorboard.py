@@ -3,8 +3,10 @@ round (`tensorboard/ARM_roundRR/`), scalars for losses, accuracies and densities
 at each evaluated iteration. `tensorboard --logdir cache/` shows every run of the store."""
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
+from typing import Any
 
 from lth import paths
 from lth.fsutil import make_dirs
@@ -28,7 +30,7 @@ class EventLog:
 
     def __init__(self, folder: Path | None):
         self.folder = folder
-        self.writers: dict[str, object] = {}
+        self.writers: dict[str, Any] = {}  # tf.summary file writers
         self.broken: str | None = None if folder is not None else "the run has no usable tensorboard folder"
 
     def clear_from(self, round_: int) -> None:
@@ -41,7 +43,7 @@ class EventLog:
                 remove_tree(path)
 
     def write(self, event: dict, layer_density: dict[str, float] | None = None) -> None:
-        if self.broken:
+        if self.broken or self.folder is None:  # (`broken` is set where there is no folder)
             return
         try:
             from lth.tf_setup import tf
@@ -62,8 +64,6 @@ class EventLog:
 
     def close(self) -> None:
         for writer in self.writers.values():
-            try:
+            with contextlib.suppress(Exception):
                 writer.close()
-            except Exception:
-                pass
         self.writers.clear()

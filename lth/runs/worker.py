@@ -28,15 +28,15 @@ def run_worker(run_id: str, store: RunStore) -> int:
         return 2
     try:
         name = status.get("executor") or "local"
-        status = executors.execute(name, run_id, store, on_eval=_log_progress)
+        final: dict | None = executors.execute(name, run_id, store, on_eval=_log_progress)
     except (executors.ExecutorError, StoreError, Corrupt, OSError) as e:  # before training began
         print(f"lth worker: {one_line(e)}", flush=True)
-        status = _fail(store, run_id, one_line(e))
+        final = _fail(store, run_id, one_line(e))
     finally:
         schedule(store)  # this slot is free: start the next queued run
-    if status and status["state"] == RunState.FAILED and status.get("error"):
-        print(f"lth worker: run {run_id} failed: {status['error']}", flush=True)  # the log's last line says why
-    return 0 if status and status["state"] in (RunState.DONE, RunState.CANCELLED) else 1
+    if final and final["state"] == RunState.FAILED and final.get("error"):
+        print(f"lth worker: run {run_id} failed: {final['error']}", flush=True)  # the log's last line says why
+    return 0 if final and final["state"] in (RunState.DONE, RunState.CANCELLED) else 1
 
 
 def _log_progress(event: dict) -> None:

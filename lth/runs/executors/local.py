@@ -7,8 +7,8 @@ from lth.runs.supervise import completed_rounds, restart_metrics, supervise, ver
 
 def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
     def train(config, record, progress):
-        from lth.device import training_device
         from lth.checkpoint import RoundCheckpoint
+        from lth.device import training_device
         from lth.runner import run_experiment
 
         checkpoint_dir = store.checkpoint_dir(run_id)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from lth import paths
 from lth.fsutil import write_bytes_atomic
+from lth.networks import NET_FILE
 from lth.runs import trust
 from lth.runs.executors import RAY_MISSING, ExecutorError, unreachable
 from lth.runs.store import RunStore
-from lth.networks import NET_FILE
 from lth.runs.supervise import completed_rounds, restart_metrics, supervise, versions
 
 TASK_RETRIES = 2  # a node lost mid-run: Ray runs the task again on another node, twice at most
@@ -76,11 +76,11 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
     """Body of the Ray task, on whatever node Ray picks: the same experiment code as the local executor."""
     import ray
 
-    from lth.device import training_device
     from lth.checkpoint import RoundCheckpoint
-    from lth.runner import run_experiment
+    from lth.device import training_device
     from lth.hparams import RunConfig
     from lth.networks import net_file
+    from lth.runner import run_experiment
 
     config = RunConfig.from_json(record["config"])
     folder = Path(tempfile.mkdtemp(prefix="lth-ray-"))
