@@ -18,12 +18,13 @@ test: setup lint
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not trains"
 
-# ruff (rules in pyproject.toml) and mypy (its settings there too); `make test` runs it first
+# ruff's rules and formatting (pyproject.toml) and mypy (its settings there too); `make test` runs it first
 lint: setup
 	$(VENV)/bin/ruff check lth dashboard pages app.py tests
+	$(VENV)/bin/ruff format --check lth dashboard pages app.py tests
 	$(VENV)/bin/mypy
 
-# ruff format: configured (pyproject.toml) but not enforced, since most files predate it
+# ruff format (pyproject.toml): `make lint` checks that the code is formatted so
 format: setup
 	$(VENV)/bin/ruff format lth dashboard pages app.py tests
 

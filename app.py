@@ -1,4 +1,5 @@
 """Lottery Ticket Lab dashboard: `streamlit run app.py`. Declares the navigation only (dashboard.navigation)."""
+
 import streamlit as st
 
 import dashboard.warm  # noqa: F401  (imports the pages' libraries in the background, once per server)

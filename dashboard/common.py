@@ -1,4 +1,5 @@
 """Shared page pieces: the store, submitting runs, result tables, export buttons."""
+
 from __future__ import annotations
 
 import functools
@@ -45,21 +46,33 @@ def submit_runs(configs: list[RunConfig], data_dir: str | None) -> list[Submissi
 def results_table(summary: dict) -> pd.DataFrame:
     rows = []
     for r in summary["results"]:
-        rows.append({
-            "arm": r["arm"], "round": r["round"], "density %": round(100 * r["density"], 2),
-            "early-stop iteration": r["early_stop_iteration"],
-            "test acc. at early stop": r["early_stop_test_accuracy"],
-            "final test acc.": r["final_test_accuracy"],
-            **{f"{k} %": round(100 * v, 2) for k, v in r.get("layer_density", {}).items()},
-            # mask integrity: pruned weights that are not exactly zero at the end (a run fails if any)
-            **({"pruned weights ≠ 0": r["pruned_nonzero"]} if "pruned_nonzero" in r else {}),
-        })
+        rows.append(
+            {
+                "arm": r["arm"],
+                "round": r["round"],
+                "density %": round(100 * r["density"], 2),
+                "early-stop iteration": r["early_stop_iteration"],
+                "test acc. at early stop": r["early_stop_test_accuracy"],
+                "final test acc.": r["final_test_accuracy"],
+                **{f"{k} %": round(100 * v, 2) for k, v in r.get("layer_density", {}).items()},
+                # mask integrity: pruned weights that are not exactly zero at the end (a run fails if any)
+                **({"pruned weights ≠ 0": r["pruned_nonzero"]} if "pruned_nonzero" in r else {}),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # Column names of the library's tables as a reader says them (the downloads keep the names as they are).
-COLUMN_WORDS = {"density_pct": "density %", "n": "seeds", "ci_low": "95% CI low", "ci_high": "95% CI high",
-                "p": "p-value", "p_value": "p-value", "diff": "difference", "pct": "%"}
+COLUMN_WORDS = {
+    "density_pct": "density %",
+    "n": "seeds",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "p": "p-value",
+    "p_value": "p-value",
+    "diff": "difference",
+    "pct": "%",
+}
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -74,7 +87,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         out = []
         i = 0
         while i < len(parts):
-            pair = "_".join(parts[i:i + 2])
+            pair = "_".join(parts[i : i + 2])
             if pair in COLUMN_WORDS and i + 1 < len(parts):
                 out.append(COLUMN_WORDS[pair])
                 i += 2
@@ -97,8 +110,9 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def show_results(summary: dict | None) -> None:
     if not summary:
         return
-    st.caption(f"run {plain(summary.get('run_id', ''))} · {plain(summary['device']['name'])} · "
-               f"{summary['seconds']:.1f} s")
+    st.caption(
+        f"run {plain(summary.get('run_id', ''))} · {plain(summary['device']['name'])} · {summary['seconds']:.1f} s"
+    )
     st.dataframe(results_table(summary), hide_index=True, width="stretch")
 
 
@@ -112,11 +126,17 @@ def figure_downloads(fig, name: str, key: str) -> None:
             if fmt in export.IMAGE_FORMATS and problem:
                 st.button(fmt.upper(), disabled=True, key=f"{key}-{fmt}", help=problem)
                 continue
-            st.download_button(fmt.upper(), data=functools.partial(export.figure_bytes, fig, fmt),
-                               file_name=f"{name}.{fmt}", mime=export.MIME[fmt], key=f"{key}-{fmt}",
-                               on_click="ignore",
-                               help="standalone: plotly.js (about 4.7 MB) is inside the file, so it opens "
-                                    "offline" if fmt == "html" else None)
+            st.download_button(
+                fmt.upper(),
+                data=functools.partial(export.figure_bytes, fig, fmt),
+                file_name=f"{name}.{fmt}",
+                mime=export.MIME[fmt],
+                key=f"{key}-{fmt}",
+                on_click="ignore",
+                help="standalone: plotly.js (about 4.7 MB) is inside the file, so it opens offline"
+                if fmt == "html"
+                else None,
+            )
     if problem:
         st.caption(problem)
 
@@ -125,8 +145,14 @@ def table_downloads(frame: pd.DataFrame, name: str, key: str) -> None:
     columns = st.columns(4)
     for column, fmt in zip(columns, ("csv", "json")):
         with column:
-            st.download_button(fmt.upper(), data=export.table_bytes(frame, fmt), file_name=f"{name}.{fmt}",
-                               mime=export.MIME[fmt], key=f"{key}-{fmt}", on_click="ignore")
+            st.download_button(
+                fmt.upper(),
+                data=export.table_bytes(frame, fmt),
+                file_name=f"{name}.{fmt}",
+                mime=export.MIME[fmt],
+                key=f"{key}-{fmt}",
+                on_click="ignore",
+            )
 
 
 def format_seconds(value) -> str:

@@ -1,4 +1,5 @@
 """The body of every experiment's page: its form (dashboard.forms.FORMS), the start button, the outcome."""
+
 import streamlit as st
 
 from dashboard.common import submit_runs

@@ -1,4 +1,5 @@
 """The experiment settings form: every setting the CLI has, checked before anything starts."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,13 +62,21 @@ def setting_widget(widget, name: str, *, key: str, suffix: str = "", default=dat
         kwargs["min_value"] = facets["low"] + (step if facets["open_low"] else 0)
         kwargs["max_value"] = facets["high"] - (step if facets["open_high"] else 0)
         if facets["kind"] == "float":
-            kwargs["min_value"], kwargs["max_value"] = (round(float(kwargs["min_value"]), 10),
-                                                        round(float(kwargs["max_value"]), 10))
+            kwargs["min_value"], kwargs["max_value"] = (
+                round(float(kwargs["min_value"]), 10),
+                round(float(kwargs["max_value"]), 10),
+            )
     value = default_of(name) if default is dataclasses.MISSING else default
     if isinstance(value, tuple):
         value = list(value)
-    return remembered(widget, facets["label"] + suffix, key=key, default=value, kind=URL_KINDS[facets["kind"]],
-                      **{**kwargs, **presentation})
+    return remembered(
+        widget,
+        facets["label"] + suffix,
+        key=key,
+        default=value,
+        kind=URL_KINDS[facets["kind"]],
+        **{**kwargs, **presentation},
+    )
 
 
 def _next_seed(key: str) -> None:
@@ -82,23 +91,40 @@ def _common(experiment: str) -> dict:
     key = experiment
     c1, c2, c3 = st.columns(3)
     with c1:
-        model = setting_widget(st.selectbox, "model", key=f"{key}-model",
-                               format_func=lambda m: f"{m}: {models.MODELS[m].description}")
+        model = setting_widget(
+            st.selectbox, "model", key=f"{key}-model", format_func=lambda m: f"{m}: {models.MODELS[m].description}"
+        )
         dataset = setting_widget(st.selectbox, "dataset", key=f"{key}-dataset")
         data_dir = None
         if dir_env := SPECS[dataset].dir_env:
-            data_dir = remembered(st.text_input, f"Folder with the four {dataset} IDX files",
-                                  key=f"{key}-{dataset}-data-dir", default=os.environ.get(dir_env, ""),
-                                  help="Leave empty for the default source shown below.") or None
+            data_dir = (
+                remembered(
+                    st.text_input,
+                    f"Folder with the four {dataset} IDX files",
+                    key=f"{key}-{dataset}-data-dir",
+                    default=os.environ.get(dir_env, ""),
+                    help="Leave empty for the default source shown below.",
+                )
+                or None
+            )
         st.caption(f"Reads from: {plain(dataset_source(dataset, data_dir))}")
     with c2:
-        length_unit = remembered(st.radio, "Training length in", key=f"{key}-unit", default="iterations",
-                                 options=["iterations", "epochs"], horizontal=True)
+        length_unit = remembered(
+            st.radio,
+            "Training length in",
+            key=f"{key}-unit",
+            default="iterations",
+            options=["iterations", "epochs"],
+            horizontal=True,
+        )
         # Number fields take any number: the run config refuses what is out of range, visibly, with the
         # reason, and Start stays disabled (a bounded field would silently keep its old value instead).
         if length_unit == "iterations":  # the setting's default: the paper's length
-            iterations = int(setting_widget(st.number_input, "iterations", key=f"{key}-iterations",
-                                            default=hparams.DEFAULT_ITERATIONS, step=100))
+            iterations = int(
+                setting_widget(
+                    st.number_input, "iterations", key=f"{key}-iterations", default=hparams.DEFAULT_ITERATIONS, step=100
+                )
+            )
             epochs = None
         else:
             epochs = float(setting_widget(st.number_input, "epochs", key=f"{key}-epochs", default=20.0, step=1.0))
@@ -109,21 +135,49 @@ def _common(experiment: str) -> dict:
         optimizer = setting_widget(st.selectbox, "optimizer", key=f"{key}-opt")
         lr = setting_widget(st.select_slider, "lr", key=f"{key}-lr", options=LEARNING_RATES)
         first_seed = int(setting_widget(st.number_input, "seed", key=f"{key}-seed"))
-        n_seeds = remembered(st.slider, "Seeds (one run each)", key=f"{key}-nseeds", default=1, kind="int",
-                             min_value=1, max_value=10)
-        st.button("Run another seed", key=f"{key}-next-seed", on_click=_next_seed, args=(key,),
-                  help="Starts the same settings with the next seed(s) after the ones chosen now")
-        patience = int(setting_widget(st.number_input, "patience", suffix=" (evaluations; 0 = train the full length)",
-                                      key=f"{key}-patience", default=0))  # 0: the setting's None
-    return dict(model=model, dataset=dataset, data_dir=data_dir, iterations=iterations, epochs=epochs,
-                batch_size=batch_size, eval_every=eval_every, optimizer=optimizer, lr=lr,
-                seeds=list(range(first_seed, first_seed + n_seeds)), patience=patience or None)
+        n_seeds = remembered(
+            st.slider, "Seeds (one run each)", key=f"{key}-nseeds", default=1, kind="int", min_value=1, max_value=10
+        )
+        st.button(
+            "Run another seed",
+            key=f"{key}-next-seed",
+            on_click=_next_seed,
+            args=(key,),
+            help="Starts the same settings with the next seed(s) after the ones chosen now",
+        )
+        patience = int(
+            setting_widget(
+                st.number_input,
+                "patience",
+                suffix=" (evaluations; 0 = train the full length)",
+                key=f"{key}-patience",
+                default=0,
+            )
+        )  # 0: the setting's None
+    return dict(
+        model=model,
+        dataset=dataset,
+        data_dir=data_dir,
+        iterations=iterations,
+        epochs=epochs,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        optimizer=optimizer,
+        lr=lr,
+        seeds=list(range(first_seed, first_seed + n_seeds)),
+        patience=patience or None,
+    )
 
 
 def _prunable(experiment: str, model: str) -> tuple[str, ...]:
     spec = models.get_spec(model)
-    chosen = setting_widget(st.multiselect, "prunable", key=f"{experiment}-{model}-prunable",
-                            default=list(spec.default_prunable), options=list(spec.layer_names))  # None: the model's
+    chosen = setting_widget(
+        st.multiselect,
+        "prunable",
+        key=f"{experiment}-{model}-prunable",
+        default=list(spec.default_prunable),
+        options=list(spec.layer_names),
+    )  # None: the model's
     return tuple(chosen)
 
 
@@ -139,67 +193,122 @@ def _conv_rate(experiment: str, model: str, prunable: tuple[str, ...], scope: st
 
 def _rewind(experiment: str, question: str) -> str | int:
     """Where the pruned networks start: theta0 ('init') or the weights at iteration k (late rewinding)."""
-    reset = remembered(st.radio, question, key=f"{experiment}-reset", default="initial weights (theta0)",
-                       options=["initial weights (theta0)", "weights at iteration k"])
+    reset = remembered(
+        st.radio,
+        question,
+        key=f"{experiment}-reset",
+        default="initial weights (theta0)",
+        options=["initial weights (theta0)", "weights at iteration k"],
+    )
     if reset == "initial weights (theta0)":
         return "init"
-    return int(remembered(st.number_input, label("rewind"), key=f"{experiment}-k", default=100, kind="int",
-                          help=hparams.setting_facets("rewind")["help"]))
+    return int(
+        remembered(
+            st.number_input,
+            label("rewind"),
+            key=f"{experiment}-k",
+            default=100,
+            kind="int",
+            help=hparams.setting_facets("rewind")["help"],
+        )
+    )
 
 
 def _lottery_settings(model: str) -> dict:
     c1, c2, c3 = st.columns(3)
     with c1:
-        stop = remembered(st.radio, "Prune for", key="lottery-stop", default="a number of rounds",
-                          options=["a number of rounds", "a target density"])
+        stop = remembered(
+            st.radio,
+            "Prune for",
+            key="lottery-stop",
+            default="a number of rounds",
+            options=["a number of rounds", "a target density"],
+        )
         if stop == "a number of rounds":
             rounds = setting_widget(st.slider, "rounds", key="lottery-rounds", default=lottery_plan.DEFAULT_ROUNDS)
             target = None
         else:
             rounds = None
-            target = setting_widget(st.select_slider, "target_density", key="lottery-target", default=0.036,
-                                    options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
+            target = setting_widget(
+                st.select_slider,
+                "target_density",
+                key="lottery-target",
+                default=0.036,
+                options=DENSITIES,
+                format_func=lambda d: f"{100 * d:g}%",
+            )
     with c2:
         scope = setting_widget(st.radio, "scope", key="lottery-scope", horizontal=True)
-        prune_rate = setting_widget(st.slider, "prune_rate", suffix=" (hidden layers, or all for global)",
-                                    key="lottery-rate")
+        prune_rate = setting_widget(
+            st.slider, "prune_rate", suffix=" (hidden layers, or all for global)", key="lottery-rate"
+        )
         output_rate = setting_widget(st.slider, "output_prune_rate", key="lottery-out-rate", disabled=scope == "global")
         prunable = _prunable("lottery", model)
         conv_rate = _conv_rate("lottery", model, prunable, scope, prune_rate)
     with c3:
         rewind = _rewind("lottery", "Reset surviving weights to")
-        controls = setting_widget(st.multiselect, "controls", key="lottery-controls",
-                                  options=[n for n, c in CONTROLS.items() if not c.needs_scores],
-                                  format_func=CONTROL_LABELS.get)
-        criterion = setting_widget(st.selectbox, "criterion", key="lottery-criterion",
-                                   format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}")
-    return dict(rounds=rounds, target_density=target, scope=scope, prune_rate=prune_rate, conv_prune_rate=conv_rate,
-                output_prune_rate=output_rate, prunable=prunable, rewind=rewind, controls=tuple(controls),
-                criterion=criterion)
+        controls = setting_widget(
+            st.multiselect,
+            "controls",
+            key="lottery-controls",
+            options=[n for n, c in CONTROLS.items() if not c.needs_scores],
+            format_func=CONTROL_LABELS.get,
+        )
+        criterion = setting_widget(
+            st.selectbox,
+            "criterion",
+            key="lottery-criterion",
+            format_func=lambda n: f"{n}: {criteria.CRITERIA[n].definition}",
+        )
+    return dict(
+        rounds=rounds,
+        target_density=target,
+        scope=scope,
+        prune_rate=prune_rate,
+        conv_prune_rate=conv_rate,
+        output_prune_rate=output_rate,
+        prunable=prunable,
+        rewind=rewind,
+        controls=tuple(controls),
+        criterion=criterion,
+    )
 
 
 # The one-shot densities offered: the iterative ladder's points (rounds 1-24 of 20%/10%) and round numbers.
-ONESHOT_DENSITIES = sorted({*hparams.DEFAULT_DENSITIES, 0.8, 0.64, 0.328, 0.135, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01,
-                            0.002}, reverse=True)
+ONESHOT_DENSITIES = sorted(
+    {*hparams.DEFAULT_DENSITIES, 0.8, 0.64, 0.328, 0.135, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.002}, reverse=True
+)
 
 
 def _oneshot_settings(model: str) -> dict | None:
     c1, c2, c3 = st.columns(3)
     with c1:
         names = setting_widget(st.multiselect, "criteria", key="oneshot-criteria")
-        densities = setting_widget(st.multiselect, "densities", suffix=" (each criterion prunes to each)",
-                                   key="oneshot-densities", options=ONESHOT_DENSITIES,
-                                   format_func=lambda d: f"{100 * d:g}%")
+        densities = setting_widget(
+            st.multiselect,
+            "densities",
+            suffix=" (each criterion prunes to each)",
+            key="oneshot-densities",
+            options=ONESHOT_DENSITIES,
+            format_func=lambda d: f"{100 * d:g}%",
+        )
     with c2:
-        scope = setting_widget(st.radio, "scope", key="oneshot-scope", horizontal=True,
-                               help="global: one threshold over all prunable weights (a layer can collapse); "
-                                    "layerwise: each layer at the density iterative pruning at the rates below "
-                                    "gives it")
+        scope = setting_widget(
+            st.radio,
+            "scope",
+            key="oneshot-scope",
+            horizontal=True,
+            help="global: one threshold over all prunable weights (a layer can collapse); "
+            "layerwise: each layer at the density iterative pruning at the rates below "
+            "gives it",
+        )
         if scope == "layerwise":  # the split of each density over the layers
-            prune_rate = setting_widget(st.slider, "prune_rate", suffix=" (layerwise split: hidden layers)",
-                                        key="oneshot-rate")
-            output_rate = setting_widget(st.slider, "output_prune_rate", suffix=" (layerwise split)",
-                                         key="oneshot-out-rate")
+            prune_rate = setting_widget(
+                st.slider, "prune_rate", suffix=" (layerwise split: hidden layers)", key="oneshot-rate"
+            )
+            output_rate = setting_widget(
+                st.slider, "output_prune_rate", suffix=" (layerwise split)", key="oneshot-out-rate"
+            )
         prunable = _prunable("oneshot", model)
         conv_rate = _conv_rate("oneshot", model, prunable, scope, prune_rate) if scope == "layerwise" else None
     with c3:
@@ -210,8 +319,14 @@ def _oneshot_settings(model: str) -> dict | None:
     if not names or not densities:
         st.error("Choose at least one criterion and one density.")
         return None
-    extra = dict(criteria=tuple(names), densities=tuple(densities), scope=scope, prunable=prunable, rewind=rewind,
-                 controls=tuple(controls))
+    extra = dict(
+        criteria=tuple(names),
+        densities=tuple(densities),
+        scope=scope,
+        prunable=prunable,
+        rewind=rewind,
+        controls=tuple(controls),
+    )
     if scope == "layerwise":
         extra.update(prune_rate=prune_rate, output_prune_rate=output_rate, conv_prune_rate=conv_rate)
     return extra
@@ -221,12 +336,25 @@ def _tfmot_settings(model: str) -> dict:
     c1, c2 = st.columns(2)
     with c1:
         # the setting has no default (tfmot needs one): the original study's 10% is shown first
-        target = setting_widget(st.select_slider, "target_density", key="tfmot-target", default=0.1,
-                                options=DENSITIES, format_func=lambda d: f"{100 * d:g}%")
+        target = setting_widget(
+            st.select_slider,
+            "target_density",
+            key="tfmot-target",
+            default=0.1,
+            options=DENSITIES,
+            format_func=lambda d: f"{100 * d:g}%",
+        )
     with c2:
         prunable = _prunable("tfmot", model)
-    schedule = int(setting_widget(st.number_input, "schedule_length", suffix=" (iterations; 0 = the whole budget)",
-                                  key="tfmot-schedule-length", default=0))  # 0: the setting's None
+    schedule = int(
+        setting_widget(
+            st.number_input,
+            "schedule_length",
+            suffix=" (iterations; 0 = the whole budget)",
+            key="tfmot-schedule-length",
+            default=0,
+        )
+    )  # 0: the setting's None
     return dict(target_density=target, prunable=prunable, schedule_length=schedule or None)
 
 
@@ -236,10 +364,14 @@ def _instability_settings(common: dict) -> dict | None:
 
     c1, c2 = st.columns(2)
     with c1:
-        text = remembered(st.text_input, f"{label('rewind_points')} (comma-separated)", key="instability-points",
-                          default=", ".join(map(str, default_of("rewind_points") or (0,))),
-                          help="Two copies train from the weights at each k to the end, with different data "
-                               "orders; k = 0 is the initialisation.")
+        text = remembered(
+            st.text_input,
+            f"{label('rewind_points')} (comma-separated)",
+            key="instability-points",
+            default=", ".join(map(str, default_of("rewind_points") or (0,))),
+            help="Two copies train from the weights at each k to the end, with different data "
+            "orders; k = 0 is the initialisation.",
+        )
         try:
             points = tuple(sorted({int(v) for v in text.replace(" ", "").split(",") if v}))
         except ValueError:
@@ -250,8 +382,11 @@ def _instability_settings(common: dict) -> dict | None:
     s = store()
     sources = {}
     for run in run_tables.runs_frame(s).itertuples():
-        if (run.experiment != InstabilityPlan.ticket_source or run.model != common["model"]
-                or run.dataset != common["dataset"]):
+        if (
+            run.experiment != InstabilityPlan.ticket_source
+            or run.model != common["model"]
+            or run.dataset != common["dataset"]
+        ):
             continue
         try:
             kept_rounds = sorted(r for a, r in kept_networks.networks_of(s, run.run_id) if a == "ticket" and r > 0)
@@ -260,15 +395,29 @@ def _instability_settings(common: dict) -> dict | None:
         if kept_rounds:
             sources[run.run_id] = (run.seed, kept_rounds)
     with c2:
-        source = remembered(st.selectbox, f"{label('ticket_run')} (optional)", key="instability-source",
-                            default="", options=[""] + list(sources),
-                            format_func=lambda r: "none: the dense network only" if not r
-                            else f"{r} · seed {sources[r][0]} · rounds {sources[r][1][0]}-{sources[r][1][-1]}")
+        source = remembered(
+            st.selectbox,
+            f"{label('ticket_run')} (optional)",
+            key="instability-source",
+            default="",
+            options=[""] + list(sources),
+            format_func=lambda r: (
+                "none: the dense network only"
+                if not r
+                else f"{r} · seed {sources[r][0]} · rounds {sources[r][1][0]}-{sources[r][1][-1]}"
+            ),
+        )
         source = source or None
         rounds: list[int] = []
         if source is not None:
-            rounds = remembered(st.multiselect, label("ticket_rounds"), key=f"instability-rounds-{source}",
-                                default=sources[source][1][-1:], kind="intlist", options=sources[source][1])
+            rounds = remembered(
+                st.multiselect,
+                label("ticket_rounds"),
+                key=f"instability-rounds-{source}",
+                default=sources[source][1][-1:],
+                kind="intlist",
+                options=sources[source][1],
+            )
             st.caption(f"The ticket is a network of seed {sources[source][0]}: the run uses that seed.")
     if source is not None:
         common["seeds"] = [sources[source][0]]  # the ticket is a network of that seed
@@ -288,7 +437,8 @@ def _check_ticket_source(configs: list[RunConfig], data_dir: str | None) -> None
 LONG_MINUTES = 60  # above this, the page warns before Start
 # The run config's checks name CLI options; the forms say which field the user sees instead.
 FIELD_NAMES = {hparams.flag(f.name): f.metadata["label"] for f in dataclasses.fields(RunConfig)} | {
-    "--data-dir": "Folder with the IDX files"}
+    "--data-dir": "Folder with the IDX files"
+}
 
 
 def field_words(message: str) -> str:
@@ -302,16 +452,21 @@ def show_plan(configs: list[RunConfig]) -> None:
     """How many trainings the runs make and how long they take on this machine's kind of CPU; a warning for
     plans that are long."""
     from lth import presets
+
     train, val, test = SPECS[configs[0].dataset].sizes
     trainings = sum(c.plan.trainings() for c in configs)
     minutes = presets.estimate_seconds(configs, train, val, test) / 60
     at_most = " at most" if configs[0].patience is not None else ""  # patience may end each training sooner
-    st.caption(f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} training"
-               f"{'s' if trainings != 1 else ''} of{at_most} {configs[0].total_iterations(train):,} iterations; "
-               f"{presets.duration_words(minutes * 60)} on a 2-core CPU (less on a GPU).")
+    st.caption(
+        f"Plan: {len(configs)} run{'s' if len(configs) > 1 else ''}, {trainings} training"
+        f"{'s' if trainings != 1 else ''} of{at_most} {configs[0].total_iterations(train):,} iterations; "
+        f"{presets.duration_words(minutes * 60)} on a 2-core CPU (less on a GPU)."
+    )
     if minutes > LONG_MINUTES:
-        st.warning(f"This plan takes about {minutes / 60:.1f} hours on a 2-core CPU ({trainings} trainings). "
-                   f"Fewer rounds, iterations or seeds shorten it.")
+        st.warning(
+            f"This plan takes about {minutes / 60:.1f} hours on a 2-core CPU ({trainings} trainings). "
+            f"Fewer rounds, iterations or seeds shorten it."
+        )
 
 
 def show_ladder(config: RunConfig) -> None:
@@ -319,14 +474,25 @@ def show_ladder(config: RunConfig) -> None:
     ladder = cast(lottery_plan.LotteryPlan, config.plan).density_ladder()
     empty = [name for name, density in ladder[-1]["layer_density"].items() if density < 1e-9]
     if empty:
-        st.warning(f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
-                   f"pass a signal through it and trains at chance. Use fewer rounds or a lower rate.")
-    table = pd.DataFrame([{"round": step["round"], "overall %": round(100 * step["density"], 1),
-                           **{f"{k} %": round(100 * v, 1) for k, v in step["layer_density"].items()}}
-                          for step in ladder])
-    st.markdown(f"**Planned density ladder** ({len(ladder) - 1} rounds"
-                + (", per-layer split of global pruning depends on the weights" if config.scope == "global" else "")
-                + ")")
+        st.warning(
+            f"By the last round {', '.join(empty)} would have no weights left: the network cannot "
+            f"pass a signal through it and trains at chance. Use fewer rounds or a lower rate."
+        )
+    table = pd.DataFrame(
+        [
+            {
+                "round": step["round"],
+                "overall %": round(100 * step["density"], 1),
+                **{f"{k} %": round(100 * v, 1) for k, v in step["layer_density"].items()},
+            }
+            for step in ladder
+        ]
+    )
+    st.markdown(
+        f"**Planned density ladder** ({len(ladder) - 1} rounds"
+        + (", per-layer split of global pruning depends on the weights" if config.scope == "global" else "")
+        + ")"
+    )
     st.dataframe(table.set_index("round").T, width="stretch")
 
 
@@ -339,24 +505,37 @@ def show_oneshot_densities(config: RunConfig) -> None:
         counts = plan.keep_counts(density)
         row = {"asked %": round(100 * density, 3), "overall %": round(100 * plan.mask_density(density), 3)}
         if isinstance(counts, dict):
-            row.update({f"{n} %": round(100 * c / math.prod(s), 2)
-                        for (n, c), s in zip(counts.items(), config.prunable_shapes().values())})
+            row.update(
+                {
+                    f"{n} %": round(100 * c / math.prod(s), 2)
+                    for (n, c), s in zip(counts.items(), config.prunable_shapes().values())
+                }
+            )
         rows.append(row)
-    st.markdown("**Planned densities**" + (" (global: each layer's share is the criterion's; a layer can be "
-                                           "emptied, which the figures mark)" if config.scope == "global" else ""))
+    st.markdown(
+        "**Planned densities**"
+        + (
+            " (global: each layer's share is the criterion's; a layer can be emptied, which the figures mark)"
+            if config.scope == "global"
+            else ""
+        )
+    )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def _tfmot_schedule(config: RunConfig) -> None:
     plan = cast(tfmot_plan.TfmotPlan, config.plan)
     begin, end, freq = plan.schedule(config.total_iterations(SPECS[config.dataset].sizes[0]))
-    st.caption(f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
-               f"the pruned network is evaluated for early stopping only from iteration {end} on.")
+    st.caption(
+        f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
+        f"the pruned network is evaluated for early stopping only from iteration {end} on."
+    )
 
 
 @dataclass(frozen=True)
 class ExperimentForm:
     """One experiment's part of the form, below the settings every experiment has."""
+
     heading: str = ""
     # its widgets: (the common settings, which it may adjust) -> its settings, or None (with the reason shown)
     settings: Callable[[dict], dict | None] = lambda common: {}
@@ -369,10 +548,14 @@ class ExperimentForm:
 FORMS = {
     "baseline": ExperimentForm(),
     "lottery": ExperimentForm("Pruning", lambda common: _lottery_settings(common["model"]), show_ladder),
-    "tfmot": ExperimentForm(f"Pruning (tfmot PolynomialDecay, {tfmot_plan.schedule_words('training')})",
-                            lambda common: _tfmot_settings(common["model"]), _tfmot_schedule),
-    "oneshot": ExperimentForm("Pruning once, by criterion", lambda common: _oneshot_settings(common["model"]),
-                              show_oneshot_densities),
+    "tfmot": ExperimentForm(
+        f"Pruning (tfmot PolynomialDecay, {tfmot_plan.schedule_words('training')})",
+        lambda common: _tfmot_settings(common["model"]),
+        _tfmot_schedule,
+    ),
+    "oneshot": ExperimentForm(
+        "Pruning once, by criterion", lambda common: _oneshot_settings(common["model"]), show_oneshot_densities
+    ),
     "instability": ExperimentForm("Instability", _instability_settings, checks=_check_ticket_source),
 }
 

@@ -2,6 +2,7 @@
 page, title, heading, intro and icon: lth.plans), then the pages every experiment shares. app.py builds the
 navigation from this list, each experiment's page script renders its plan's words, and the browser test and
 benchmark walk it. Pure data: no Streamlit import."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,13 @@ class Page:
 
 
 HOME = Page("home", "Home", "Lottery Ticket Lab", ":material/home:")
-SHARED = (Page("runs", "Runs", "Runs", ":material/list:"),
-          Page("compare", "Compare", "Compare runs", ":material/stacked_line_chart:"),
-          Page("analysis", "Masks and weights", "Masks and weights", ":material/grid_on:"))
-PAGES: tuple[Page, ...] = (HOME, *(Page(plan.page, plan.page_title, plan.heading, plan.icon, name)
-                                   for name, plan in EXPERIMENTS.items()), *SHARED)
+SHARED = (
+    Page("runs", "Runs", "Runs", ":material/list:"),
+    Page("compare", "Compare", "Compare runs", ":material/stacked_line_chart:"),
+    Page("analysis", "Masks and weights", "Masks and weights", ":material/grid_on:"),
+)
+PAGES: tuple[Page, ...] = (
+    HOME,
+    *(Page(plan.page, plan.page_title, plan.heading, plan.icon, name) for name, plan in EXPERIMENTS.items()),
+    *SHARED,
+)

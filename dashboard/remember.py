@@ -5,6 +5,7 @@ Streamlit forgets a widget's value when its page is left; each form widget here 
 shared link), else the default, and writes its value back to both. A value from the URL that does not
 fit the widget (a word where a number belongs, an unknown option) is ignored with a warning.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -89,8 +90,7 @@ def remembered(widget, label: str, *, key: str, default, kind: str = "str", opti
                 problem = "does not fit"
             if problem is not None:
                 # the note quotes the link's text as code: nothing in it is rendered as markdown
-                st.warning(f"The link's value {plain(repr(text[:80]))} for “{label}” {problem}; the "
-                           f"default is used.")
+                st.warning(f"The link's value {plain(repr(text[:80]))} for “{label}” {problem}; the default is used.")
                 value = default
         elif out_of_range(value, kind, options, kwargs) is not None:
             value = default  # a value kept from another form whose range differed: the default, quietly

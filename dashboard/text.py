@@ -1,6 +1,7 @@
 """Text from outside the code (store files, exceptions quoting them, URL values, a user's folder names) shown
 inside Streamlit's markdown: every character that markdown, LaTeX or a link could take as syntax is escaped,
 so the text reads as it is written. Streamlit escapes HTML; markdown it renders."""
+
 from __future__ import annotations
 
 import string

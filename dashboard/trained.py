@@ -1,6 +1,7 @@
 """A finished run's trained networks on the Runs page: the compression report, model files to download
 (made by `python -m lth export-model` in a separate process: this process never imports TensorFlow),
 and the TensorBoard command."""
+
 from __future__ import annotations
 
 import shlex
@@ -28,12 +29,32 @@ def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt:
     with tempfile.TemporaryDirectory(prefix="lth-export-") as tmp:
         out = Path(tmp) / f"{run_id}_{paths.training_name(arm, round_)}"
         done = subprocess.run(
-            [sys.executable, "-m", "lth", "export-model", run_id, "--arm", arm, "--round", str(round_),
-             "--format", fmt, "--out", str(out), "--cache-dir", str(store.root)],
-            cwd=ROOT, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+            [
+                sys.executable,
+                "-m",
+                "lth",
+                "export-model",
+                run_id,
+                "--arm",
+                arm,
+                "--round",
+                str(round_),
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(store.root),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=EXPORT_TIMEOUT_S,
+        )
         if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.startswith("lth ")] or \
-                done.stderr.strip().splitlines()[-1:]
+            lines = [
+                line for line in done.stderr.splitlines() if line.startswith("lth ")
+            ] or done.stderr.strip().splitlines()[-1:]
             raise RuntimeError(lines[-1] if lines else f"export failed (exit {done.returncode})")
         path = Path(done.stdout.strip().splitlines()[-1])
         if path.is_dir():  # a SavedModel is a folder: one zip to download
@@ -45,12 +66,16 @@ def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt:
 def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
     table = compression_table(summary["results"])
     if table.empty:
-        st.info("This run was made before trained networks were kept: it has no compression report and no "
-                "model to export. Run it again (delete it first) to get them.")
+        st.info(
+            "This run was made before trained networks were kept: it has no compression report and no "
+            "model to export. Run it again (delete it first) to get them."
+        )
         return
-    st.markdown("**Compression report** — non-zero parameters, multiply-accumulates per image (all and "
-                "non-zero only), the model's .h5 file (the format tfmot's pruning guide measures) and that file "
-                "gzip'ed at level 9; pruned weights are stored zeros, which gzip removes.")
+    st.markdown(
+        "**Compression report** — non-zero parameters, multiply-accumulates per image (all and "
+        "non-zero only), the model's .h5 file (the format tfmot's pruning guide measures) and that file "
+        "gzip'ed at level 9; pruned weights are stored zeros, which gzip removes."
+    )
     st.dataframe(readable(table), hide_index=True, width="stretch")
     table_downloads(table, f"{run_id}_compression", key=f"compression-{run_id}")
     try:
@@ -59,22 +84,32 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
         st.error(plain(e))
         return
     if kept:
-        st.markdown("**Export a trained network** — the weights at its early-stop iteration (pruned weights "
-                    "exactly zero) as a file plain TensorFlow loads, no part of this product needed.")
+        st.markdown(
+            "**Export a trained network** — the weights at its early-stop iteration (pruned weights "
+            "exactly zero) as a file plain TensorFlow loads, no part of this product needed."
+        )
         left, middle, right = st.columns([2, 1, 1])
-        choice = left.selectbox("Network", kept, format_func=lambda k: f"{k[0]} round {k[1]}",
-                                key=f"export-net-{run_id}")
-        fmt = middle.selectbox("Format", EXPORT_FORMATS, key=f"export-format-{run_id}",
-                               help="keras: tf_keras .keras file; h5: legacy HDF5; savedmodel: a zipped "
-                                    "SavedModel folder; tflite: TensorFlow Lite with sparse weights where "
-                                    "the converter finds it pays")
+        choice = left.selectbox(
+            "Network", kept, format_func=lambda k: f"{k[0]} round {k[1]}", key=f"export-net-{run_id}"
+        )
+        fmt = middle.selectbox(
+            "Format",
+            EXPORT_FORMATS,
+            key=f"export-format-{run_id}",
+            help="keras: tf_keras .keras file; h5: legacy HDF5; savedmodel: a zipped "
+            "SavedModel folder; tflite: TensorFlow Lite with sparse weights where "
+            "the converter finds it pays",
+        )
         ready = f"export-ready-{run_id}"
         wanted = (tuple(choice), fmt)
         if right.button("Prepare file", key=f"export-go-{run_id}"):
             with st.spinner("Writing the model file (a separate process loads TensorFlow)…"):
                 try:
-                    st.session_state[ready] = (*export_model_bytes(store, run_id, choice[0], choice[1], fmt),
-                                               fmt, wanted)
+                    st.session_state[ready] = (
+                        *export_model_bytes(store, run_id, choice[0], choice[1], fmt),
+                        fmt,
+                        wanted,
+                    )
                 except (RuntimeError, subprocess.TimeoutExpired, OSError, NetworkError) as e:
                     st.session_state.pop(ready, None)
                     st.error(f"Export failed: {plain(e)}")
@@ -82,8 +117,14 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
             st.session_state.pop(ready)  # a file made for another network or format is not offered for this one
         if ready in st.session_state:
             data, name, made_fmt, _ = st.session_state[ready]
-            st.download_button(f"Download {name} ({len(data) / 1e6:.2f} MB)", data=data, file_name=name,
-                               mime=EXPORT_MIME[made_fmt], key=f"export-download-{run_id}", on_click="ignore")
+            st.download_button(
+                f"Download {name} ({len(data) / 1e6:.2f} MB)",
+                data=data,
+                file_name=name,
+                mime=EXPORT_MIME[made_fmt],
+                key=f"export-download-{run_id}",
+                on_click="ignore",
+            )
     folder = store.path(run_id) / paths.TENSORBOARD
     if folder.is_dir() and not folder.is_symlink():
         st.markdown("**TensorBoard** — losses, accuracies and densities of every arm and round:")

@@ -1,12 +1,23 @@
 """The libraries the pages use, imported once in the background when the server starts, and the image
 engine for figure exports started: a page's first visit then costs its own work, not seconds of importing
 scipy, plotly and the analyses or of starting a Chromium for kaleido."""
+
 import contextlib
 import importlib
 import threading
 
-MODULES = ("plotly.graph_objects", "scipy.stats", "pandas", "lth.figures", "lth.statistics", "lth.analysis",
-           "lth.presets", "lth.runs", "dashboard.forms", "dashboard.trained")
+MODULES = (
+    "plotly.graph_objects",
+    "scipy.stats",
+    "pandas",
+    "lth.figures",
+    "lth.statistics",
+    "lth.analysis",
+    "lth.presets",
+    "lth.runs",
+    "dashboard.forms",
+    "dashboard.trained",
+)
 
 
 def _import_all() -> None:

@@ -2,6 +2,7 @@
 round, the initial (theta0) and dense-trained weights of the survivors against the pruned, and how much
 masks overlap between rounds and between seeds. Pure NumPy and Plotly over the networks a run keeps
 (lth.networks), so the dashboard shows them without TensorFlow."""
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ def input_map(mask: np.ndarray, input_shape: tuple[int, ...] = (28, 28, 1)) -> n
     `input_shape` (HxWxC; channels summed), as an HxW image."""
     height, width = input_shape[0], input_shape[1] if len(input_shape) > 1 else 1
     if mask.ndim != 2 or mask.shape[0] != math.prod(input_shape):
-        raise ValueError(f"a mask of shape {mask.shape} is not a first layer on {'x'.join(map(str, input_shape))} "
-                         f"inputs")
+        raise ValueError(
+            f"a mask of shape {mask.shape} is not a first layer on {'x'.join(map(str, input_shape))} inputs"
+        )
     return mask.sum(axis=1).reshape(height, width, -1).sum(axis=2)
 
 
@@ -42,20 +44,37 @@ def mask_heatmap(net: Network) -> go.Figure:
     outputs = net.masks[layer].shape[1]
     # A fixed scale, 0 to the layer's fan-out (every connection of the pixel kept): an automatic range
     # stretches a nearly uniform mask into what looks like noise, and two rounds could not be compared.
-    fig = go.Figure(go.Heatmap(z=image[::-1], colorscale="Viridis", zmin=0, zmax=outputs,
-                               colorbar={"title": {"text": f"kept of {outputs}"}},
-                               hovertemplate="pixel (%{x}, %{y}): %{z} of " + f"{outputs} kept<extra></extra>"))
-    fig.update_layout(title={"text": f"{layer}: connections kept per input pixel (scale 0 to {outputs}, all kept) · "
-                                     f"{net.arm} round {net.round} ({100 * net.masks[layer].mean():.1f}% of {layer})"},
-                      width=560, height=520, plot_bgcolor="white",
-                      yaxis={"scaleanchor": "x", "showticklabels": False, "showgrid": False},
-                      xaxis={"showticklabels": False, "showgrid": False})
+    fig = go.Figure(
+        go.Heatmap(
+            z=image[::-1],
+            colorscale="Viridis",
+            zmin=0,
+            zmax=outputs,
+            colorbar={"title": {"text": f"kept of {outputs}"}},
+            hovertemplate="pixel (%{x}, %{y}): %{z} of " + f"{outputs} kept<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={
+            "text": f"{layer}: connections kept per input pixel (scale 0 to {outputs}, all kept) · "
+            f"{net.arm} round {net.round} ({100 * net.masks[layer].mean():.1f}% of {layer})"
+        },
+        width=560,
+        height=520,
+        plot_bgcolor="white",
+        yaxis={"scaleanchor": "x", "showticklabels": False, "showgrid": False},
+        xaxis={"showticklabels": False, "showgrid": False},
+    )
     return fig
 
 
 def layer_density_frame(records: list[dict], arm: str = "ticket") -> pd.DataFrame:
-    rows = [{"round": r["round"], "layer": layer, "density": density}
-            for r in records if r["arm"] == arm for layer, density in r.get("layer_density", {}).items()]
+    rows = [
+        {"round": r["round"], "layer": layer, "density": density}
+        for r in records
+        if r["arm"] == arm
+        for layer, density in r.get("layer_density", {}).items()
+    ]
     return pd.DataFrame(rows, columns=["round", "layer", "density"])
 
 
@@ -64,13 +83,18 @@ def layer_density_figure(records: list[dict], arm: str = "ticket") -> go.Figure:
     fig = go.Figure()
     for layer, group in frame.groupby("layer", sort=False):
         fig.add_trace(go.Scatter(x=group["round"], y=100 * group["density"], mode="lines+markers", name=layer))
-    fig.update_layout(title={"text": f"per-layer density of the {arm} per round"}, xaxis_title="round",
-                      yaxis={"title": {"text": "density (% kept)"}, "type": "log"}, height=380)
+    fig.update_layout(
+        title={"text": f"per-layer density of the {arm} per round"},
+        xaxis_title="round",
+        yaxis={"title": {"text": "density (% kept)"}, "type": "log"},
+        height=380,
+    )
     return fig
 
 
-def weight_histograms(values: dict[str, np.ndarray], masks: dict[str, np.ndarray], title: str,
-                      x_title: str, bins: int = 60) -> go.Figure:
+def weight_histograms(
+    values: dict[str, np.ndarray], masks: dict[str, np.ndarray], title: str, x_title: str, bins: int = 60
+) -> go.Figure:
     """One panel per pruned layer: histogram (density-normalised) of `values` of the kept weights against
     the pruned ones."""
     layers = list(masks)
@@ -83,9 +107,20 @@ def weight_histograms(values: dict[str, np.ndarray], masks: dict[str, np.ndarray
             if v.size == 0:
                 continue
             counts, _ = np.histogram(v, bins=edges, density=True)
-            fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges),
-                                 marker_color=colour, opacity=0.7, name="kept" if kept else "pruned",
-                                 legendgroup="kept" if kept else "pruned", showlegend=col == 1), row=1, col=col)
+            fig.add_trace(
+                go.Bar(
+                    x=(edges[:-1] + edges[1:]) / 2,
+                    y=counts,
+                    width=np.diff(edges),
+                    marker_color=colour,
+                    opacity=0.7,
+                    name="kept" if kept else "pruned",
+                    legendgroup="kept" if kept else "pruned",
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
         fig.update_xaxes(title_text=x_title, row=1, col=col)
     fig.update_layout(title={"text": title}, barmode="overlay", height=360, yaxis_title="density")
     return fig
@@ -109,8 +144,9 @@ def round_overlaps(masks_by_round: dict[int, dict[str, np.ndarray]]) -> pd.DataF
     rows = []
     rounds = sorted(masks_by_round)
     for previous, current in zip(rounds, rounds[1:]):
-        rows.append({"round": current, "against_round": previous,
-                     **overlap(masks_by_round[current], masks_by_round[previous])})
+        rows.append(
+            {"round": current, "against_round": previous, **overlap(masks_by_round[current], masks_by_round[previous])}
+        )
     return pd.DataFrame(rows)
 
 
@@ -120,8 +156,9 @@ def seed_overlap(mask_a: dict[str, np.ndarray], mask_b: dict[str, np.ndarray]) -
     result = overlap(mask_a, mask_b)
     chance = {f"chance_{layer}": float(b.mean()) for layer, b in mask_b.items()}
     kept = sum(float(a.sum()) for a in mask_a.values())
-    chance["chance_overall"] = (sum(float(mask_a[layer].sum()) * float(b.mean()) for layer, b in mask_b.items()) / kept
-                                if kept else math.nan)
+    chance["chance_overall"] = (
+        sum(float(mask_a[layer].sum()) * float(b.mean()) for layer, b in mask_b.items()) / kept if kept else math.nan
+    )
     return {**result, **chance}
 
 
@@ -153,8 +190,8 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
     if net.masks:
         theta0 = Network(net.model, arm, 0, kept_networks.theta0(store, run_id), {}).kernels()
         figures["theta0_histograms"] = weight_histograms(
-            theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {arm} round {round_}",
-            "theta0")
+            theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {arm} round {round_}", "theta0"
+        )
         kept_nets = kept_networks.networks_of(store, run_id)
         # the run's own dense network: a lottery run's round 0, a one-shot run's dense training (tfmot: none)
         dense = store.config_and_record(run_id)[1].plan.dense_record
@@ -162,10 +199,16 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
         if dense is not None:
             trained = {k: np.abs(v) for k, v in kept_networks.network(store, run_id, *dense).kernels().items()}
             figures["trained_histograms"] = weight_histograms(
-                trained, net.masks, f"|trained weights| of the dense network (round 0), split by the mask of "
-                                    f"{arm} round {round_}", "|w| after dense training")
-        masks_by_round = {r: net.masks if r == round_ else kept_networks.network(store, run_id, a, r).masks
-                          for a, r in kept_nets if a == arm and r > 0}
+                trained,
+                net.masks,
+                f"|trained weights| of the dense network (round 0), split by the mask of {arm} round {round_}",
+                "|w| after dense training",
+            )
+        masks_by_round = {
+            r: net.masks if r == round_ else kept_networks.network(store, run_id, a, r).masks
+            for a, r in kept_nets
+            if a == arm and r > 0
+        }
         if len(masks_by_round) > 1:
             tables["round_overlap"] = round_overlaps(masks_by_round)
         if other_seed is not None:
@@ -174,10 +217,12 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
             if not store.exists(other_seed):
                 raise NetworkError(f"no run {other_seed} in {store.root}")
             if other_seed == run_id or not same_but_seed(store, other_seed, store.config_and_record(run_id)[1]):
-                raise NetworkError(f"run {other_seed} is not this run with another seed (model, data or settings "
-                                   f"differ): its masks cannot be compared")
+                raise NetworkError(
+                    f"run {other_seed} is not this run with another seed (model, data or settings "
+                    f"differ): its masks cannot be compared"
+                )
             other = kept_networks.network(store, other_seed, arm, round_)
-            tables["seed_overlap"] = pd.DataFrame([{"run": run_id, "other_run": other_seed,
-                                                    **seed_overlap(net.masks, other.masks)}])
+            tables["seed_overlap"] = pd.DataFrame(
+                [{"run": run_id, "other_run": other_seed, **seed_overlap(net.masks, other.masks)}]
+            )
     return figures, tables
-

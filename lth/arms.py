@@ -4,6 +4,7 @@ network files, figures, tables and forms read them here.
 An arm is one kind of training in a run: the dense network, the lottery ticket and its controls, tfmot's
 pruned network, and the one-shot experiment's criteria (`snip`) and their controls (`snip-reinit`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,17 +33,26 @@ def oneshot_arm(criterion: str, control: str | None = None) -> str:
 
 
 def _registry() -> dict[str, Arm]:
-    arms = [Arm("dense", "dense baseline", "Greys", "#7f7f7f"),
-            Arm("ticket", "lottery ticket", "Blues", "#1f77b4"),
-            Arm("pruned", "tfmot pruned network", "Greens", "#2ca02c"),
-            Arm("reinit", "random reinit", "Reds", "#d62728"),
-            Arm("random_prune", "random pruning (layerwise shuffle)", "Oranges", "#ff7f0e")]
+    arms = [
+        Arm("dense", "dense baseline", "Greys", "#7f7f7f"),
+        Arm("ticket", "lottery ticket", "Blues", "#1f77b4"),
+        Arm("pruned", "tfmot pruned network", "Greens", "#2ca02c"),
+        Arm("reinit", "random reinit", "Reds", "#d62728"),
+        Arm("random_prune", "random pruning (layerwise shuffle)", "Oranges", "#ff7f0e"),
+    ]
     for name, c in criteria.CRITERIA.items():
         arms.append(Arm(oneshot_arm(name), name, c.scale or FALLBACK_SCALE, c.colour or FALLBACK_COLOUR))
     for name, c in criteria.CRITERIA.items():
         for control in controls.CONTROLS.values():
-            arms.append(Arm(oneshot_arm(name, control.name), f"{name}, {control.label}", c.scale or FALLBACK_SCALE,
-                            c.colour or FALLBACK_COLOUR, control.dash))
+            arms.append(
+                Arm(
+                    oneshot_arm(name, control.name),
+                    f"{name}, {control.label}",
+                    c.scale or FALLBACK_SCALE,
+                    c.colour or FALLBACK_COLOUR,
+                    control.dash,
+                )
+            )
     return {a.name: a for a in arms}
 
 

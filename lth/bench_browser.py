@@ -7,6 +7,7 @@ the page has finished its run (Streamlit's running indicator is gone) or the dow
 first visits of every page, a run chosen on Runs, a filter chip removed on Compare, figure exports (PNG,
 SVG, PDF), a model file prepared. Prints a markdown table; run it on an otherwise idle machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,37 @@ def page_headings() -> dict[str, str]:
     from dashboard.navigation import PAGES
 
     return {p.path: p.heading for p in PAGES}
+
+
 STATE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
 
 def small_store(root: Path) -> None:
     for seed in ("0", "1"):
-        for args in (["--experiment", "baseline"],
-                     ["--experiment", "lottery", "--rounds", "2", "--controls", "reinit,random_prune"]):
-            subprocess.run([sys.executable, "-m", "lth", "run", *args, "--iterations", "60", "--eval-every", "30",
-                            "--seed", seed, "--cache-dir", str(root)], cwd=ROOT, check=True, capture_output=True)
+        for args in (
+            ["--experiment", "baseline"],
+            ["--experiment", "lottery", "--rounds", "2", "--controls", "reinit,random_prune"],
+        ):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "lth",
+                    "run",
+                    *args,
+                    "--iterations",
+                    "60",
+                    "--eval-every",
+                    "30",
+                    "--seed",
+                    seed,
+                    "--cache-dir",
+                    str(root),
+                ],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
 
 
 def settled(page, timeout_ms: int = 120_000) -> float:
@@ -73,9 +96,11 @@ def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
         page.get_by_role("heading", name=headings[""]).first.wait_for(timeout=60_000)
         settled(page)  # the server's first script run (imports) is not a page's cost
         for path, heading in headings.items():
+
             def visit(path=path, heading=heading):
                 page.goto(f"{url}/{path}")
                 page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+
             rows.append((f"first visit: {heading}", timed(visit, page), ""))
         page.goto(f"{url}/runs")
         settled(page)
@@ -84,6 +109,7 @@ def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
         def choose_run():
             box.click()
             page.locator('[role="option"]').nth(1).click()
+
         rows.append(("Runs: choose another run", timed(choose_run, page), ""))
         page.goto(f"{url}/compare")
         settled(page)
@@ -92,17 +118,26 @@ def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
             rows.append(("Compare: remove a seed chip", timed(lambda: chip.first.click(), page), ""))
         for fmt in ("PNG", "SVG", "PDF"):
             button = page.get_by_role("button", name=fmt).first
-            rows.append((f"Compare: export the accuracy figure as {fmt}",
-                         timed(lambda b=button: b.click(), page, download=True), ""))
+            rows.append(
+                (
+                    f"Compare: export the accuracy figure as {fmt}",
+                    timed(lambda b=button: b.click(), page, download=True),
+                    "",
+                )
+            )
         page.goto(f"{url}/runs")
         settled(page)
         page.get_by_text("Trained networks: compression, model export, TensorBoard").click()
         settled(page)
         prepare = page.get_by_role("button", name="Prepare file")
         if prepare.count():
-            rows.append(("Runs: prepare a model file (.keras)",
-                         timed(lambda: prepare.click(), page),
-                         "a separate process imports TensorFlow and builds the model (the UI never imports it)"))
+            rows.append(
+                (
+                    "Runs: prepare a model file (.keras)",
+                    timed(lambda: prepare.click(), page),
+                    "a separate process imports TensorFlow and builds the model (the UI never imports it)",
+                )
+            )
         browser.close()
     return rows
 

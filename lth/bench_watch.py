@@ -8,6 +8,7 @@ curves and on a blank page, in alternating order (W U, U W, ...). Prints each wi
 server's and the browser's CPU, and the ratio watched / unwatched (1.0 = watching costs nothing). Needs the
 dev requirements (playwright) and chromium; run it on an otherwise idle machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,24 @@ def streamlit_server(cache_dir: Path):
     """The dashboard served on a free local port over the run store `cache_dir`; yields (url, process)."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-         str(port), "--browser.gatherUsageStats", "false"], cwd=ROOT,
-        env={**os.environ, "LTH_CACHE_DIR": str(cache_dir)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "LTH_CACHE_DIR": str(cache_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -106,8 +122,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lth.bench_watch", description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=4, help="watched/unwatched pairs (default 4)")
     parser.add_argument("--window", type=float, default=20.0, help="seconds per measured window (default 20)")
-    parser.add_argument("--on-screen", type=int, default=1000,
-                        help="evaluations the live figure holds before measuring starts (default 1,000)")
+    parser.add_argument(
+        "--on-screen",
+        type=int,
+        default=1000,
+        help="evaluations the live figure holds before measuring starts (default 1,000)",
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -116,20 +136,46 @@ def main(argv=None) -> int:
     rows = []
     try:
         with streamlit_server(store) as (url, server), sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = p.chromium.launch(
+                executable_path=chromium,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.goto(f"{url}/runs")  # the browser loads the app (JavaScript, plotly.js) once: not counted
             run_id = subprocess.run(
-                [sys.executable, "-m", "lth", "submit", "--iterations", "2000000", "--eval-every", "100",
-                 "--seed", "100", "--cache-dir", str(store)], cwd=ROOT, capture_output=True, text=True,
-                check=True).stdout.strip()
+                [
+                    sys.executable,
+                    "-m",
+                    "lth",
+                    "submit",
+                    "--iterations",
+                    "2000000",
+                    "--eval-every",
+                    "100",
+                    "--seed",
+                    "100",
+                    "--cache-dir",
+                    str(store),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             metrics = store / run_id / paths.METRICS
             while not metrics.exists() or _last_iteration(store, run_id)[0] < args.on_screen:
                 time.sleep(1)
-            schedule = [watched for i in range(args.pairs) for watched in ((True, False) if i % 2 == 0
-                                                                             else (False, True))]
+            schedule = [
+                watched for i in range(args.pairs) for watched in ((True, False) if i % 2 == 0 else (False, True))
+            ]
             for i, watching in enumerate(schedule):
                 if watching:
                     page.goto(f"{url}/runs")
@@ -142,37 +188,52 @@ def main(argv=None) -> int:
                 time.sleep(args.window)
                 _, end_it = _last_iteration(store, run_id)
                 seconds = time.time() - start
-                row = {"pair": i // 2, "watched": watching, "iterations_per_s": (end_it - start_it) / seconds,
-                       "on_screen": evaluations, "server_cpu": (_cpu_seconds(server.pid) - server0) / seconds,
-                       "browser_cpu": (_tree_cpu_seconds(os.getpid()) - browser0) / seconds}
+                row = {
+                    "pair": i // 2,
+                    "watched": watching,
+                    "iterations_per_s": (end_it - start_it) / seconds,
+                    "on_screen": evaluations,
+                    "server_cpu": (_cpu_seconds(server.pid) - server0) / seconds,
+                    "browser_cpu": (_tree_cpu_seconds(os.getpid()) - browser0) / seconds,
+                }
                 rows.append(row)
-                print(f"pair {row['pair']} {'watched  ' if watching else 'unwatched'}: {row['iterations_per_s']:7.1f} "
-                      f"iterations/s with {evaluations:,} evaluations on screen; server CPU "
-                      f"{100 * row['server_cpu']:4.1f}%, browser CPU {100 * row['browser_cpu']:4.1f}% of a core",
-                      flush=True)
-            subprocess.run([sys.executable, "-m", "lth", "cancel", run_id, "--cache-dir", str(store)], cwd=ROOT,
-                           capture_output=True)
+                print(
+                    f"pair {row['pair']} {'watched  ' if watching else 'unwatched'}: {row['iterations_per_s']:7.1f} "
+                    f"iterations/s with {evaluations:,} evaluations on screen; server CPU "
+                    f"{100 * row['server_cpu']:4.1f}%, browser CPU {100 * row['browser_cpu']:4.1f}% of a core",
+                    flush=True,
+                )
+            subprocess.run(
+                [sys.executable, "-m", "lth", "cancel", run_id, "--cache-dir", str(store)],
+                cwd=ROOT,
+                capture_output=True,
+            )
             browser.close()
     finally:
         with suppress(OSError):
             remove_tree(store)  # iterative, links unlinked and never followed (lth.walk)
     watched = [r for r in rows if r["watched"]]
     unwatched = [r for r in rows if not r["watched"]]
-    per_pair = [next(r for r in watched if r["pair"] == i)["iterations_per_s"]
-                / next(r for r in unwatched if r["pair"] == i)["iterations_per_s"] for i in range(args.pairs)]
+    per_pair = [
+        next(r for r in watched if r["pair"] == i)["iterations_per_s"]
+        / next(r for r in unwatched if r["pair"] == i)["iterations_per_s"]
+        for i in range(args.pairs)
+    ]
 
     def mean(values):
         return sum(values) / len(values)
 
     throughput = mean([r["iterations_per_s"] for r in watched]) / mean([r["iterations_per_s"] for r in unwatched])
-    print(f"throughput watched / unwatched: {throughput:.3f} "
-          f"over {args.pairs} alternating pairs of {args.window:.0f}-s windows (evaluation every 100 iterations, "
-          f"{min(r['on_screen'] for r in rows):,}+ evaluations on screen); per pair: "
-          f"{', '.join(f'{p:.3f}' for p in per_pair)}; while watched: server CPU "
-          f"{100 * mean([r['server_cpu'] for r in watched]):.1f}%, browser CPU "
-          f"{100 * mean([r['browser_cpu'] for r in watched]):.1f}% of a core "
-          f"(unwatched: {100 * mean([r['server_cpu'] for r in unwatched]):.1f}% and "
-          f"{100 * mean([r['browser_cpu'] for r in unwatched]):.1f}%)")
+    print(
+        f"throughput watched / unwatched: {throughput:.3f} "
+        f"over {args.pairs} alternating pairs of {args.window:.0f}-s windows (evaluation every 100 iterations, "
+        f"{min(r['on_screen'] for r in rows):,}+ evaluations on screen); per pair: "
+        f"{', '.join(f'{p:.3f}' for p in per_pair)}; while watched: server CPU "
+        f"{100 * mean([r['server_cpu'] for r in watched]):.1f}%, browser CPU "
+        f"{100 * mean([r['browser_cpu'] for r in watched]):.1f}% of a core "
+        f"(unwatched: {100 * mean([r['server_cpu'] for r in unwatched]):.1f}% and "
+        f"{100 * mean([r['browser_cpu'] for r in unwatched]):.1f}%)"
+    )
     return 0
 
 

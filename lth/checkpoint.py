@@ -2,6 +2,7 @@
 supervisor counts completed rounds without importing it. Every file is checked before it is used: a bad
 one is named in one line and its round is trained again, never trusted.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -61,8 +62,10 @@ class RoundCheckpoint:
         if not path.exists() and not path.is_symlink():
             return None
         if self.weights_sha256() is None:
-            raise CheckpointError(f"{paths.in_checkpoint(paths.WEIGHTS)} is not the file "
-                                  f"{paths.in_checkpoint(paths.WEIGHTS_SHA256)} records")
+            raise CheckpointError(
+                f"{paths.in_checkpoint(paths.WEIGHTS)} is not the file "
+                f"{paths.in_checkpoint(paths.WEIGHTS_SHA256)} records"
+            )
         shapes = models.get_spec(model).weight_shapes()
         arrays = self._arrays(path, networks.weights_file_shapes(model))
         prefix = "reset/" if any(k.startswith("reset/") for k in arrays) else "theta0/"  # no reset/: it is theta0
@@ -70,8 +73,13 @@ class RoundCheckpoint:
             raise CheckpointError(f"{paths.in_checkpoint(paths.WEIGHTS)} lacks some of the {model} weights")
         return [arrays[f"{prefix}{i}"] for i in range(len(shapes))]
 
-    def save_round(self, round_: int, records: list[dict], masks: pruning.Masks | None = None,
-                   next_masks: pruning.Masks | None = None) -> None:
+    def save_round(
+        self,
+        round_: int,
+        records: list[dict],
+        masks: pruning.Masks | None = None,
+        next_masks: pruning.Masks | None = None,
+    ) -> None:
         """A finished round: its masks (lottery: those it trained with and the next round's) and records."""
         if masks is not None:
             assert next_masks is not None  # a round that keeps masks keeps the next round's too
@@ -96,16 +104,22 @@ class RoundCheckpoint:
         try:
             records = records_check.result_records(records_check.parse_json(json_path.read_bytes(), name), name)
             # a one-shot run's round 0 is empty where it trains no dense network
-            records_check.need((bool(records) or shapes is None) and all(r["round"] == round_ for r in records),
-                               f"{name}: its records are not round {round_}'s")
-            records_check.need(sorted(r["arm"] for r in records) == sorted(densities)
-                               and all(abs(r["density"] - densities[r["arm"]]) <= slack for r in records),
-                               f"{name}: its records are not the trainings this round makes")
+            records_check.need(
+                (bool(records) or shapes is None) and all(r["round"] == round_ for r in records),
+                f"{name}: its records are not round {round_}'s",
+            )
+            records_check.need(
+                sorted(r["arm"] for r in records) == sorted(densities)
+                and all(abs(r["density"] - densities[r["arm"]]) <= slack for r in records),
+                f"{name}: its records are not the trainings this round makes",
+            )
             for r in records:
                 kept = self.folder / networks.net_file(r["arm"], round_)
-                records_check.need(r.get("network_sha256") is None or (
-                    kept.is_file() and not kept.is_symlink() and file_sha256(kept) == r["network_sha256"]),
-                    f"{paths.in_checkpoint(kept.name)} is not the network its round recorded")
+                records_check.need(
+                    r.get("network_sha256") is None
+                    or (kept.is_file() and not kept.is_symlink() and file_sha256(kept) == r["network_sha256"]),
+                    f"{paths.in_checkpoint(kept.name)} is not the network its round recorded",
+                )
         except ValueError as e:  # Corrupt (bad JSON of any kind, bad records) is a ValueError
             raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None
         if shapes is None:
@@ -113,8 +127,9 @@ class RoundCheckpoint:
         expected = {f"{kind}/{n}": shape for kind in ("mask", "next") for n, shape in shapes.items()}
         arrays = self._arrays(self.folder / paths.round_masks(round_), expected)
         if set(arrays) != set(expected) or not all(np.isin(a, (0, 1)).all() for a in arrays.values()):
-            raise CheckpointError(f"{paths.in_checkpoint(paths.round_masks(round_))} does not hold the round's "
-                                  "0/1 masks")
+            raise CheckpointError(
+                f"{paths.in_checkpoint(paths.round_masks(round_))} does not hold the round's 0/1 masks"
+            )
         next_masks = {k.split("/", 1)[1]: v.astype(np.float32) for k, v in arrays.items() if k.startswith("next/")}
         return records, next_masks
 
@@ -131,8 +146,9 @@ class RoundCheckpoint:
                 saved = self.load_round(round_, plan)
             except CheckpointError as e:
                 if report is not None:
-                    report(f"lth: {e}; "
-                           + (f"training round {round_} again" if round_ else "training again from round 0"))
+                    report(
+                        f"lth: {e}; " + (f"training round {round_} again" if round_ else "training again from round 0")
+                    )
                 break
             if saved is None:
                 break

@@ -2,6 +2,7 @@
 
 Exit status: 0 success, 2 invalid arguments or bad data (one line, no traceback), 1 training failure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,7 @@ _finite.__name__ = "float"  # argparse names the type in its message: "invalid f
 def _distinct(convert, what: str):
     """A parser of a comma-separated list of `what` (each item through `convert`): an empty list or an item
     listed twice is refused, in one line."""
+
     def parse(value: str) -> tuple:
         if "" in [v.strip() for v in value.split(",")] and value.strip(", "):
             raise argparse.ArgumentTypeError(f"{value[:40]!r} has an empty item")
@@ -75,8 +77,16 @@ _floats = _distinct(_finite, "numbers")
 _distinct_names = _distinct(str, "names")
 
 
-PARSERS = {"int": int, "float": _finite, "str": str, "names": _names, "rewind": _rewind, "ints": _ints,
-           "floats": _floats, "runid": str}
+PARSERS = {
+    "int": int,
+    "float": _finite,
+    "str": str,
+    "names": _names,
+    "rewind": _rewind,
+    "ints": _ints,
+    "floats": _floats,
+    "runid": str,
+}
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,11 +96,18 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         meta = f.metadata
         default = getattr(defaults, f.name)
         shown = f" (default {default})" if default not in (None, ()) else ""
-        p.add_argument(hparams.flag(f.name), dest=f.name, type=PARSERS[meta["kind"]],
-                       choices=meta["choices"] if meta["kind"] == "str" else None,
-                       help=(meta["help"] + shown).replace("%", "%%"))  # argparse formats help with %
-    p.add_argument("--data-dir", help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
-                                      "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)")
+        p.add_argument(
+            hparams.flag(f.name),
+            dest=f.name,
+            type=PARSERS[meta["kind"]],
+            choices=meta["choices"] if meta["kind"] == "str" else None,
+            help=(meta["help"] + shown).replace("%", "%%"),
+        )  # argparse formats help with %
+    p.add_argument(
+        "--data-dir",
+        help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
+        "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)",
+    )
     add_store_argument(p)
     add_executor_arguments(p)
 
@@ -100,15 +117,21 @@ def add_store_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", choices=EXECUTOR_NAMES,
-                   help="where runs train: local processes (default) or a Ray cluster ($LTH_EXECUTOR)")
+    p.add_argument(
+        "--executor",
+        choices=EXECUTOR_NAMES,
+        help="where runs train: local processes (default) or a Ray cluster ($LTH_EXECUTOR)",
+    )
     p.add_argument("--ray-address", help="Ray cluster address (default: auto, i.e. $RAY_ADDRESS or a local cluster)")
 
 
 def config_from_args(args: argparse.Namespace) -> hparams.RunConfig:
     """The options given (None: not given, the field's default applies)."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(hparams.RunConfig)
-             if getattr(args, f.name) is not None}
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(hparams.RunConfig)
+        if getattr(args, f.name) is not None
+    }
     return hparams.RunConfig(**given)
 
 
@@ -169,8 +192,15 @@ def _submit(args, command: str):
 
     try:
         store = _store(args)
-        return store, submit(config_from_args(args), data_dir=args.data_dir, store=store, download=True,
-                             start=command == "submit", executor=args.executor, ray_address=args.ray_address)
+        return store, submit(
+            config_from_args(args),
+            data_dir=args.data_dir,
+            store=store,
+            download=True,
+            start=command == "submit",
+            executor=args.executor,
+            ray_address=args.ray_address,
+        )
     except _input_errors() as e:
         return _fail(command, e)
 
@@ -237,9 +267,16 @@ def cmd_status(args) -> int:
         if refused is not None:
             return refused
         status = store.status(args.run_id)
-        print(json.dumps({"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
-                         indent=2, sort_keys=True, default=str))
+        print(
+            json.dumps(
+                {"run_id": args.run_id, **status, "heartbeat": store.heartbeat(args.run_id)},
+                indent=2,
+                sort_keys=True,
+                default=str,
+            )
+        )
         return 0
+
     return _store_command(args, action)
 
 
@@ -263,6 +300,7 @@ def cmd_list(args) -> int:
             shown = shown.astype(object).where(shown.notna(), "-")  # one mark for what is missing
             print("\n".join(map(printable, shown.to_string(index=False).splitlines())))  # no control characters
         return 0
+
     return _store_command(args, action)
 
 
@@ -273,6 +311,7 @@ def cmd_cancel(args) -> int:
         status = cancel(args.run_id, store)
         print(f"run {args.run_id} {status['state']}")
         return 0
+
     return _store_command(args, action)
 
 
@@ -282,6 +321,7 @@ def cmd_resume(args) -> int:
     def action(store):
         print(resume(args.run_id, store, executor=args.executor, ray_address=args.ray_address).message)
         return 0
+
     return _store_command(args, action)
 
 
@@ -289,6 +329,7 @@ def cmd_delete(args) -> int:
     def action(store):
         print(store.delete(args.run_id))
         return 0
+
     return _store_command(args, action)
 
 
@@ -301,8 +342,11 @@ def cmd_export_model(args) -> int:
         from lth.networks import EXPORT_SUFFIX
 
         if store.finished_results(args.run_id) is None:  # list's notion of a usable run (corrupt: raised)
-            return _fail(args.command, f"run {args.run_id} is {store.status(args.run_id)['state']}: only a finished "
-                                       f"run's networks are exported")
+            return _fail(
+                args.command,
+                f"run {args.run_id} is {store.status(args.run_id)['state']}: only a finished "
+                f"run's networks are exported",
+            )
         round_ = _round_of(args, store)
         if round_ is None:
             return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
@@ -312,6 +356,7 @@ def cmd_export_model(args) -> int:
 
         print(model_export.save(network, args.format, args.out))
         return 0
+
     return _store_command(args, action)
 
 
@@ -322,18 +367,26 @@ def cmd_compression(args) -> int:
     def action(store):
         plan = store.config(args.run_id).plan  # a corrupt config is refused here, in one line
         if not plan.keeps_networks:  # no run of it ever has a report: running it again cannot help
-            return _fail(args.command, f"run {args.run_id}: the {plan.name} experiment ({plan.title}) keeps no "
-                                       f"networks, so its runs have no compression report")
+            return _fail(
+                args.command,
+                f"run {args.run_id}: the {plan.name} experiment ({plan.title}) keeps no "
+                f"networks, so its runs have no compression report",
+            )
         summary = store.finished_results(args.run_id)
         if summary is None:
-            return _fail(args.command,
-                         f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})")
+            return _fail(
+                args.command, f"run {args.run_id} has no results yet (state {store.status(args.run_id)['state']})"
+            )
         table = compression_table(summary["results"])
         if table.empty:
-            return _fail(args.command, f"run {args.run_id} was made before the compression report existed; delete "
-                                       f"it (`lth delete {args.run_id}`) and run it again to get one")
+            return _fail(
+                args.command,
+                f"run {args.run_id} was made before the compression report existed; delete "
+                f"it (`lth delete {args.run_id}`) and run it again to get one",
+            )
         print(table.to_json(orient="records") if args.json else table.to_string(index=False))
         return 0
+
     return _store_command(args, action)
 
 
@@ -356,9 +409,11 @@ def cmd_analyze(args) -> int:
             if frame.empty:
                 return _fail(args.command, f"instability run {args.run_id} has not finished")
             stem = args.run_id
-            figs = {"error_along_line": figures.instability_error_curves(frame),
-                    "barrier_vs_k": figures.instability_barrier_vs_k(frame),
-                    "barrier_vs_density": figures.instability_barrier_vs_density(frame)}
+            figs = {
+                "error_along_line": figures.instability_error_curves(frame),
+                "barrier_vs_k": figures.instability_barrier_vs_k(frame),
+                "barrier_vs_density": figures.instability_barrier_vs_density(frame),
+            }
             tables = {"instability": frame}
         else:
             if args.other_seed is not None:
@@ -368,15 +423,22 @@ def cmd_analyze(args) -> int:
                 return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
             figs, tables = analysis.run_analysis(store, args.run_id, args.arm, round_, args.other_seed)
             if not figs and not tables:
-                return _fail(args.command, f"{args.arm} round {round_} of run {args.run_id} is a dense network "
-                                           f"without a mask: there is nothing to analyse; choose a pruned arm "
-                                           f"and round of a run that prunes (--arm ticket --round R)")
+                return _fail(
+                    args.command,
+                    f"{args.arm} round {round_} of run {args.run_id} is a dense network "
+                    f"without a mask: there is nothing to analyse; choose a pruned arm "
+                    f"and round of a run that prunes (--arm ticket --round R)",
+                )
             stem = f"{args.run_id}_{args.arm}_r{round_:02d}"
         out = output_folder(args.export)  # made only now: a refused analysis leaves no folder behind
-        formats = export.write_bundle(out, {f"{stem}_{name}": fig for name, fig in figs.items()},
-                                      {f"{stem}_{name}": table for name, table in tables.items()})
+        formats = export.write_bundle(
+            out,
+            {f"{stem}_{name}": fig for name, fig in figs.items()},
+            {f"{stem}_{name}": table for name, table in tables.items()},
+        )
         print(f"{len(figs)} figures ({', '.join(formats)}) and {len(tables)} tables in {out}")
         return 0
+
     return _store_command(args, action)
 
 
@@ -393,8 +455,10 @@ def cmd_compare(args) -> int:
 
         margin = statistics.MARGIN if args.margin is None else args.margin
         if not 0 <= margin < 1:  # NaN fails both
-            return _fail(args.command, f"--margin {args.margin}: an accuracy difference, from 0 to below 1 "
-                                       f"(0.005 = half a point)")
+            return _fail(
+                args.command,
+                f"--margin {args.margin}: an accuracy difference, from 0 to below 1 (0.005 = half a point)",
+            )
         if args.export is not None:  # a bad folder is refused before any output; made only once all is checked
             output_folder(args.export, create=False)
         results = run_tables.results_frame(store)
@@ -418,37 +482,71 @@ def cmd_compare(args) -> int:
         if verdicts.empty:
             print("no lottery ticket to judge in these runs")
         else:
-            print(verdicts[["label", "density_pct", "n", "winning_ticket", "star", "margin", "accuracy_diff",
-                            "seeds_needed", "verdict"]].to_string(index=False))
+            print(
+                verdicts[
+                    [
+                        "label",
+                        "density_pct",
+                        "n",
+                        "winning_ticket",
+                        "star",
+                        "margin",
+                        "accuracy_diff",
+                        "seeds_needed",
+                        "verdict",
+                    ]
+                ].to_string(index=False)
+            )
         print(f"({statistics.WINNING_RULE})", file=sys.stderr)
-        shown_columns = ["n", "accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "margin", "p_value", "p_holm",
-                         "verdict", "seeds_needed", "words"]
+        shown_columns = [
+            "n",
+            "accuracy_diff",
+            "accuracy_ci_low",
+            "accuracy_ci_high",
+            "margin",
+            "p_value",
+            "p_holm",
+            "verdict",
+            "seeds_needed",
+            "words",
+        ]
         if not comparison.empty:  # every question asked of the ticket, against dense and each control
             print(comparison[["label", "density_pct", "against", "question"] + shown_columns].to_string(index=False))
         if not methods.empty:  # one-shot criteria against their controls, dense and the IMP ticket
-            print(methods[["label", "method", "density_pct", "against", "question"] + shown_columns]
-                  .to_string(index=False))
+            print(
+                methods[["label", "method", "density_pct", "against", "question"] + shown_columns].to_string(
+                    index=False
+                )
+            )
         if head_to_head is not None:
-            print(head_to_head[["a", "density_pct", "question"] + shown_columns].to_string(index=False)
-                  if not head_to_head.empty else f"{args.head_to_head[0]} and {args.head_to_head[1]} share no "
-                                                 f"seed at any density: nothing to pair")
+            print(
+                head_to_head[["a", "density_pct", "question"] + shown_columns].to_string(index=False)
+                if not head_to_head.empty
+                else f"{args.head_to_head[0]} and {args.head_to_head[1]} share no seed at any density: nothing to pair"
+            )
         if out is not None:
             from lth import export
 
             stats = figures.aggregate(results, args.metric)
-            shown = {"accuracy_vs_density": figures.accuracy_vs_density(results, args.metric, stats=stats,
-                                                                        verdicts=verdicts)}
-            tables = {"comparisons": comparison, "verdicts": verdicts,
-                      "summary_over_seeds": statistics.summary(results, args.metric)}
+            shown = {
+                "accuracy_vs_density": figures.accuracy_vs_density(results, args.metric, stats=stats, verdicts=verdicts)
+            }
+            tables = {
+                "comparisons": comparison,
+                "verdicts": verdicts,
+                "summary_over_seeds": statistics.summary(results, args.metric),
+            }
             if not methods.empty:
                 shown["layer_density_vs_density"] = figures.layer_density_vs_density(
-                    results[results["experiment"] == "oneshot"])
+                    results[results["experiment"] == "oneshot"]
+                )
                 tables["method_comparisons"] = methods
             if head_to_head is not None:
                 tables["head_to_head"] = head_to_head
             export.write_bundle(out, shown, tables)
             print(f"figures and tables written to {out}", file=sys.stderr)
         return 0
+
     return _store_command(args, action)
 
 
@@ -475,8 +573,14 @@ def cmd_preset(args) -> int:
             run_ids = [check(c, args.data_dir, download=True).run_id for c in configs]
         else:
             store = _store(args)
-            submissions = submit_all(configs, data_dir=args.data_dir, store=store, executor=args.executor,
-                                     download=True, ray_address=args.ray_address)
+            submissions = submit_all(
+                configs,
+                data_dir=args.data_dir,
+                store=store,
+                executor=args.executor,
+                download=True,
+                ray_address=args.ray_address,
+            )
             run_ids = [s.run_id for s in submissions]
     except _input_errors() as e:
         return _fail("preset", str(e))
@@ -485,9 +589,12 @@ def cmd_preset(args) -> int:
     if not args.partial:
         minutes = preset.estimate_seconds(args.budget, configs) / 60
         outcomes = {o.value: sum(s.outcome == o for s in submissions) for o in Outcome}
-        print(f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
-              f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core "
-              f"CPU", file=sys.stderr)
+        print(
+            f"preset {preset.name} ({args.budget} budget, {configs[0].dataset}): {len(configs)} runs "
+            f"({', '.join(f'{n} {o}' for o, n in outcomes.items() if n)}); about {minutes:.0f} min on a 2-core "
+            f"CPU",
+            file=sys.stderr,
+        )
         print("\n".join(run_ids))
     if not (args.wait or args.export):
         return 0
@@ -500,8 +607,10 @@ def cmd_preset(args) -> int:
         schedule(store)
         time.sleep(10)
     if not args.partial and any(state != RunState.DONE for state in states):
-        print(f"lth preset: {len(states) - states.count(RunState.DONE)} runs did not finish; see `lth list`",
-              file=sys.stderr)
+        print(
+            f"lth preset: {len(states) - states.count(RunState.DONE)} runs did not finish; see `lth list`",
+            file=sys.stderr,
+        )
         return 1
     results = run_tables.results_frame(store, run_ids, unfinished=args.partial)
     if results.empty:
@@ -541,28 +650,45 @@ def cmd_sweep(args) -> int:
         takes_density = set(density_experiments) & set(experiments)
         takes_rounds = set(rounds_experiments) & set(experiments)
         if args.target_densities and not takes_density:
-            return _fail("sweep", f"--target-densities sweeps {' and '.join(density_experiments)} runs (a "
-                                  f"{' or '.join(hparams.setting_facets('densities')['experiments'])} run takes "
-                                  f"all its densities with --densities)")
+            return _fail(
+                "sweep",
+                f"--target-densities sweeps {' and '.join(density_experiments)} runs (a "
+                f"{' or '.join(hparams.setting_facets('densities')['experiments'])} run takes "
+                f"all its densities with --densities)",
+            )
         if args.target_densities and base.target_density is not None:
             return _fail("sweep", "give --target-densities or --target-density, not both")
         if args.rounds_list and not takes_rounds:
             return _fail("sweep", f"--rounds-list sweeps {' and '.join(rounds_experiments)} runs")
         if args.rounds_list and args.target_densities and not takes_density - takes_rounds:
-            return _fail("sweep", f"give --target-densities or --rounds-list for {' and '.join(rounds_experiments)} "
-                                  f"runs, not both")
+            return _fail(
+                "sweep",
+                f"give --target-densities or --rounds-list for {' and '.join(rounds_experiments)} runs, not both",
+            )
         grid = []
         for experiment in experiments:
             for seed in args.seeds or (base.seed,):
-                densities = ((args.target_densities or (base.target_density,)) if experiment in takes_density
-                             else (None,))
+                densities = (
+                    (args.target_densities or (base.target_density,)) if experiment in takes_density else (None,)
+                )
                 for density in densities:
-                    for rounds in ((args.rounds_list or (base.rounds,)) if experiment in takes_rounds else (None,)):
-                        grid.append(dataclasses.replace(
-                            base.for_experiment(experiment), seed=seed,
-                            target_density=density if rounds is None else None, rounds=rounds))
-        submissions = submit_all(grid, data_dir=args.data_dir, store=_store(args), executor=args.executor,
-                                 download=True, ray_address=args.ray_address)
+                    for rounds in (args.rounds_list or (base.rounds,)) if experiment in takes_rounds else (None,):
+                        grid.append(
+                            dataclasses.replace(
+                                base.for_experiment(experiment),
+                                seed=seed,
+                                target_density=density if rounds is None else None,
+                                rounds=rounds,
+                            )
+                        )
+        submissions = submit_all(
+            grid,
+            data_dir=args.data_dir,
+            store=_store(args),
+            executor=args.executor,
+            download=True,
+            ray_address=args.ray_address,
+        )
     except _input_errors() as e:
         return _fail("sweep", str(e))
     outcomes: dict[str, int] = {}
@@ -604,12 +730,13 @@ def build_parser() -> argparse.ArgumentParser:
     submit = commands.add_parser("submit", help="queue a run in the background; prints its run id")
     add_config_arguments(submit)
     submit.set_defaults(func=cmd_submit)
-    for name, func, text in [("status", cmd_status, "print a run's status record as JSON"),
-                             ("cancel", cmd_cancel, "stop a queued or running run"),
-                             ("resume", cmd_resume, "continue a failed or cancelled run (on the executor "
-                                                    "chosen now)"),
-                             ("delete", cmd_delete, "delete a run's folder"),
-                             ("worker", cmd_worker, None)]:
+    for name, func, text in [
+        ("status", cmd_status, "print a run's status record as JSON"),
+        ("cancel", cmd_cancel, "stop a queued or running run"),
+        ("resume", cmd_resume, "continue a failed or cancelled run (on the executor chosen now)"),
+        ("delete", cmd_delete, "delete a run's folder"),
+        ("worker", cmd_worker, None),
+    ]:
         options: dict[str, Any] = {"help": text} if text else {}  # worker: internal, no help
         sub = commands.add_parser(name, **options)
         sub.add_argument("run_id")
@@ -619,39 +746,62 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(func=func)
     from lth.networks import ARMS, EXPORT_FORMATS
 
-    export = commands.add_parser("export-model", help="write a trained network (weights at early stop, pruned "
-                                                     "weights zero) as a model file plain TensorFlow loads")
+    export = commands.add_parser(
+        "export-model",
+        help="write a trained network (weights at early stop, pruned "
+        "weights zero) as a model file plain TensorFlow loads",
+    )
     export.add_argument("run_id")
     export.add_argument("--arm", choices=ARMS, required=True)
-    export.add_argument("--round", type=int, help="lottery round, or a oneshot run's density (1: the densest); 0 for "
-                        "the dense network (default: the arm's sparsest kept round)")
+    export.add_argument(
+        "--round",
+        type=int,
+        help="lottery round, or a oneshot run's density (1: the densest); 0 for "
+        "the dense network (default: the arm's sparsest kept round)",
+    )
     export.add_argument("--format", choices=EXPORT_FORMATS, default="keras")
     export.add_argument("--out", required=True, help="file (folder for savedmodel); never overwritten")
     add_store_argument(export)
     export.set_defaults(func=cmd_export_model)
-    compression = commands.add_parser("compression", help="a run's compression report: non-zero parameters, "
-                                                          "multiply-accumulates, file bytes, gzip'ed bytes")
+    compression = commands.add_parser(
+        "compression",
+        help="a run's compression report: non-zero parameters, multiply-accumulates, file bytes, gzip'ed bytes",
+    )
     compression.add_argument("run_id")
     compression.add_argument("--json", action="store_true")
     add_store_argument(compression)
     compression.set_defaults(func=cmd_compression)
-    compare = commands.add_parser("compare", help="statistics over seeds: winning-ticket verdict per density, "
-                                                  "ticket against dense and controls paired by seed")
+    compare = commands.add_parser(
+        "compare",
+        help="statistics over seeds: winning-ticket verdict per density, "
+        "ticket against dense and controls paired by seed",
+    )
     compare.add_argument("--experiment", choices=hparams.ALL)
     compare.add_argument("--model")
     compare.add_argument("--dataset", choices=DATASETS)
     compare.add_argument("--metric", default=METRIC_NAMES[0], choices=METRIC_NAMES)
-    compare.add_argument("--margin", type=float, metavar="M",
-                         help="accuracy margin of \"as good as\" (a fraction: 0.005 = half a point, the default)")
-    compare.add_argument("--head-to-head", nargs=2, metavar=("A", "B"),
-                         help="two series against each other at each density, paired by seed: \"label · arm\" "
-                              "or an arm name that only one series has (synflow snip)")
+    compare.add_argument(
+        "--margin",
+        type=float,
+        metavar="M",
+        help='accuracy margin of "as good as" (a fraction: 0.005 = half a point, the default)',
+    )
+    compare.add_argument(
+        "--head-to-head",
+        nargs=2,
+        metavar=("A", "B"),
+        help='two series against each other at each density, paired by seed: "label · arm" '
+        "or an arm name that only one series has (synflow snip)",
+    )
     compare.add_argument("--export", metavar="DIR")
     add_store_argument(compare)
     compare.set_defaults(func=cmd_compare)
-    analyze = commands.add_parser("analyze", help="figures of one run: masks and weights of a kept network (mask "
-                                                  "image, densities, weight histograms, overlaps), or an "
-                                                  "instability run's error along the line and barriers")
+    analyze = commands.add_parser(
+        "analyze",
+        help="figures of one run: masks and weights of a kept network (mask "
+        "image, densities, weight histograms, overlaps), or an "
+        "instability run's error along the line and barriers",
+    )
     analyze.add_argument("run_id")
     analyze.add_argument("--arm", choices=ARMS, default="ticket")
     analyze.add_argument("--round", type=int, help="default: the sparsest kept round")
@@ -662,11 +812,21 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="submit a grid of runs (seeds x densities x experiments)")
     add_config_arguments(sweep)
     sweep.add_argument("--seeds", type=_ints, help="e.g. 0,1,2")
-    sweep.add_argument("--target-densities", type=_floats, help="target densities, e.g. 0.5,0.2,0.1 (" + " and ".join(
-        hparams.setting_facets("target_density")["experiments"]) + "; a " + " or ".join(
-        hparams.setting_facets("densities")["experiments"]) + " run takes them all: --densities)")
-    sweep.add_argument("--rounds-list", type=_ints, help=" and ".join(hparams.setting_facets("rounds")["experiments"])
-                       + " rounds, e.g. 5,10,15 (instead of --target-densities)")
+    sweep.add_argument(
+        "--target-densities",
+        type=_floats,
+        help="target densities, e.g. 0.5,0.2,0.1 ("
+        + " and ".join(hparams.setting_facets("target_density")["experiments"])
+        + "; a "
+        + " or ".join(hparams.setting_facets("densities")["experiments"])
+        + " run takes them all: --densities)",
+    )
+    sweep.add_argument(
+        "--rounds-list",
+        type=_ints,
+        help=" and ".join(hparams.setting_facets("rounds")["experiments"])
+        + " rounds, e.g. 5,10,15 (instead of --target-densities)",
+    )
     sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")
@@ -676,20 +836,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     preset = commands.add_parser("preset", help="start a reference experiment: all of its runs")
     preset.add_argument("name", choices=list(PRESETS))
-    preset.add_argument("--budget", choices=BUDGETS, default="quick",
-                        help="quick: bundled sample, minutes on a CPU; full: a complete dataset, the papers' "
-                             "iterations; converged (original-study): every training until its validation loss "
-                             "stops improving")
-    preset.add_argument("--dataset", choices=DATASETS,
-                        help="full and converged budgets: fashion-mnist (default) or mnist; quick: the bundled "
-                             "mnist-sample")
+    preset.add_argument(
+        "--budget",
+        choices=BUDGETS,
+        default="quick",
+        help="quick: bundled sample, minutes on a CPU; full: a complete dataset, the papers' "
+        "iterations; converged (original-study): every training until its validation loss "
+        "stops improving",
+    )
+    preset.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="full and converged budgets: fashion-mnist (default) or mnist; quick: the bundled mnist-sample",
+    )
     preset.add_argument("--data-dir")
     add_store_argument(preset)
     preset.add_argument("--wait", action="store_true", help="follow the runs until they end")
     preset.add_argument("--export", metavar="DIR", help="when done, write the figures (PNG, SVG) and data here")
-    preset.add_argument("--partial", action="store_true",
-                        help="with --export: export now what is finished (completed lottery rounds too); "
-                             "submits nothing")
+    preset.add_argument(
+        "--partial",
+        action="store_true",
+        help="with --export: export now what is finished (completed lottery rounds too); submits nothing",
+    )
     add_executor_arguments(preset)
     preset.set_defaults(func=cmd_preset)
     listing = commands.add_parser("list", help="list the runs in the store")

@@ -8,6 +8,7 @@ each criterion's mask; both call `Control.start` and nothing else.
 
 Pure NumPy: the experiment passes what a control needs (how to draw initial weights, the inverted mask).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from lth.seeds import derive_seed
 class ControlInputs:
     """What a control starts from: the pruned network's mask and reset point, the run's seed and the parts
     that name this training in derived seeds (round, and the criterion in a one-shot run)."""
+
     masks: pruning.Masks
     reset_point: list[np.ndarray]
     seed: int
@@ -56,11 +58,21 @@ def _invert(c: ControlInputs):
     return c.reset_point, c.inverted_masks()
 
 
-CONTROLS: dict[str, Control] = {c.name: c for c in (
-    Control("reinit", "random reinit", "dash", "the same mask, fresh initial weights", _reinit),
-    Control("random_prune", "layerwise shuffle (random pruning)", "dot",
-            "the layerwise shuffle: same per-layer densities, random positions", _random_prune),
-    Control("invert", "inverted scores", "dashdot", "the criterion's lowest scores kept", _invert, needs_scores=True),
-)}
+CONTROLS: dict[str, Control] = {
+    c.name: c
+    for c in (
+        Control("reinit", "random reinit", "dash", "the same mask, fresh initial weights", _reinit),
+        Control(
+            "random_prune",
+            "layerwise shuffle (random pruning)",
+            "dot",
+            "the layerwise shuffle: same per-layer densities, random positions",
+            _random_prune,
+        ),
+        Control(
+            "invert", "inverted scores", "dashdot", "the criterion's lowest scores kept", _invert, needs_scores=True
+        ),
+    )
+}
 NAMES = tuple(CONTROLS)
 LABELS = {name: c.label for name, c in CONTROLS.items()}

@@ -7,6 +7,7 @@ dense training: magnitude (what iterative magnitude pruning uses), movement, mag
 large_init_large_final. The registry is pure Python; the gradient-based scores import TensorFlow only
 when they are computed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,6 +40,7 @@ class ScoringInputs:
     network at theta0 and a batch of training data (both made on first use: only the gradient-based criteria
     build a model or pick images), and the weights still alive (an iterative criterion re-scores the masked
     network)."""
+
     theta0: dict[str, np.ndarray]
     trained: dict[str, np.ndarray] | None = None
     rng: np.random.Generator | None = None
@@ -54,6 +56,7 @@ class ScoringInputs:
 @dataclass(frozen=True)
 class Criterion:
     """One pruning criterion: its scores (higher: kept), its words, and its colour family in the figures."""
+
     name: str
     definition: str  # one line, shown in the UI and the CLI's help
     trained: bool  # scores the dense network's trained weights (else the initial ones): a run trains it first
@@ -77,51 +80,113 @@ def _large_init_large_final(inputs: ScoringInputs) -> dict[str, np.ndarray]:
     return out
 
 
-CRITERIA: dict[str, Criterion] = {c.name: c for c in (
-    Criterion("random", "random scores: a random mask (at the scope's per-layer densities)", trained=False,
-              score=_random, colour="#b8860b", scale="YlOrBr", fresh_draw=True),
-    Criterion("magnitude_init", "|theta0|: the largest initial weights", trained=False,
-              score=lambda i: {n: np.abs(w) for n, w in i.theta0.items()}, colour="#3690c0", scale="PuBu"),
-    Criterion("snip", "|g * theta0|, g the loss gradient on 10 training images per class (Lee et al., ICLR 2019)",
-              trained=False, score=lambda i: snip_scores(_needed(i.model)(), i.layers, *_needed(i.batch)()),
-              colour="#6a51a3", scale="Purples"),
-    Criterion("grasp", "theta0 * Hg, the Hessian-gradient product on 10 images per class, logits / 200; the "
-              "highest -theta0 * Hg go (Wang et al., ICLR 2020)", trained=False,
-              score=lambda i: grasp_scores(_needed(i.model)(), i.layers, *_needed(i.batch)()), colour="#c51b8a",
-              scale="RdPu"),
-    Criterion("synflow", "|theta * dR/dtheta|, R the summed output of the network with |weights| on an all-ones "
-              "input; 100 steps to d^(k/100), re-scored each step; data-free (Tanaka et al., NeurIPS 2020)",
-              trained=False, score=lambda i: synflow_scores(_needed(i.model)(), i.layers, _needed(i.masks)),
-              colour="#1b9e77", scale="BuGn", iterative=True),
-    Criterion("magnitude", "|w_final|: the largest trained weights (what iterative magnitude pruning uses)",
-              trained=True, score=lambda i: {n: np.abs(_needed(i.trained)[n]) for n in i.theta0}, colour="#08306b",
-              scale="Blues"),
-    Criterion("movement", "|w_final - theta0|: the weights that moved most in training", trained=True,
-              score=lambda i: {n: np.abs(_needed(i.trained)[n] - w) for n, w in i.theta0.items()}, colour="#78c679",
-              scale="YlGn"),
-    Criterion("magnitude_increase", "|w_final| - |theta0|: the weights whose magnitude grew most (Zhou et al., "
-              "NeurIPS 2019)", trained=True,
-              score=lambda i: {n: np.abs(_needed(i.trained)[n]) - np.abs(w) for n, w in i.theta0.items()},
-              colour="#d7301f", scale="OrRd"),
-    Criterion("large_init_large_final", "min(a|theta0|, |w_final|), a = std(w_final) / std(theta0) per layer: "
-              "large at both ends (Zhou et al., NeurIPS 2019)", trained=True, score=_large_init_large_final,
-              colour="#016c59", scale="PuBuGn"),
-)}
+CRITERIA: dict[str, Criterion] = {
+    c.name: c
+    for c in (
+        Criterion(
+            "random",
+            "random scores: a random mask (at the scope's per-layer densities)",
+            trained=False,
+            score=_random,
+            colour="#b8860b",
+            scale="YlOrBr",
+            fresh_draw=True,
+        ),
+        Criterion(
+            "magnitude_init",
+            "|theta0|: the largest initial weights",
+            trained=False,
+            score=lambda i: {n: np.abs(w) for n, w in i.theta0.items()},
+            colour="#3690c0",
+            scale="PuBu",
+        ),
+        Criterion(
+            "snip",
+            "|g * theta0|, g the loss gradient on 10 training images per class (Lee et al., ICLR 2019)",
+            trained=False,
+            score=lambda i: snip_scores(_needed(i.model)(), i.layers, *_needed(i.batch)()),
+            colour="#6a51a3",
+            scale="Purples",
+        ),
+        Criterion(
+            "grasp",
+            "theta0 * Hg, the Hessian-gradient product on 10 images per class, logits / 200; the "
+            "highest -theta0 * Hg go (Wang et al., ICLR 2020)",
+            trained=False,
+            score=lambda i: grasp_scores(_needed(i.model)(), i.layers, *_needed(i.batch)()),
+            colour="#c51b8a",
+            scale="RdPu",
+        ),
+        Criterion(
+            "synflow",
+            "|theta * dR/dtheta|, R the summed output of the network with |weights| on an all-ones "
+            "input; 100 steps to d^(k/100), re-scored each step; data-free (Tanaka et al., NeurIPS 2020)",
+            trained=False,
+            score=lambda i: synflow_scores(_needed(i.model)(), i.layers, _needed(i.masks)),
+            colour="#1b9e77",
+            scale="BuGn",
+            iterative=True,
+        ),
+        Criterion(
+            "magnitude",
+            "|w_final|: the largest trained weights (what iterative magnitude pruning uses)",
+            trained=True,
+            score=lambda i: {n: np.abs(_needed(i.trained)[n]) for n in i.theta0},
+            colour="#08306b",
+            scale="Blues",
+        ),
+        Criterion(
+            "movement",
+            "|w_final - theta0|: the weights that moved most in training",
+            trained=True,
+            score=lambda i: {n: np.abs(_needed(i.trained)[n] - w) for n, w in i.theta0.items()},
+            colour="#78c679",
+            scale="YlGn",
+        ),
+        Criterion(
+            "magnitude_increase",
+            "|w_final| - |theta0|: the weights whose magnitude grew most (Zhou et al., NeurIPS 2019)",
+            trained=True,
+            score=lambda i: {n: np.abs(_needed(i.trained)[n]) - np.abs(w) for n, w in i.theta0.items()},
+            colour="#d7301f",
+            scale="OrRd",
+        ),
+        Criterion(
+            "large_init_large_final",
+            "min(a|theta0|, |w_final|), a = std(w_final) / std(theta0) per layer: "
+            "large at both ends (Zhou et al., NeurIPS 2019)",
+            trained=True,
+            score=_large_init_large_final,
+            colour="#016c59",
+            scale="PuBuGn",
+        ),
+    )
+}
 NAMES = tuple(CRITERIA)
 AT_INIT = tuple(n for n, c in CRITERIA.items() if not c.trained)
 AFTER_TRAINING = tuple(n for n, c in CRITERIA.items() if c.trained)
 ITERATIVE_CRITERIA = AFTER_TRAINING  # the lottery experiment re-scores its trained network every round
 
 
-def weight_scores(name: str, theta0: dict[str, np.ndarray], trained: dict[str, np.ndarray] | None = None,
-                  rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+def weight_scores(
+    name: str,
+    theta0: dict[str, np.ndarray],
+    trained: dict[str, np.ndarray] | None = None,
+    rng: np.random.Generator | None = None,
+) -> dict[str, np.ndarray]:
     """Scores of criterion `name` on kernels theta0 (initial) and `trained` (final), for the criteria that need
     no network or data."""
     return CRITERIA[name].score(ScoringInputs(theta0=theta0, trained=trained, rng=rng))
 
 
-def criterion_masks(criterion: Criterion, inputs: ScoringInputs, keep: Callable[[dict, pruning.Masks | None, float],
-                    pruning.Masks], density: float, steps: int = SYNFLOW_STEPS, scores=None) -> pruning.Masks:
+def criterion_masks(
+    criterion: Criterion,
+    inputs: ScoringInputs,
+    keep: Callable[[dict, pruning.Masks | None, float], pruning.Masks],
+    density: float,
+    steps: int = SYNFLOW_STEPS,
+    scores=None,
+) -> pruning.Masks:
     """The mask `criterion` makes at `density`: `keep(scores, alive, density)` (the scope's rule) on its scores
     (`scores` when already computed), or for an iterative criterion `steps` rounds of scoring the network masked
     so far, density ** (k / steps) after step k."""
@@ -194,19 +259,30 @@ def synflow_scores(model, layers, masks: pruning.Masks) -> dict[str, np.ndarray]
         model.set_weights(original)
 
 
-def synflow_masks(model, layers, keep: Callable[[dict, pruning.Masks | None, float], pruning.Masks], density: float,
-                  steps: int = SYNFLOW_STEPS, invert: bool = False) -> pruning.Masks:
+def synflow_masks(
+    model,
+    layers,
+    keep: Callable[[dict, pruning.Masks | None, float], pruning.Masks],
+    density: float,
+    steps: int = SYNFLOW_STEPS,
+    invert: bool = False,
+) -> pruning.Masks:
     """SynFlow's iterative pruning (`criterion_masks` of the registry's entry) on `model`'s kernels `layers`;
     `invert` keeps the lowest scores."""
     theta0 = {n: model.get_layer(n).kernel.numpy() for n in layers}
     sign = -1.0 if invert else 1.0
-    return criterion_masks(CRITERIA["synflow"], ScoringInputs(theta0=theta0, model=lambda: model),
-                           lambda scores, alive, d: keep({n: sign * s for n, s in scores.items()}, alive, d),
-                           density, steps)
+    return criterion_masks(
+        CRITERIA["synflow"],
+        ScoringInputs(theta0=theta0, model=lambda: model),
+        lambda scores, alive, d: keep({n: sign * s for n, s in scores.items()}, alive, d),
+        density,
+        steps,
+    )
 
 
-def scoring_batch(x_train: np.ndarray, y_train: np.ndarray, seed: int,
-                  per_class: int = SNIP_IMAGES_PER_CLASS) -> tuple[np.ndarray, np.ndarray]:
+def scoring_batch(
+    x_train: np.ndarray, y_train: np.ndarray, seed: int, per_class: int = SNIP_IMAGES_PER_CLASS
+) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` training images of each class, chosen by `seed` (SNIP's and GraSP's batch)."""
     rng = np.random.default_rng(seed)
     picked = []

@@ -3,6 +3,7 @@
 `gpu_hardware()` works without TensorFlow (the dashboard calls it); `training_device()` asks
 TensorFlow and is called inside training processes.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,10 @@ def gpu_hardware() -> list[str]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []

@@ -1,5 +1,6 @@
 """Figure and data export: PNG, SVG and PDF through kaleido (which drives a Chromium), standalone HTML,
 CSV and JSON. Image formats need Chromium; HTML, CSV and JSON always work."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,14 @@ import plotly.graph_objects as go
 from lth.errors import ExportError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
-MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html",
-        "csv": "text/csv", "json": "application/json"}
+MIME = {
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "pdf": "application/pdf",
+    "html": "text/html",
+    "csv": "text/csv",
+    "json": "application/json",
+}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
 
@@ -37,8 +44,12 @@ def _render(fig: go.Figure, fmt: str) -> bytes:
             _image_server = True
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "kopts is ignored if using a server": plotly passes none we need
-            return fig.to_image(format=fmt, width=fig.layout.width or 1100, height=fig.layout.height or 500,
-                                scale=2 if fmt == "png" else 1)
+            return fig.to_image(
+                format=fmt,
+                width=fig.layout.width or 1100,
+                height=fig.layout.height or 500,
+                scale=2 if fmt == "png" else 1,
+            )
 
 
 def warm_image_export() -> None:
@@ -61,8 +72,10 @@ def image_export_problem() -> str | None:
         return None
     if any(shutil.which(name) for name in BROWSERS):
         return None
-    return ("PNG, SVG and PDF export need Chromium, which is not installed: run `sudo apt-get install "
-            "chromium` (or set BROWSER_PATH to a Chrome/Chromium binary). HTML and CSV export work without it.")
+    return (
+        "PNG, SVG and PDF export need Chromium, which is not installed: run `sudo apt-get install "
+        "chromium` (or set BROWSER_PATH to a Chrome/Chromium binary). HTML and CSV export work without it."
+    )
 
 
 def figure_bytes(fig: go.Figure, fmt: str) -> bytes:

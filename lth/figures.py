@@ -2,6 +2,7 @@
 
 Pure functions of DataFrames from the run store, so the dashboard, the CLI and tests share them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,10 +26,17 @@ DENSITY_TICKS = [100, 80, 64, 50, 40, 30, 20, 15, 10, 7, 5, 3.5, 2, 1.5, 1, 0.5]
 def density_axis(densities=()) -> dict:
     """Log density axis in percent, decreasing to the right (pruning proceeds rightwards); a tick at each
     plotted density below the fixed ones' range too."""
-    ticks = sorted(set(DENSITY_TICKS) | {round(float(d), 2) for d in densities
-                                         if float(d) < min(DENSITY_TICKS) or float(d) > max(DENSITY_TICKS)})
-    return {"type": "log", "autorange": "reversed", "title": {"text": "density (% of prunable weights kept)"},
-            "tickvals": ticks, "ticktext": [f"{t:g}%" for t in ticks]}
+    ticks = sorted(
+        set(DENSITY_TICKS)
+        | {round(float(d), 2) for d in densities if float(d) < min(DENSITY_TICKS) or float(d) > max(DENSITY_TICKS)}
+    )
+    return {
+        "type": "log",
+        "autorange": "reversed",
+        "title": {"text": "density (% of prunable weights kept)"},
+        "tickvals": ticks,
+        "ticktext": [f"{t:g}%" for t in ticks],
+    }
 
 
 # Each arm its colour family, rounds as shades of it (darker = later round, sparser network).
@@ -54,15 +62,30 @@ def _thin(count: int, limit: int = CURVE_POINTS) -> np.ndarray:
 def _curve_layout(title: str) -> dict:
     """Two panels side by side (loss, accuracy), as make_subplots lays them out, built directly: the live
     view redraws every refresh and plotly's own constructors cost more than the data."""
-    return {"title": {"text": title}, "height": 460, "legend": {"font": {"size": 10}},
-            "margin": {"l": 50, "r": 20, "t": 60, "b": 40},
-            "xaxis": {"domain": [0.0, 0.45], "anchor": "y", "title": {"text": "iteration"}},
-            "xaxis2": {"domain": [0.55, 1.0], "anchor": "y2", "title": {"text": "iteration"}},
-            "yaxis": {"domain": [0.0, 1.0], "anchor": "x", "type": "log"},
-            "yaxis2": {"domain": [0.0, 1.0], "anchor": "x2"},
-            "annotations": [{"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper", "showarrow": False,
-                             "xanchor": "center", "yanchor": "bottom", "font": {"size": 16}}
-                            for text, x in (("loss", 0.225), ("accuracy", 0.775))]}
+    return {
+        "title": {"text": title},
+        "height": 460,
+        "legend": {"font": {"size": 10}},
+        "margin": {"l": 50, "r": 20, "t": 60, "b": 40},
+        "xaxis": {"domain": [0.0, 0.45], "anchor": "y", "title": {"text": "iteration"}},
+        "xaxis2": {"domain": [0.55, 1.0], "anchor": "y2", "title": {"text": "iteration"}},
+        "yaxis": {"domain": [0.0, 1.0], "anchor": "x", "type": "log"},
+        "yaxis2": {"domain": [0.0, 1.0], "anchor": "x2"},
+        "annotations": [
+            {
+                "text": text,
+                "x": x,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "font": {"size": 16},
+            }
+            for text, x in (("loss", 0.225), ("accuracy", 0.775))
+        ],
+    }
 
 
 def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
@@ -84,16 +107,28 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
         for split in ("train", "val", "test"):
             for col, metric in ((1, "loss"), (2, "accuracy")):
                 column = f"{split}_{metric}"
-                values = group[column].to_numpy(dtype=float, na_value=np.nan) if column in group else \
-                    np.full(len(group), np.nan)
+                values = (
+                    group[column].to_numpy(dtype=float, na_value=np.nan)
+                    if column in group
+                    else np.full(len(group), np.nan)
+                )
                 present = np.flatnonzero(~np.isnan(values))  # the test set is evaluated less often
                 shown = present[_thin(len(present))]
-                traces.append({
-                    "type": "scatter", "x": iterations[shown].tolist(), "y": values[shown].tolist(),
-                    "mode": "lines" if len(shown) > 1 else "markers",  # one evaluation is a point, not nothing
-                    "name": f"{name} {split}", "legendgroup": name, "showlegend": col == 1,
-                    "line": {"color": colour, "dash": SPLIT_DASH[split]}, "marker": {"color": colour},
-                    "xaxis": "x" if col == 1 else "x2", "yaxis": "y" if col == 1 else "y2"})
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "x": iterations[shown].tolist(),
+                        "y": values[shown].tolist(),
+                        "mode": "lines" if len(shown) > 1 else "markers",  # one evaluation is a point, not nothing
+                        "name": f"{name} {split}",
+                        "legendgroup": name,
+                        "showlegend": col == 1,
+                        "line": {"color": colour, "dash": SPLIT_DASH[split]},
+                        "marker": {"color": colour},
+                        "xaxis": "x" if col == 1 else "x2",
+                        "yaxis": "y" if col == 1 else "y2",
+                    }
+                )
     return go.Figure(data=traces, layout=_curve_layout(title), _validate=False)
 
 
@@ -103,19 +138,39 @@ def aggregate(results: pd.DataFrame, metric: str) -> pd.DataFrame:
         return pd.DataFrame()
     frame = results.assign(density_pct=(100 * results["density"]).round(2))
     keys = ["series", "label", "experiment", "model", "arm", "density_pct"]
-    stats = frame.groupby(keys, sort=False).agg(
-        mean=(metric, "mean"), std=(metric, "std"), min=(metric, "min"), max=(metric, "max"),
-        seeds=("seed", "nunique"), early_stop_mean=("early_stop_iteration", "mean"),
-        early_stop_std=("early_stop_iteration", "std"), early_stop_min=("early_stop_iteration", "min"),
-        early_stop_max=("early_stop_iteration", "max"),
-    ).reset_index()
+    stats = (
+        frame.groupby(keys, sort=False)
+        .agg(
+            mean=(metric, "mean"),
+            std=(metric, "std"),
+            min=(metric, "min"),
+            max=(metric, "max"),
+            seeds=("seed", "nunique"),
+            early_stop_mean=("early_stop_iteration", "mean"),
+            early_stop_std=("early_stop_iteration", "std"),
+            early_stop_min=("early_stop_iteration", "min"),
+            early_stop_max=("early_stop_iteration", "max"),
+        )
+        .reset_index()
+    )
     return stats.fillna({"std": 0.0, "early_stop_std": 0.0}).sort_values(keys[:5] + ["density_pct"])
 
 
 def _band(x, low, high, colour, name, group) -> dict:
-    return {"type": "scatter", "x": list(x) + list(x)[::-1], "y": list(high) + list(low)[::-1],
-            "fill": "toself", "mode": "lines", "line": {"width": 0}, "fillcolor": colour, "opacity": 0.2,
-            "hoverinfo": "skip", "showlegend": False, "name": f"{name} band", "legendgroup": group}
+    return {
+        "type": "scatter",
+        "x": list(x) + list(x)[::-1],
+        "y": list(high) + list(low)[::-1],
+        "fill": "toself",
+        "mode": "lines",
+        "line": {"width": 0},
+        "fillcolor": colour,
+        "opacity": 0.2,
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "name": f"{name} band",
+        "legendgroup": group,
+    }
 
 
 def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list[dict]:
@@ -129,28 +184,45 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
     # shades within it and, for the dense baselines, dash styles too. Legend: arms in a fixed order.
     series_order = sorted(stats["series"].unique())
     arm_order = {arm: i for i, arm in enumerate(ARM_ORDER)}
-    stats = stats.assign(_arm=stats["arm"].map(lambda a: arm_order.get(a, len(arm_order))),
-                         _series=stats["series"].map(series_order.index))
+    stats = stats.assign(
+        _arm=stats["arm"].map(lambda a: arm_order.get(a, len(arm_order))),
+        _series=stats["series"].map(series_order.index),
+    )
     stats = stats.sort_values(["_arm", "_series", "density_pct"], ascending=[True, True, False])
     for (_, index), group in stats.groupby(["_arm", "_series"], sort=False):
         arm = group["arm"].iloc[0]
         label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
-        colour = (ARM_COLORS.get(arm, "#333") if len(series_order) == 1
-                  else round_colour(arm, index, len(series_order)))
+        colour = ARM_COLORS.get(arm, "#333") if len(series_order) == 1 else round_colour(arm, index, len(series_order))
         if arm == "dense" and len(group) == 1:
             g = group.iloc[0]
             left, right = max(x_range[1], 100.0), min(x_range[0], 100.0)
             traces.append(_band([left, right], [g[low]] * 2, [g[high]] * 2, colour, label, label))
-            traces.append({"type": "scatter", "x": [left, right], "y": [g[value]] * 2, "mode": "lines",
-                           "name": label, "legendgroup": label,
-                           "line": {"color": colour, "dash": DENSE_DASHES[index % len(DENSE_DASHES)]}})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [left, right],
+                    "y": [g[value]] * 2,
+                    "mode": "lines",
+                    "name": label,
+                    "legendgroup": label,
+                    "line": {"color": colour, "dash": DENSE_DASHES[index % len(DENSE_DASHES)]},
+                }
+            )
             continue
         traces.append(_band(group["density_pct"], group[low], group[high], colour, label, label))
-        traces.append({"type": "scatter", "x": group["density_pct"].tolist(), "y": group[value].tolist(),
-                       "mode": "lines+markers", "name": label, "legendgroup": label,
-                       "line": {"color": colour, "dash": ARMS[arm].dash if arm in ARMS else "solid"},
-                       "customdata": group[["seeds"]].to_numpy().tolist(),
-                       "hovertemplate": "%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)"})
+        traces.append(
+            {
+                "type": "scatter",
+                "x": group["density_pct"].tolist(),
+                "y": group[value].tolist(),
+                "mode": "lines+markers",
+                "name": label,
+                "legendgroup": label,
+                "line": {"color": colour, "dash": ARMS[arm].dash if arm in ARMS else "solid"},
+                "customdata": group[["seeds"]].to_numpy().tolist(),
+                "hovertemplate": "%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)",
+            }
+        )
     return traces
 
 
@@ -164,43 +236,70 @@ def _density_figure(traces: list[dict], title: str, y_title: str, height: int) -
     densities = [x for t in traces if t.get("mode") == "lines+markers" for x in t["x"]]
     # The traces are built here in a fixed, known-good shape; skipping plotly's per-property validation
     # keeps the compare page fast with hundreds of runs (it is most of the cost otherwise).
-    layout = {"title": {"text": title}, "xaxis": density_axis(densities), "yaxis": {"title": {"text": y_title}},
-              "height": height, "legend": {"font": {"size": 11}}}
+    layout = {
+        "title": {"text": title},
+        "xaxis": density_axis(densities),
+        "yaxis": {"title": {"text": y_title}},
+        "height": height,
+        "legend": {"font": {"size": 11}},
+    }
     return go.Figure(data=traces, layout=layout, _validate=False)
 
 
-def accuracy_vs_density(results: pd.DataFrame, metric: str = "early_stop_test_accuracy",
-                        band: str = "std", stats: pd.DataFrame | None = None,
-                        verdicts: pd.DataFrame | None = None) -> go.Figure:
+def accuracy_vs_density(
+    results: pd.DataFrame,
+    metric: str = "early_stop_test_accuracy",
+    band: str = "std",
+    stats: pd.DataFrame | None = None,
+    verdicts: pd.DataFrame | None = None,
+) -> go.Figure:
     """Test accuracy against density (log axis, decreasing to the right) for every arm, mean over seeds
     with a band (±1 std or min-max); the dense baseline as a horizontal band. `verdicts` (from
     lth.statistics.verdicts) marks the densities where the ticket is a winning ticket (verdict held) with a
     star by its `star` column: filled, more accurate than dense; hollow, as good as dense within the margin."""
     stats = aggregate(results, metric) if stats is None else stats
-    traces = [] if stats.empty else _series_traces(
-        _with_band(stats, "mean", "std", "min", "max", band), "mean", "low", "high")
+    traces = (
+        []
+        if stats.empty
+        else _series_traces(_with_band(stats, "mean", "std", "min", "max", band), "mean", "low", "high")
+    )
     if verdicts is not None and not verdicts.empty and not stats.empty and "star" in verdicts:
         won = verdicts[verdicts["star"].isin(["filled", "hollow"])].merge(
-            stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"])
-        for star, kind, symbol in (("filled", "more accurate than dense", "star"),
-                                   ("hollow", "as good as dense (within the margin)", "star-open")):
+            stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"]
+        )
+        for star, kind, symbol in (
+            ("filled", "more accurate than dense", "star"),
+            ("hollow", "as good as dense (within the margin)", "star-open"),
+        ):
             rows = won[won["star"] == star]
             if rows.empty:
                 continue
-            traces.append({"type": "scatter", "x": rows["density_pct"].tolist(), "y": rows["mean"].tolist(),
-                           "mode": "markers", "name": f"winning ticket: {kind}",
-                           "customdata": rows[["accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "margin"]]
-                           .mul(100).to_numpy().tolist(),
-                           "marker": {"symbol": symbol, "size": 13, "color": "#f2c500",
-                                      "line": {"color": "#333", "width": 1}},
-                           "hovertemplate": f"winning ticket ({kind}) at %{{x:.1f}}%: ticket − dense "
-                                            "%{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
-                                            "%{customdata[2]:+.2f}], margin %{customdata[3]:.2f} points"
-                                            "<extra></extra>"})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": rows["density_pct"].tolist(),
+                    "y": rows["mean"].tolist(),
+                    "mode": "markers",
+                    "name": f"winning ticket: {kind}",
+                    "customdata": rows[["accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "margin"]]
+                    .mul(100)
+                    .to_numpy()
+                    .tolist(),
+                    "marker": {"symbol": symbol, "size": 13, "color": "#f2c500", "line": {"color": "#333", "width": 1}},
+                    "hovertemplate": f"winning ticket ({kind}) at %{{x:.1f}}%: ticket − dense "
+                    "%{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
+                    "%{customdata[2]:+.2f}], margin %{customdata[3]:.2f} points"
+                    "<extra></extra>",
+                }
+            )
     traces += _collapse_marks(results, stats)
     band_text = "±1 std" if band == "std" else "min-max"
-    return _density_figure(traces, f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
-                           METRICS.get(metric, metric), 480)
+    return _density_figure(
+        traces,
+        f"{METRICS.get(metric, metric)} vs density (mean over seeds, band {band_text})",
+        METRICS.get(metric, metric),
+        480,
+    )
 
 
 def layer_columns(results: pd.DataFrame) -> list[str]:
@@ -228,11 +327,18 @@ def _collapse_marks(results: pd.DataFrame, stats: pd.DataFrame) -> list[dict]:
     points = stats.merge(counts, on=["series", "arm", "density_pct"])
     if points.empty:
         return []
-    return [{"type": "scatter", "x": points["density_pct"].tolist(), "y": points["mean"].tolist(), "mode": "markers",
-             "name": "layer collapse (a layer kept no weight)",
-             "customdata": points[["collapsed", "seeds"]].to_numpy().tolist(),
-             "marker": {"symbol": "x-thin-open", "size": 16, "color": "#000", "line": {"width": 2, "color": "#000"}},
-             "hovertemplate": "layer collapse at %{x:.2f}%: %{customdata[0]} of %{customdata[1]} seeds<extra></extra>"}]
+    return [
+        {
+            "type": "scatter",
+            "x": points["density_pct"].tolist(),
+            "y": points["mean"].tolist(),
+            "mode": "markers",
+            "name": "layer collapse (a layer kept no weight)",
+            "customdata": points[["collapsed", "seeds"]].to_numpy().tolist(),
+            "marker": {"symbol": "x-thin-open", "size": 16, "color": "#000", "line": {"width": 2, "color": "#000"}},
+            "hovertemplate": "layer collapse at %{x:.2f}%: %{customdata[0]} of %{customdata[1]} seeds<extra></extra>",
+        }
+    ]
 
 
 LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -253,22 +359,40 @@ def layer_density_vs_density(results: pd.DataFrame) -> go.Figure:
                 if group[column].isna().all():
                     continue
                 layer = column.removeprefix("density_")
-                traces.append({"type": "scatter", "x": group["density_pct"].tolist(),
-                               "y": (100 * group[column].clip(lower=floor)).tolist(), "mode": "lines+markers",
-                               "name": f"{ARM_LABELS.get(arm, arm)} · {layer}", "legendgroup": arm,
-                               "line": {"color": ARM_COLORS.get(arm, "#333"), "dash": LAYER_DASHES[i % 6]},
-                               "hovertemplate": f"{layer} at %{{x:.2f}}% overall: %{{y:.3g}}% kept<extra></extra>"})
-    figure = _density_figure(traces, "per-layer density against overall density (mean over seeds; an emptied "
-                             "layer sits on the floor)", "layer density (% kept, log)", 480)
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "x": group["density_pct"].tolist(),
+                        "y": (100 * group[column].clip(lower=floor)).tolist(),
+                        "mode": "lines+markers",
+                        "name": f"{ARM_LABELS.get(arm, arm)} · {layer}",
+                        "legendgroup": arm,
+                        "line": {"color": ARM_COLORS.get(arm, "#333"), "dash": LAYER_DASHES[i % 6]},
+                        "hovertemplate": f"{layer} at %{{x:.2f}}% overall: %{{y:.3g}}% kept<extra></extra>",
+                    }
+                )
+    figure = _density_figure(
+        traces,
+        "per-layer density against overall density (mean over seeds; an emptied layer sits on the floor)",
+        "layer density (% kept, log)",
+        480,
+    )
     figure.update_layout(yaxis={"type": "log", "title": {"text": "layer density (% kept, log)"}})
     return figure
 
 
 def early_stop_vs_density(results: pd.DataFrame, band: str = "std", stats: pd.DataFrame | None = None) -> go.Figure:
     stats = aggregate(results, "early_stop_test_accuracy") if stats is None else stats
-    traces = [] if stats.empty else _series_traces(
-        _with_band(stats, "early_stop_mean", "early_stop_std", "early_stop_min", "early_stop_max", band),
-        "early_stop_mean", "low", "high")
+    traces = (
+        []
+        if stats.empty
+        else _series_traces(
+            _with_band(stats, "early_stop_mean", "early_stop_std", "early_stop_min", "early_stop_max", band),
+            "early_stop_mean",
+            "low",
+            "high",
+        )
+    )
     return _density_figure(traces, "early-stop iteration (minimum validation loss) vs density", "iteration", 420)
 
 
@@ -277,8 +401,7 @@ def layer_density_table(results: pd.DataFrame) -> pd.DataFrame:
     layer_cols = layer_columns(results)
     if results.empty or not layer_cols:
         return pd.DataFrame()
-    table = results[["label", "arm", "round", "density"] + layer_cols].drop_duplicates(
-        subset=["label", "arm", "round"])
+    table = results[["label", "arm", "round", "density"] + layer_cols].drop_duplicates(subset=["label", "arm", "round"])
     table = table[table[layer_cols].notna().any(axis=1)].copy()  # dense baselines have no masks
     for column in ["density"] + layer_cols:
         table[column] = (100 * table[column]).round(2)
@@ -293,14 +416,20 @@ def _network_name(row) -> str:
 def instability_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The instability results as the figures show them: one row per run, network and k, the barrier and
     the errors along the line in percentage points."""
-    return pd.DataFrame({
-        "run": frame["run_id"], "seed": frame["seed"],
-        "network": [_network_name(r) for _, r in frame.iterrows()],
-        "density %": (100 * frame["density"]).round(1), "k (rewind iteration)": frame["rewind_iteration"],
-        "barrier (points)": (100 * frame["barrier"]).round(2), "stable (< 2 points)": frame["stable"],
-        "test error along the line, alpha 0 to 1 (%)": frame["test_errors"].map(
-            lambda e: ", ".join(f"{100 * v:.2f}" for v in e)),
-    })
+    return pd.DataFrame(
+        {
+            "run": frame["run_id"],
+            "seed": frame["seed"],
+            "network": [_network_name(r) for _, r in frame.iterrows()],
+            "density %": (100 * frame["density"]).round(1),
+            "k (rewind iteration)": frame["rewind_iteration"],
+            "barrier (points)": (100 * frame["barrier"]).round(2),
+            "stable (< 2 points)": frame["stable"],
+            "test error along the line, alpha 0 to 1 (%)": frame["test_errors"].map(
+                lambda e: ", ".join(f"{100 * v:.2f}" for v in e)
+            ),
+        }
+    )
 
 
 def instability_error_curves(frame: pd.DataFrame) -> go.Figure:
@@ -312,14 +441,22 @@ def instability_error_curves(frame: pd.DataFrame) -> go.Figure:
         index = [n[0] for n in networks_].index(round_)
         colour = round_colour("dense" if round_ == 0 else "ticket", index, len(networks_))
         ks = sorted(frame["rewind_iteration"].unique())
-        fig.add_trace(go.Scatter(
-            x=row["alphas"], y=[100 * e for e in row["test_errors"]], mode="lines+markers",
-            name=f"{_network_name(row)} k={k} · seed {row['seed']}",
-            line={"color": colour, "dash": ["solid", "dash", "dot", "dashdot", "longdash"][ks.index(k) % 5]},
-            hovertemplate="alpha %{x:.2f}: %{y:.2f}% error<extra></extra>"))
-    fig.update_layout(title={"text": "test error along the line between the two copies"},
-                      xaxis_title="interpolation alpha (0: copy 1, 1: copy 2)", yaxis_title="test error (%)",
-                      height=440)
+        fig.add_trace(
+            go.Scatter(
+                x=row["alphas"],
+                y=[100 * e for e in row["test_errors"]],
+                mode="lines+markers",
+                name=f"{_network_name(row)} k={k} · seed {row['seed']}",
+                line={"color": colour, "dash": ["solid", "dash", "dot", "dashdot", "longdash"][ks.index(k) % 5]},
+                hovertemplate="alpha %{x:.2f}: %{y:.2f}% error<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title={"text": "test error along the line between the two copies"},
+        xaxis_title="interpolation alpha (0: copy 1, 1: copy 2)",
+        yaxis_title="test error (%)",
+        height=440,
+    )
     return fig
 
 
@@ -332,13 +469,22 @@ def instability_barrier_vs_k(frame: pd.DataFrame) -> go.Figure:
     rounds = sorted(means["round"].unique())
     for round_, group in means.groupby("round", sort=True):
         row = group.iloc[0]
-        fig.add_trace(go.Scatter(
-            x=group["rewind_iteration"], y=100 * group["barrier"], mode="lines+markers", name=_network_name(row),
-            line={"color": round_colour("dense" if round_ == 0 else "ticket", rounds.index(round_), len(rounds))}))
-    fig.add_hline(y=100 * STABLE_BARRIER, line_dash="dot", line_color="#888",
-                  annotation_text="stable below 2 points")
-    fig.update_layout(title={"text": "error barrier against the rewind iteration k (mean over seeds)"},
-                      xaxis_title="rewind iteration k", yaxis_title="error barrier (percentage points)", height=420)
+        fig.add_trace(
+            go.Scatter(
+                x=group["rewind_iteration"],
+                y=100 * group["barrier"],
+                mode="lines+markers",
+                name=_network_name(row),
+                line={"color": round_colour("dense" if round_ == 0 else "ticket", rounds.index(round_), len(rounds))},
+            )
+        )
+    fig.add_hline(y=100 * STABLE_BARRIER, line_dash="dot", line_color="#888", annotation_text="stable below 2 points")
+    fig.update_layout(
+        title={"text": "error barrier against the rewind iteration k (mean over seeds)"},
+        xaxis_title="rewind iteration k",
+        yaxis_title="error barrier (percentage points)",
+        height=420,
+    )
     return fig
 
 
@@ -352,11 +498,21 @@ def instability_barrier_vs_density(frame: pd.DataFrame, k_values=None) -> go.Fig
     means = frame.groupby(["rewind_iteration", "density"], as_index=False)["barrier"].mean()
     for i, k in enumerate(k_values):
         group = means[means["rewind_iteration"] == k].sort_values("density", ascending=False)
-        fig.add_trace(go.Scatter(x=100 * group["density"], y=100 * group["barrier"], mode="lines+markers",
-                                 name=f"k = {k}", line={"color": qualitative.Plotly[i % 10]}))
-    fig.add_hline(y=100 * STABLE_BARRIER, line_dash="dot", line_color="#888",
-                  annotation_text="stable below 2 points")
-    layout = {"title": {"text": "error barrier against density"}, "xaxis": density_axis(100 * frame["density"]),
-              "yaxis": {"title": {"text": "error barrier (percentage points)"}}, "height": 420}
+        fig.add_trace(
+            go.Scatter(
+                x=100 * group["density"],
+                y=100 * group["barrier"],
+                mode="lines+markers",
+                name=f"k = {k}",
+                line={"color": qualitative.Plotly[i % 10]},
+            )
+        )
+    fig.add_hline(y=100 * STABLE_BARRIER, line_dash="dot", line_color="#888", annotation_text="stable below 2 points")
+    layout = {
+        "title": {"text": "error barrier against density"},
+        "xaxis": density_axis(100 * frame["density"]),
+        "yaxis": {"title": {"text": "error barrier (percentage points)"}},
+        "height": 420,
+    }
     fig.update_layout(**layout)
     return fig

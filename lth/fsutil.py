@@ -4,6 +4,7 @@ Below a guarded root (the run store registers its root) every write refuses symb
 level: a link planted anywhere inside a run folder (`checkpoint/`, `tensorboard/ticket_round01`) is never
 written through, so nothing is written outside the store.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,10 @@ def make_dirs(folder: str | Path) -> Path:
                 os.mkdir(current)
             mode = os.lstat(current).st_mode
         if stat.S_ISLNK(mode) or not stat.S_ISDIR(mode):
-            raise LinkRefused(f"{current} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a folder'}; "
-                              f"nothing is written through it")
+            raise LinkRefused(
+                f"{current} is {'a symbolic link' if stat.S_ISLNK(mode) else 'not a folder'}; "
+                f"nothing is written through it"
+            )
     return folder
 
 
@@ -68,8 +71,9 @@ def output_folder(path: str | Path, what: str = "--export", create: bool = True)
         raise OutputError(f"{what} is empty; give a folder")
     folder = Path(path)
     if folder.is_symlink():
-        raise OutputError(f"{what} {folder} is a symbolic link; give the folder itself (nothing is written through a "
-                          f"link)")
+        raise OutputError(
+            f"{what} {folder} is a symbolic link; give the folder itself (nothing is written through a link)"
+        )
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{what} {folder} is an existing file, not a folder")
     if not create:
@@ -128,9 +132,11 @@ def write_new_files(folder: str | Path, files: dict[str, bytes], what: str = "--
             except FileNotFoundError:
                 pass
         if taken:
-            raise OutputError(f"{what} {folder} already holds {', '.join(taken[:3])}"
-                              f"{f' and {len(taken) - 3} more' if len(taken) > 3 else ''}; choose a new folder "
-                              f"(nothing is overwritten)")
+            raise OutputError(
+                f"{what} {folder} already holds {', '.join(taken[:3])}"
+                f"{f' and {len(taken) - 3} more' if len(taken) > 3 else ''}; choose a new folder "
+                f"(nothing is overwritten)"
+            )
         for name, data in files.items():
             try:
                 fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
@@ -223,8 +229,11 @@ def npz_headers(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]
                     raise ArrayFileError(f"{Path(path).name}: {info.filename!r} is not an array")
                 with archive.open(info) as member:
                     version = np.lib.format.read_magic(member)
-                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, _, dtype = read_header(member)
                 headers[info.filename[:-4]] = (tuple(shape), dtype)
     except ArrayFileError:
@@ -250,8 +259,10 @@ def read_npz(path: str | Path, shapes=None, max_bytes: int = MAX_NPZ_BYTES) -> d
             raise ArrayFileError(f"{Path(path).name}: array {name!r} of shape {shape} is not one of this model's")
         declared += int(np.prod(shape, dtype=object)) * dtype.itemsize
         if declared > max_bytes:
-            raise ArrayFileError(f"{Path(path).name}: its arrays declare over {max_bytes // 2**20} MB "
-                                 f"({name!r} has shape {shape}); not read")
+            raise ArrayFileError(
+                f"{Path(path).name}: its arrays declare over {max_bytes // 2**20} MB "
+                f"({name!r} has shape {shape}); not read"
+            )
     try:
         with np.load(path, allow_pickle=False) as f:
             return {key: f[key] for key in f.files}

@@ -3,6 +3,7 @@
 The canonical form holds every setting that changes a result, with defaults filled in and settings
 that do not apply to the experiment left out, so equal experiments hash to the same run id.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,8 +28,9 @@ from lth.plans.oneshot import DEFAULT_DENSITIES, OneShotPlan
 from lth.plans.tfmot import TfmotPlan
 
 # The registry: every experiment's plan by its name (the plan names the class that trains it).
-EXPERIMENTS: dict[str, type[Plan]] = {plan.name: plan for plan in (BaselinePlan, LotteryPlan, TfmotPlan,
-                                                                   InstabilityPlan, OneShotPlan)}
+EXPERIMENTS: dict[str, type[Plan]] = {
+    plan.name: plan for plan in (BaselinePlan, LotteryPlan, TfmotPlan, InstabilityPlan, OneShotPlan)
+}
 ALL = tuple(EXPERIMENTS)
 OPTIMIZERS = ("adam", "sgd")
 SCOPES = ("layerwise", "global")
@@ -56,8 +58,19 @@ RUN_ID = re.compile(r"[0-9a-f]{16}")  # a run's id, and a dataset's fingerprint:
 LIST_KINDS = ("names", "ints", "floats")  # the kinds of setting that hold a tuple
 
 
-def setting(default, help: str, *, label: str, kind: str, low=None, high=None, choices=None, open_low=False,
-            open_high=False, experiments: tuple[str, ...] = ALL):
+def setting(
+    default,
+    help: str,
+    *,
+    label: str,
+    kind: str,
+    low=None,
+    high=None,
+    choices=None,
+    open_low=False,
+    open_high=False,
+    experiments: tuple[str, ...] = ALL,
+):
     """A RunConfig field with what the CLI, the forms and `validate` need to know about it.
 
     label: the field's name in the dashboard's forms (their error messages name it instead of the CLI option).
@@ -66,8 +79,17 @@ def setting(default, help: str, *, label: str, kind: str, low=None, high=None, c
     experiments: those the setting applies to; elsewhere it must keep its default (`validate`) and is left
     out of the canonical form (the run id).
     """
-    meta = {"help": help, "label": label, "kind": kind, "low": low, "high": high, "choices": choices,
-            "open_low": open_low, "open_high": open_high, "experiments": experiments}
+    meta = {
+        "help": help,
+        "label": label,
+        "kind": kind,
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "open_low": open_low,
+        "open_high": open_high,
+        "experiments": experiments,
+    }
     if isinstance(default, tuple):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -75,84 +97,209 @@ def setting(default, help: str, *, label: str, kind: str, low=None, high=None, c
 
 @dataclass(frozen=True)
 class RunConfig:
-    experiment: str = setting("baseline", "what to run: " + "; ".join(f"{name} ({plan.title})" for name, plan in
-                                                          EXPERIMENTS.items()), label="Experiment", kind="str",
-                              choices=ALL)
+    experiment: str = setting(
+        "baseline",
+        "what to run: " + "; ".join(f"{name} ({plan.title})" for name, plan in EXPERIMENTS.items()),
+        label="Experiment",
+        kind="str",
+        choices=ALL,
+    )
     model: str = setting("lenet300_100", "network", label="Model", kind="str", choices=tuple(models.MODELS))
     dataset: str = setting("mnist-sample", "data set", label="Dataset", kind="str", choices=DATASETS)
-    iterations: int | None = setting(None, f"training steps (default {DEFAULT_ITERATIONS:,})", label="Iterations",
-                                     kind="int", low=1, high=MAX_ITERATIONS)
-    epochs: float | None = setting(None, "training length in passes over the training set (instead of "
-                                   "--iterations)", label="Epochs", kind="float", low=0, high=MAX_ITERATIONS,
-                                   open_low=True)
+    iterations: int | None = setting(
+        None,
+        f"training steps (default {DEFAULT_ITERATIONS:,})",
+        label="Iterations",
+        kind="int",
+        low=1,
+        high=MAX_ITERATIONS,
+    )
+    epochs: float | None = setting(
+        None,
+        "training length in passes over the training set (instead of --iterations)",
+        label="Epochs",
+        kind="float",
+        low=0,
+        high=MAX_ITERATIONS,
+        open_low=True,
+    )
     batch_size: int = setting(60, "training batch size", label="Batch size", kind="int", low=1, high=MAX_BATCH)
-    lr: float = setting(1.2e-3, "learning rate", label="Learning rate", kind="float", low=0, high=MAX_LR,
-                        open_low=True)
+    lr: float = setting(1.2e-3, "learning rate", label="Learning rate", kind="float", low=0, high=MAX_LR, open_low=True)
     optimizer: str = setting("adam", "optimizer", label="Optimizer", kind="str", choices=OPTIMIZERS)
-    seed: int = setting(0, "seed of initial weights, masks and data order", label="First seed", kind="int", low=0,
-                        high=MAX_SEED)
+    seed: int = setting(
+        0, "seed of initial weights, masks and data order", label="First seed", kind="int", low=0, high=MAX_SEED
+    )
     # one evaluation (val + test) costs about 10% of 1000 steps at batch 60
-    eval_every: int = setting(1000, "iterations between evaluations", label="Evaluate every N iterations",
-                              kind="int", low=1, high=MAX_ITERATIONS)
+    eval_every: int = setting(
+        1000,
+        "iterations between evaluations",
+        label="Evaluate every N iterations",
+        kind="int",
+        low=1,
+        high=MAX_ITERATIONS,
+    )
     # instability's copies train to the end (validate refuses it there; kept in its canonical form: ids stay)
-    patience: int | None = setting(None, "stop after this many evaluations without a lower validation loss",
-                                   label="Patience", kind="int", low=1, high=MAX_ITERATIONS)
-    rounds: int | None = setting(None, f"lottery pruning rounds (default {DEFAULT_ROUNDS})", label="Rounds",
-                                 kind="int", low=0, high=MAX_ROUNDS, experiments=("lottery",))
-    target_density: float | None = setting(None, "fraction of prunable weights kept at the end",
-                                           label="Target density", kind="float", low=MIN_DENSITY, high=1,
-                                           open_high=True, experiments=("lottery", "tfmot"))
-    prune_rate: float = setting(0.2, "fraction removed per round (hidden layers, or all for global); oneshot "
-                                "layerwise: the layers' densities are those iterative pruning at these rates "
-                                "gives", label="Prune rate per round", kind="float", low=0, high=1, open_low=True,
-                                open_high=True, experiments=("lottery", "oneshot"))
-    output_prune_rate: float = setting(0.1, "fraction of the output layer removed per round",
-                                       label="Prune rate per round, output layer", kind="float", low=0, high=1,
-                                       open_high=True, experiments=("lottery", "oneshot"))
-    conv_prune_rate: float | None = setting(None, "fraction of each convolutional layer removed per round "
-                                            "(layerwise); default the network's own (Frankle & Carbin: Conv-2 "
-                                            "and Conv-4 10%, Conv-6 15%), else --prune-rate",
-                                            label="Prune rate per round, conv layers", kind="float", low=0, high=1,
-                                            open_low=True, open_high=True, experiments=("lottery", "oneshot"))
-    scope: str = setting("layerwise", "prune each layer by its rate, or all weights together", label="Scope",
-                         kind="str", choices=SCOPES, experiments=("lottery", "oneshot"))
-    prunable: tuple[str, ...] | None = setting(None, "comma-separated layers to prune (default: the model's)",
-                                               label="Prunable layers", kind="names",
-                                               experiments=("lottery", "tfmot", "oneshot"))
-    rewind: str | int = setting("init", "'init' (theta0) or an iteration k whose weights are the reset point",
-                                label="k (late rewinding)", kind="rewind", low=0, high=MAX_ITERATIONS,
-                                experiments=("lottery", "oneshot"))
-    schedule_length: int | None = setting(None, "tfmot: the training length (iterations) its pruning schedule "
-                                          f"is proportioned to: masks change {tfmot_plan.schedule_words('it')}; "
-                                          "default the whole budget (give it when --patience makes the budget "
-                                          "only a cap)", label="Pruning schedule length", kind="int", low=10,
-                                          high=MAX_ITERATIONS, experiments=("tfmot",))
-    controls: tuple[str, ...] = setting((), "comma-separated sanity checks of every mask: reinit (fresh initial "
-                                        "weights), random_prune (the layerwise shuffle: same per-layer densities, "
-                                        "random positions), invert (oneshot: keep the lowest scores)",
-                                        label="Controls at every pruned round", kind="names", choices=CONTROLS,
-                                        experiments=("lottery", "oneshot"))
-    criterion: str = setting("magnitude", "lottery: what each round prunes by, on the trained weights",
-                             label="Prune each round by", kind="str", choices=criteria.ITERATIVE_CRITERIA,
-                             experiments=("lottery",))
-    criteria: tuple[str, ...] = setting(("synflow", "snip", "grasp", "random", "magnitude_init", "magnitude"),
-                                        "oneshot: comma-separated pruning criteria: " + ", ".join(criteria.NAMES),
-                                        label="Pruning criteria", kind="names", choices=criteria.NAMES,
-                                        experiments=("oneshot",))
-    densities: tuple[float, ...] = setting(DEFAULT_DENSITIES, "oneshot: comma-separated densities (fractions of "
-                                           "the prunable weights kept) each criterion prunes to",
-                                           label="Densities", kind="floats", low=MIN_DENSITY, high=1,
-                                           open_high=True, experiments=("oneshot",))
+    patience: int | None = setting(
+        None,
+        "stop after this many evaluations without a lower validation loss",
+        label="Patience",
+        kind="int",
+        low=1,
+        high=MAX_ITERATIONS,
+    )
+    rounds: int | None = setting(
+        None,
+        f"lottery pruning rounds (default {DEFAULT_ROUNDS})",
+        label="Rounds",
+        kind="int",
+        low=0,
+        high=MAX_ROUNDS,
+        experiments=("lottery",),
+    )
+    target_density: float | None = setting(
+        None,
+        "fraction of prunable weights kept at the end",
+        label="Target density",
+        kind="float",
+        low=MIN_DENSITY,
+        high=1,
+        open_high=True,
+        experiments=("lottery", "tfmot"),
+    )
+    prune_rate: float = setting(
+        0.2,
+        "fraction removed per round (hidden layers, or all for global); oneshot "
+        "layerwise: the layers' densities are those iterative pruning at these rates "
+        "gives",
+        label="Prune rate per round",
+        kind="float",
+        low=0,
+        high=1,
+        open_low=True,
+        open_high=True,
+        experiments=("lottery", "oneshot"),
+    )
+    output_prune_rate: float = setting(
+        0.1,
+        "fraction of the output layer removed per round",
+        label="Prune rate per round, output layer",
+        kind="float",
+        low=0,
+        high=1,
+        open_high=True,
+        experiments=("lottery", "oneshot"),
+    )
+    conv_prune_rate: float | None = setting(
+        None,
+        "fraction of each convolutional layer removed per round "
+        "(layerwise); default the network's own (Frankle & Carbin: Conv-2 "
+        "and Conv-4 10%, Conv-6 15%), else --prune-rate",
+        label="Prune rate per round, conv layers",
+        kind="float",
+        low=0,
+        high=1,
+        open_low=True,
+        open_high=True,
+        experiments=("lottery", "oneshot"),
+    )
+    scope: str = setting(
+        "layerwise",
+        "prune each layer by its rate, or all weights together",
+        label="Scope",
+        kind="str",
+        choices=SCOPES,
+        experiments=("lottery", "oneshot"),
+    )
+    prunable: tuple[str, ...] | None = setting(
+        None,
+        "comma-separated layers to prune (default: the model's)",
+        label="Prunable layers",
+        kind="names",
+        experiments=("lottery", "tfmot", "oneshot"),
+    )
+    rewind: str | int = setting(
+        "init",
+        "'init' (theta0) or an iteration k whose weights are the reset point",
+        label="k (late rewinding)",
+        kind="rewind",
+        low=0,
+        high=MAX_ITERATIONS,
+        experiments=("lottery", "oneshot"),
+    )
+    schedule_length: int | None = setting(
+        None,
+        "tfmot: the training length (iterations) its pruning schedule "
+        f"is proportioned to: masks change {tfmot_plan.schedule_words('it')}; "
+        "default the whole budget (give it when --patience makes the budget "
+        "only a cap)",
+        label="Pruning schedule length",
+        kind="int",
+        low=10,
+        high=MAX_ITERATIONS,
+        experiments=("tfmot",),
+    )
+    controls: tuple[str, ...] = setting(
+        (),
+        "comma-separated sanity checks of every mask: reinit (fresh initial "
+        "weights), random_prune (the layerwise shuffle: same per-layer densities, "
+        "random positions), invert (oneshot: keep the lowest scores)",
+        label="Controls at every pruned round",
+        kind="names",
+        choices=CONTROLS,
+        experiments=("lottery", "oneshot"),
+    )
+    criterion: str = setting(
+        "magnitude",
+        "lottery: what each round prunes by, on the trained weights",
+        label="Prune each round by",
+        kind="str",
+        choices=criteria.ITERATIVE_CRITERIA,
+        experiments=("lottery",),
+    )
+    criteria: tuple[str, ...] = setting(
+        ("synflow", "snip", "grasp", "random", "magnitude_init", "magnitude"),
+        "oneshot: comma-separated pruning criteria: " + ", ".join(criteria.NAMES),
+        label="Pruning criteria",
+        kind="names",
+        choices=criteria.NAMES,
+        experiments=("oneshot",),
+    )
+    densities: tuple[float, ...] = setting(
+        DEFAULT_DENSITIES,
+        "oneshot: comma-separated densities (fractions of the prunable weights kept) each criterion prunes to",
+        label="Densities",
+        kind="floats",
+        low=MIN_DENSITY,
+        high=1,
+        open_high=True,
+        experiments=("oneshot",),
+    )
     # instability analysis (linear mode connectivity)
-    rewind_points: tuple[int, ...] = setting((), "instability: comma-separated iterations k whose weights two "
-                                             "copies train on from (default 0)", label="Rewind iterations k",
-                                             kind="ints", low=0, high=MAX_ITERATIONS, experiments=("instability",))
-    ticket_run: str | None = setting(None, "instability: a lottery run of the same model, data and seed whose "
-                                     "ticket masks are tested too", label="Sparse tickets from a lottery run",
-                                     kind="runid", experiments=("instability",))
-    ticket_rounds: tuple[int, ...] = setting((), "instability: comma-separated rounds of --ticket-run whose masks "
-                                             "are tested", label="Its rounds to test", kind="ints", low=1,
-                                             high=MAX_ROUNDS, experiments=("instability",))
+    rewind_points: tuple[int, ...] = setting(
+        (),
+        "instability: comma-separated iterations k whose weights two copies train on from (default 0)",
+        label="Rewind iterations k",
+        kind="ints",
+        low=0,
+        high=MAX_ITERATIONS,
+        experiments=("instability",),
+    )
+    ticket_run: str | None = setting(
+        None,
+        "instability: a lottery run of the same model, data and seed whose ticket masks are tested too",
+        label="Sparse tickets from a lottery run",
+        kind="runid",
+        experiments=("instability",),
+    )
+    ticket_rounds: tuple[int, ...] = setting(
+        (),
+        "instability: comma-separated rounds of --ticket-run whose masks are tested",
+        label="Its rounds to test",
+        kind="ints",
+        low=1,
+        high=MAX_ROUNDS,
+        experiments=("instability",),
+    )
 
     # ---- derived settings -------------------------------------------------------------------
     @property
@@ -170,8 +317,14 @@ class RunConfig:
         """Per-layer rates (layerwise) or the one global rate."""
         if self.scope == "global":
             return self.prune_rate
-        return {n: self.output_prune_rate if n == models.OUTPUT_LAYER
-                else self.conv_rate() if self.spec.is_conv(n) else self.prune_rate for n in self.prunable_layers}
+        return {
+            n: self.output_prune_rate
+            if n == models.OUTPUT_LAYER
+            else self.conv_rate()
+            if self.spec.is_conv(n)
+            else self.prune_rate
+            for n in self.prunable_layers
+        }
 
     def conv_rate(self) -> float:
         """The rate the conv layers are pruned at per round (layerwise): the run's, the network's, else
@@ -198,8 +351,13 @@ class RunConfig:
     def for_experiment(self, experiment: str) -> RunConfig:
         """These settings for another experiment: those that do not apply to it back at their defaults."""
         defaults = RunConfig()
-        return RunConfig(**{f.name: getattr(self if experiment in f.metadata["experiments"] else defaults, f.name)
-                            for f in dataclasses.fields(self)} | {"experiment": experiment})
+        return RunConfig(
+            **{
+                f.name: getattr(self if experiment in f.metadata["experiments"] else defaults, f.name)
+                for f in dataclasses.fields(self)
+            }
+            | {"experiment": experiment}
+        )
 
     # ---- checks -------------------------------------------------------------------------------
     def validate(self) -> RunConfig:
@@ -209,21 +367,29 @@ class RunConfig:
             check_value(f, getattr(self, f.name))
         need(self.iterations is None or self.epochs is None, "give --iterations or --epochs, not both")
         unknown = [n for n in self.prunable_layers if n not in self.spec.kernel_shapes]
-        need(not unknown, f"--prunable: {', '.join(unknown)} not in {self.model} "
-                          f"(layers: {', '.join(self.spec.layer_names)})")
+        need(
+            not unknown,
+            f"--prunable: {', '.join(unknown)} not in {self.model} (layers: {', '.join(self.spec.layer_names)})",
+        )
         need(self.prunable is None or len(self.prunable) > 0, "--prunable names no layer")
         need(len(set(self.prunable_layers)) == len(self.prunable_layers), "--prunable lists a layer twice")
         need(len(set(self.controls)) == len(self.controls), "--controls lists a control twice")
-        need(self.conv_prune_rate is None or self.prunes_conv(),
-             f"--conv-prune-rate applies where conv layers are pruned layerwise: {self.model} prunes "
-             f"{', '.join(self.prunable_layers)} ({self.scope})")
+        need(
+            self.conv_prune_rate is None or self.prunes_conv(),
+            f"--conv-prune-rate applies where conv layers are pruned layerwise: {self.model} prunes "
+            f"{', '.join(self.prunable_layers)} ({self.scope})",
+        )
         data = DATASET_SPECS[self.dataset]
-        need(self.spec.input_shape == data.input_shape,
-             f"{self.model} is built for {'x'.join(map(str, self.spec.input_shape))} inputs; {self.dataset}'s are "
-             f"{'x'.join(map(str, data.input_shape))}")
-        need(self.spec.kernel_shapes[models.OUTPUT_LAYER][-1] == len(data.class_names),
-             f"{self.model} has {self.spec.kernel_shapes[models.OUTPUT_LAYER][-1]} outputs; {self.dataset} has "
-             f"{len(data.class_names)} classes")
+        need(
+            self.spec.input_shape == data.input_shape,
+            f"{self.model} is built for {'x'.join(map(str, self.spec.input_shape))} inputs; {self.dataset}'s are "
+            f"{'x'.join(map(str, data.input_shape))}",
+        )
+        need(
+            self.spec.kernel_shapes[models.OUTPUT_LAYER][-1] == len(data.class_names),
+            f"{self.model} has {self.spec.kernel_shapes[models.OUTPUT_LAYER][-1]} outputs; {self.dataset} has "
+            f"{len(data.class_names)} classes",
+        )
         # a setting that does not apply to the experiment keeps its default (its `experiments` facet)
         defaults = RunConfig()
         for f in dataclasses.fields(self):
@@ -270,8 +436,10 @@ class RunConfig:
         return self.plan.canonical(c)
 
     def to_json(self) -> dict:
-        return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
-                for f in dataclasses.fields(self)}
+        return {
+            f.name: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
+            for f in dataclasses.fields(self)
+        }
 
     @classmethod
     def from_json(cls, data) -> RunConfig:
@@ -286,8 +454,12 @@ class RunConfig:
         for f in dataclasses.fields(cls):  # the list settings (kind names, ints, floats) are tuples here
             if f.metadata["kind"] in LIST_KINDS and isinstance(data.get(f.name), list):
                 data[f.name] = tuple(data[f.name])
-            elif f.name in data and data[f.name] is None and f.default_factory is not dataclasses.MISSING \
-                    and f.default_factory() == ():  # null for an empty list (configs of older versions)
+            elif (
+                f.name in data
+                and data[f.name] is None
+                and f.default_factory is not dataclasses.MISSING
+                and f.default_factory() == ()
+            ):  # null for an empty list (configs of older versions)
                 data[f.name] = ()
         for name, value in data.items():
             check_value(fields[name], value)
@@ -337,8 +509,9 @@ def check_value(f: dataclasses.Field, value) -> None:
     elif kind in ("ints", "floats"):
         whole = kind == "ints"
         if not isinstance(value, tuple) or not all(
-                isinstance(v, int if whole else (int, float)) and not isinstance(v, bool)
-                and (whole or math.isfinite(v)) for v in value):
+            isinstance(v, int if whole else (int, float)) and not isinstance(v, bool) and (whole or math.isfinite(v))
+            for v in value
+        ):
             raise ConfigError(f"{option} must be a list of {'whole' if whole else 'finite'} numbers, not {value!r}")
         if len(value) > 100:
             raise ConfigError(f"{option} lists {len(value)} values; at most 100")
@@ -365,14 +538,16 @@ def _check_range(option: str, meta, value) -> None:
     if low is not None and (value <= low if meta["open_low"] else value < low):
         raise ConfigError(f"{option} must be {'above' if meta['open_low'] else 'at least'} {shown(low)}, not {value!r}")
     if high is not None and (value >= high if meta["open_high"] else value > high):
-        raise ConfigError(f"{option} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, "
-                          f"not {value!r}")
+        raise ConfigError(
+            f"{option} must be {'below' if meta['open_high'] else 'at most'} {shown(high)}, not {value!r}"
+        )
 
 
 def run_id(config: RunConfig, dataset_fingerprint: str) -> str:
     """The run's identity: a hash of its canonical settings and of the data it trains on."""
-    payload = json.dumps({"config": config.canonical(), "data": dataset_fingerprint},
-                         sort_keys=True, separators=(",", ":"))
+    payload = json.dumps(
+        {"config": config.canonical(), "data": dataset_fingerprint}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

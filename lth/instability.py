@@ -6,6 +6,7 @@ Pure NumPy: the interpolation, the barrier and the stability rule. The training 
 lth.experiments.Instability; the ticket masks come from a lottery run (lth.paths.TICKET in the run's
 checkpoint folder, copied from the source run when the run is submitted).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,13 @@ def ticket_shapes(spec):
         parts = name.split("/")
         if parts[0] == "mask" and len(parts) == 3 and parts[1].isdigit():
             return tuple(kernels.get(parts[2], ())) == shape
-        return (parts[0] == "theta0" and len(parts) == 2 and parts[1].isdigit()
-                and int(parts[1]) < len(weights) and weights[int(parts[1])] == shape)
+        return (
+            parts[0] == "theta0"
+            and len(parts) == 2
+            and parts[1].isdigit()
+            and int(parts[1]) < len(weights)
+            and weights[int(parts[1])] == shape
+        )
 
     return allowed
 

@@ -1,6 +1,7 @@
 """A kept network as a model that loads in plain TensorFlow: tf_keras (.keras, .h5), SavedModel, TensorFlow
 Lite; and the file sizes of the compression report (the .h5 file and that file gzip'ed, as tfmot's pruning
 guide measures them). Runs in training and CLI processes only (it imports TensorFlow)."""
+
 from __future__ import annotations
 
 import gzip

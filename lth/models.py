@@ -1,5 +1,6 @@
 """Model registry. Layer names and kernel shapes are static so plans (density ladders, config checks)
 need no TensorFlow; `build()` makes the tf_keras model."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +12,7 @@ OUTPUT_LAYER = "out"  # every model names its output layer so; the paper prunes 
 @dataclass(frozen=True)
 class CpuCost:
     """What training the model costs on the 2-core CPU the time estimates are for (lth.presets; `make bench`)."""
+
     train_us: float  # per training sample
     eval_us: float  # per evaluated image
     eval_call_s: float  # per evaluation, besides its images
@@ -76,8 +78,14 @@ def _lenet5_layers(keras, init):
     ]
 
 
-def _conv_net(name: str, filters: tuple[int, ...], conv_rate: float, cpu: CpuCost,
-              input_shape: tuple[int, ...] = (28, 28, 1), classes: int = 10) -> ModelSpec:
+def _conv_net(
+    name: str,
+    filters: tuple[int, ...],
+    conv_rate: float,
+    cpu: CpuCost,
+    input_shape: tuple[int, ...] = (28, 28, 1),
+    classes: int = 10,
+) -> ModelSpec:
     """Frankle & Carbin's Conv-2/4/6 (their Figure 2): pairs of 3x3 'same' convolutions of `filters` each, a
     2x2 max-pooling after each pair, then Dense 256-256-`classes`; Glorot-normal initialisation. Kernel shapes,
     output positions and the flattened width follow from `input_shape` and `classes`."""
@@ -98,21 +106,34 @@ def _conv_net(name: str, filters: tuple[int, ...], conv_rate: float, cpu: CpuCos
         for pair, count in enumerate(filters):
             for half in (1, 2):
                 layer = f"conv{2 * pair + half}"
-                layers.append(keras.layers.Conv2D(count, 3, padding="same", activation="relu",
-                                                  kernel_initializer=init(layer), name=layer))
+                layers.append(
+                    keras.layers.Conv2D(
+                        count, 3, padding="same", activation="relu", kernel_initializer=init(layer), name=layer
+                    )
+                )
             layers.append(keras.layers.MaxPooling2D(2, name=f"pool{pair + 1}"))
-        return layers + [keras.layers.Flatten(name="flatten"),
-                         keras.layers.Dense(256, activation="relu", kernel_initializer=init("fc1"), name="fc1"),
-                         keras.layers.Dense(256, activation="relu", kernel_initializer=init("fc2"), name="fc2"),
-                         keras.layers.Dense(classes, kernel_initializer=init("out"), name="out")]
+        return layers + [
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(256, activation="relu", kernel_initializer=init("fc1"), name="fc1"),
+            keras.layers.Dense(256, activation="relu", kernel_initializer=init("fc2"), name="fc2"),
+            keras.layers.Dense(classes, kernel_initializer=init("out"), name="out"),
+        ]
 
     return ModelSpec(
-        name=name, description=f"Frankle & Carbin's {name.replace('conv', 'Conv-')}: "
-                               f"{'-'.join(f'{f}x2' for f in filters)} 3x3 conv pairs, each pooled, then 256-256-"
-                               f"{classes}; Glorot-normal init",
-        kernel_shapes=shapes, default_prunable=tuple(shapes), initializer="GlorotNormal",
-        build_layers=build_layers, cpu=cpu, input_shape=tuple(input_shape), conv_prune_rate=conv_rate,
-        xla=False, positions={**positions, "fc1": 1, "fc2": 1, "out": 1})
+        name=name,
+        description=f"Frankle & Carbin's {name.replace('conv', 'Conv-')}: "
+        f"{'-'.join(f'{f}x2' for f in filters)} 3x3 conv pairs, each pooled, then 256-256-"
+        f"{classes}; Glorot-normal init",
+        kernel_shapes=shapes,
+        default_prunable=tuple(shapes),
+        initializer="GlorotNormal",
+        build_layers=build_layers,
+        cpu=cpu,
+        input_shape=tuple(input_shape),
+        conv_prune_rate=conv_rate,
+        xla=False,
+        positions={**positions, "fc1": 1, "fc2": 1, "out": 1},
+    )
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -132,8 +153,11 @@ MODELS: dict[str, ModelSpec] = {
         name="lenet5",
         description="LeNet-5 conv net of the original study (6@5x5, 16@5x5, 120, 84, 10), Glorot-uniform init",
         kernel_shapes={
-            "conv1": (5, 5, 1, 6), "conv2": (5, 5, 6, 16),
-            "fc1": (400, 120), "fc2": (120, 84), "out": (84, 10),
+            "conv1": (5, 5, 1, 6),
+            "conv2": (5, 5, 6, 16),
+            "fc1": (400, 120),
+            "fc2": (120, 84),
+            "out": (84, 10),
         },
         default_prunable=("fc1", "fc2"),  # the original study pruned only the two hidden Dense layers
         initializer="GlorotUniform",

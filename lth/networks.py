@@ -4,6 +4,7 @@ Every training of a run (each arm and round) ends by writing the weights at its 
 its mask to the run's checkpoint folder as `net_ARM_RR.npz` (compressed: pruned zeros cost almost
 nothing). The analyses, the model export and the compression report read them from there.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,12 @@ from lth.fsutil import read_npz, write_npz_atomic
 EXPORT_FORMATS = ("keras", "h5", "savedmodel", "tflite")  # what `lth export-model` writes (lth.model_export)
 EXPORT_SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite"}  # a savedmodel is a folder
 # what a download of each is (a savedmodel folder is downloaded zipped)
-EXPORT_MIME = {"keras": "application/zip", "h5": "application/x-hdf5", "savedmodel": "application/zip",
-               "tflite": "application/octet-stream"}
+EXPORT_MIME = {
+    "keras": "application/zip",
+    "h5": "application/x-hdf5",
+    "savedmodel": "application/zip",
+    "tflite": "application/octet-stream",
+}
 ARMS = arms.NAMES
 NET_FILE = paths.network_pattern(ARMS)
 MAX_NET_BYTES = 64 * 2**20  # far above any model here; a bigger file is not one this product wrote
@@ -55,9 +60,12 @@ class Network:
         kernels = self.kernels()
         dense_macs = sum(kernels[n].size * positions.get(n, 1) for n in spec.layer_names)
         nonzero_macs = sum(int(np.count_nonzero(kernels[n])) * positions.get(n, 1) for n in spec.layer_names)
-        return {"params": int(sum(w.size for w in self.weights)),
-                "nonzero_params": int(sum(np.count_nonzero(w) for w in self.weights)),
-                "dense_macs": int(dense_macs), "nonzero_macs": int(nonzero_macs)}
+        return {
+            "params": int(sum(w.size for w in self.weights)),
+            "nonzero_params": int(sum(np.count_nonzero(w) for w in self.weights)),
+            "dense_macs": int(dense_macs),
+            "nonzero_macs": int(nonzero_macs),
+        }
 
 
 def save(folder: str | Path, arm: str, round_: int, weights: list[np.ndarray], masks: dict[str, np.ndarray]) -> str:
@@ -88,8 +96,10 @@ def check_sha256(path: Path, sha256: str | None, what: str) -> None:
     except OSError as e:
         raise NetworkError(f"{path.name} cannot be read ({e})") from None
     if found != sha256:
-        raise NetworkError(f"{path.name} is not the file {what} records (sha256 {found[:12]}…, recorded "
-                           f"{sha256[:12]}…): damaged or replaced; `lth resume RUN_ID` trains it again")
+        raise NetworkError(
+            f"{path.name} is not the file {what} records (sha256 {found[:12]}…, recorded "
+            f"{sha256[:12]}…): damaged or replaced; `lth resume RUN_ID` trains it again"
+        )
 
 
 def load(folder: str | Path, model: str, arm: str, round_: int, sha256: str | None = None) -> Network:
@@ -101,8 +111,10 @@ def load(folder: str | Path, model: str, arm: str, round_: int, sha256: str | No
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise NetworkError(f"{path.name} is not a file of the run (a symlink or a folder)")
     if not path.is_file():
-        raise NetworkError(f"no trained network for arm {arm} round {round_} in this run (runs made before "
-                           f"networks were kept have none)")
+        raise NetworkError(
+            f"no trained network for arm {arm} round {round_} in this run (runs made before "
+            f"networks were kept have none)"
+        )
     if path.stat().st_size > MAX_NET_BYTES:
         raise NetworkError(f"{path.name} is {path.stat().st_size:,} bytes, not a network this product wrote")
     check_sha256(path, sha256, f"the record of {arm} round {round_}")
@@ -127,8 +139,11 @@ def load(folder: str | Path, model: str, arm: str, round_: int, sha256: str | No
         if not key.startswith("mask/"):
             continue
         name = key.split("/", 1)[1]
-        if name not in spec.kernel_shapes or m.shape != tuple(spec.kernel_shapes[name]) \
-                or not np.isin(m, (0.0, 1.0)).all():
+        if (
+            name not in spec.kernel_shapes
+            or m.shape != tuple(spec.kernel_shapes[name])
+            or not np.isin(m, (0.0, 1.0)).all()
+        ):
             raise NetworkError(f"{path.name}: {key} is not a 0/1 mask of a {model} kernel")
         masks[name] = m.astype(np.float32)
     return Network(model=model, arm=arm, round=round_, weights=weights, masks=masks)
@@ -145,8 +160,9 @@ def load_theta0(folder: str | Path, model: str, sha256: str | None = None) -> li
     given) and the model's shapes."""
     path = Path(folder) / paths.WEIGHTS
     if path.is_symlink() or not path.is_file():
-        raise NetworkError(f"the run keeps no initial weights ({paths.WEIGHTS}): made before they were kept, or "
-                           "not started")
+        raise NetworkError(
+            f"the run keeps no initial weights ({paths.WEIGHTS}): made before they were kept, or not started"
+        )
     check_sha256(path, sha256, "the run")
     shapes = models.get_spec(model).weight_shapes()
     try:
@@ -162,8 +178,17 @@ def load_theta0(folder: str | Path, model: str, sha256: str | None = None) -> li
     return out
 
 
-COMPRESSION_COLUMNS = ("arm", "round", "density", "params", "nonzero_params", "dense_macs", "nonzero_macs",
-                       "h5_bytes", "gzip_bytes")
+COMPRESSION_COLUMNS = (
+    "arm",
+    "round",
+    "density",
+    "params",
+    "nonzero_params",
+    "dense_macs",
+    "nonzero_macs",
+    "h5_bytes",
+    "gzip_bytes",
+)
 
 
 def compression_table(records: list[dict]):
@@ -172,8 +197,11 @@ def compression_table(records: list[dict]):
     their ratio. Records of runs made before the report existed are left out."""
     import pandas as pd
 
-    rows = [{k: r[k] for k in COMPRESSION_COLUMNS} for r in records
-            if all(r.get(k) is not None for k in COMPRESSION_COLUMNS)]
+    rows = [
+        {k: r[k] for k in COMPRESSION_COLUMNS}
+        for r in records
+        if all(r.get(k) is not None for k in COMPRESSION_COLUMNS)
+    ]
     frame = pd.DataFrame(rows, columns=list(COMPRESSION_COLUMNS))
     frame["compression_ratio"] = (frame["h5_bytes"] / frame["gzip_bytes"]).round(2)
     frame["mac_reduction"] = (frame["dense_macs"] / frame["nonzero_macs"].clip(lower=1)).round(2)

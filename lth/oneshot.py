@@ -8,6 +8,7 @@ weights), `random_prune` (the layerwise shuffle: the mask's per-layer counts at 
 `invert` (the criterion's lowest scores kept). A finished round is checkpointed, so a stopped run resumes at
 its next round.
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,9 +57,13 @@ class OneShot(Experiment):
                 trainer.reset(reset_point, masks)
                 round_records.append(self.trained(trainer, name, None, round_, masks))
                 inputs = controls.ControlInputs(
-                    masks=masks, reset_point=reset_point, seed=c.seed, seed_parts=(name, round_),
+                    masks=masks,
+                    reset_point=reset_point,
+                    seed=c.seed,
+                    seed_parts=(name, round_),
                     initial_weights=self.initial_weights,
-                    inverted_masks=functools.partial(self.masks, name, density, round_, invert=True))
+                    inverted_masks=functools.partial(self.masks, name, density, round_, invert=True),
+                )
                 for control in sorted(c.controls):
                     start, control_masks = controls.CONTROLS[control].start(inputs)
                     trainer.reset(start, control_masks)
@@ -86,8 +91,9 @@ class OneShot(Experiment):
             reset_point = checkpoint.load_reset_point(c.model)
             trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if plan.trains_dense() else None
             if reset_point is None or len(done[0][0]) != plan.trains_dense():
-                raise CheckpointError(f"{paths.in_checkpoint(paths.round_records(0))} is not the dense training this "
-                                      f"run makes")
+                raise CheckpointError(
+                    f"{paths.in_checkpoint(paths.round_records(0))} is not the dense training this run makes"
+                )
         except (CheckpointError, networks.NetworkError) as e:
             print(f"lth: {e}; training again from round 0", flush=True)
             return None
@@ -105,9 +111,12 @@ class OneShot(Experiment):
             return pruning.keep_highest({n: sign * s for n, s in scores.items()}, counts, alive)
 
         inputs = criteria.ScoringInputs(
-            theta0=self.theta0_kernels, trained=self.trained_kernels, model=self.scoring_model,
+            theta0=self.theta0_kernels,
+            trained=self.trained_kernels,
+            model=self.scoring_model,
             batch=lambda: criteria.scoring_batch(self.data.x_train, self.data.y_train, derive_seed(c.seed, "scoring")),
-            rng=np.random.default_rng(derive_seed(c.seed, name, round_)) if criterion.fresh_draw else None)
+            rng=np.random.default_rng(derive_seed(c.seed, name, round_)) if criterion.fresh_draw else None,
+        )
         scores = None
         if not criterion.iterative and not criterion.fresh_draw:  # scored once per run
             scores = self.scores.get(name)

@@ -17,6 +17,7 @@ the store, the workers, the checkpoint, the Ray executor and the pages build pat
                               net_ARM_RR.npz  each training's network at early stop, with its mask
                               ticket.npz      an instability run's ticket masks, copied from its source
 """
+
 from __future__ import annotations
 
 import re
@@ -66,8 +67,10 @@ def training_name(arm: str, round_: int) -> str:
 
 
 # what a Ray task reads of a run's checkpoint to resume it
-CHECKPOINT_INPUTS = re.compile(rf"{re.escape(WEIGHTS)}|{re.escape(WEIGHTS_SHA256)}|{re.escape(TICKET)}"
-                               rf"|round_\d{{2,3}}\.(npz|json)")
+CHECKPOINT_INPUTS = re.compile(
+    rf"{re.escape(WEIGHTS)}|{re.escape(WEIGHTS_SHA256)}|{re.escape(TICKET)}"
+    rf"|round_\d{{2,3}}\.(npz|json)"
+)
 
 
 def in_checkpoint(name: str) -> str:

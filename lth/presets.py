@@ -6,6 +6,7 @@ where its files are present) at the paper's budget (Frankle & Carbin) or at a sh
 original study); the original study's converged budget trains every arm until its validation loss stops
 improving.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,11 @@ BUDGETS = ("quick", "full", "converged")  # every preset has quick and full; "co
 # only), the lottery rounds of a preset whose runs set them, and the measured mean length of a training,
 # which the time estimate uses where patience ends it.
 BUDGET_ONLY = ("seeds", "schedule_length", "rounds", "expected_iterations")
-BUDGET_LABELS = {"quick": "quick (bundled sample, 2-core CPU)", "full": "full (a complete dataset)",
-                 "converged": "converged (a complete dataset, every training to its minimum validation loss)"}
+BUDGET_LABELS = {
+    "quick": "quick (bundled sample, 2-core CPU)",
+    "full": "full (a complete dataset)",
+    "converged": "converged (a complete dataset, every training to its minimum validation loss)",
+}
 FULL_DATASETS = ("fashion-mnist", "mnist")  # the quick budget always uses the bundled sample
 
 
@@ -37,8 +41,9 @@ class Preset:
     def dataset(self, budget: str, dataset: str | None = None) -> str:
         if budget == "quick":
             if dataset not in (None, "mnist-sample"):
-                raise ValueError("the quick budget runs on the bundled mnist-sample; choose --budget full "
-                                 f"for {dataset}")
+                raise ValueError(
+                    f"the quick budget runs on the bundled mnist-sample; choose --budget full for {dataset}"
+                )
             return "mnist-sample"
         if dataset is None:
             return FULL_DATASETS[0]
@@ -55,17 +60,23 @@ class Preset:
     def estimate_seconds(self, budget: str, configs: list[RunConfig]) -> float:
         from lth.data.datasets import SPECS
 
-        return estimate_seconds(configs, *SPECS[configs[0].dataset].sizes,
-                                expected_iterations=self.expected_iterations(budget))
+        return estimate_seconds(
+            configs, *SPECS[configs[0].dataset].sizes, expected_iterations=self.expected_iterations(budget)
+        )
 
     def budget_summary(self, budget: str) -> str:
         """The budget's training length, batch and evaluation interval in words."""
         b = self.budgets[budget]
-        length = (f"{b['iterations']:,} iterations per training" if "iterations" in b else
-                  f"until the validation loss stops improving ({b['patience']} evaluations without a new "
-                  f"minimum; at most {b['epochs']:,} epochs)")
-        return f"{length} · batch {b['batch_size']} · learning rate {b.get('lr', 1.2e-3):g} · evaluated every " \
-               f"{b['eval_every']:,} iterations"
+        length = (
+            f"{b['iterations']:,} iterations per training"
+            if "iterations" in b
+            else f"until the validation loss stops improving ({b['patience']} evaluations without a new "
+            f"minimum; at most {b['epochs']:,} epochs)"
+        )
+        return (
+            f"{length} · batch {b['batch_size']} · learning rate {b.get('lr', 1.2e-3):g} · evaluated every "
+            f"{b['eval_every']:,} iterations"
+        )
 
     def configs(self, budget: str = "quick", dataset: str | None = None) -> list[RunConfig]:
         if budget not in self.budgets:
@@ -80,13 +91,31 @@ class Preset:
 
 def _original_study_runs(seed: int, shared: dict, budget: dict) -> list[RunConfig]:
     return [RunConfig(experiment="baseline", model="lenet5", seed=seed, **shared)] + [
-        RunConfig(experiment="tfmot", model="lenet5", target_density=d, seed=seed,
-                  schedule_length=budget.get("schedule_length"), **shared) for d in ORIGINAL_DENSITIES]
+        RunConfig(
+            experiment="tfmot",
+            model="lenet5",
+            target_density=d,
+            seed=seed,
+            schedule_length=budget.get("schedule_length"),
+            **shared,
+        )
+        for d in ORIGINAL_DENSITIES
+    ]
 
 
 def _frankle_carbin_runs(seed: int, shared: dict, budget: dict) -> list[RunConfig]:
-    return [RunConfig(experiment="lottery", model="lenet300_100", rounds=15, prune_rate=0.2, output_prune_rate=0.1,
-                      controls=("reinit",), seed=seed, **shared)]
+    return [
+        RunConfig(
+            experiment="lottery",
+            model="lenet300_100",
+            rounds=15,
+            prune_rate=0.2,
+            output_prune_rate=0.1,
+            controls=("reinit",),
+            seed=seed,
+            **shared,
+        )
+    ]
 
 
 # Frankle & Carbin's Conv-2 (their Figure 5) at a budget this 2-core CPU can give it: the paper trains 20,000
@@ -100,9 +129,20 @@ CONV2_REWIND = 100
 
 
 def _frankle_carbin_conv2_runs(seed: int, shared: dict, budget: dict) -> list[RunConfig]:
-    return [RunConfig(experiment="lottery", model="conv2", rounds=budget["rounds"], prune_rate=0.2,
-                      output_prune_rate=0.1, controls=("reinit",), rewind=rewind, seed=seed, **shared)
-            for rewind in ("init", CONV2_REWIND)]
+    return [
+        RunConfig(
+            experiment="lottery",
+            model="conv2",
+            rounds=budget["rounds"],
+            prune_rate=0.2,
+            output_prune_rate=0.1,
+            controls=("reinit",),
+            rewind=rewind,
+            seed=seed,
+            **shared,
+        )
+        for rewind in ("init", CONV2_REWIND)
+    ]
 
 
 # The pruning-methods preset, designed to fit this 2-core CPU (about 54 s per training at the paper's budget,
@@ -123,21 +163,34 @@ METHODS_PLAN = (
 
 
 def _pruning_methods_runs(seed: int, shared: dict, budget: dict) -> list[RunConfig]:
-    return [RunConfig(experiment="oneshot", model="lenet300_100", scope="global", criteria=names, densities=points,
-                      controls=controls, seed=seed, **shared) for names, points, controls in METHODS_PLAN]
+    return [
+        RunConfig(
+            experiment="oneshot",
+            model="lenet300_100",
+            scope="global",
+            criteria=names,
+            densities=points,
+            controls=controls,
+            seed=seed,
+            **shared,
+        )
+        for names, points, controls in METHODS_PLAN
+    ]
 
 
 PRESETS = {
     "original-study": Preset(
         name="original-study",
         title="Original study (lenet5, tfmot, three arms)",
-        description=("lenet5, its two hidden Dense layers pruned with tfmot to 50, 33, 20, 10, 5, 2 and 1 % "
-                     "density; per density the pruned network, the lottery ticket (its mask, reset to theta0) "
-                     "and random reinit; plus a dense baseline. Batch 600 as in the study (its 100 steps per "
-                     "epoch). Full: 300 iterations (3.3 passes over 55,000 images; undertrained), 2 seeds. "
-                     "Converged: the study's Adam 0.01, every arm trained until its validation loss stops "
-                     "improving (patience 10 passes, at most 200), pruning from 20% to 60% of the expected "
-                     "length, 3 seeds."),
+        description=(
+            "lenet5, its two hidden Dense layers pruned with tfmot to 50, 33, 20, 10, 5, 2 and 1 % "
+            "density; per density the pruned network, the lottery ticket (its mask, reset to theta0) "
+            "and random reinit; plus a dense baseline. Batch 600 as in the study (its 100 steps per "
+            "epoch). Full: 300 iterations (3.3 passes over 55,000 images; undertrained), 2 seeds. "
+            "Converged: the study's Adam 0.01, every arm trained until its validation loss stops "
+            "improving (patience 10 passes, at most 200), pruning from 20% to 60% of the expected "
+            "length, 3 seeds."
+        ),
         budgets={
             "quick": {"iterations": 1500, "batch_size": 60, "eval_every": 100, "seeds": (0, 1, 2)},
             "full": {"iterations": 300, "batch_size": 600, "eval_every": 50, "seeds": (0, 1)},
@@ -153,18 +206,28 @@ PRESETS = {
             # training in seeds 0 and 1 of the preset's own runs (2,734 and 2,656; lengths do not depend on the
             # machine's load). Fixed before the runs it was the pilot's mean (3,230: dense 1,547; tfmot at 2%
             # 2,184, 4,914, 4,277), which made the estimate 31% high on the clean run of seed 2.
-            "converged": {"epochs": 200, "batch_size": 600, "lr": 0.01, "eval_every": 91, "patience": 10,
-                          "schedule_length": 1547, "expected_iterations": 2695, "seeds": (0, 1, 2)},
+            "converged": {
+                "epochs": 200,
+                "batch_size": 600,
+                "lr": 0.01,
+                "eval_every": 91,
+                "patience": 10,
+                "schedule_length": 1547,
+                "expected_iterations": 2695,
+                "seeds": (0, 1, 2),
+            },
         },
         runs=_original_study_runs,
     ),
     "frankle-carbin-lenet300": Preset(
         name="frankle-carbin-lenet300",
         title="Frankle & Carbin LeNet-300-100 (lottery, 20%/10% per round)",
-        description=("lenet300_100, iterative magnitude pruning removing 20% of each hidden layer and 10% of "
-                     "the output layer per round down to 3.6% density, reset to theta0, random-reinit "
-                     "control, Adam 1.2e-3, batch 60; 3 seeds. The full budget is the paper's: 50,000 "
-                     "iterations, evaluated every 100."),
+        description=(
+            "lenet300_100, iterative magnitude pruning removing 20% of each hidden layer and 10% of "
+            "the output layer per round down to 3.6% density, reset to theta0, random-reinit "
+            "control, Adam 1.2e-3, batch 60; 3 seeds. The full budget is the paper's: 50,000 "
+            "iterations, evaluated every 100."
+        ),
         budgets={
             "quick": {"iterations": 1500, "batch_size": 60, "eval_every": 100, "seeds": (0, 1, 2)},
             "full": {"iterations": 50_000, "batch_size": 60, "eval_every": 100, "seeds": (0, 1, 2)},
@@ -174,12 +237,14 @@ PRESETS = {
     "frankle-carbin-conv2": Preset(
         name="frankle-carbin-conv2",
         title="Frankle & Carbin Conv-2 (lottery, conv 10% / fully connected 20% / output 10% per round)",
-        description=("conv2 (64-64 3x3 convolutions, pooled, then 256-256-10), iterative magnitude pruning at the "
-                     "paper's per-kind rates, each round's survivors reset to theta0 and, in a second run per seed, "
-                     f"rewound to iteration {CONV2_REWIND} (late rewinding); random-reinit control at every round; "
-                     "Adam 1.2e-3, batch 60; 3 seeds. Full: 7 rounds (21% density) of 1,250 iterations each, "
-                     "evaluated every 250: a budget this 2-core CPU finishes in about 3 hours, about 6% of the "
-                     "paper's 20,000 iterations a round."),
+        description=(
+            "conv2 (64-64 3x3 convolutions, pooled, then 256-256-10), iterative magnitude pruning at the "
+            "paper's per-kind rates, each round's survivors reset to theta0 and, in a second run per seed, "
+            f"rewound to iteration {CONV2_REWIND} (late rewinding); random-reinit control at every round; "
+            "Adam 1.2e-3, batch 60; 3 seeds. Full: 7 rounds (21% density) of 1,250 iterations each, "
+            "evaluated every 250: a budget this 2-core CPU finishes in about 3 hours, about 6% of the "
+            "paper's 20,000 iterations a round."
+        ),
         budgets={
             "quick": {"iterations": 200, "batch_size": 60, "eval_every": 50, "rounds": 2, "seeds": (0, 1, 2)},
             "full": {"iterations": 1250, "batch_size": 60, "eval_every": 250, "rounds": 7, "seeds": (0, 1, 2)},
@@ -189,12 +254,14 @@ PRESETS = {
     "pruning-methods": Preset(
         name="pruning-methods",
         title="Pruning methods on one density axis (lenet300_100, one-shot criteria and sanity checks)",
-        description=("lenet300_100 pruned once, globally, by SynFlow, SNIP, GraSP, magnitude at init, random and "
-                     "magnitude after training (reset to theta0) at 51.3, 21.1, 7.0, 3.6 and 0.5% density; at 3.6% "
-                     "SynFlow, SNIP, GraSP and magnitude also with their layerwise shuffle (random_prune), reinit "
-                     "and inverted scores. Trained as the Frankle & Carbin preset trains (Adam 1.2e-3, batch "
-                     "60), whose runs give iterative magnitude pruning (IMP) on the same axis; 3 seeds. Full: the "
-                     "paper's 50,000 iterations, evaluated every 100."),
+        description=(
+            "lenet300_100 pruned once, globally, by SynFlow, SNIP, GraSP, magnitude at init, random and "
+            "magnitude after training (reset to theta0) at 51.3, 21.1, 7.0, 3.6 and 0.5% density; at 3.6% "
+            "SynFlow, SNIP, GraSP and magnitude also with their layerwise shuffle (random_prune), reinit "
+            "and inverted scores. Trained as the Frankle & Carbin preset trains (Adam 1.2e-3, batch "
+            "60), whose runs give iterative magnitude pruning (IMP) on the same axis; 3 seeds. Full: the "
+            "paper's 50,000 iterations, evaluated every 100."
+        ),
         budgets={
             "quick": {"iterations": 1500, "batch_size": 60, "eval_every": 100, "seeds": (0, 1, 2)},
             "full": {"iterations": 50_000, "batch_size": 60, "eval_every": 100, "seeds": (0, 1, 2)},
@@ -213,8 +280,9 @@ RUN_START_S = 8.0
 TRAINING_OVERHEAD_S = 2.5
 
 
-def training_seconds(config: RunConfig, train_size: int, val_size: int, test_size: int,
-                     expected_iterations: int | None = None) -> float:
+def training_seconds(
+    config: RunConfig, train_size: int, val_size: int, test_size: int, expected_iterations: int | None = None
+) -> float:
     """Expected seconds of one training of `config` on that CPU. With patience the budget is a cap and
     the length is not known beforehand: `expected_iterations` (a measured mean) stands in, else the cap."""
     from lth.hparams import test_curve_every
@@ -226,17 +294,22 @@ def training_seconds(config: RunConfig, train_size: int, val_size: int, test_siz
     tests = min(evaluations, iterations // test_curve_every(config.eval_every) + NEW_BEST_EVALUATIONS)
     cost = config.spec.cpu
     per_image = 1e-6 * cost.eval_us
-    return (1e-6 * iterations * config.batch_size * cost.train_us
-            + evaluations * (val_size * per_image + cost.eval_call_s) + tests * test_size * per_image
-            + TRAINING_OVERHEAD_S)
+    return (
+        1e-6 * iterations * config.batch_size * cost.train_us
+        + evaluations * (val_size * per_image + cost.eval_call_s)
+        + tests * test_size * per_image
+        + TRAINING_OVERHEAD_S
+    )
 
 
-def estimate_seconds(configs: list[RunConfig], train_size: int, val_size: int, test_size: int,
-                     expected_iterations: int | None = None) -> float:
+def estimate_seconds(
+    configs: list[RunConfig], train_size: int, val_size: int, test_size: int, expected_iterations: int | None = None
+) -> float:
     """Expected wall time of the runs one after another on that 2-core CPU (a GPU is faster)."""
-    return sum(RUN_START_S + c.plan.trainings() * training_seconds(c, train_size, val_size, test_size,
-                                                                             expected_iterations)
-               for c in configs)
+    return sum(
+        RUN_START_S + c.plan.trainings() * training_seconds(c, train_size, val_size, test_size, expected_iterations)
+        for c in configs
+    )
 
 
 def duration_words(seconds: float) -> str:
@@ -261,8 +334,13 @@ def preset_figures(name: str, results) -> dict:
         out[f"{name}_accuracy_vs_density"].update_layout(height=820)
         above = results[(results["density"] >= 0.03) & ~results["arm"].str.endswith("-invert")]
         zoom = figures.accuracy_vs_density(above, verdicts=verdicts)
-        zoom.update_layout(height=820, title={"text": "test accuracy at early stop vs density, from 3.6% up, "
-                                                      "without the inverted controls (mean over seeds, ±1 std)"})
+        zoom.update_layout(
+            height=820,
+            title={
+                "text": "test accuracy at early stop vs density, from 3.6% up, "
+                "without the inverted controls (mean over seeds, ±1 std)"
+            },
+        )
         out[f"{name}_accuracy_vs_density_from_3.6pct"] = zoom
         out[f"{name}_layer_density"] = figures.layer_density_vs_density(results[results["experiment"] == "oneshot"])
         out[f"{name}_layer_density"].update_layout(height=820)
@@ -272,8 +350,13 @@ def preset_figures(name: str, results) -> dict:
 # Results of another preset a preset is read beside (pruning-methods: iterative magnitude pruning), and where
 # they were committed for runs no longer in the store.
 COMPANIONS = {"pruning-methods": "frankle-carbin-lenet300"}
-COMMITTED = {("frankle-carbin-lenet300", "full", "fashion-mnist"):
-             "docs/results/fashion-mnist/frankle-carbin-lenet300_results.csv"}
+COMMITTED = {
+    (
+        "frankle-carbin-lenet300",
+        "full",
+        "fashion-mnist",
+    ): "docs/results/fashion-mnist/frankle-carbin-lenet300_results.csv"
+}
 
 
 def companion_results(name: str, budget: str, dataset: str | None, store):
@@ -308,8 +391,10 @@ def companion_results(name: str, budget: str, dataset: str | None, store):
 def missing_companion(name: str, budget: str) -> str:
     """What a preset's export says when its companion's results are neither in the store nor committed."""
     other = COMPANIONS[name]
-    return (f"no finished {other} runs of the {budget} budget on this data, in this store or committed with the "
-            f"project: the export leaves them out (`lth preset {other} --budget {budget} --wait` makes them)")
+    return (
+        f"no finished {other} runs of the {budget} budget on this data, in this store or committed with the "
+        f"project: the export leaves them out (`lth preset {other} --budget {budget} --wait` makes them)"
+    )
 
 
 def export(name: str, results, folder):
@@ -318,12 +403,19 @@ def export(name: str, results, folder):
     from lth import export as files
     from lth import statistics
 
-    comparison = (statistics.method_comparisons(results, "early_stop_test_accuracy") if name == "pruning-methods"
-                  else statistics.comparisons(results, "early_stop_test_accuracy"))
+    comparison = (
+        statistics.method_comparisons(results, "early_stop_test_accuracy")
+        if name == "pruning-methods"
+        else statistics.comparisons(results, "early_stop_test_accuracy")
+    )
     table = density_table(name, results)
-    files.write_bundle(folder, preset_figures(name, results),
-                       {f"{name}_results": results, f"{name}_comparisons": comparison}, ("png", "svg"),
-                       extra={f"{name}_table.md": (table.to_markdown(index=False) + "\n").encode()})
+    files.write_bundle(
+        folder,
+        preset_figures(name, results),
+        {f"{name}_results": results, f"{name}_comparisons": comparison},
+        ("png", "svg"),
+        extra={f"{name}_table.md": (table.to_markdown(index=False) + "\n").encode()},
+    )
     return table
 
 
@@ -348,16 +440,25 @@ def density_table(name: str, results):
     # a companion preset's arms are named by their method (IMP ticket); runs that train the same network
     # twice (two one-shot runs of a seed each train its dense network) count it once per seed
     methods = frame["experiment"].nunique() > 1
-    frame = frame.assign(arm=[f"IMP {a}" if methods and e == "lottery" else a
-                              for a, e in zip(frame["arm"], frame["experiment"])])
+    frame = frame.assign(
+        arm=[f"IMP {a}" if methods and e == "lottery" else a for a, e in zip(frame["arm"], frame["experiment"])]
+    )
     for (density, arm), group in frame.groupby(["density_pct", "arm"], sort=False):
         group = group.drop_duplicates("seed")
         acc, stop = group["early_stop_test_accuracy"], group["early_stop_iteration"]
-        rows.append({"density %": density, "arm": arm, "seeds": len(group),
-                     "test accuracy % (mean ± std)": f"{100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f}"
-                     if len(group) > 1 else f"{100 * acc.mean():.2f}",
-                     "early-stop iteration (mean ± std)": f"{stop.mean():,.0f} ± {stop.std(ddof=1):,.0f}"
-                     if len(group) > 1 else f"{stop.mean():,.0f}"})
+        rows.append(
+            {
+                "density %": density,
+                "arm": arm,
+                "seeds": len(group),
+                "test accuracy % (mean ± std)": f"{100 * acc.mean():.2f} ± {100 * acc.std(ddof=1):.2f}"
+                if len(group) > 1
+                else f"{100 * acc.mean():.2f}",
+                "early-stop iteration (mean ± std)": f"{stop.mean():,.0f} ± {stop.std(ddof=1):,.0f}"
+                if len(group) > 1
+                else f"{stop.mean():,.0f}",
+            }
+        )
     from lth.arms import NAMES
 
     table = pd.DataFrame(rows)

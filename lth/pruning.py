@@ -2,6 +2,7 @@
 
 Pure NumPy. A mask is a {layer name: 0/1 float32 array of the kernel's shape}; biases are never pruned.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,10 @@ def _drop_smallest(scores: np.ndarray, mask: np.ndarray, count: int) -> np.ndarr
 
 def prune_layerwise(scores: dict[str, np.ndarray], masks: Masks, rates: dict[str, float]) -> Masks:
     """Remove `rates[name]` of each layer's remaining weights, lowest score first."""
-    return {name: _drop_smallest(scores[name], mask, prune_count(int(mask.sum()), rates[name]))
-            for name, mask in masks.items()}
+    return {
+        name: _drop_smallest(scores[name], mask, prune_count(int(mask.sum()), rates[name]))
+        for name, mask in masks.items()
+    }
 
 
 def prune_global(scores: dict[str, np.ndarray], masks: Masks, rate: float) -> Masks:
@@ -44,7 +47,7 @@ def prune_global(scores: dict[str, np.ndarray], masks: Masks, rate: float) -> Ma
 def _split(flat: np.ndarray, like: Masks) -> Masks:
     out, start = {}, 0
     for n, mask in like.items():
-        out[n] = flat[start:start + mask.size].reshape(mask.shape).astype(np.float32)
+        out[n] = flat[start : start + mask.size].reshape(mask.shape).astype(np.float32)
         start += mask.size
     return out
 
@@ -65,14 +68,15 @@ def _keep_top(scores: np.ndarray, alive: np.ndarray, count: int) -> np.ndarray:
     if not np.isfinite(scores).all():
         raise ValueError("a pruning criterion gave scores that are not finite numbers")
     flat = np.where(alive.reshape(-1) > 0, -scores.reshape(-1), np.inf)  # stable sort: ties keep the lower index
-    keep = np.argsort(flat, kind="stable")[:min(count, int(alive.sum()))]
+    keep = np.argsort(flat, kind="stable")[: min(count, int(alive.sum()))]
     out = np.zeros(scores.size, np.float32)
     out[keep] = 1.0
     return out.reshape(np.shape(alive))
 
 
-def layer_keep_counts(kernel_shapes: dict[str, tuple[int, ...]], density: float,
-                      rates: dict[str, float]) -> dict[str, int]:
+def layer_keep_counts(
+    kernel_shapes: dict[str, tuple[int, ...]], density: float, rates: dict[str, float]
+) -> dict[str, int]:
     """Weights each layer keeps at overall `density` when the layers are pruned as iterative pruning at
     `rates` prunes them: after n rounds layer l keeps (1 - rate_l)^n, so every layer's density is
     h^(ln(1 - rate_l) / ln(1 - rate_max)) of one h, solved for the overall density (bisection). The counts
@@ -100,8 +104,10 @@ def layer_keep_counts(kernel_shapes: dict[str, tuple[int, ...]], density: float,
     real = kept(high)
     if abs(sum(real.values()) - target) > 0.5 * len(sizes):
         fullest = max(real, key=lambda n: real[n] / sizes[n])
-        raise ValueError(f"density {density:g} is out of reach of the layerwise split at these rates ({fullest} "
-                         f"would still keep {100 * real[fullest] / sizes[fullest]:.1f}% of its weights)")
+        raise ValueError(
+            f"density {density:g} is out of reach of the layerwise split at these rates ({fullest} "
+            f"would still keep {100 * real[fullest] / sizes[fullest]:.1f}% of its weights)"
+        )
     counts = {n: min(sizes[n], max(1, int(np.floor(v)))) for n, v in real.items()}
     # largest remainders first, then the layers with room, until the counts add up to the target
     order = sorted(sizes, key=lambda n: real[n] - np.floor(real[n]), reverse=True)
@@ -144,8 +150,7 @@ def overall_density(masks: Masks) -> float:
     return float(sum(m.sum() for m in masks.values())) / sum(m.size for m in masks.values())
 
 
-def plan_ladder(kernel_shapes: dict[str, tuple[int, ...]], rates: dict[str, float] | float,
-                rounds: int) -> list[dict]:
+def plan_ladder(kernel_shapes: dict[str, tuple[int, ...]], rates: dict[str, float] | float, rounds: int) -> list[dict]:
     """Densities after rounds 0..rounds without training: counts depend only on sizes and rates.
 
     `rates` is a per-layer dict (layerwise) or one float (global). Matches the masks the run makes.
@@ -155,11 +160,13 @@ def plan_ladder(kernel_shapes: dict[str, tuple[int, ...]], rates: dict[str, floa
     total = sum(sizes.values())
     ladder = []
     for r in range(rounds + 1):
-        ladder.append({
-            "round": r,
-            "density": sum(alive.values()) / total,
-            "layer_density": {n: alive[n] / sizes[n] for n in sizes},
-        })
+        ladder.append(
+            {
+                "round": r,
+                "density": sum(alive.values()) / total,
+                "layer_density": {n: alive[n] / sizes[n] for n in sizes},
+            }
+        )
         if isinstance(rates, dict):
             alive = {n: alive[n] - prune_count(alive[n], rates[n]) for n in alive}
         else:  # global: the total count is exact; how it splits over layers depends on the weights

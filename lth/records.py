@@ -1,6 +1,7 @@
 """Checks of result records as the product writes them (results.json, a checkpoint round's records): a file
 can hold any JSON, so each check returns what it accepts or raises Corrupt naming the field. Pure Python:
 the experiments (resuming from a checkpoint) and the run store use the same checks."""
+
 from __future__ import annotations
 
 import math
@@ -74,13 +75,19 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
     optional(record, "early_stop_val_loss", lambda v: _is_number(v) and v >= 0, what)
     optional(record, "train_seconds", lambda v: _is_number(v) and 0 <= v <= MAX_SECONDS, what)
     if record.get("early_stop_iteration") == record.get("final_iteration"):  # one evaluation, one accuracy
-        for early, final in (("early_stop_test_accuracy", "final_test_accuracy"),
-                             ("early_stop_val_accuracy", "final_val_accuracy")):
+        for early, final in (
+            ("early_stop_test_accuracy", "final_test_accuracy"),
+            ("early_stop_val_accuracy", "final_val_accuracy"),
+        ):
             if record.get(early) is not None and record.get(final) is not None:
                 need(record[early] == record[final], f"{what}: {early} and {final} differ at the same evaluation")
     optional(record, "stopped_early", lambda v: isinstance(v, bool), what)
-    optional(record, "copy_test_accuracy", lambda v: isinstance(v, list) and len(v) == 2
-             and all(_is_number(x) and 0 <= x <= 1 for x in v), what)
+    optional(
+        record,
+        "copy_test_accuracy",
+        lambda v: isinstance(v, list) and len(v) == 2 and all(_is_number(x) and 0 <= x <= 1 for x in v),
+        what,
+    )
     for key in ("pruned_nonzero", "params", "nonzero_params", "dense_macs", "nonzero_macs", "h5_bytes", "gzip_bytes"):
         optional(record, key, lambda v: _is_int(v) and v >= 0, what)
     for part, whole in (("nonzero_params", "params"), ("nonzero_macs", "dense_macs")):  # counts that must agree
@@ -89,39 +96,59 @@ def _result_record(value, i: int, where: str = paths.RESULTS) -> dict:
     optional(record, "pruned_max_abs", lambda v: _is_number(v) and v >= 0, what)
     if record.get("pruned_max_abs") and not record.get("pruned_nonzero"):
         raise Corrupt(f"{what}: pruned_max_abs is {record['pruned_max_abs']!r} with no pruned weight non-zero")
-    optional(record, "network_sha256", lambda v: isinstance(v, str) and len(v) == 64
-             and all(c in "0123456789abcdef" for c in v), what)
+    optional(
+        record,
+        "network_sha256",
+        lambda v: isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v),
+        what,
+    )
     for key in ("criterion", "control"):
         optional(record, key, lambda v: isinstance(v, str), what)
     if "rewind_iteration" in record:  # an instability pair
         need(_is_int(record["rewind_iteration"]) and record["rewind_iteration"] >= 0, f"{what}: rewind_iteration")
         for key in ("alphas", "test_errors"):
             values = record.get(key)
-            need(isinstance(values, list) and len(values) >= 2 and all(_is_number(v) and 0 <= v <= 1 for v in values),
-                 f"{what}: {key} is not a list of numbers from 0 to 1")
+            need(
+                isinstance(values, list) and len(values) >= 2 and all(_is_number(v) and 0 <= v <= 1 for v in values),
+                f"{what}: {key} is not a list of numbers from 0 to 1",
+            )
         need(len(record["alphas"]) == len(record["test_errors"]), f"{what}: alphas and test_errors differ in length")
-        need(_is_number(record.get("barrier")) and isinstance(record.get("stable"), bool),
-             f"{what}: barrier or stable is missing")
+        need(
+            _is_number(record.get("barrier")) and isinstance(record.get("stable"), bool),
+            f"{what}: barrier or stable is missing",
+        )
         # the verdicts are what the errors make under the paper's rule (lth.instability), never other words
         from lth import instability
 
         need(list(record["alphas"]) == list(instability.ALPHAS), f"{what}: alphas are not the line's points")
-        need(abs(record["barrier"] - instability.barrier(record["test_errors"])) <= 1e-9,
-             f"{what}: barrier {record['barrier']!r} is not the barrier of its test errors")
-        need(record["stable"] == instability.is_stable(record["barrier"]),
-             f"{what}: stable is {record['stable']} beside a barrier of {record['barrier']:.4f} (stable means a "
-             f"barrier under {instability.STABLE_BARRIER})")
+        need(
+            abs(record["barrier"] - instability.barrier(record["test_errors"])) <= 1e-9,
+            f"{what}: barrier {record['barrier']!r} is not the barrier of its test errors",
+        )
+        need(
+            record["stable"] == instability.is_stable(record["barrier"]),
+            f"{what}: stable is {record['stable']} beside a barrier of {record['barrier']:.4f} (stable means a "
+            f"barrier under {instability.STABLE_BARRIER})",
+        )
         ends = 1 - (record["test_errors"][0] + record["test_errors"][-1]) / 2
-        need(abs(record["early_stop_test_accuracy"] - ends) <= 1e-9,
-             f"{what}: its test accuracy is not the mean of the two copies' (the line's ends)")
+        need(
+            abs(record["early_stop_test_accuracy"] - ends) <= 1e-9,
+            f"{what}: its test accuracy is not the mean of the two copies' (the line's ends)",
+        )
         if record.get("copy_test_accuracy") is not None:
-            need(all(abs(a - (1 - e)) <= 1e-9 for a, e in zip(record["copy_test_accuracy"],
-                                                              (record["test_errors"][0], record["test_errors"][-1]))),
-                 f"{what}: copy_test_accuracy is not the line's ends")
+            need(
+                all(
+                    abs(a - (1 - e)) <= 1e-9
+                    for a, e in zip(record["copy_test_accuracy"], (record["test_errors"][0], record["test_errors"][-1]))
+                ),
+                f"{what}: copy_test_accuracy is not the line's ends",
+            )
     layers = record.get("layer_density", {})
-    need(isinstance(layers, dict) and all(isinstance(k, str) and _is_number(v) and 0 <= v <= 1
-                                          for k, v in layers.items()),
-         f"{what}: layer_density is not a map of layer to a density from 0 to 1")
+    need(
+        isinstance(layers, dict)
+        and all(isinstance(k, str) and _is_number(v) and 0 <= v <= 1 for k, v in layers.items()),
+        f"{what}: layer_density is not a map of layer to a density from 0 to 1",
+    )
     return record
 
 

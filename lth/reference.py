@@ -2,6 +2,7 @@
 declaration (lth.hparams.RunConfig: help, type, range, choices, the experiments it applies to) and every
 command's help (lth.cli). `python -m lth.reference` writes docs/reference.md; the tests check that the
 committed page is what the code generates, so the two cannot disagree."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,14 @@ def settings_table() -> str:
         meta = f.metadata
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         applies = "every experiment" if tuple(meta["experiments"]) == tuple(ALL) else ", ".join(meta["experiments"])
-        cells = [f"`{flag(f.name)}`", meta["label"], f"`{_shown(default)}`", _range(meta), applies,
-                 meta["help"].replace("|", "\\|")]
+        cells = [
+            f"`{flag(f.name)}`",
+            meta["label"],
+            f"`{_shown(default)}`",
+            _range(meta),
+            applies,
+            meta["help"].replace("|", "\\|"),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -66,11 +73,13 @@ def commands_help() -> str:
 
 
 def page() -> str:
-    return ("# Reference\n\nGenerated from the code by `python -m lth.reference` (a test checks this page is what "
-            "the code generates).\n\n## Settings\n\nEvery setting of a run: the same declaration makes the CLI "
-            "option, the dashboard's form field (its label, range and default), the checks and the run id (a "
-            "setting that does not apply to an experiment is refused there and left out of its id).\n\n"
-            f"{settings_table()}\n\n## Commands\n\n{commands_help()}")
+    return (
+        "# Reference\n\nGenerated from the code by `python -m lth.reference` (a test checks this page is what "
+        "the code generates).\n\n## Settings\n\nEvery setting of a run: the same declaration makes the CLI "
+        "option, the dashboard's form field (its label, range and default), the checks and the run id (a "
+        "setting that does not apply to an experiment is refused there and left out of its id).\n\n"
+        f"{settings_table()}\n\n## Commands\n\n{commands_help()}"
+    )
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 """Running one experiment: `run_experiment` validates, loads the data, trains with the class the experiment's
 plan names (lth.hparams.EXPERIMENTS) and returns the run's summary. The executors (local process, Ray task)
 call it."""
+
 from __future__ import annotations
 
 import importlib
@@ -21,18 +22,26 @@ def experiment_class(name: str) -> type[Experiment]:
     return getattr(importlib.import_module(module), cls)
 
 
-def run_experiment(config: RunConfig, *, data_dir: str | None = None, on_eval: OnEval | None = None,
-                   checkpoint: RoundCheckpoint | None = None, device: DeviceInfo | None = None,
-                   expected_fingerprint: str | None = None) -> dict:
+def run_experiment(
+    config: RunConfig,
+    *,
+    data_dir: str | None = None,
+    on_eval: OnEval | None = None,
+    checkpoint: RoundCheckpoint | None = None,
+    device: DeviceInfo | None = None,
+    expected_fingerprint: str | None = None,
+) -> dict:
     """Validate, load the data, train, and return the run's summary (config, device, data, records).
 
     `checkpoint` keeps a lottery run's completed rounds, so a stopped run resumes where it was;
     `expected_fingerprint` is the data the run id was made from: other data is refused."""
     data = check_run(config, data_dir, download=True)
     if expected_fingerprint is not None and data.fingerprint != expected_fingerprint:
-        raise DataError(f"the data at {data.source} (fingerprint {data.fingerprint}) is not the data this run "
-                        f"was made from (fingerprint {expected_fingerprint}); its data_dir changed or the files "
-                        f"did. Restore them, or start a new run on the new data")
+        raise DataError(
+            f"the data at {data.source} (fingerprint {data.fingerprint}) is not the data this run "
+            f"was made from (fingerprint {expected_fingerprint}); its data_dir changed or the files "
+            f"did. Restore them, or start a new run on the new data"
+        )
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
     started = time.time()

@@ -1,5 +1,6 @@
 """Seeds derived for one purpose each (an arm, a round, a criterion's draw), so that every random choice of a
 run follows from its seed and what the choice is for, and no two purposes share a stream. Pure Python."""
+
 from __future__ import annotations
 
 import hashlib

@@ -30,6 +30,7 @@ with another seed can give, not a loss one can lay on pruning. EARLY_STOP_MARGIN
 early-stop iteration: a quarter of the speed-up Frankle & Carbin call learning faster (early stop about 38%
 earlier).
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,13 +53,15 @@ MARGIN = 0.005  # accuracy: half a point (see the module's docstring for why)
 EARLY_STOP_MARGIN = 0.10  # early stop: 10% of the reference's mean early-stop iteration
 SEEDS_CAP = 1_000_000  # `seeds_needed` beyond this (a difference next to the boundary) is stored as this
 HELD, NOT_HELD, UNDETERMINED = "held", "not held", "undetermined"
-WINNING_RULE = (f"a winning ticket: as good as the dense network within a margin of {100 * MARGIN:g} points of "
-                f"accuracy (one-sided paired t-test against −margin) and stopping no later (within "
-                f"{100 * EARLY_STOP_MARGIN:g}% of the dense network's early-stop iteration), each shown at "
-                f"Holm-adjusted p < {ALPHA:g} over the table; a filled star: also more accurate than dense "
-                f"(one-sided test against 0); a hollow star: within the margin; no star: undetermined or worse. "
-                f"Every verdict is held, not held or undetermined; an undetermined one says about how many seeds "
-                f"would decide it at the observed spread")
+WINNING_RULE = (
+    f"a winning ticket: as good as the dense network within a margin of {100 * MARGIN:g} points of "
+    f"accuracy (one-sided paired t-test against −margin) and stopping no later (within "
+    f"{100 * EARLY_STOP_MARGIN:g}% of the dense network's early-stop iteration), each shown at "
+    f"Holm-adjusted p < {ALPHA:g} over the table; a filled star: also more accurate than dense "
+    f"(one-sided test against 0); a hollow star: within the margin; no star: undetermined or worse. "
+    f"Every verdict is held, not held or undetermined; an undetermined one says about how many seeds "
+    f"would decide it at the observed spread"
+)
 
 
 def interval(values) -> tuple[float, float, float, int]:
@@ -141,9 +144,14 @@ def seeds_needed(effect_size: float, n: int, alpha: float = ALPHA, power: float 
         warnings.simplefilter("ignore", ConvergenceWarning)
         nobs = float(analysis.solve_power(effect_size=effect, alpha=alpha, power=power, alternative="larger"))
     if not np.isfinite(nobs):
-        nobs = next((k for k in range(2, 10_000)
-                     if analysis.power(effect_size=effect, nobs=k, alpha=alpha, alternative="larger") >= power),
-                    SEEDS_CAP)
+        nobs = next(
+            (
+                k
+                for k in range(2, 10_000)
+                if analysis.power(effect_size=effect, nobs=k, alpha=alpha, alternative="larger") >= power
+            ),
+            SEEDS_CAP,
+        )
     return max(min(math.ceil(nobs), SEEDS_CAP), n + 1)
 
 
@@ -180,13 +188,25 @@ def summary(results: pd.DataFrame, metric: str) -> pd.DataFrame:
     for (label, arm, density), group in frame.groupby(["label", "arm", "density_pct"], sort=False):
         acc = interval(group[metric])
         stop = interval(group["early_stop_iteration"])
-        rows.append({"label": label, "arm": arm, "density_pct": density, "n": acc[3],
-                     "mean": acc[0], "std": float(group[metric].std(ddof=1)) if acc[3] > 1 else math.nan,
-                     "ci_low": acc[1], "ci_high": acc[2],
-                     "early_stop_mean": stop[0], "early_stop_ci_low": stop[1], "early_stop_ci_high": stop[2],
-                     "budget_limited_n": int(group["budget_limited"].sum())})
-    return pd.DataFrame(rows).sort_values(["label", "arm", "density_pct"], ascending=[True, True, False],
-                                          ignore_index=True)
+        rows.append(
+            {
+                "label": label,
+                "arm": arm,
+                "density_pct": density,
+                "n": acc[3],
+                "mean": acc[0],
+                "std": float(group[metric].std(ddof=1)) if acc[3] > 1 else math.nan,
+                "ci_low": acc[1],
+                "ci_high": acc[2],
+                "early_stop_mean": stop[0],
+                "early_stop_ci_low": stop[1],
+                "early_stop_ci_high": stop[2],
+                "budget_limited_n": int(group["budget_limited"].sum()),
+            }
+        )
+    return pd.DataFrame(rows).sort_values(
+        ["label", "arm", "density_pct"], ascending=[True, True, False], ignore_index=True
+    )
 
 
 def _dense_reference(frame: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
@@ -198,8 +218,9 @@ def _dense_reference(frame: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame["arm"] == "dense") & (frame["training"] == group["training"].iloc[0])]
 
 
-def _paired_questions(a: pd.DataFrame, b: pd.DataFrame, metric: str, questions, head: dict,
-                      margin: float) -> list[dict]:
+def _paired_questions(
+    a: pd.DataFrame, b: pd.DataFrame, metric: str, questions, head: dict, margin: float
+) -> list[dict]:
     """The questions asked of A against B at one point, paired by seed (`a` and `b` indexed by seed), one row
     each, before the table's Holm adjustment: the paired differences of `metric` and of the early-stop
     iteration with their 95% intervals, and per question its one-sided p-value (and its opposite's).
@@ -213,9 +234,17 @@ def _paired_questions(a: pd.DataFrame, b: pd.DataFrame, metric: str, questions, 
     acc = paired(a[metric], b[metric])
     stop = paired(a["early_stop_iteration"], b["early_stop_iteration"])
     limited = int(a["budget_limited"].sum() + b["budget_limited"].sum())
-    common = {**head, "n": acc["n"], "accuracy_diff": acc["diff"], "accuracy_ci_low": acc["ci_low"],
-              "accuracy_ci_high": acc["ci_high"], "early_stop_diff": stop["diff"],
-              "early_stop_ci_low": stop["ci_low"], "early_stop_ci_high": stop["ci_high"], "margin": margin}
+    common = {
+        **head,
+        "n": acc["n"],
+        "accuracy_diff": acc["diff"],
+        "accuracy_ci_low": acc["ci_low"],
+        "accuracy_ci_high": acc["ci_high"],
+        "early_stop_diff": stop["diff"],
+        "early_stop_ci_low": stop["ci_low"],
+        "early_stop_ci_high": stop["ci_high"],
+        "margin": margin,
+    }
     rows = []
     for words, quantity, boundary, direction in questions:
         column = metric if quantity == "accuracy" else "early_stop_iteration"
@@ -230,25 +259,51 @@ def _paired_questions(a: pd.DataFrame, b: pd.DataFrame, metric: str, questions, 
             effect = math.nan if (p_for, p_against) == (1.0, 1.0) else math.copysign(math.inf, shift)
         else:
             effect = shift / float(diff.std(ddof=1))
-        rows.append({**common, "question": words,
-                     "early_stop_margin": boundary if quantity == "early stop" else math.nan,
-                     "p_value": p_for, "p_against": p_against, "budget_limited_trainings": limited,
-                     "trainings": 2 * len(seeds),
-                     "_effect": effect})
+        rows.append(
+            {
+                **common,
+                "question": words,
+                "early_stop_margin": boundary if quantity == "early stop" else math.nan,
+                "p_value": p_for,
+                "p_against": p_against,
+                "budget_limited_trainings": limited,
+                "trainings": 2 * len(seeds),
+                "_effect": effect,
+            }
+        )
     return rows
 
 
-QUESTION_COLUMNS = ["question", "n", "accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "early_stop_diff",
-                    "early_stop_ci_low", "early_stop_ci_high", "margin", "early_stop_margin", "p_value", "p_holm",
-                    "p_against_holm", "verdict", "seeds_needed", "budget_limited_trainings", "trainings", "words"]
+QUESTION_COLUMNS = [
+    "question",
+    "n",
+    "accuracy_diff",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "early_stop_diff",
+    "early_stop_ci_low",
+    "early_stop_ci_high",
+    "margin",
+    "early_stop_margin",
+    "p_value",
+    "p_holm",
+    "p_against_holm",
+    "verdict",
+    "seeds_needed",
+    "budget_limited_trainings",
+    "trainings",
+    "words",
+]
 
 
 def budget_words(limited: int, trainings: int) -> str:
     """What a verdict says when it rests on budget-limited trainings ("" when none is)."""
     if not limited:
         return ""
-    return (f" ({limited} of {trainings} trainings peaked at their last evaluation: the budget, not the method, "
-            f"may decide this)")
+    return (
+        f" ({limited} of {trainings} trainings peaked at their last evaluation: the budget, not the method, "
+        f"may decide this)"
+    )
 
 
 def undetermined_words(n: int, seeds) -> str:
@@ -272,21 +327,28 @@ def decide(rows: list[dict], lead: list[str], alpha: float = ALPHA) -> pd.DataFr
     frame["p_holm"] = holm(frame["p_value"])
     frame["p_against_holm"] = holm(frame["p_against"])
     level = alpha / max(int(frame["p_value"].notna().sum()), 1)
-    frame["verdict"] = np.select([frame["p_holm"] < alpha, frame["p_against_holm"] < alpha], [HELD, NOT_HELD],
-                                 UNDETERMINED).astype(object)
-    frame["seeds_needed"] = pd.array([seeds_needed(effect, n, level) if verdict == UNDETERMINED else None
-                                      for effect, n, verdict in zip(frame["_effect"], frame["n"], frame["verdict"])],
-                                     dtype="Int64")
-    frame["words"] = [(undetermined_words(n, seeds) if verdict == UNDETERMINED else verdict)
-                      + budget_words(limited, trainings)
-                      for n, seeds, verdict, limited, trainings in zip(
-                          frame["n"], frame["seeds_needed"], frame["verdict"], frame["budget_limited_trainings"],
-                          frame["trainings"])]
+    frame["verdict"] = np.select(
+        [frame["p_holm"] < alpha, frame["p_against_holm"] < alpha], [HELD, NOT_HELD], UNDETERMINED
+    ).astype(object)
+    frame["seeds_needed"] = pd.array(
+        [
+            seeds_needed(effect, n, level) if verdict == UNDETERMINED else None
+            for effect, n, verdict in zip(frame["_effect"], frame["n"], frame["verdict"])
+        ],
+        dtype="Int64",
+    )
+    frame["words"] = [
+        (undetermined_words(n, seeds) if verdict == UNDETERMINED else verdict) + budget_words(limited, trainings)
+        for n, seeds, verdict, limited, trainings in zip(
+            frame["n"], frame["seeds_needed"], frame["verdict"], frame["budget_limited_trainings"], frame["trainings"]
+        )
+    ]
     return frame[lead + QUESTION_COLUMNS]
 
 
-def comparisons(results: pd.DataFrame, metric: str, margin: float = MARGIN,
-                early_stop_margin: float = EARLY_STOP_MARGIN) -> pd.DataFrame:
+def comparisons(
+    results: pd.DataFrame, metric: str, margin: float = MARGIN, early_stop_margin: float = EARLY_STOP_MARGIN
+) -> pd.DataFrame:
     """The ticket against dense and every control at each density of each series, paired by seed, one row per
     question: against dense "more accurate than dense", "as good as dense" (within `margin`) and "stops no
     later than dense" (within `early_stop_margin` of dense's early-stop iteration); against each control "more
@@ -304,27 +366,65 @@ def comparisons(results: pd.DataFrame, metric: str, margin: float = MARGIN,
         dense = _dense_reference(frame, group).drop_duplicates("seed").set_index("seed")
         for density, at in tickets.groupby("density_pct", sort=False):
             ticket = at.drop_duplicates("seed").set_index("seed")
-            rows += _paired_questions(ticket, dense, metric, [
-                ("more accurate than dense", "accuracy", 0.0, "greater"),
-                ("as good as dense", "accuracy", -margin, "greater"),
-                ("stops no later than dense", "early stop", early_stop_margin, "less")],
-                {"label": label, "density_pct": density, "against": "dense"}, margin)
+            rows += _paired_questions(
+                ticket,
+                dense,
+                metric,
+                [
+                    ("more accurate than dense", "accuracy", 0.0, "greater"),
+                    ("as good as dense", "accuracy", -margin, "greater"),
+                    ("stops no later than dense", "early stop", early_stop_margin, "less"),
+                ],
+                {"label": label, "density_pct": density, "against": "dense"},
+                margin,
+            )
             for arm in sorted(set(group["arm"]) - {"ticket", "dense"}):
-                other = group[(group["arm"] == arm) & (group["density_pct"] == density)] \
-                    .drop_duplicates("seed").set_index("seed")
-                rows += _paired_questions(ticket, other, metric, [(f"more accurate than {arm}", "accuracy", 0.0,
-                                                                   "greater")],
-                                          {"label": label, "density_pct": density, "against": arm}, margin)
+                other = (
+                    group[(group["arm"] == arm) & (group["density_pct"] == density)]
+                    .drop_duplicates("seed")
+                    .set_index("seed")
+                )
+                rows += _paired_questions(
+                    ticket,
+                    other,
+                    metric,
+                    [(f"more accurate than {arm}", "accuracy", 0.0, "greater")],
+                    {"label": label, "density_pct": density, "against": arm},
+                    margin,
+                )
     return decide(rows, lead)
 
 
-VERDICT_COLUMNS = ["label", "density_pct", "n", "winning_ticket", "star", "verdict", "margin", "accuracy_diff",
-                   "accuracy_ci_low", "accuracy_ci_high", "more_accurate", "more_accurate_p_holm", "as_good_as",
-                   "as_good_as_p_holm", "early_stop_diff", "early_stop_ci_low", "early_stop_ci_high",
-                   "early_stop_margin", "stops_no_later", "stops_no_later_p_holm", "seeds_needed",
-                   "budget_limited_trainings", "trainings"]
-_PARTS = {"more accurate than dense": "more_accurate", "as good as dense": "as_good_as",
-          "stops no later than dense": "stops_no_later"}
+VERDICT_COLUMNS = [
+    "label",
+    "density_pct",
+    "n",
+    "winning_ticket",
+    "star",
+    "verdict",
+    "margin",
+    "accuracy_diff",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "more_accurate",
+    "more_accurate_p_holm",
+    "as_good_as",
+    "as_good_as_p_holm",
+    "early_stop_diff",
+    "early_stop_ci_low",
+    "early_stop_ci_high",
+    "early_stop_margin",
+    "stops_no_later",
+    "stops_no_later_p_holm",
+    "seeds_needed",
+    "budget_limited_trainings",
+    "trainings",
+]
+_PARTS = {
+    "more accurate than dense": "more_accurate",
+    "as good as dense": "as_good_as",
+    "stops no later than dense": "stops_no_later",
+}
 
 
 def winning(as_good_as: str, stops_no_later: str) -> str:
@@ -346,8 +446,11 @@ def verdict_words(row) -> str:
     """A winning-ticket verdict in words (a row of `verdicts`)."""
     points = f"{100 * row['margin']:g} points"
     if row["winning_ticket"] == HELD:
-        text = ("held: a winning ticket, more accurate than dense and stopping no later" if row["star"] == "filled"
-                else f"held: a winning ticket, as good as dense within {points} and stopping no later")
+        text = (
+            "held: a winning ticket, more accurate than dense and stopping no later"
+            if row["star"] == "filled"
+            else f"held: a winning ticket, as good as dense within {points} and stopping no later"
+        )
     elif row["winning_ticket"] == NOT_HELD:
         why = []
         if row["as_good_as"] == NOT_HELD:
@@ -374,19 +477,38 @@ def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:
         if len(parts) < len(_PARTS):
             continue
         first = parts["as_good_as"]
-        row = {"label": label, "density_pct": density, "n": first["n"], "margin": first["margin"],
-               **{k: first[k] for k in ("accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "early_stop_diff",
-                                        "early_stop_ci_low", "early_stop_ci_high", "budget_limited_trainings",
-                                        "trainings")},
-               "early_stop_margin": parts["stops_no_later"]["early_stop_margin"]}
+        row = {
+            "label": label,
+            "density_pct": density,
+            "n": first["n"],
+            "margin": first["margin"],
+            **{
+                k: first[k]
+                for k in (
+                    "accuracy_diff",
+                    "accuracy_ci_low",
+                    "accuracy_ci_high",
+                    "early_stop_diff",
+                    "early_stop_ci_low",
+                    "early_stop_ci_high",
+                    "budget_limited_trainings",
+                    "trainings",
+                )
+            },
+            "early_stop_margin": parts["stops_no_later"]["early_stop_margin"],
+        }
         for name, part in parts.items():
             row[name], row[f"{name}_p_holm"] = part["verdict"], part["p_holm"]
         row["winning_ticket"] = winning(row["as_good_as"], row["stops_no_later"])
         row["star"] = star(row["winning_ticket"], row["more_accurate"])
-        needed = [parts[k]["seeds_needed"] for k in ("as_good_as", "stops_no_later")
-                  if parts[k]["verdict"] == UNDETERMINED]
-        row["seeds_needed"] = (None if row["winning_ticket"] != UNDETERMINED or any(pd.isna(v) for v in needed)
-                               else max(int(v) for v in needed))
+        needed = [
+            parts[k]["seeds_needed"] for k in ("as_good_as", "stops_no_later") if parts[k]["verdict"] == UNDETERMINED
+        ]
+        row["seeds_needed"] = (
+            None
+            if row["winning_ticket"] != UNDETERMINED or any(pd.isna(v) for v in needed)
+            else max(int(v) for v in needed)
+        )
         row["verdict"] = verdict_words(row)
         rows.append(row)
     table = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
@@ -417,7 +539,8 @@ def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGI
     imp = frame[(frame["experiment"] == "lottery") & (frame["arm"] == "ticket")]
     rows = []
     for (label, arm, density), at in frame[frame["experiment"] == "oneshot"].groupby(
-            ["label", "arm", "density_pct"], sort=False):
+        ["label", "arm", "density_pct"], sort=False
+    ):
         parts = criterion_of(arm)
         if parts is None or parts[1] is not None:
             continue
@@ -428,15 +551,25 @@ def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGI
         for control in ("random_prune", "reinit", "invert"):  # the comparison table's row order
             others[control] = group[(group["arm"] == oneshot_arm(name, control)) & (group["density_pct"] == density)]
         others["dense"] = _dense_reference(frame, group)
-        same = imp[(imp["training"] == at["training"].iloc[0])
-                   & imp["density_pct"].map(functools.partial(_close_density, b=density))]
+        same = imp[
+            (imp["training"] == at["training"].iloc[0])
+            & imp["density_pct"].map(functools.partial(_close_density, b=density))
+        ]
         others["IMP ticket"] = same
         for against, other in others.items():
-            question = ((f"as good as {against}", "accuracy", -margin, "greater") if against in ("dense", "IMP ticket")
-                        else (f"more accurate than {against}", "accuracy", 0.0, "greater"))
-            rows += _paired_questions(method, other.drop_duplicates("seed").set_index("seed"), metric, [question],
-                                      {"label": label, "method": name, "density_pct": density, "against": against},
-                                      margin)
+            question = (
+                (f"as good as {against}", "accuracy", -margin, "greater")
+                if against in ("dense", "IMP ticket")
+                else (f"more accurate than {against}", "accuracy", 0.0, "greater")
+            )
+            rows += _paired_questions(
+                method,
+                other.drop_duplicates("seed").set_index("seed"),
+                metric,
+                [question],
+                {"label": label, "method": name, "density_pct": density, "against": against},
+                margin,
+            )
     return decide(rows, lead)
 
 
@@ -462,15 +595,18 @@ def _chosen(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if rows.empty:
         rows = frame[frame["arm"] == name]
         if rows["label"].nunique() > 1:
-            raise ValueError(f"{name!r} is an arm of several series; name one as “label · arm”: "
-                             + ", ".join(sorted(set(full[frame["arm"] == name]))))
+            raise ValueError(
+                f"{name!r} is an arm of several series; name one as “label · arm”: "
+                + ", ".join(sorted(set(full[frame["arm"] == name])))
+            )
     if rows.empty:
         raise ValueError(f"no series {name!r} in these results; choose one of: " + ", ".join(dict.fromkeys(full)))
     return rows
 
 
-def head_to_head(results: pd.DataFrame, a: str, b: str, metric: str = "early_stop_test_accuracy",
-                 margin: float = MARGIN) -> pd.DataFrame:
+def head_to_head(
+    results: pd.DataFrame, a: str, b: str, metric: str = "early_stop_test_accuracy", margin: float = MARGIN
+) -> pd.DataFrame:
     """Any two series (methods, arms) against each other at each density of `a`, paired by seed, with the same
     rule: "more accurate than B" and "as good as B" (within `margin`), decided together (Holm over the table).
     A series is "<label> · <arm>" (see `series_names`) or an arm name only one label has; B is taken at the same
@@ -489,13 +625,24 @@ def head_to_head(results: pd.DataFrame, a: str, b: str, metric: str = "early_sto
     elif b_densities == [100.0]:
         points = [(d, 100.0) for d in a_densities]
     else:
-        points = [(d, min(close, key=lambda c: abs(c - d))) for d in a_densities
-                  if (close := [c for c in b_densities if _close_density(c, d)])]
+        points = [
+            (d, min(close, key=lambda c: abs(c - d)))
+            for d in a_densities
+            if (close := [c for c in b_densities if _close_density(c, d)])
+        ]
     rows = []
     for density, other_density in points:
         one = first[first["density_pct"] == density].drop_duplicates("seed").set_index("seed")
         other = second[second["density_pct"] == other_density].drop_duplicates("seed").set_index("seed")
-        rows += _paired_questions(one, other, metric, [(f"more accurate than {b}", "accuracy", 0.0, "greater"),
-                                                       (f"as good as {b}", "accuracy", -margin, "greater")],
-                                  {"a": a, "b": b, "density_pct": density, "b_density_pct": other_density}, margin)
+        rows += _paired_questions(
+            one,
+            other,
+            metric,
+            [
+                (f"more accurate than {b}", "accuracy", 0.0, "greater"),
+                (f"as good as {b}", "accuracy", -margin, "greater"),
+            ],
+            {"a": a, "b": b, "density_pct": density, "b_density_pct": other_density},
+            margin,
+        )
     return decide(rows, lead)

@@ -3,6 +3,7 @@
 tensorflow-model-optimization needs Keras 2 (`tf_keras`): TF_USE_LEGACY_KERAS must be set before
 TensorFlow is first imported, so every module of this package imports `tf` and `keras` from here.
 """
+
 import contextlib
 import os
 import shutil

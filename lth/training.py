@@ -8,6 +8,7 @@ moments for them stay zero and they stay exactly zero; the optimiser state is re
 training, so a round depends only on its starting weights, mask and data seed (what makes resumed runs
 identical to uninterrupted ones).
 """
+
 from __future__ import annotations
 
 import math
@@ -111,8 +112,18 @@ class Trainer:
     `reset()` without retracing the compiled step.
     """
 
-    def __init__(self, model, data: Dataset, *, optimizer: str, lr: float, batch_size: int,
-                 masked_layers=(), device: str = "/CPU:0", jit: bool = True):
+    def __init__(
+        self,
+        model,
+        data: Dataset,
+        *,
+        optimizer: str,
+        lr: float,
+        batch_size: int,
+        masked_layers=(),
+        device: str = "/CPU:0",
+        jit: bool = True,
+    ):
         self.model, self.data, self.batch_size, self.device = model, data, batch_size, device
         with tf.device(device):
             self.x_train = tf.constant(data.x_train)
@@ -124,25 +135,28 @@ class Trainer:
             self.optimizer = make_optimizer(optimizer, lr)
             self.optimizer.build(model.trainable_variables)
             self.masks = {
-                name: tf.Variable(tf.ones_like(model.get_layer(name).kernel), trainable=False,
-                                  name=f"mask_{name}")
+                name: tf.Variable(tf.ones_like(model.get_layer(name).kernel), trainable=False, name=f"mask_{name}")
                 for name in masked_layers
             }
         self._masked_pairs = [(model.get_layer(n).kernel, m) for n, m in self.masks.items()]
         masked_ids = {id(k): m for k, m in self._masked_pairs}
         self._grad_masks = [masked_ids.get(id(v)) for v in model.trainable_variables]
-        self._loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                               reduction=keras.losses.Reduction.SUM)
+        self._loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=keras.losses.Reduction.SUM)
         self._compile(jit)
 
     def _compile(self, jit: bool) -> None:
         self.jit = jit
         self._train_chunk = tf.function(
-            self._train_chunk_impl, jit_compile=jit, input_signature=[tf.TensorSpec([None, None], tf.int32)])
+            self._train_chunk_impl, jit_compile=jit, input_signature=[tf.TensorSpec([None, None], tf.int32)]
+        )
         self._eval_batch = tf.function(
-            self._eval_batch_impl, jit_compile=jit,
-            input_signature=[tf.TensorSpec([None, *self.data.x_train.shape[1:]], tf.float32),
-                             tf.TensorSpec([None], tf.int32)])
+            self._eval_batch_impl,
+            jit_compile=jit,
+            input_signature=[
+                tf.TensorSpec([None, *self.data.x_train.shape[1:]], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+        )
 
     def _call(self, name: str, *args):
         """Call a compiled piece; if XLA cannot compile it on this device, fall back to plain graphs."""
@@ -151,8 +165,7 @@ class Trainer:
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
             if not self.jit or "XLA" not in str(e):
                 raise
-            print(f"lth: XLA cannot compile training on {self.device}; using plain graphs ({str(e)[:200]})",
-                  flush=True)
+            print(f"lth: XLA cannot compile training on {self.device}; using plain graphs ({str(e)[:200]})", flush=True)
             self._compile(False)
             return getattr(self, name)(*args)
 
@@ -199,8 +212,9 @@ class Trainer:
         loss, correct, n = 0.0, 0, int(y.shape[0])
         with tf.device(self.device):
             for start in range(0, n, EVAL_BATCH):
-                batch_loss, batch_correct = self._call("_eval_batch", x[start:start + EVAL_BATCH],
-                                                       y[start:start + EVAL_BATCH])
+                batch_loss, batch_correct = self._call(
+                    "_eval_batch", x[start : start + EVAL_BATCH], y[start : start + EVAL_BATCH]
+                )
                 loss += float(batch_loss)
                 correct += int(batch_correct)
         return loss / n, correct / n
@@ -212,9 +226,19 @@ class Trainer:
         return float(loss_sum), int(correct)
 
     # ---- the loop -------------------------------------------------------------------------------
-    def fit(self, *, iterations: int, eval_every: int, data_seed: int, patience: int | None = None,
-            select_from: int = 0, snapshot_at: int | None = None, on_eval: OnEval | None = None,
-            context: dict | None = None, test_every: int | None = None) -> TrainResult:
+    def fit(
+        self,
+        *,
+        iterations: int,
+        eval_every: int,
+        data_seed: int,
+        patience: int | None = None,
+        select_from: int = 0,
+        snapshot_at: int | None = None,
+        on_eval: OnEval | None = None,
+        context: dict | None = None,
+        test_every: int | None = None,
+    ) -> TrainResult:
         """Train for `iterations` steps, evaluating every `eval_every` steps and at the end.
 
         The early-stop iteration is the evaluation with the lowest validation loss at or after
@@ -239,8 +263,10 @@ class Trainer:
                     steps = min(boundary - done, MAX_CHUNK)
                     chunk_loss, chunk_correct = self.train_steps(order.take(steps))
                     if not math.isfinite(chunk_loss):
-                        raise TrainingDiverged(f"training diverged: the loss is {chunk_loss} by iteration "
-                                               f"{done + steps}; lower the learning rate")
+                        raise TrainingDiverged(
+                            f"training diverged: the loss is {chunk_loss} by iteration "
+                            f"{done + steps}; lower the learning rate"
+                        )
                     seen += steps * self.batch_size
                     loss_sum += chunk_loss * self.batch_size
                     correct += chunk_correct
@@ -254,8 +280,9 @@ class Trainer:
                 if boundary >= select_from:
                     since_best = 0 if is_best else since_best + 1
                 # patience never stops a training before its snapshot (the late-rewinding point) is taken
-                stop = (patience is not None and since_best >= patience
-                        and (snapshot_at is None or boundary >= snapshot_at))
+                stop = (
+                    patience is not None and since_best >= patience and (snapshot_at is None or boundary >= snapshot_at)
+                )
                 # Only the test accuracy at the best validation loss (and at the end) is reported, so the
                 # test set is evaluated there and, for the live curve, every `test_every` iterations.
                 if is_best or stop or boundary == iterations or boundary % test_every == 0:
@@ -263,10 +290,15 @@ class Trainer:
                 else:
                     test_loss, test_acc = None, None
                 record = {
-                    **(context or {}), "iteration": boundary, "total_iterations": iterations,
-                    "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                    "val_loss": val_loss, "val_accuracy": val_acc,
-                    "test_loss": test_loss, "test_accuracy": test_acc,
+                    **(context or {}),
+                    "iteration": boundary,
+                    "total_iterations": iterations,
+                    "train_loss": loss_sum / seen,
+                    "train_accuracy": correct / seen,
+                    "val_loss": val_loss,
+                    "val_accuracy": val_acc,
+                    "test_loss": test_loss,
+                    "test_accuracy": test_acc,
                     "elapsed": time.perf_counter() - started,
                 }
                 seen, loss_sum, correct = 0, 0.0, 0
@@ -283,9 +315,15 @@ class Trainer:
         last = history[-1]
         return TrainResult(
             history=history,
-            early_stop_iteration=best["iteration"], early_stop_val_loss=best["val_loss"],
-            early_stop_val_accuracy=best["val_accuracy"], early_stop_test_accuracy=best["test_accuracy"],
-            final_iteration=last["iteration"], final_val_accuracy=last["val_accuracy"],
-            final_test_accuracy=last["test_accuracy"], stopped_early=stopped_early,
-            seconds=time.perf_counter() - started, snapshot=snapshot, best_weights=best_weights,
+            early_stop_iteration=best["iteration"],
+            early_stop_val_loss=best["val_loss"],
+            early_stop_val_accuracy=best["val_accuracy"],
+            early_stop_test_accuracy=best["test_accuracy"],
+            final_iteration=last["iteration"],
+            final_val_accuracy=last["val_accuracy"],
+            final_test_accuracy=last["test_accuracy"],
+            stopped_early=stopped_early,
+            seconds=time.perf_counter() - started,
+            snapshot=snapshot,
+            best_weights=best_weights,
         )

@@ -8,6 +8,7 @@ holds two descriptors at most (and a list of the subfolders left to visit of eac
 back by `..` and checks that it is the very folder it came from. A symbolic link is never followed: it is
 an entry of its own, and removing a tree unlinks the link and leaves its target alone.
 """
+
 from __future__ import annotations
 
 import contextlib

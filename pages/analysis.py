@@ -10,9 +10,11 @@ from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 
 st.title("Masks and weights")
-st.caption("What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
-           "initial and trained weights of the kept against the pruned, and how masks overlap between rounds and "
-           "seeds. From the trained networks each run keeps (runs made before networks were kept have none).")
+st.caption(
+    "What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
+    "initial and trained weights of the kept against the pruned, and how masks overlap between rounds and "
+    "seeds. From the trained networks each run keeps (runs made before networks were kept have none)."
+)
 PRUNING = setting_facets("prunable")["experiments"]  # the experiments whose kept networks have masks
 s = store()
 runs = run_tables.runs_frame(s)
@@ -24,8 +26,10 @@ for run in runs.itertuples():
     except (StoreError, Corrupt, OSError):
         continue  # a corrupt run is reported on the Runs page; the others stay usable here
 if not candidates:
-    st.info(f"No run of a pruning experiment ({', '.join(PRUNING)}) with kept networks yet. Start one on its page "
-            "(or a preset on the Home page); its masks and weights appear here as its rounds finish.")
+    st.info(
+        f"No run of a pruning experiment ({', '.join(PRUNING)}) with kept networks yet. Start one on its page "
+        "(or a preset on the Home page); its masks and weights appear here as its rounds finish."
+    )
     st.stop()
 labels = {r.run_id: f"{r.run_id} · {r.experiment} {r.model} {r.dataset} seed {r.seed} · {r.state}" for r in candidates}
 run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="analysis-run")
@@ -41,11 +45,19 @@ if st.session_state.get(round_key) not in rounds:
     st.session_state[round_key] = min(rounds, key=lambda r: (abs(r - previous), -r))
 round_ = right.select_slider("Round", rounds, key=round_key) if len(rounds) > 1 else rounds[0]
 config = s.config_and_record(run_id)[1]
-same_series = [r.run_id for r in candidates if r.run_id != run_id
-               and analysis.same_but_seed(s, r.run_id, config)
-               and (arm, round_) in kept_networks.networks_of(s, r.run_id)]
-other = st.selectbox("Compare the mask with another seed's", [None] + same_series,
-                     format_func=lambda r: "—" if r is None else labels[r], key=f"analysis-other-{run_id}")
+same_series = [
+    r.run_id
+    for r in candidates
+    if r.run_id != run_id
+    and analysis.same_but_seed(s, r.run_id, config)
+    and (arm, round_) in kept_networks.networks_of(s, r.run_id)
+]
+other = st.selectbox(
+    "Compare the mask with another seed's",
+    [None] + same_series,
+    format_func=lambda r: "—" if r is None else labels[r],
+    key=f"analysis-other-{run_id}",
+)
 try:
     figs, tables = analysis.run_analysis(s, run_id, arm, round_, other)
 except (NetworkError, StoreError, Corrupt, OSError, ValueError) as e:
@@ -59,12 +71,16 @@ if "mask_heatmap" not in figs:
     shape = "x".join(map(str, config.spec.input_shape[:2]))
     st.info(f"{config.model} prunes no layer that reads the pixels, so its mask has no {shape} image.")
 if "round_overlap" in tables:
-    st.markdown("**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
-                "(1.0 when masks are nested, as iterative magnitude pruning makes them)")
+    st.markdown(
+        "**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
+        "(1.0 when masks are nested, as iterative magnitude pruning makes them)"
+    )
     st.dataframe(readable(tables["round_overlap"]), hide_index=True)
 if "seed_overlap" in tables:
-    st.markdown("**Overlap with the other seed's mask** at this round, against what independent random masks "
-                "of the same densities would share by chance")
+    st.markdown(
+        "**Overlap with the other seed's mask** at this round, against what independent random masks "
+        "of the same densities would share by chance"
+    )
     st.dataframe(readable(tables["seed_overlap"]), hide_index=True)
 with st.expander("Data"):
     for name, table in tables.items():

@@ -9,8 +9,10 @@ st.title("Compare runs")
 s = store()
 results = run_tables.results_frame(s)
 if results.empty:
-    st.info("No finished runs to compare yet. Start runs on the experiment pages or a preset on the Home page; "
-            "they appear here when they finish.")
+    st.info(
+        "No finished runs to compare yet. Start runs on the experiment pages or a preset on the Home page; "
+        "they appear here when they finish."
+    )
     st.stop()
 
 # Every filter is in the URL (dashboard.remember): a link or a reload shows the same comparison.
@@ -27,14 +29,31 @@ experiments = choose(c1, "Experiment", "f-experiment", sorted(results["experimen
 model_names = choose(c2, "Model", "f-model", sorted(results["model"].unique()))
 dataset_names = choose(c3, "Dataset", "f-dataset", sorted(results["dataset"].unique()))
 seeds = choose(c4, "Seeds", "f-seed", sorted(int(v) for v in results["seed"].unique()), kind="intlist")
-chosen = results[results["experiment"].isin(experiments) & results["model"].isin(model_names)
-                 & results["dataset"].isin(dataset_names) & results["seed"].isin(seeds)]
+chosen = results[
+    results["experiment"].isin(experiments)
+    & results["model"].isin(model_names)
+    & results["dataset"].isin(dataset_names)
+    & results["seed"].isin(seeds)
+]
 c5, c6, c7 = st.columns(3)
 series = choose(c5, "Series (runs equal but for the seed)", "f-series", sorted(chosen["label"].unique()))
-metric = remembered(c6.selectbox, "Accuracy", key="f-metric", default=list(figures.METRICS)[0],
-                    options=list(figures.METRICS), format_func=figures.METRICS.get)
-band = remembered(c7.radio, "Band over seeds", key="f-band", default="std", options=["std", "minmax"],
-                  horizontal=True, format_func={"std": "mean ± 1 std", "minmax": "min-max"}.get)
+metric = remembered(
+    c6.selectbox,
+    "Accuracy",
+    key="f-metric",
+    default=list(figures.METRICS)[0],
+    options=list(figures.METRICS),
+    format_func=figures.METRICS.get,
+)
+band = remembered(
+    c7.radio,
+    "Band over seeds",
+    key="f-band",
+    default="std",
+    options=["std", "minmax"],
+    horizontal=True,
+    format_func={"std": "mean ± 1 std", "minmax": "min-max"}.get,
+)
 chosen = chosen[chosen["label"].isin(series)]
 if chosen.empty:
     st.warning("No runs match these filters.")
@@ -55,10 +74,12 @@ figure_downloads(early, "early_stop_vs_density", "dl-early")
 methods = statistics.method_comparisons(chosen, metric)
 if chosen["experiment"].eq("oneshot").any():
     st.subheader("Pruning methods")
-    st.caption("Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
-               "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
-               "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
-               "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse).")
+    st.caption(
+        "Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
+        "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
+        "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
+        "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse)."
+    )
     layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
     st.plotly_chart(layers, key="fig-layers")
     figure_downloads(layers, "layer_density_vs_density", "dl-layers")
@@ -66,28 +87,38 @@ if chosen["experiment"].eq("oneshot").any():
         st.dataframe(readable(methods), hide_index=True, width="stretch")
         table_downloads(methods, "method_comparisons", "dl-methods")
 
-COMPRESSION = {"compression_ratio": "compression ratio (.h5 file / gzip'ed)", "gzip_bytes": "gzip'ed .h5 bytes",
-               "nonzero_params": "non-zero parameters", "nonzero_macs": "non-zero multiply-accumulates per image"}
+COMPRESSION = {
+    "compression_ratio": "compression ratio (.h5 file / gzip'ed)",
+    "gzip_bytes": "gzip'ed .h5 bytes",
+    "nonzero_params": "non-zero parameters",
+    "nonzero_macs": "non-zero multiply-accumulates per image",
+}
 if "compression_ratio" in chosen and chosen["compression_ratio"].notna().any():
     st.subheader("Compression against density")
     measured = chosen[chosen["compression_ratio"].notna()]
     quantity = st.selectbox("Quantity", list(COMPRESSION), format_func=COMPRESSION.__getitem__, key="f-compression")
     compression = figures.accuracy_vs_density(measured, quantity, band)
-    compression.update_layout(title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
-                              yaxis={"title": {"text": COMPRESSION[quantity]}})
+    compression.update_layout(
+        title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
+        yaxis={"title": {"text": COMPRESSION[quantity]}},
+    )
     st.plotly_chart(compression, key="fig-compression")
     figure_downloads(compression, f"{quantity}_vs_density", "dl-compression")
     if len(measured) < len(chosen):
-        st.caption(f"{len(chosen) - len(measured)} results come from runs made before the compression report "
-                   f"existed and are not in this figure.")
+        st.caption(
+            f"{len(chosen) - len(measured)} results come from runs made before the compression report "
+            f"existed and are not in this figure."
+        )
 
 st.subheader("Statistics over seeds")
-st.caption(f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds "
-           "(unadjusted); p-values from one-sided paired t-tests (scipy.stats.ttest_rel), pairs matched by seed; "
-           "verdicts use the Holm-adjusted ones (p holm) over each table's questions. The margin: "
-           f"{100 * statistics.MARGIN:g} points of accuracy, what two seeds of the same dense network differ by "
-           "(its std over seeds is 0.16-0.38 points in the full-scale runs). A training whose best evaluation "
-           "was its last is budget-limited: a verdict resting on one says so.")
+st.caption(
+    f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds "
+    "(unadjusted); p-values from one-sided paired t-tests (scipy.stats.ttest_rel), pairs matched by seed; "
+    "verdicts use the Holm-adjusted ones (p holm) over each table's questions. The margin: "
+    f"{100 * statistics.MARGIN:g} points of accuracy, what two seeds of the same dense network differ by "
+    "(its std over seeds is 0.16-0.38 points in the full-scale runs). A training whose best evaluation "
+    "was its last is budget-limited: a verdict resting on one says so."
+)
 st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
 st.dataframe(readable(verdicts), hide_index=True, width="stretch")
 table_downloads(verdicts, "winning_tickets", "dl-verdicts")
@@ -95,8 +126,10 @@ st.markdown("**Ticket against dense and each control**, one question a row (diff
 st.dataframe(readable(comparison), hide_index=True, width="stretch")
 table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
 
-st.markdown("**Head to head**: any two series at each density, paired by seed (difference = A − B), with the "
-            "same rule: is A more accurate than B, is it as good as B within the margin?")
+st.markdown(
+    "**Head to head**: any two series at each density, paired by seed (difference = A − B), with the "
+    "same rule: is A more accurate than B, is it as good as B within the margin?"
+)
 names = statistics.series_names(chosen)
 if len(names) < 2:
     st.caption("Head to head needs two series: these filters leave one.")
@@ -110,8 +143,10 @@ else:
     else:
         st.dataframe(readable(duel.drop(columns=["a", "b"])), hide_index=True, width="stretch")
         table_downloads(duel, "head_to_head", "dl-head-to-head")
-st.markdown("**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds), and how many "
-            "trainings peaked at their last evaluation (budget limited n)")
+st.markdown(
+    "**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds), and how many "
+    "trainings peaked at their last evaluation (budget limited n)"
+)
 summary = statistics.summary(chosen, metric)
 st.dataframe(readable(summary), hide_index=True, width="stretch")
 table_downloads(summary, "summary_over_seeds", "dl-seed-summary")

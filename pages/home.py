@@ -24,16 +24,19 @@ with left:
     st.subheader("Device")
     gpus = gpu_hardware()
     if gpus and importlib.util.find_spec("nvidia.cudnn") is None:
-        st.warning(f"An NVIDIA GPU ({gpus[0]}) is present but TensorFlow's CUDA libraries are not installed, so "
-                   f"runs would train on the CPU. To fix it, {GPU_FIX_HINT}.")
+        st.warning(
+            f"An NVIDIA GPU ({gpus[0]}) is present but TensorFlow's CUDA libraries are not installed, so "
+            f"runs would train on the CPU. To fix it, {GPU_FIX_HINT}."
+        )
     elif gpus:
         st.success(f"Runs train on the GPU: {', '.join(gpus)}.")
     else:
         st.info(f"No GPU found: runs train on the CPU ({cpu_name()}, {os.cpu_count()} cores).")
     runs = run_tables.runs_frame(s)
     # A worker found a GPU that TensorFlow could not use: its own words say how to fix it.
-    device_warning = next((w for r in runs["run_id"]
-                           if (w := ((s.status_or_none(r) or {}).get("device") or {}).get("warning"))), None)
+    device_warning = next(
+        (w for r in runs["run_id"] if (w := ((s.status_or_none(r) or {}).get("device") or {}).get("warning"))), None
+    )
     if device_warning:
         st.warning(device_warning)
     settings = store_settings.read(s)
@@ -42,57 +45,87 @@ with left:
     if not s.writable:
         st.warning(f"The run store {plain(s.root)} is read-only: runs can be viewed, not started or changed.")
     current_limit = max_concurrent(s)
-    limit = st.number_input("Runs trained at once", 1, 16, min(16, current_limit), key="max-concurrent",
-                            help="One per GPU is best on a GPU; on a CPU, more runs share the cores.",
-                            disabled=not s.writable)
+    limit = st.number_input(
+        "Runs trained at once",
+        1,
+        16,
+        min(16, current_limit),
+        key="max-concurrent",
+        help="One per GPU is best on a GPU; on a CPU, more runs share the cores.",
+        disabled=not s.writable,
+    )
     if limit != current_limit and s.writable:
         set_max_concurrent(s, int(limit))
         schedule(s)
     st.subheader("Executor")
-    executor = st.radio("Runs train on", executors.NAMES, horizontal=True, key="executor",
-                        index=executors.NAMES.index(settings.get("executor", "local")),
-                        format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.__getitem__)
+    executor = st.radio(
+        "Runs train on",
+        executors.NAMES,
+        horizontal=True,
+        key="executor",
+        index=executors.NAMES.index(settings.get("executor", "local")),
+        format_func={"local": "this machine (local processes)", "ray": "a Ray cluster"}.__getitem__,
+    )
     address = settings.get("ray_address") or "auto"
     if executor == "ray":
         problem = executors.unavailable("ray")
         if problem:
             st.error(f"{problem[0].upper()}{problem[1:]}. Runs keep training on this machine until it is.")
             executor = "local"
-        address = st.text_input("Ray address", address, key="ray-address",
-                                help="auto: $RAY_ADDRESS or a cluster started on this machine with `ray start`")
+        address = st.text_input(
+            "Ray address",
+            address,
+            key="ray-address",
+            help="auto: $RAY_ADDRESS or a cluster started on this machine with `ray start`",
+        )
         if st.button("Show the cluster", key="show-cluster"):
             # a separate process: the dashboard itself never becomes a Ray driver
-            probe = subprocess.run([sys.executable, "-m", "lth", "cluster", "--ray-address", address],
-                                   capture_output=True, text=True, timeout=60)
+            probe = subprocess.run(
+                [sys.executable, "-m", "lth", "cluster", "--ray-address", address],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             if probe.returncode == 0:
                 info = json.loads(probe.stdout)
                 st.success(f"{len(info['nodes'])} nodes, {info['cpus']:g} CPUs, {info['gpus']:g} GPUs")
                 st.dataframe(info["nodes"], hide_index=True)
             else:
-                st.error(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip()
-                         else "the cluster did not answer")
-    if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto") \
-            and s.writable:
+                st.error(
+                    probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "the cluster did not answer"
+                )
+    if (executor, address) != (settings.get("executor", "local"), settings.get("ray_address") or "auto") and s.writable:
         store_settings.write(s, executor=executor, ray_address=address)
 with right:
     st.subheader("Data")
     for name, data in SPECS.items():
         problem = availability_problem(name)
         train, val, test = data.sizes
-        st.markdown(f"**{name}** — {data.title}  \n"
-                    f"{'⚠️ ' + plain(problem) if problem else 'Reads from ' + plain(dataset_source(name))} · "
-                    f"{train:,} train / {val:,} validation / {test:,} test · "
-                    f"{'x'.join(map(str, data.input_shape))}  \nClasses: {plain(', '.join(data.class_names))}")
-    folders = [f"{name}: ${data.dir_env}" + (f" or {data.folder}" if data.folder else "")
-               for name, data in SPECS.items() if data.dir_env]
-    st.caption(plain(f"Full datasets must be the official files (checked by checksum); each can be given as a "
-                     f"folder with the four IDX files ({'; '.join(folders)}; or the folder field on each experiment "
-                     f"page); MNIST also from Keras' download where there is internet."))
+        st.markdown(
+            f"**{name}** — {data.title}  \n"
+            f"{'⚠️ ' + plain(problem) if problem else 'Reads from ' + plain(dataset_source(name))} · "
+            f"{train:,} train / {val:,} validation / {test:,} test · "
+            f"{'x'.join(map(str, data.input_shape))}  \nClasses: {plain(', '.join(data.class_names))}"
+        )
+    folders = [
+        f"{name}: ${data.dir_env}" + (f" or {data.folder}" if data.folder else "")
+        for name, data in SPECS.items()
+        if data.dir_env
+    ]
+    st.caption(
+        plain(
+            f"Full datasets must be the official files (checked by checksum); each can be given as a "
+            f"folder with the four IDX files ({'; '.join(folders)}; or the folder field on each experiment "
+            f"page); MNIST also from Keras' download where there is internet."
+        )
+    )
 
 st.subheader("Runs")
 if runs.empty:
-    st.info("No runs yet. Start one on an experiment's page (Baseline, Lottery ticket, ...), or with a preset below; "
-            "or from a terminal: `python -m lth submit --experiment lottery --iterations 1500`.")
+    st.info(
+        "No runs yet. Start one on an experiment's page (Baseline, Lottery ticket, ...), or with a preset below; "
+        "or from a terminal: `python -m lth submit --experiment lottery --iterations 1500`."
+    )
 else:
     counts = runs["state"].value_counts()
     columns = st.columns(6)
@@ -104,17 +137,24 @@ st.subheader("Presets")
 for preset in presets.PRESETS.values():
     with st.container(border=True):
         st.markdown(f"**{preset.title}**  \n{preset.description}")
-        budget = st.radio("Budget", list(preset.budgets), horizontal=True, key=f"budget-{preset.name}",
-                          format_func=presets.BUDGET_LABELS.__getitem__)
+        budget = st.radio(
+            "Budget",
+            list(preset.budgets),
+            horizontal=True,
+            key=f"budget-{preset.name}",
+            format_func=presets.BUDGET_LABELS.__getitem__,
+        )
         dataset = None
         if budget != "quick":
             dataset = st.radio("Dataset", presets.FULL_DATASETS, horizontal=True, key=f"dataset-{preset.name}")
         configs = preset.configs(budget, dataset)
         problem = availability_problem(configs[0].dataset)
         seconds = preset.estimate_seconds(budget, configs)
-        st.caption(f"{len(configs)} runs · {configs[0].dataset} · {preset.budget_summary(budget)} · seeds "
-                   f"{', '.join(map(str, preset.seeds(budget)))} · {presets.duration_words(seconds)} on a "
-                   f"2-core CPU (less on a GPU)")
+        st.caption(
+            f"{len(configs)} runs · {configs[0].dataset} · {preset.budget_summary(budget)} · seeds "
+            f"{', '.join(map(str, preset.seeds(budget)))} · {presets.duration_words(seconds)} on a "
+            f"2-core CPU (less on a GPU)"
+        )
         if problem:
             st.warning(plain(problem))
         if st.button("Start preset", key=f"start-{preset.name}", disabled=bool(problem)):

@@ -20,12 +20,16 @@ if frame.empty:
     st.warning("Choose at least one run.")
     st.stop()
 ks = sorted(frame["rewind_iteration"].unique())
-k = st.select_slider("k for the barrier against density (besides k = 0)", ks, value=ks[-1], key="instability-k") \
-    if len(ks) > 1 else ks[0]
-for name, fig in (("error_along_line", figures.instability_error_curves(frame)),
-                  ("barrier_vs_k", figures.instability_barrier_vs_k(frame)),
-                  ("barrier_vs_density",
-                   figures.instability_barrier_vs_density(frame, sorted({0, k} & set(ks)) or [k]))):
+k = (
+    st.select_slider("k for the barrier against density (besides k = 0)", ks, value=ks[-1], key="instability-k")
+    if len(ks) > 1
+    else ks[0]
+)
+for name, fig in (
+    ("error_along_line", figures.instability_error_curves(frame)),
+    ("barrier_vs_k", figures.instability_barrier_vs_k(frame)),
+    ("barrier_vs_density", figures.instability_barrier_vs_density(frame, sorted({0, k} & set(ks)) or [k])),
+):
     st.plotly_chart(fig, key=f"instability-{name}")
     figure_downloads(fig, f"instability_{name}", f"dl-instability-{name}")
 st.dataframe(figures.instability_table(frame), hide_index=True, width="stretch")

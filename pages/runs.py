@@ -22,6 +22,8 @@ def redraw_seconds(points: int) -> float:
     """Seconds between redraws of a live figure holding `points` evaluations: every refresh for a small
     figure, up to every 15 s for one of 1,500 evaluations and more (make bench-watch measures the cost)."""
     return min(15.0, max(REFRESH_S, points / 100))
+
+
 st.title("Runs")
 s = store()
 if "deleted-message" in st.session_state:
@@ -31,26 +33,32 @@ if scheduler_problem(s):
     st.warning(scheduler_problem(s))
 runs = run_tables.runs_frame(s)
 if runs.empty:
-    st.info("The run store is empty. Start a run on an experiment's page (Baseline, Lottery ticket, ...), "
-            "or with a preset on the Home page.")
+    st.info(
+        "The run store is empty. Start a run on an experiment's page (Baseline, Lottery ticket, ...), "
+        "or with a preset on the Home page."
+    )
     st.stop()
 runs = runs.sort_values("created", ascending=False, na_position="last")
 
 
 def run_table() -> None:
     current = run_tables.runs_frame(s).sort_values("created", ascending=False, na_position="last")
-    budget = [f"{e:g} epochs" if pd.notna(e) else (f"{int(i):,} it" if pd.notna(i) else "")
-              for i, e in zip(current["iterations"], current["epochs"])]
-    table = current.assign(elapsed=current["elapsed_s"].map(format_seconds),
-                           left=current["remaining_s"].map(format_seconds), budget=budget)
+    budget = [
+        f"{e:g} epochs" if pd.notna(e) else (f"{int(i):,} it" if pd.notna(i) else "")
+        for i, e in zip(current["iterations"], current["epochs"])
+    ]
+    table = current.assign(
+        elapsed=current["elapsed_s"].map(format_seconds), left=current["remaining_s"].map(format_seconds), budget=budget
+    )
     # what fits 1,400 px; the device, pid and full error are under "Details" below
     st.dataframe(
-        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "budget", "elapsed",
-               "left"]],
-        hide_index=True, width="stretch",
-        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
-                                                                   format="percent"),
-                       "left": st.column_config.TextColumn("time left (est.)")},
+        table[["run_id", "state", "progress", "experiment", "model", "dataset", "seed", "budget", "elapsed", "left"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            "left": st.column_config.TextColumn("time left (est.)"),
+        },
     )
 
 
@@ -60,14 +68,15 @@ st.fragment(run_table, run_every=REFRESH_S if any_active else None)()
 # The label names what does not change (the state is shown beside it and follows the run); the choice
 # lives in the URL, so a link or a reload opens the same run. By default: a run training now, else the
 # newest that has started, else the newest.
-labels = {r.run_id: f"{r.run_id} · {r.experiment or ''} {r.model or ''} {r.dataset or ''} seed {r.seed}"
-          for r in runs.itertuples()}
+labels = {
+    r.run_id: f"{r.run_id} · {r.experiment or ''} {r.model or ''} {r.dataset or ''} seed {r.seed}"
+    for r in runs.itertuples()
+}
 if "selected-run" not in st.session_state:
     wanted = st.query_params.get("run")
     running = runs[runs["state"] == RunState.RUNNING.value]["run_id"].tolist()
     started = runs[runs["state"] != RunState.QUEUED.value]["run_id"].tolist()
-    st.session_state["selected-run"] = (wanted if wanted in labels
-                                        else (running or started or list(labels))[0])
+    st.session_state["selected-run"] = wanted if wanted in labels else (running or started or list(labels))[0]
     if wanted is not None and wanted not in labels:
         st.warning(f"The link's run {plain(repr(wanted[:40]))} is not in this store; showing another.")
 elif st.session_state["selected-run"] not in labels:  # deleted meanwhile
@@ -95,15 +104,21 @@ def ask_delete():
 
 
 possible = {"Cancel": lambda: cancel(run_id, s), "Resume": do_resume, "Delete": ask_delete}
-labels_of = {"Cancel": "Cancel", "Delete": "Delete…",
-             "Resume": f"Resume on {'this machine' if resume_on == 'local' else 'the Ray cluster'}"
-             if resume_on else "Resume"}
+labels_of = {
+    "Cancel": "Cancel",
+    "Delete": "Delete…",
+    "Resume": f"Resume on {'this machine' if resume_on == 'local' else 'the Ray cluster'}" if resume_on else "Resume",
+}
 allowed = RunState(row["state"]).actions
 if not s.writable:
     st.warning(f"The run store {plain(s.root)} is read-only: runs can be viewed, not started, cancelled or deleted.")
 for column, name in zip(st.columns(3), allowed):  # wide enough for "Resume on the Ray cluster" whole
-    if column.button(labels_of[name], key=name.lower(), disabled=not s.writable,
-                     help="Resume uses the executor chosen on the Home page now" if name == "Resume" else None):
+    if column.button(
+        labels_of[name],
+        key=name.lower(),
+        disabled=not s.writable,
+        help="Resume uses the executor chosen on the Home page now" if name == "Resume" else None,
+    ):
         try:
             possible[name]()
             if name != "Delete":
@@ -144,8 +159,11 @@ def curves() -> None:
     metrics = live_metrics()
     status = s.status_or_none(run_id) or {}
     if metrics.empty:
-        st.info("Waiting for the first evaluation…" if status.get("state") in ACTIVE
-                else "This run recorded no evaluations.")
+        st.info(
+            "Waiting for the first evaluation…"
+            if status.get("state") in ACTIVE
+            else "This run recorded no evaluations."
+        )
         return
     if status.get("state") is not None and status["state"] != row["state"]:
         st.rerun(scope="app")  # the run moved on (finished, cancelled, started): state and buttons follow
@@ -154,16 +172,23 @@ def curves() -> None:
     chosen = st.multiselect("Arms", arms, default=arms, key=f"arms-{run_id}-{'-'.join(arms)}")
     shown = metrics[metrics["arm"].isin(chosen)]
     last = metrics.iloc[-1]
-    st.caption(f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
-               f"iteration {last['iteration']}/{last['total_iterations']}, "
-               f"validation accuracy {last['val_accuracy']:.4f}")
+    st.caption(
+        f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
+        f"iteration {last['iteration']}/{last['total_iterations']}, "
+        f"validation accuracy {last['val_accuracy']:.4f}"
+    )
     # Redrawn only when evaluations arrived or the arms shown changed, and while the run trains at most once
     # per `redraw_seconds(points on screen)`: the browser re-renders the whole figure for a few new points,
     # a cost that grows with the figure; the caption above keeps following every evaluation.
     cached = st.session_state.get(f"curves-figure-{run_id}")
-    stale = cached is None or cached[0] != tuple(chosen) or (
-        cached[1] != len(metrics) and (status.get("state") not in ACTIVE
-                                      or time.monotonic() - cached[2] >= redraw_seconds(len(shown))))
+    stale = (
+        cached is None
+        or cached[0] != tuple(chosen)
+        or (
+            cached[1] != len(metrics)
+            and (status.get("state") not in ACTIVE or time.monotonic() - cached[2] >= redraw_seconds(len(shown)))
+        )
+    )
     if cached is None or stale:
         cached = (tuple(chosen), len(metrics), time.monotonic(), figures.training_curves(shown, f"run {run_id}"))
         st.session_state[f"curves-figure-{run_id}"] = cached
@@ -187,9 +212,11 @@ if row["state"] == RunState.DONE and EXPERIMENTS[row["experiment"]].keeps_networ
         if summary:
             show_trained_networks(s, run_id, summary)
 with st.expander("Details"):
-    st.markdown(f"**device** {plain(row.get('device') or '-')} · "
-                f"**pid** {int(row['pid']) if pd.notna(row.get('pid')) else '-'}"
-                f" · **folder** {plain(row['path'])}  \n**error** {plain(row.get('error') or '-')}")
+    st.markdown(
+        f"**device** {plain(row.get('device') or '-')} · "
+        f"**pid** {int(row['pid']) if pd.notna(row.get('pid')) else '-'}"
+        f" · **folder** {plain(row['path'])}  \n**error** {plain(row.get('error') or '-')}"
+    )
 with st.expander("Log"):
     lines = run_logs.log_tail(s, run_id, 200, progress_only=True)
     while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept

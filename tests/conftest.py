@@ -40,6 +40,7 @@ def pytest_runtest_setup(item):
             if allowed(*args, **kwargs):
                 return original(*args, **kwargs)
             raise AssertionError(f"this test {what}: mark it @pytest.mark.trains (make test-fast leaves it out)")
+
         return refuse
 
     def browser(popen, args, *rest, **kwargs):
@@ -47,8 +48,10 @@ def pytest_runtest_setup(item):
         # training; refusing it there would leave kaleido's server half started for every later test
         return any("chromium" in str(a) for a in (args if isinstance(args, (list, tuple)) else [args]))
 
-    for owner, name, what, allowed in ((training.Trainer, "fit", "trains a network", None),
-                                       (subprocess.Popen, "__init__", "starts a process", browser)):
+    for owner, name, what, allowed in (
+        (training.Trainer, "fit", "trains a network", None),
+        (subprocess.Popen, "__init__", "starts a process", browser),
+    ):
         original = owner.__dict__[name]
         _RESTORE.append((owner, name, original))
         setattr(owner, name, refused(what, original, allowed) if allowed else refused(what, original))
@@ -110,8 +113,14 @@ def run_cli(*args, env=None, timeout=600):
     """Run `python -m lth ARGS` in a real process; returns CompletedProcess."""
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "lth", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "lth", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -197,6 +206,7 @@ TINY_RUN = [*TINY, "--seed", "31"]
 def done_run(store, built_once):
     """A finished tiny baseline run (`TINY_RUN`) in the test's `store`: trained once per session, copied for
     each test that edits it."""
+
     def make(folder):
         result = run_cli("run", *TINY_RUN, "--cache-dir", str(folder))
         assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 Run as `python -I tests/load_exported.py DATA_DIR PATH...` (isolated: the repository is not importable).
 Prints one JSON object {path: accuracy}."""
+
 import gzip
 import json
 import os
@@ -19,8 +20,8 @@ def idx(folder: Path, stem: str) -> np.ndarray:
     path = next(p for p in folder.iterdir() if p.name.startswith(stem))
     data = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
     ndim = data[3]
-    dims = np.frombuffer(data[4:4 + 4 * ndim], ">u4")
-    return np.frombuffer(data[4 + 4 * ndim:], np.uint8).reshape(dims)
+    dims = np.frombuffer(data[4 : 4 + 4 * ndim], ">u4")
+    return np.frombuffer(data[4 + 4 * ndim :], np.uint8).reshape(dims)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """The real server in a real headless Chromium: every page, a run started from the UI, its live curve,
 the compare figure, an export download. Screenshots go to docs/screenshots with LTH_UPDATE_SCREENSHOTS=1."""
+
 import os
 import re
 import shutil
@@ -12,8 +13,13 @@ from conftest import ROOT
 from dashboard.navigation import PAGES as NAVIGATION
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                reason="Debian's chromium is not installed (make test installs it)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="Debian's chromium is not installed (make test installs it)",
+    ),
+]
 PAGES = {p.path: p.heading for p in NAVIGATION}  # every page of the navigation, by its heading
 
 
@@ -32,9 +38,18 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM or "/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM or "/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         yield context.new_page()
         browser.close()
@@ -74,15 +89,19 @@ def test_dashboard_end_to_end_in_chromium(server, page, tmp_path):
     page.goto(f"{url}/runs")
     page.get_by_role("heading", name="Runs").wait_for()
     page.get_by_text(re.compile(r"\d+ evaluations")).first.wait_for(timeout=90_000)
-    seen = int(re.search(r"(\d+) evaluations",
-                         page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1))
+    seen = int(
+        re.search(r"(\d+) evaluations", page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1)
+    )
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     deadline = time.time() + 60
     later = seen
     while later <= seen and time.time() < deadline:  # the fragment refreshes every second
         page.wait_for_timeout(700)
-        later = int(re.search(r"(\d+) evaluations",
-                              page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(1))
+        later = int(
+            re.search(r"(\d+) evaluations", page.get_by_text(re.compile(r"\d+ evaluations")).first.inner_text()).group(
+                1
+            )
+        )
     assert later > seen, "the live curve did not update"
     page.screenshot(path=shots / "runs.png", full_page=True)
     page.get_by_text(re.compile(r"done · 150 evaluations")).wait_for(timeout=120_000)
@@ -101,8 +120,13 @@ def test_dashboard_end_to_end_in_chromium(server, page, tmp_path):
         data = Path(download.value.path()).read_bytes()
         assert magic in data[:200] and len(data) > 5_000
 
-    for path, name in (("", "home"), ("lottery", "lottery"), ("tfmot", "tfmot"), ("instability", "instability"),
-                       ("analysis", "analysis")):
+    for path, name in (
+        ("", "home"),
+        ("lottery", "lottery"),
+        ("tfmot", "tfmot"),
+        ("instability", "instability"),
+        ("analysis", "analysis"),
+    ):
         open_page(page, url, path)
         page.screenshot(path=shots / f"{name}.png", full_page=True)
     assert run_id in {p.name for p in store_root.iterdir()}

@@ -1,4 +1,5 @@
 """`python -m lth run` in real processes on the bundled sample."""
+
 import gzip
 import json
 import shutil
@@ -9,15 +10,18 @@ from conftest import cli_in_process, run_cli
 from lth.data import datasets
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--bogus"], "unrecognized arguments: --bogus"),
-    (["run", "--lr", "abc"], "invalid float value"),
-    (["run", "--lr", "-1"], "--lr must be above 0"),
-    (["run", "--experiment", "tfmot"], "needs --target-density"),
-    (["run", "--experiment", "lottery", "--rewind", "soon"], "expected 'init' or an iteration"),
-    (["run", "--iterations", "5", "--epochs", "2"], "give --iterations or --epochs, not both"),
-    (["run", "--batch-size", "9999", "--iterations", "5"], "exceeds the 4500 training images"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--lr", "abc"], "invalid float value"),
+        (["run", "--lr", "-1"], "--lr must be above 0"),
+        (["run", "--experiment", "tfmot"], "needs --target-density"),
+        (["run", "--experiment", "lottery", "--rewind", "soon"], "expected 'init' or an iteration"),
+        (["run", "--iterations", "5", "--epochs", "2"], "give --iterations or --epochs, not both"),
+        (["run", "--batch-size", "9999", "--iterations", "5"], "exceeds the 4500 training images"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, args, message):
     code, _, err = cli_in_process(capsys, *args)
     lines = err.strip().splitlines()
@@ -47,8 +51,19 @@ def _results(stdout):
 
 @pytest.mark.trains
 def test_baseline_20_epochs_reaches_94_percent():
-    result = run_cli("run", "--experiment", "baseline", "--model", "lenet300_100", "--dataset", "mnist-sample",
-                     "--epochs", "20", "--eval-every", "250")
+    result = run_cli(
+        "run",
+        "--experiment",
+        "baseline",
+        "--model",
+        "lenet300_100",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "20",
+        "--eval-every",
+        "250",
+    )
     assert result.returncode == 0, result.stderr
     summary = _results(result.stdout)
     (record,) = summary["results"]
@@ -61,21 +76,52 @@ def test_baseline_20_epochs_reaches_94_percent():
 
 @pytest.mark.trains
 def test_lottery_cli_prints_rounds_and_controls():
-    result = run_cli("run", "--experiment", "lottery", "--iterations", "60", "--eval-every", "30",
-                     "--target-density", "0.7", "--controls", "reinit,random_prune", "--seed", "3")
+    result = run_cli(
+        "run",
+        "--experiment",
+        "lottery",
+        "--iterations",
+        "60",
+        "--eval-every",
+        "30",
+        "--target-density",
+        "0.7",
+        "--controls",
+        "reinit,random_prune",
+        "--seed",
+        "3",
+    )
     assert result.returncode == 0, result.stderr
     summary = _results(result.stdout)
     rows = [(r["arm"], r["round"], round(100 * r["density"], 1)) for r in summary["results"]]
-    assert rows == [("ticket", 0, 100.0), ("ticket", 1, 80.0), ("random_prune", 1, 80.0), ("reinit", 1, 80.0),
-                    ("ticket", 2, 64.1), ("random_prune", 2, 64.1), ("reinit", 2, 64.1)]
+    assert rows == [
+        ("ticket", 0, 100.0),
+        ("ticket", 1, 80.0),
+        ("random_prune", 1, 80.0),
+        ("reinit", 1, 80.0),
+        ("ticket", 2, 64.1),
+        ("random_prune", 2, 64.1),
+        ("reinit", 2, 64.1),
+    ]
     for r in summary["results"]:
         assert {"layer_density", "early_stop_iteration", "early_stop_test_accuracy", "final_test_accuracy"} <= set(r)
 
 
 @pytest.mark.trains
 def test_tfmot_cli_prints_three_arms():
-    result = run_cli("run", "--experiment", "tfmot", "--model", "lenet5", "--target-density", "0.2",
-                     "--iterations", "100", "--eval-every", "50")
+    result = run_cli(
+        "run",
+        "--experiment",
+        "tfmot",
+        "--model",
+        "lenet5",
+        "--target-density",
+        "0.2",
+        "--iterations",
+        "100",
+        "--eval-every",
+        "50",
+    )
     assert result.returncode == 0, result.stderr
     arms = [(r["arm"], round(r["density"], 3)) for r in _results(result.stdout)["results"]]
     assert arms == [("pruned", 0.2), ("ticket", 0.2), ("reinit", 0.2)]

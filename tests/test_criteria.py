@@ -1,5 +1,6 @@
 """Pruning criteria against hand-computed and finite-difference values on tiny networks, and the masks they
 make: the density kept is the density asked, layerwise and global."""
+
 import numpy as np
 import pytest
 
@@ -12,11 +13,14 @@ def tiny_model(seed=0):
     from lth.tf_setup import keras
 
     init = keras.initializers.RandomNormal(stddev=0.8, seed=seed)
-    model = keras.Sequential([
-        keras.layers.Dense(3, activation="relu", kernel_initializer=init, bias_initializer=init, name="fc1",
-                           dtype="float64"),
-        keras.layers.Dense(2, kernel_initializer=init, bias_initializer=init, name="out", dtype="float64"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.layers.Dense(
+                3, activation="relu", kernel_initializer=init, bias_initializer=init, name="fc1", dtype="float64"
+            ),
+            keras.layers.Dense(2, kernel_initializer=init, bias_initializer=init, name="out", dtype="float64"),
+        ]
+    )
     model.build((None, 4))
     return model
 
@@ -119,8 +123,9 @@ def test_weight_criteria_by_hand():
     np.testing.assert_allclose(s("movement", theta0, final)["a"], [[4.0, 0.5, 0.5]])
     np.testing.assert_allclose(s("magnitude_increase", theta0, final)["b"], [[0.0, 0.1]])
     alpha = np.std(final["a"]) / np.std(theta0["a"])
-    np.testing.assert_allclose(s("large_init_large_final", theta0, final)["a"],
-                               [[min(alpha * 1.0, 3.0), min(alpha * 2.0, 2.5), 0.0]])
+    np.testing.assert_allclose(
+        s("large_init_large_final", theta0, final)["a"], [[min(alpha * 1.0, 3.0), min(alpha * 2.0, 2.5), 0.0]]
+    )
     r1 = s("random", theta0, rng=np.random.default_rng(0))["a"]
     assert r1.shape == (1, 3) and not np.array_equal(r1, s("random", theta0, rng=np.random.default_rng(1))["a"])
 
@@ -150,15 +155,21 @@ def test_a_registry_entry_scores_every_kernel_through_one_signature(name):
     model, (x, y) = tiny_model(), batch()
     theta0 = kernels_of(model)
     trained = {n: k + 0.1 for n, k in theta0.items()}
-    inputs = criteria.ScoringInputs(theta0=theta0, trained=trained, rng=np.random.default_rng(0),
-                                    model=lambda: model, batch=lambda: (x, y),
-                                    masks={n: np.ones_like(k) for n, k in theta0.items()})
+    inputs = criteria.ScoringInputs(
+        theta0=theta0,
+        trained=trained,
+        rng=np.random.default_rng(0),
+        model=lambda: model,
+        batch=lambda: (x, y),
+        masks={n: np.ones_like(k) for n, k in theta0.items()},
+    )
     scores = criteria.CRITERIA[name].score(inputs)
     assert {n: s.shape for n, s in scores.items()} == {n: k.shape for n, k in theta0.items()}, name
     assert all(np.isfinite(s).all() for s in scores.values()), name
     counts = {n: int(k.size * 0.5) for n, k in theta0.items()}
-    masks = criteria.criterion_masks(criteria.CRITERIA[name], inputs,
-                                     lambda s, alive, d: pruning.keep_highest(s, counts, alive), 0.5, steps=3)
+    masks = criteria.criterion_masks(
+        criteria.CRITERIA[name], inputs, lambda s, alive, d: pruning.keep_highest(s, counts, alive), 0.5, steps=3
+    )
     assert {n: int(m.sum()) for n, m in masks.items()} == counts, name
     assert set(criteria.AT_INIT) | set(criteria.AFTER_TRAINING) == set(criteria.NAMES)
 

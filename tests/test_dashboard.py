@@ -1,4 +1,5 @@
 """AppTest over every page, against a real run store filled by real training."""
+
 import time
 
 import numpy as np
@@ -33,6 +34,7 @@ def chart_figure(chart) -> dict:
         if isinstance(value, list):
             return [decode(v) for v in value]
         return value
+
     return decode(json.loads(chart.proto.spec))
 
 
@@ -70,10 +72,25 @@ def test_home_shows_device_data_counts_and_presets(monkeypatch, filled_store):
 
 def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, tmp_path):
     at = open_page("pages/lottery.py", monkeypatch, tmp_path)
-    for key in ("lottery-model", "lottery-dataset", "lottery-batch", "lottery-lr", "lottery-rounds",
-                "lottery-rate", "lottery-out-rate", "lottery-scope", "lottery-reset", "lottery-controls",
-                "lottery-nseeds", "lottery-patience", "lottery-eval", "lottery-opt", "lottery-seed",
-                "lottery-iterations", "lottery-lenet300_100-prunable"):
+    for key in (
+        "lottery-model",
+        "lottery-dataset",
+        "lottery-batch",
+        "lottery-lr",
+        "lottery-rounds",
+        "lottery-rate",
+        "lottery-out-rate",
+        "lottery-scope",
+        "lottery-reset",
+        "lottery-controls",
+        "lottery-nseeds",
+        "lottery-patience",
+        "lottery-eval",
+        "lottery-opt",
+        "lottery-seed",
+        "lottery-iterations",
+        "lottery-lenet300_100-prunable",
+    ):
         at.get_by_key(key)  # raises KeyError when the widget is missing
     ladder = at.dataframe[0].value
     assert [float(v) for v in ladder.loc["overall %"].tolist()][:8] == [100.0, 80.0, 64.1, 51.3, 41.1, 32.9, 26.3, 21.1]
@@ -82,9 +99,9 @@ def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, 
     at.number_input(key="lottery-k").set_value(60_000).run()
     from dashboard.text import plain  # a message quoting values is shown as text
 
-    assert any(plain("“k (late rewinding)” 60000 must be below the 50000 training iterations") in e.value
-               for e in at.error), \
-        [e.value for e in at.error]
+    assert any(
+        plain("“k (late rewinding)” 60000 must be below the 50000 training iterations") in e.value for e in at.error
+    ), [e.value for e in at.error]
     assert at.button(key="lottery-start").disabled is True
     assert not at.exception
 
@@ -104,8 +121,9 @@ def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
     assert planned["asked %"].tolist() == [21.1, 3.6]
     at.radio(key="oneshot-scope").set_value("layerwise").run()
     planned = at.dataframe[0].value
-    assert (planned.loc[0, "fc1 %"] == pytest.approx(21.0, abs=0.1)
-            and planned.loc[0, "out %"] == pytest.approx(47.8, abs=0.15))
+    assert planned.loc[0, "fc1 %"] == pytest.approx(21.0, abs=0.1) and planned.loc[0, "out %"] == pytest.approx(
+        47.8, abs=0.15
+    )
     at.multiselect(key="oneshot-densities").set_value([]).run()
     assert at.button(key="oneshot-start").disabled
     at.multiselect(key="oneshot-densities").set_value([0.05]).run()
@@ -153,16 +171,20 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # accuracy, early stop, compression against density
     compression = chart_figure(charts[2])
-    ticket = next(t for t in compression["data"] if t.get("name", "").startswith("lottery ticket")
-                  and t.get("mode") == "lines+markers")
+    ticket = next(
+        t
+        for t in compression["data"]
+        if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers"
+    )
     assert ticket["y"][0] < ticket["y"][-1]  # the sparser, the better it compresses
     figure = chart_figure(charts[0])
     names = {t.get("name") for t in figure["data"] if t.get("showlegend", True) is not False}
     assert any(n.startswith("lottery ticket · lottery lenet300_100") for n in names)
     assert any(n.startswith("random reinit") for n in names) and any(n.startswith("random pruning") for n in names)
     assert any(n.startswith("dense baseline") for n in names)
-    ticket = next(t for t in figure["data"]
-                  if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
+    ticket = next(
+        t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers"
+    )
     assert [round(x, 1) for x in ticket["x"]] == [100.0, 80.0, 64.1]  # densities, decreasing
     assert figure["layout"]["xaxis"]["type"] == "log" and figure["layout"]["xaxis"]["autorange"] == "reversed"
     assert figure["layout"]["title"]["text"].startswith("test accuracy at early stop vs density")
@@ -170,14 +192,16 @@ def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     # filtering to one seed leaves one seed per point
     at.multiselect(key="f-seed").set_value([0]).run()
     figure = chart_figure(at.get("plotly_chart")[0])
-    ticket = next(t for t in figure["data"]
-                  if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers")
+    ticket = next(
+        t for t in figure["data"] if t.get("name", "").startswith("lottery ticket") and t.get("mode") == "lines+markers"
+    )
     assert {c[0] for c in ticket["customdata"]} == {1}
 
 
 @pytest.mark.trains
 def test_exports_produce_real_files(filled_store):
     from lth import figures
+
     results = run_tables.results_frame(filled_store)
     fig = figures.accuracy_vs_density(results)
     png = export.figure_bytes(fig, "png")
@@ -194,6 +218,7 @@ def test_exports_produce_real_files(filled_store):
 @pytest.mark.trains
 def test_corrupt_run_is_listed_not_raised(monkeypatch, tmp_path, filled_store):
     import shutil
+
     shutil.copytree(filled_store.root, tmp_path / "store")
     store = RunStore(tmp_path / "store")
     victim = store.run_ids()[0]
@@ -216,6 +241,7 @@ def test_home_executor_setting_and_unreachable_cluster(monkeypatch, tmp_path):
     assert not at.exception
     assert any("cannot reach a Ray cluster at 127.0.0.1:1" in e.value for e in at.error)
     from lth import runs
+
     assert runs.executor_choice(RunStore(tmp_path)) == ("ray", "127.0.0.1:1")
     assert any("about" in c.value and "on a 2-core CPU" in c.value for c in at.caption)
 
@@ -247,12 +273,15 @@ def test_runs_of_the_wrong_type_never_break_a_page(monkeypatch, tmp_path, filled
     """One run with valid JSON of the wrong type (issue: it crashed list, Home, Runs and Compare)."""
     import json
     import shutil
+
     shutil.copytree(filled_store.root, tmp_path / "store")
     store = RunStore(tmp_path / "store")
     ids = store.run_ids()
-    edits = {ids[0]: ("status.json", lambda r: {**r, "started": "x", "device": "gpu"}),
-             ids[1]: ("results.json", lambda r: {"results": 5, "config": []}),
-             ids[2]: ("config.json", lambda r: {**r, "planned_evaluations": "many"})}
+    edits = {
+        ids[0]: ("status.json", lambda r: {**r, "started": "x", "device": "gpu"}),
+        ids[1]: ("results.json", lambda r: {"results": 5, "config": []}),
+        ids[2]: ("config.json", lambda r: {**r, "planned_evaluations": "many"}),
+    }
     for run_id, (name, change) in edits.items():
         path = store.path(run_id) / name
         path.write_text(json.dumps(change(json.loads(path.read_text()))))
@@ -272,6 +301,7 @@ def test_runs_of_the_wrong_type_never_break_a_page(monkeypatch, tmp_path, filled
 @pytest.mark.trains
 def test_delete_asks_first_and_says_what_it_removed(monkeypatch, tmp_path, filled_store):
     import shutil
+
     shutil.copytree(filled_store.root, tmp_path / "store")
     store = RunStore(tmp_path / "store")
     victim = store.run_ids()[0]
@@ -329,9 +359,22 @@ def test_live_curves_colour_each_arm_family_and_show_one_point():
     import pandas as pd
 
     from lth import figures
-    rows = [{"arm": arm, "round": r, "density": 0.8 ** r, "iteration": 100, "train_loss": 1.0,
-             "train_accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5, "test_loss": None,
-             "test_accuracy": None} for arm, r in (("ticket", 0), ("ticket", 1), ("reinit", 1))]
+
+    rows = [
+        {
+            "arm": arm,
+            "round": r,
+            "density": 0.8**r,
+            "iteration": 100,
+            "train_loss": 1.0,
+            "train_accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": 0.5,
+            "test_loss": None,
+            "test_accuracy": None,
+        }
+        for arm, r in (("ticket", 0), ("ticket", 1), ("reinit", 1))
+    ]
     fig = figures.training_curves(pd.DataFrame(rows))
     train = [t for t in fig.data if t.name.endswith(" train") and t.showlegend]
     assert [t.mode for t in train] == ["markers"] * 3  # a single evaluation is still drawn
@@ -349,6 +392,7 @@ def test_live_view_follows_a_run_that_gains_an_arm_and_finishes(monkeypatch, tmp
     import json
     import os
     import shutil
+
     shutil.copytree(filled_store.root, tmp_path / "store")
     store = RunStore(tmp_path / "store")
     run_id = next(r for r in store.run_ids() if store.config(r).experiment == "lottery")
@@ -358,8 +402,7 @@ def test_live_view_follows_a_run_that_gains_an_arm_and_finishes(monkeypatch, tmp
     reinit = [line for line in lines if json.loads(line)["arm"] == "reinit"]
     metrics.write_text("\n".join(ticket) + "\n")
     done = store.raw_status(run_id)
-    store.update_status(run_id, state="running", pid=os.getpid(), pid_start=None, ended=None,
-                        started=time.time())
+    store.update_status(run_id, state="running", pid=os.getpid(), pid_start=None, ended=None, started=time.time())
     store.write_heartbeat(run_id, {"evaluations": len(ticket)})
     (store.path(run_id) / "results.json").rename(tmp_path / "results.json")
     at = open_page("pages/runs.py", monkeypatch, store.root)
@@ -384,16 +427,32 @@ def test_compare_labels_are_words_with_a_hash_only_where_needed(tmp_path):
     from lth.hparams import RunConfig, run_id
 
     store = RunStore(tmp_path)
-    record = {"arm": "dense", "round": 0, "density": 1.0, "early_stop_iteration": 500, "final_iteration": 500,
-              "early_stop_test_accuracy": 0.9, "final_test_accuracy": 0.9, "layer_density": {}}
+    record = {
+        "arm": "dense",
+        "round": 0,
+        "density": 1.0,
+        "early_stop_iteration": 500,
+        "final_iteration": 500,
+        "early_stop_test_accuracy": 0.9,
+        "final_test_accuracy": 0.9,
+        "layer_density": {},
+    }
     configs = [RunConfig(model="lenet5", iterations=500, lr=lr) for lr in (1e-3, 2e-3)]
     configs.append(RunConfig(dataset="fashion-mnist", epochs=2.5))
     for config in configs:  # finished runs as a worker leaves them
         rid = run_id(config, "0123456789abcdef")
         store.create(rid, config, data_dir=None, fingerprint="0123456789abcdef", planned_evaluations=1)
         store.update_status(rid, state="done", started=1.0, ended=2.0)
-        store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
-                                  "results": [record], "run_id": rid})
+        store.write_results(
+            rid,
+            {
+                "config": config.canonical(),
+                "device": {"name": "CPU"},
+                "seconds": 1.0,
+                "results": [record],
+                "run_id": rid,
+            },
+        )
     labels = sorted(run_tables.results_frame(store)["label"])
     assert labels[0] == "baseline lenet300_100 fashion-mnist 2.5 epochs"  # words, no hash, no "itNone"
     assert all(label.startswith("baseline lenet5 mnist-sample it500 [") for label in labels[1:])
@@ -427,6 +486,7 @@ def test_form_survives_navigation_and_a_link_reopens_it(monkeypatch, tmp_path):
         assert store.config(run_id).seed == 1 and store.config(run_id).iterations == 900
     finally:
         from lth import runs
+
         for run_id in store.run_ids():
             if store.status(run_id)["state"] in runs.ACTIVE:
                 runs.cancel(run_id, store)
@@ -434,13 +494,18 @@ def test_form_survives_navigation_and_a_link_reopens_it(monkeypatch, tmp_path):
 
 def test_typed_out_of_range_value_is_refused_visibly(monkeypatch, tmp_path):
     at = open_page("pages/baseline.py", monkeypatch, tmp_path)
-    for value, message in ((0, "“Iterations” must be at least 1"), (-5, "“Iterations” must be at least 1"),
-                           (20_000_000, "“Iterations” must be at most 10,000,000")):
+    for value, message in (
+        (0, "“Iterations” must be at least 1"),
+        (-5, "“Iterations” must be at least 1"),
+        (20_000_000, "“Iterations” must be at most 10,000,000"),
+    ):
         at.number_input(key="baseline-iterations").set_value(value).run()
         from dashboard.text import plain  # a message quoting values is shown as text
 
-        assert any(plain(message) in e.value for e in at.error) and at.button(key="baseline-start").disabled, \
-            (value, [e.value for e in at.error])
+        assert any(plain(message) in e.value for e in at.error) and at.button(key="baseline-start").disabled, (
+            value,
+            [e.value for e in at.error],
+        )
     assert not at.exception
 
 
@@ -454,8 +519,10 @@ def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, f
     verdicts = next(t for t in tables if "winning ticket" in t.columns)  # headers in words, not snake_case
     assert sorted(verdicts["density %"]) == [64.06, 80.04] and set(verdicts["seeds"]) == {2}
     assert set(verdicts["winning ticket"]) <= {"held", "not held", "undetermined"} and "accuracy 95% CI low" in verdicts
-    assert (all(v.split(":")[0] in ("held", "not held", "undetermined") for v in verdicts["verdict"])
-            and "margin" in verdicts)
+    assert (
+        all(v.split(":")[0] in ("held", "not held", "undetermined") for v in verdicts["verdict"])
+        and "margin" in verdicts
+    )
     comparison = next(t for t in tables if "against" in t.columns)
     assert set(comparison["against"]) == {"dense", "reinit", "random_prune"}
     expected = statistics.comparisons(run_tables.results_frame(filled_store), "early_stop_test_accuracy")
@@ -594,9 +661,16 @@ def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_pat
         # options are shown formatted; the underlying values are found among the forms' own choices
         from lth import criteria, hparams
 
-        candidates = (list(getattr(w, "options", [])) + forms.DENSITIES + forms.LEARNING_RATES + forms.BATCH_SIZES
-                      + forms.ONESHOT_DENSITIES + list(criteria.NAMES) + list(hparams.CONTROLS)
-                      + [n for m in models.MODELS.values() for n in m.layer_names])
+        candidates = (
+            list(getattr(w, "options", []))
+            + forms.DENSITIES
+            + forms.LEARNING_RATES
+            + forms.BATCH_SIZES
+            + forms.ONESHOT_DENSITIES
+            + list(criteria.NAMES)
+            + list(hparams.CONTROLS)
+            + [n for m in models.MODELS.values() for n in m.layer_names]
+        )
         if kind == "number_input":
             w.set_value(w.value + (1 if isinstance(w.value, int) else 0.5)).run()
         elif kind == "slider":
@@ -614,8 +688,11 @@ def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_pat
     assert not at.exception
     written = {k: v for k, v in at.query_params.items()}
     values = {key: w.value for key, (_, w) in widgets().items()}
-    assert not any(isinstance(v, float) and v.is_integer() and "." in str(written.get(k, ""))
-                   for k, v in values.items() if isinstance(v, int)), written
+    assert not any(
+        isinstance(v, float) and v.is_integer() and "." in str(written.get(k, ""))
+        for k, v in values.items()
+        if isinstance(v, int)
+    ), written
     link = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     link.query_params.update({k: (v[0] if isinstance(v, list) else v) for k, v in written.items()})
     link.run()

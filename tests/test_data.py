@@ -75,8 +75,12 @@ def _write_idx(folder, arrays):
 
 def test_full_size_split_checksums_and_names(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    arrays = (rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8), rng.integers(0, 10, 60000, dtype=np.uint8),
-              rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8), rng.integers(0, 10, 10000, dtype=np.uint8))
+    arrays = (
+        rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 60000, dtype=np.uint8),
+        rng.integers(0, 256, (10000, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 10000, dtype=np.uint8),
+    )
     fashion = tmp_path / "fashion"
     _write_idx(fashion, arrays)
     _official(monkeypatch, "fashion-mnist", fashion)
@@ -101,8 +105,11 @@ def test_full_size_split_checksums_and_names(tmp_path, monkeypatch):
 
 
 def test_missing_fashion_mnist_is_one_clear_line(tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets.SPECS, "fashion-mnist",
-                        dataclasses.replace(datasets.SPECS["fashion-mnist"], folder=tmp_path / "absent"))
+    monkeypatch.setitem(
+        datasets.SPECS,
+        "fashion-mnist",
+        dataclasses.replace(datasets.SPECS["fashion-mnist"], folder=tmp_path / "absent"),
+    )
     monkeypatch.delenv(datasets.FASHION_DIR_ENV, raising=False)
     load_dataset.cache_clear()
     with pytest.raises(DataError, match="dataset-fashion-mnist"):
@@ -118,6 +125,7 @@ def test_no_full_mnist_names_both_ways(tmp_path, monkeypatch):
 
     def offline(*a, **k):  # this machine has no network; make that certain and fast
         raise OSError("network unreachable")
+
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     load_dataset.cache_clear()
     with pytest.raises(DataError) as e:

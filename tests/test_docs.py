@@ -1,6 +1,7 @@
 """The documentation: the README starts with the two set-up commands and stays short; the settings and
 commands reference is what the code generates; the site builds in strict mode (no broken link, no missing
 page, every API object found)."""
+
 import re
 
 import pytest

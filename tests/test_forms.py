@@ -1,5 +1,6 @@
 """The forms are generated from the settings' declarations: an untouched form sends exactly the run the CLI
 makes without options (its defaults), and every slider's range is the setting's range."""
+
 import pytest
 
 from lth import hparams
@@ -17,6 +18,7 @@ def _form_script(experiment: str):
 
         result = experiment_form(st.session_state.get("experiment-under-test", "baseline"))
         st.session_state["configs"] = None if result is None else [c.to_json() for c in result[0]]
+
     return script
 
 

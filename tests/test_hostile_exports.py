@@ -3,6 +3,7 @@ write only new files and never through a link; a kept network or theta0 is check
 record carries by every reader, and a damaged done run is repaired by `resume`; results that contradict
 themselves are corrupt; URL values outside a widget's range are dropped with a note; text from store files
 is shown as text. Each class with cases beyond the reported ones."""
+
 import json
 import math
 import os
@@ -34,8 +35,12 @@ def planted(folder: Path, victim: Path) -> dict[str, Path]:
     (folder / "b.csv").symlink_to(elsewhere / "created-through-link.csv")
     (folder / "c.csv").symlink_to(elsewhere)
     (folder / "d.csv").write_text("mine")
-    return {"link": folder / "a.csv", "dangling": folder / "b.csv", "dir_link": folder / "c.csv",
-            "file": folder / "d.csv"}
+    return {
+        "link": folder / "a.csv",
+        "dangling": folder / "b.csv",
+        "dir_link": folder / "c.csv",
+        "file": folder / "d.csv",
+    }
 
 
 @pytest.mark.parametrize("name", ["a.csv", "b.csv", "c.csv", "d.csv"])
@@ -76,8 +81,9 @@ def test_compare_analyze_and_preset_exports_refuse_planted_links(store, tmp_path
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     for command, argv, output in (
-            ("compare", ["compare"], "comparisons.csv"),
-            ("analyze", ["analyze", rid, "--arm", "ticket", "--round", "1"], f"{rid}_ticket_r01_mask_heatmap.csv")):
+        ("compare", ["compare"], "comparisons.csv"),
+        ("analyze", ["analyze", rid, "--arm", "ticket", "--round", "1"], f"{rid}_ticket_r01_mask_heatmap.csv"),
+    ):
         out = tmp_path / f"out-{command}"
         out.mkdir()
         (out / output).symlink_to(victim)
@@ -98,12 +104,14 @@ def test_compare_analyze_and_preset_exports_refuse_planted_links(store, tmp_path
 def test_what_an_export_writes_is_listed_as_produced(store, tmp_path, capsys):
     """The same commands into a clean folder write every file (the rule refuses only what is there)."""
     rid = finished_run(store, RunConfig(experiment="lottery", rounds=1, iterations=60, seed=3), kept=[("ticket", 1)])
-    code, _, err = cli_in_process(capsys, "analyze", rid, "--arm", "ticket", "--round", "1", "--export",
-                                  tmp_path / "a", "--cache-dir", store.root)
+    code, _, err = cli_in_process(
+        capsys, "analyze", rid, "--arm", "ticket", "--round", "1", "--export", tmp_path / "a", "--cache-dir", store.root
+    )
     assert code == 0, err
     assert (tmp_path / "a" / f"{rid}_ticket_r01_mask_heatmap.csv").is_file()
-    code, _, err = cli_in_process(capsys, "analyze", rid, "--arm", "ticket", "--round", "1", "--export",
-                                  tmp_path / "a", "--cache-dir", store.root)  # again into the same folder
+    code, _, err = cli_in_process(
+        capsys, "analyze", rid, "--arm", "ticket", "--round", "1", "--export", tmp_path / "a", "--cache-dir", store.root
+    )  # again into the same folder
     assert code == 2 and "nothing is overwritten" in err
 
 
@@ -119,8 +127,10 @@ def test_a_kept_network_copied_over_another_is_refused_by_every_reader(store, tm
         kept_networks.network(store, rid, "ticket", 2)
     assert kept_networks.network(store, rid, "ticket", 1).round == 1  # the others still read
     assert kept_networks.damaged(store, rid) == ["checkpoint/net_ticket_02.npz"]
-    for argv in (["export-model", rid, "--arm", "ticket", "--round", "2", "--out", tmp_path / "m.keras"],
-                 ["analyze", rid, "--arm", "ticket", "--round", "2", "--export", tmp_path / "a"]):
+    for argv in (
+        ["export-model", rid, "--arm", "ticket", "--round", "2", "--out", tmp_path / "m.keras"],
+        ["analyze", rid, "--arm", "ticket", "--round", "2", "--export", tmp_path / "a"],
+    ):
         code, _, err = cli_in_process(capsys, *argv, "--cache-dir", store.root)
         assert code == 2 and "net_ticket_02.npz is not the file" in err and err.count("\n") == 1, err
         assert not (tmp_path / "m.keras").exists() and not (tmp_path / "a").exists()
@@ -154,8 +164,20 @@ def test_resume_repairs_a_done_run_to_the_same_results(tmp_path, capsys, monkeyp
     from lth.runs.queue import wait
 
     cache = tmp_path / "cache"
-    argv = ["--experiment", "lottery", "--rounds", "2", "--iterations", "60", "--eval-every", "30",
-            "--controls", "reinit", "--cache-dir", cache]
+    argv = [
+        "--experiment",
+        "lottery",
+        "--rounds",
+        "2",
+        "--iterations",
+        "60",
+        "--eval-every",
+        "30",
+        "--controls",
+        "reinit",
+        "--cache-dir",
+        cache,
+    ]
     code, out, err = cli_in_process(capsys, "run", *argv)
     assert code == 0, err
     first = json.loads(out.strip().splitlines()[-1])
@@ -193,7 +215,8 @@ CONTRADICTIONS = {
     "infinite loss": lambda s: s["results"][0].update(early_stop_val_loss=float("inf")),
     "validation accuracy above 1": lambda s: s["results"][0].update(early_stop_val_accuracy=1.5),
     "layer density below 0 adding up": lambda s: s["results"][1].update(
-        layer_density={"fc1": -0.1, "fc2": 1.1, "out": 1.0}),
+        layer_density={"fc1": -0.1, "fc2": 1.1, "out": 1.0}
+    ),
     "more non-zero parameters than parameters": lambda s: s["results"][0].update(params=10, nonzero_params=11),
     "more non-zero MACs than MACs": lambda s: s["results"][0].update(dense_macs=10, nonzero_macs=11),
     "another network's parameter count": lambda s: s["results"][0].update(params=266_611),
@@ -204,16 +227,19 @@ CONTRADICTIONS = {
     "a bool where seconds belong": lambda s: s.update(seconds=True),
     "seconds past any training": lambda s: s.update(seconds=1e300),
     "train seconds past any training": lambda s: s["results"][0].update(train_seconds=1e308),
-    "a pruned weight's size without a pruned weight": lambda s: s["results"][1].update(pruned_nonzero=0,
-                                                                                      pruned_max_abs=0.5),
+    "a pruned weight's size without a pruned weight": lambda s: s["results"][1].update(
+        pruned_nonzero=0, pruned_max_abs=0.5
+    ),
     "two accuracies for one evaluation": lambda s: s["results"][0].update(
-        early_stop_iteration=60, early_stop_test_accuracy=0.9, final_test_accuracy=0.5),
+        early_stop_iteration=60, early_stop_test_accuracy=0.9, final_test_accuracy=0.5
+    ),
     "two validation accuracies for one evaluation": lambda s: s["results"][0].update(
-        early_stop_iteration=60, early_stop_val_accuracy=0.9, final_val_accuracy=0.5),
-    "another dataset's sizes": lambda s: s.update(dataset={"name": "mnist-sample", "train": 4499,
-                                                           "validation": 500, "test": 10000}),
-    "another dataset": lambda s: s.update(dataset={"name": "mnist", "train": 4500, "validation": 500,
-                                                   "test": 10000}),
+        early_stop_iteration=60, early_stop_val_accuracy=0.9, final_val_accuracy=0.5
+    ),
+    "another dataset's sizes": lambda s: s.update(
+        dataset={"name": "mnist-sample", "train": 4499, "validation": 500, "test": 10000}
+    ),
+    "another dataset": lambda s: s.update(dataset={"name": "mnist", "train": 4500, "validation": 500, "test": 10000}),
 }
 
 
@@ -228,6 +254,7 @@ def test_results_that_contradict_themselves_are_corrupt(store, case):
         s.update(iterations=60)
         s["results"][0].update(params=266_610, nonzero_params=266_610, dense_macs=266_200, nonzero_macs=266_200)
         s["results"][1].update(params=266_610, nonzero_params=kept + 410, dense_macs=266_200, nonzero_macs=kept)
+
     _edit_results(store, rid, sound)
     assert run_tables.runs_frame(store).set_index("run_id").loc[rid, "state"] == "done"  # sound as written
     _edit_results(store, rid, CONTRADICTIONS[case])
@@ -241,21 +268,36 @@ def _instability_record(**changes) -> dict:
 
     errors = [0.02 + 0.1 * np.sin(np.pi * a) for a in instability.ALPHAS]
     value = instability.barrier(errors)
-    record = {"arm": "dense", "round": 0, "density": 1.0, "rewind_iteration": 0, "alphas": list(instability.ALPHAS),
-              "test_errors": errors, "barrier": value, "stable": instability.is_stable(value), "layer_density": {},
-              "early_stop_iteration": 60, "final_iteration": 60, "early_stop_test_accuracy": 0.98,
-              "final_test_accuracy": 0.98, "copy_test_accuracy": [0.98, 0.98]}
+    record = {
+        "arm": "dense",
+        "round": 0,
+        "density": 1.0,
+        "rewind_iteration": 0,
+        "alphas": list(instability.ALPHAS),
+        "test_errors": errors,
+        "barrier": value,
+        "stable": instability.is_stable(value),
+        "layer_density": {},
+        "early_stop_iteration": 60,
+        "final_iteration": 60,
+        "early_stop_test_accuracy": 0.98,
+        "final_test_accuracy": 0.98,
+        "copy_test_accuracy": [0.98, 0.98],
+    }
     return {**record, **changes}
 
 
-@pytest.mark.parametrize("changes", [
-    {"copy_test_accuracy": [0.5, 0.5]},    # not the line's ends
-    {"stable": True},                      # a barrier of ~0.1 called stable
-    {"barrier": 0.001, "stable": True},    # a barrier that is not its errors'
-    {"alphas": [0.0, 1.0] + [0.5] * 19},   # not the line's points
-    {"early_stop_test_accuracy": 0.5},     # not the ends' mean
-    {"copy_test_accuracy": [0.98, 1.2]},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"copy_test_accuracy": [0.5, 0.5]},  # not the line's ends
+        {"stable": True},  # a barrier of ~0.1 called stable
+        {"barrier": 0.001, "stable": True},  # a barrier that is not its errors'
+        {"alphas": [0.0, 1.0] + [0.5] * 19},  # not the line's points
+        {"early_stop_test_accuracy": 0.5},  # not the ends' mean
+        {"copy_test_accuracy": [0.98, 1.2]},
+    ],
+)
 def test_instability_verdicts_must_follow_their_barriers(changes):
     from lth import records
     from lth.records import Corrupt
@@ -272,8 +314,10 @@ def test_instability_records_are_the_pairs_its_settings_make():
     config = RunConfig(experiment="instability", rewind_points=(0, 30), iterations=60, eval_every=30)
     records = [_instability_record(rewind_iteration=k) for k in (0, 30)]
     records_of(config, records, 60)  # its two pairs: accepted
-    for changes in ({"rewind_iteration": 45},  # a rewind point the settings lack
-                    {"density": 0.5, "layer_density": {"fc1": 0.8, "fc2": 0.8, "out": 0.9}}):  # not adding up
+    for changes in (
+        {"rewind_iteration": 45},  # a rewind point the settings lack
+        {"density": 0.5, "layer_density": {"fc1": 0.8, "fc2": 0.8, "out": 0.9}},
+    ):  # not adding up
         with pytest.raises(Corrupt):
             records_of(config, [records[0], {**records[1], **changes}], 60)
 
@@ -286,8 +330,9 @@ def test_a_preset_export_over_existing_files_is_one_line(store, tmp_path, capsys
     out = tmp_path / "exported"
     out.mkdir()
     (out / "original-study_comparisons.csv").write_text("mine")
-    code, _, err = cli_in_process(capsys, "preset", "original-study", "--export", out, "--partial",
-                                  "--cache-dir", store.root)
+    code, _, err = cli_in_process(
+        capsys, "preset", "original-study", "--export", out, "--partial", "--cache-dir", store.root
+    )
     assert code == 2 and "Traceback" not in err and "already holds" in err.strip().splitlines()[-1], err
     assert (out / "original-study_comparisons.csv").read_text() == "mine"
 
@@ -367,9 +412,12 @@ def test_out_of_range_values_are_named_per_widget_kind():
 
 
 # ---- 8. text from store files is shown as text -------------------------------------------------------
-HOSTILE_TEXT = ["**bold** _it_ [link](http://example.com) https://example.com www.example.com",
-                "$x^2$ and $$\\frac{1}{2}$$ `code` <b>html</b> ~~strike~~",
-                "# heading\n- item\n> quote\n1. one", "a\\*b \\\\ :material/home: :red[red] |t|a|"]
+HOSTILE_TEXT = [
+    "**bold** _it_ [link](http://example.com) https://example.com www.example.com",
+    "$x^2$ and $$\\frac{1}{2}$$ `code` <b>html</b> ~~strike~~",
+    "# heading\n- item\n> quote\n1. one",
+    "a\\*b \\\\ :material/home: :red[red] |t|a|",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXT)

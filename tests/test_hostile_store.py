@@ -2,6 +2,7 @@
 section: deep folders and links inside a run (every folder walk), a gzip file of very many members, times
 from a clock ahead of this one, misleading messages, and refusals that left something behind. Each class is
 tested beyond the example reported; none of these tests trains a network."""
+
 import errno
 import gzip
 import json
@@ -88,8 +89,9 @@ def outside(tmp_path):
 
 
 def untouched(outside: Path) -> bool:
-    return ((outside / "keep.txt").read_text() == "the link's target, not the store's"
-            and (outside / "sub" / "also.txt").read_text() == "kept")
+    return (outside / "keep.txt").read_text() == "the link's target, not the store's" and (
+        outside / "sub" / "also.txt"
+    ).read_text() == "kept"
 
 
 DEPTH = 3000
@@ -151,9 +153,13 @@ def test_a_resumed_run_clears_deep_tensorboard_rounds(tmp_path, outside, nest):
 def test_no_recursive_walk_is_left_in_the_product():
     """The class, not the example: every folder walk goes through lth.walk (iterative, no links followed)."""
     recursive = ("shutil.rmtree(", "os.walk(", ".rglob(", 'glob("**', "glob('**")
-    found = [f"{path.relative_to(ROOT)}: {pattern}"
-             for folder in ("lth", "dashboard", "pages") for path in sorted((ROOT / folder).rglob("*.py"))
-             for pattern in recursive if pattern in path.read_text()]
+    found = [
+        f"{path.relative_to(ROOT)}: {pattern}"
+        for folder in ("lth", "dashboard", "pages")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for pattern in recursive
+        if pattern in path.read_text()
+    ]
     found += [f"app.py: {p}" for p in recursive if p in (ROOT / "app.py").read_text()]
     assert not found
 
@@ -174,6 +180,7 @@ def test_300k_empty_gzip_members_are_read_and_the_result_is_exact(tmp_path):
 
 class Counting:
     """zlib.decompressobj counting the input bytes it is given (the work a quadratic reader multiplies)."""
+
     fed = 0
 
     def __init__(self, **kwargs):
@@ -206,14 +213,19 @@ def test_members_concatenated_are_the_plain_file(tmp_path):
     cuts = sorted(rng.sample(range(1, len(plain)), 40))
     pieces = [plain[a:b] for a, b in zip([0, *cuts], [*cuts, len(plain)])]
     joined = b"".join(gzip.compress(p, compresslevel=rng.choice((1, 9)), mtime=0) for p in pieces)
-    for name, data in (("split", joined), ("padded", joined + bytes(1000)),
-                       ("empties", b"".join(gzip.compress(p, mtime=0) + gzip.compress(b"", mtime=0) for p in pieces))):
+    for name, data in (
+        ("split", joined),
+        ("padded", joined + bytes(1000)),
+        ("empties", b"".join(gzip.compress(p, mtime=0) + gzip.compress(b"", mtime=0) for p in pieces)),
+    ):
         path = tmp_path / f"{name}.gz"
         path.write_bytes(data)
         assert idx.read_labels(path).tobytes() == plain[8:], name
-    for name, data, message in (("garbage", joined + b"\0\0junk", "corrupt or truncated gzip"),
-                                ("truncated", joined[:-7], "corrupt or truncated gzip"),
-                                ("cut-between", joined + gzip.compress(b"more", mtime=0)[:12], "corrupt or truncated")):
+    for name, data, message in (
+        ("garbage", joined + b"\0\0junk", "corrupt or truncated gzip"),
+        ("truncated", joined[:-7], "corrupt or truncated gzip"),
+        ("cut-between", joined + gzip.compress(b"more", mtime=0)[:12], "corrupt or truncated"),
+    ):
         path = tmp_path / f"{name}.gz"
         path.write_bytes(data)
         with pytest.raises(idx.IdxError, match=message):
@@ -237,8 +249,9 @@ def test_a_bomb_split_over_members_is_still_refused_in_bounded_memory(tmp_path):
 # ---- 7. every status the store writes passes its own readers' check ---------------------------------------
 def running(store, seed: int, *, pid: int, started: float, beat: float | None = None, beat_pid=None) -> str:
     rid = finished_run(store, RunConfig(seed=seed), state=RunState.QUEUED)
-    store.update_status(rid, state=RunState.RUNNING, pid=pid, pid_start=process_start_time(pid), started=started,
-                        own_session=True)
+    store.update_status(
+        rid, state=RunState.RUNNING, pid=pid, pid_start=process_start_time(pid), started=started, own_session=True
+    )
     if beat is not None:
         (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": beat, "pid": beat_pid or pid}))
     return rid
@@ -260,19 +273,28 @@ def victim():
     process.wait()
 
 
-@pytest.mark.parametrize("ahead_start, ahead_beat, alive, reason", [
-    (3600, None, False, "died without finishing"),  # a dead worker whose start is an hour ahead
-    (3600, 3600, False, "died without finishing"),  # and its heartbeat too
-    (3600, 3600, True, "not provably this run's worker"),  # a live process, start and heartbeat ahead
-    (80_000, 80_000, True, "not provably this run's worker"),  # nearly a day ahead: still believed a time
-])
+@pytest.mark.parametrize(
+    "ahead_start, ahead_beat, alive, reason",
+    [
+        (3600, None, False, "died without finishing"),  # a dead worker whose start is an hour ahead
+        (3600, 3600, False, "died without finishing"),  # and its heartbeat too
+        (3600, 3600, True, "not provably this run's worker"),  # a live process, start and heartbeat ahead
+        (80_000, 80_000, True, "not provably this run's worker"),  # nearly a day ahead: still believed a time
+    ],
+)
 @pytest.mark.trains
-def test_a_run_from_a_clock_ahead_is_failed_with_its_reason_not_corrupt(store, victim, ahead_start, ahead_beat,
-                                                                       alive, reason):
+def test_a_run_from_a_clock_ahead_is_failed_with_its_reason_not_corrupt(
+    store, victim, ahead_start, ahead_beat, alive, reason
+):
     now = time.time()
     pid = victim.pid if alive else DEAD_PID
-    rid = running(store, 600 + ahead_start // 3600, pid=pid, started=now + ahead_start,
-                  beat=now + ahead_beat if ahead_beat else None)
+    rid = running(
+        store,
+        600 + ahead_start // 3600,
+        pid=pid,
+        started=now + ahead_start,
+        beat=now + ahead_beat if ahead_beat else None,
+    )
     row = run_tables.run_row(store, rid)
     assert row["state"] == "failed" and reason in row["error"], row
     record = check_written(store, rid)
@@ -299,8 +321,14 @@ def test_a_run_that_ends_in_this_process_with_its_start_ahead_reads_as_it_ended(
     config = RunConfig(seed=620 if outcome == "failed" else 621)
     rid = finished_run(store, config)  # done, with results: what a successful training returns
     summary = json.loads((store.path(rid) / "results.json").read_text())
-    store.update_status(rid, state=RunState.RUNNING, pid=os.getpid(), pid_start=process_start_time(os.getpid()),
-                        started=time.time() + 3600, ended=None)
+    store.update_status(
+        rid,
+        state=RunState.RUNNING,
+        pid=os.getpid(),
+        pid_start=process_start_time(os.getpid()),
+        started=time.time() + 3600,
+        ended=None,
+    )
 
     def train(config, record, progress):
         if outcome == "failed":
@@ -319,8 +347,13 @@ def test_a_run_that_ends_in_this_process_with_its_start_ahead_reads_as_it_ended(
 def test_the_store_never_writes_a_status_its_readers_refuse(store):
     rid = finished_run(store, RunConfig(seed=630), state=RunState.FAILED)
     before = (store.path(rid) / "status.json").read_bytes()
-    for bad in ({"started": "soon"}, {"started": time.time() + 3 * 86_400}, {"state": RunState.CORRUPT},
-                {"error": 42}, {"pid": -1}):
+    for bad in (
+        {"started": "soon"},
+        {"started": time.time() + 3 * 86_400},
+        {"state": RunState.CORRUPT},
+        {"error": 42},
+        {"pid": -1},
+    ):
         with pytest.raises(RuntimeError, match="would write a status its readers refuse"):
             store.update_status(rid, **bad)
     assert (store.path(rid) / "status.json").read_bytes() == before
@@ -339,12 +372,31 @@ def instability_run(store, seed: int, state=RunState.DONE) -> str:
     if state == RunState.DONE:
         errors = [0.1 + 0.05 * (1 - abs(2 * a - 1)) for a in instability.ALPHAS]
         barrier = instability.barrier(errors)
-        record = {"arm": "dense", "round": 0, "density": 1.0, "layer_density": {}, "early_stop_iteration": 60,
-                  "final_iteration": 60, "early_stop_test_accuracy": 1 - (errors[0] + errors[-1]) / 2,
-                  "final_test_accuracy": 0.9, "rewind_iteration": 0, "alphas": list(instability.ALPHAS),
-                  "test_errors": errors, "barrier": barrier, "stable": instability.is_stable(barrier)}
-        store.write_results(rid, {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0,
-                                  "results": [record], "run_id": rid})
+        record = {
+            "arm": "dense",
+            "round": 0,
+            "density": 1.0,
+            "layer_density": {},
+            "early_stop_iteration": 60,
+            "final_iteration": 60,
+            "early_stop_test_accuracy": 1 - (errors[0] + errors[-1]) / 2,
+            "final_test_accuracy": 0.9,
+            "rewind_iteration": 0,
+            "alphas": list(instability.ALPHAS),
+            "test_errors": errors,
+            "barrier": barrier,
+            "stable": instability.is_stable(barrier),
+        }
+        store.write_results(
+            rid,
+            {
+                "config": config.canonical(),
+                "device": {"name": "CPU"},
+                "seconds": 1.0,
+                "results": [record],
+                "run_id": rid,
+            },
+        )
     return rid
 
 
@@ -386,9 +438,14 @@ def full_disk(monkeypatch, code: int, status_too: bool = False) -> None:
     monkeypatch.setitem(sys.modules, "lth.runner", types.SimpleNamespace(run_experiment=None))
 
 
-@pytest.mark.parametrize("code, words, remedy", [(errno.ENOSPC, "no space left on device", "free space"),
-                                                 (errno.EDQUOT, "disk quota exceeded", "free space"),
-                                                 (errno.EROFS, "read-only file system", "make it writable")])
+@pytest.mark.parametrize(
+    "code, words, remedy",
+    [
+        (errno.ENOSPC, "no space left on device", "free space"),
+        (errno.EDQUOT, "disk quota exceeded", "free space"),
+        (errno.EROFS, "read-only file system", "make it writable"),
+    ],
+)
 def test_a_full_disk_during_run_is_one_line_and_the_run_resumes(tmp_path, monkeypatch, capsys, code, words, remedy):
     full_disk(monkeypatch, code)
     root = tmp_path / "cache"
@@ -410,8 +467,10 @@ def test_a_disk_too_full_even_for_the_final_status_is_one_line(tmp_path, monkeyp
     store = RunStore(root)
     (rid,) = store.run_ids()
     assert exit_code == 1 and not out and "Traceback" not in err, err
-    assert err.splitlines()[-1] == (f"lth run: run {rid} failed: no space left on device writing "
-                                    f"{store.path(rid) / 'heartbeat.json'}; free space and `lth resume {rid}`")
+    assert err.splitlines()[-1] == (
+        f"lth run: run {rid} failed: no space left on device writing "
+        f"{store.path(rid) / 'heartbeat.json'}; free space and `lth resume {rid}`"
+    )
     monkeypatch.undo()
     store.update_status(rid, pid=DEAD_PID)  # what the next reader finds once this process has exited
     row = run_tables.run_row(store, rid)
@@ -430,8 +489,9 @@ def test_refused_submissions_create_no_store(tmp_path, capsys):
     where = ["--cache-dir", new]
     seeds = ",".join(str(s) for s in range(101))
     densities = ",".join(str(d / 100) for d in range(1, 11))
-    assert "1,010 runs in one submission" in refused(capsys, "sweep", "--experiments", "lottery", "--seeds", seeds,
-                                                     "--target-densities", densities, *where)
+    assert "1,010 runs in one submission" in refused(
+        capsys, "sweep", "--experiments", "lottery", "--seeds", seeds, "--target-densities", densities, *where
+    )
     refused(capsys, "sweep", "--seeds", "0,1", "--lr", "99", *where)
     refused(capsys, "run", "--experiment", "lottery", "--rounds", "100", *where)
     refused(capsys, "submit", "--batch-size", "50000", *where)
@@ -452,9 +512,12 @@ def test_a_submission_that_passes_makes_the_store(tmp_path):
 # ---- b. --data-dir with the bundled sample ------------------------------------------------------------------
 def test_data_dir_with_the_bundled_sample_is_refused_not_ignored(tmp_path, capsys, store):
     where = ["--cache-dir", str(store.root)]
-    for argv in (["run", "--data-dir", str(tmp_path)], ["submit", "--dataset", "mnist-sample", "--data-dir", "x"],
-                 ["sweep", "--seeds", "0,1", "--data-dir", str(tmp_path)],
-                 ["preset", "frankle-carbin-lenet300", "--budget", "quick", "--data-dir", str(tmp_path)]):
+    for argv in (
+        ["run", "--data-dir", str(tmp_path)],
+        ["submit", "--dataset", "mnist-sample", "--data-dir", "x"],
+        ["sweep", "--seeds", "0,1", "--data-dir", str(tmp_path)],
+        ["preset", "frankle-carbin-lenet300", "--budget", "quick", "--data-dir", str(tmp_path)],
+    ):
         err = one_line_failure(capsys, *argv, *where)
         assert "--data-dir applies to mnist and fashion-mnist only" in err and "mnist-sample is bundled" in err
     assert store.run_ids() == []
@@ -479,11 +542,25 @@ def test_rounds_past_the_end_of_pruning_are_refused_with_the_largest_useful_numb
     assert 30 < useful < hparams.MAX_ROUNDS
     RunConfig(experiment="lottery", model=model, scope=scope, rounds=useful).validate()  # the last useful round
     for rounds in (useful + 1, hparams.MAX_ROUNDS):
-        with pytest.raises(ConfigError, match=f"round {useful + 1} and every later one would prune no weight.*"
-                                              f"at most {useful} rounds are useful"):
+        with pytest.raises(
+            ConfigError,
+            match=f"round {useful + 1} and every later one would prune no weight.*at most {useful} rounds are useful",
+        ):
             RunConfig(experiment="lottery", model=model, scope=scope, rounds=rounds).validate()
-    err = refused(capsys, "run", "--experiment", "lottery", "--model", model, "--scope", scope, "--rounds", "100",
-                  "--cache-dir", tmp_path / "store")
+    err = refused(
+        capsys,
+        "run",
+        "--experiment",
+        "lottery",
+        "--model",
+        model,
+        "--scope",
+        scope,
+        "--rounds",
+        "100",
+        "--cache-dir",
+        tmp_path / "store",
+    )
     assert f"at most {useful} rounds are useful" in err and not (tmp_path / "store").exists()
 
 
@@ -503,10 +580,16 @@ def unusable_roots(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "a-file").write_text("not a folder")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     (tmp_path / "to-a-file").symlink_to(tmp_path / "a-file")
-    return {"loop": tmp_path / "loop-a", "self loop": tmp_path / "self", "below a loop": tmp_path / "self" / "store",
-            "a file": tmp_path / "a-file", "below a file": tmp_path / "a-file" / "store",
-            "a link to nothing": tmp_path / "dangling", "below a link to nothing": tmp_path / "dangling" / "store",
-            "a link to a file": tmp_path / "to-a-file"}
+    return {
+        "loop": tmp_path / "loop-a",
+        "self loop": tmp_path / "self",
+        "below a loop": tmp_path / "self" / "store",
+        "a file": tmp_path / "a-file",
+        "below a file": tmp_path / "a-file" / "store",
+        "a link to nothing": tmp_path / "dangling",
+        "below a link to nothing": tmp_path / "dangling" / "store",
+        "a link to a file": tmp_path / "to-a-file",
+    }
 
 
 def test_a_store_path_that_cannot_be_a_folder_is_one_line_exit_2(tmp_path, capsys, monkeypatch):

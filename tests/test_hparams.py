@@ -3,24 +3,27 @@ import pytest
 from lth.hparams import ConfigError, RunConfig, run_id
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(experiment="x"), "--experiment"),
-    (dict(iterations=10, epochs=2), "not both"),
-    (dict(iterations=0), "--iterations"),
-    (dict(lr=-1.0), "--lr"),
-    (dict(lr=float("nan")), "--lr"),
-    (dict(batch_size=0), "--batch-size"),
-    (dict(experiment="lottery", prune_rate=1.0), "--prune-rate"),
-    (dict(experiment="lottery", rounds=3, target_density=0.1), "not both"),
-    (dict(experiment="lottery", target_density=1.5), "--target-density"),
-    (dict(experiment="lottery", prunable=("fc9",)), "fc9 not in lenet300_100"),
-    (dict(experiment="lottery", controls=("shuffle",)), "unknown shuffle"),
-    (dict(experiment="baseline", controls=("reinit",)), "applies to --experiment lottery or oneshot only"),
-    (dict(experiment="baseline", scope="global"), "--scope applies to"),
-    (dict(experiment="tfmot", target_density=0.1, rewind=5), "--rewind applies to"),
-    (dict(experiment="tfmot"), "needs --target-density"),
-    (dict(experiment="lottery", rewind=-3), "--rewind"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(experiment="x"), "--experiment"),
+        (dict(iterations=10, epochs=2), "not both"),
+        (dict(iterations=0), "--iterations"),
+        (dict(lr=-1.0), "--lr"),
+        (dict(lr=float("nan")), "--lr"),
+        (dict(batch_size=0), "--batch-size"),
+        (dict(experiment="lottery", prune_rate=1.0), "--prune-rate"),
+        (dict(experiment="lottery", rounds=3, target_density=0.1), "not both"),
+        (dict(experiment="lottery", target_density=1.5), "--target-density"),
+        (dict(experiment="lottery", prunable=("fc9",)), "fc9 not in lenet300_100"),
+        (dict(experiment="lottery", controls=("shuffle",)), "unknown shuffle"),
+        (dict(experiment="baseline", controls=("reinit",)), "applies to --experiment lottery or oneshot only"),
+        (dict(experiment="baseline", scope="global"), "--scope applies to"),
+        (dict(experiment="tfmot", target_density=0.1, rewind=5), "--rewind applies to"),
+        (dict(experiment="tfmot"), "needs --target-density"),
+        (dict(experiment="lottery", rewind=-3), "--rewind"),
+    ],
+)
 def test_invalid_combinations_are_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig(**kwargs).validate()
@@ -39,10 +42,12 @@ def test_run_id_depends_on_what_changes_results_only():
     assert run_id(a, "d") != run_id(RunConfig(experiment="baseline", iterations=100, seed=1), "d")
     assert run_id(a, "d") != run_id(a, "other-data")
     # target density and the rounds it implies are the same run
-    assert run_id(RunConfig(experiment="lottery", target_density=0.036), "d") == \
-        run_id(RunConfig(experiment="lottery", rounds=15), "d")
-    assert run_id(RunConfig(experiment="lottery", controls=("reinit", "random_prune")), "d") == \
-        run_id(RunConfig(experiment="lottery", controls=("random_prune", "reinit")), "d")
+    assert run_id(RunConfig(experiment="lottery", target_density=0.036), "d") == run_id(
+        RunConfig(experiment="lottery", rounds=15), "d"
+    )
+    assert run_id(RunConfig(experiment="lottery", controls=("reinit", "random_prune")), "d") == run_id(
+        RunConfig(experiment="lottery", controls=("random_prune", "reinit")), "d"
+    )
 
 
 def test_json_round_trip():
@@ -53,8 +58,15 @@ def test_json_round_trip():
 
 
 def test_schedule_length_sets_the_tfmot_schedule_and_changes_no_other_run_id():
-    tfmot = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, epochs=200, batch_size=600,
-                      patience=10, schedule_length=1547)
+    tfmot = RunConfig(
+        experiment="tfmot",
+        model="lenet5",
+        target_density=0.1,
+        epochs=200,
+        batch_size=600,
+        patience=10,
+        schedule_length=1547,
+    )
     # the study's proportions of the stated length, not of the 200-pass cap: 20% to 60%, every 2%
     assert tfmot.plan.schedule(tfmot.total_iterations(55_000)) == (309, 939, 30)
     assert tfmot.canonical()["schedule_length"] == 1547

@@ -1,5 +1,6 @@
 """Instability analysis: the interpolation and barrier by hand, and a real run on the bundled sample with
 the ticket masks of a real lottery run."""
+
 import json
 import shutil
 
@@ -32,11 +33,28 @@ def store_with_instability(filled_store, tmp_path_factory):
     root = tmp_path_factory.mktemp("instability") / "store"
     shutil.copytree(filled_store.root, root, symlinks=True)
     store = RunStore(root)
-    lottery = next(r for r in store.run_ids() if store.config_and_record(r)[1].experiment == "lottery"
-                   and store.config_and_record(r)[1].seed == 0)
-    result = run_cli("run", "--experiment", "instability", "--iterations", "60", "--eval-every", "30",
-                     "--rewind-points", "0,30", "--ticket-run", lottery, "--ticket-rounds", "2",
-                     "--cache-dir", str(root))
+    lottery = next(
+        r
+        for r in store.run_ids()
+        if store.config_and_record(r)[1].experiment == "lottery" and store.config_and_record(r)[1].seed == 0
+    )
+    result = run_cli(
+        "run",
+        "--experiment",
+        "instability",
+        "--iterations",
+        "60",
+        "--eval-every",
+        "30",
+        "--rewind-points",
+        "0,30",
+        "--ticket-run",
+        lottery,
+        "--ticket-rounds",
+        "2",
+        "--cache-dir",
+        str(root),
+    )
     assert result.returncode == 0, result.stderr
     return store, lottery, json.loads(result.stdout.splitlines()[-1])
 
@@ -45,10 +63,15 @@ def store_with_instability(filled_store, tmp_path_factory):
 def test_an_instability_run_measures_both_networks_at_each_k(store_with_instability):
     store, lottery, summary = store_with_instability
     records = summary["results"]
-    ticket_density = next(r["density"] for r in store.results(lottery)["results"]
-                          if r["arm"] == "ticket" and r["round"] == 2)
+    ticket_density = next(
+        r["density"] for r in store.results(lottery)["results"] if r["arm"] == "ticket" and r["round"] == 2
+    )
     assert [(r["rewind_iteration"], r["arm"], r["round"]) for r in records] == [
-        (0, "dense", 0), (0, "ticket", 2), (30, "dense", 0), (30, "ticket", 2)]
+        (0, "dense", 0),
+        (0, "ticket", 2),
+        (30, "dense", 0),
+        (30, "ticket", 2),
+    ]
     metrics = run_logs.metrics_records(store, summary["run_id"])
     for r in records:
         assert r["density"] == (1.0 if r["arm"] == "dense" else ticket_density)
@@ -57,13 +80,18 @@ def test_an_instability_run_measures_both_networks_at_each_k(store_with_instabil
         assert r["stable"] == (r["barrier"] < 0.02)
         # the line's ends are the two copies: their own last evaluation measured the same test accuracy
         for copy, accuracy in zip((1, 2), r["copy_test_accuracy"]):
-            last = [m for m in metrics if m.get("rewind") == r["rewind_iteration"] and m.get("copy") == copy
-                    and m["round"] == r["round"]][-1]
+            last = [
+                m
+                for m in metrics
+                if m.get("rewind") == r["rewind_iteration"] and m.get("copy") == copy and m["round"] == r["round"]
+            ][-1]
             assert last["iteration"] == 60 - r["rewind_iteration"] and last["test_accuracy"] == accuracy
         assert r["copy_test_accuracy"][0] == pytest.approx(1 - r["test_errors"][0])
     # the two copies of one pair saw different data orders: they end apart
-    assert records[0]["copy_test_accuracy"][0] != records[0]["copy_test_accuracy"][1] or \
-        records[0]["test_errors"][10] != records[0]["test_errors"][0]
+    assert (
+        records[0]["copy_test_accuracy"][0] != records[0]["copy_test_accuracy"][1]
+        or records[0]["test_errors"][10] != records[0]["test_errors"][0]
+    )
 
 
 @pytest.mark.trains
@@ -81,12 +109,15 @@ def test_instability_runs_are_listed_and_kept_out_of_accuracy_comparisons(store_
     assert len(figures.instability_barrier_vs_density(frame, [0, 30]).data) == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--seed", "1"], "another model, seed or data set"),
-    (["--ticket-rounds", "7"], "keeps no network for ticket round 7"),
-    (["--ticket-run", "0123456789abcdef"], "no such run"),
-    (["--rewind-points", "0,60"], "must be below the 60 training iterations"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "1"], "another model, seed or data set"),
+        (["--ticket-rounds", "7"], "keeps no network for ticket round 7"),
+        (["--ticket-run", "0123456789abcdef"], "no such run"),
+        (["--rewind-points", "0,60"], "must be below the 60 training iterations"),
+    ],
+)
 @pytest.mark.trains
 def test_an_impossible_ticket_source_is_one_line_and_queues_nothing(store_with_instability, args, message):
     store, lottery, _ = store_with_instability
@@ -94,8 +125,18 @@ def test_an_impossible_ticket_source_is_one_line_and_queues_nothing(store_with_i
     base = {"--ticket-run": lottery, "--ticket-rounds": "2", "--seed": "0", "--rewind-points": "0"}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
-    result = run_cli("submit", "--experiment", "instability", "--iterations", "60", "--eval-every", "30",
-                     *[x for kv in base.items() for x in kv], "--cache-dir", str(store.root))
+    result = run_cli(
+        "submit",
+        "--experiment",
+        "instability",
+        "--iterations",
+        "60",
+        "--eval-every",
+        "30",
+        *[x for kv in base.items() for x in kv],
+        "--cache-dir",
+        str(store.root),
+    )
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert store.run_ids() == before

@@ -1,6 +1,7 @@
 """The house's structure, checked from the source: imports run from higher layers to lower ones only (no
 cycle, lazy imports included), the pure layers import neither TensorFlow at module level nor the run store,
 and only lth/paths.py spells a file name of a run folder."""
+
 import ast
 import re
 from pathlib import Path
@@ -8,10 +9,22 @@ from pathlib import Path
 from conftest import ROOT
 
 LTH = ROOT / "lth"
-PURE = ("lth.errors", "lth.walk", "lth.seeds", "lth.controls", "lth.paths", "lth.pruning", "lth.criteria", "lth.arms",
-        "lth.records", "lth.fsutil",
-        "lth.networks", "lth.checkpoint", "lth.hparams",
-        *(f"lth.plans.{p.stem}" for p in (LTH / "plans").glob("*.py") if p.stem != "__init__"))
+PURE = (
+    "lth.errors",
+    "lth.walk",
+    "lth.seeds",
+    "lth.controls",
+    "lth.paths",
+    "lth.pruning",
+    "lth.criteria",
+    "lth.arms",
+    "lth.records",
+    "lth.fsutil",
+    "lth.networks",
+    "lth.checkpoint",
+    "lth.hparams",
+    *(f"lth.plans.{p.stem}" for p in (LTH / "plans").glob("*.py") if p.stem != "__init__"),
+)
 
 
 def module_name(path: Path) -> str:
@@ -28,8 +41,11 @@ def imports(path: Path, top_level_only: bool = False) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "lth":
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
-                found.add(sub if (ROOT / (sub.replace(".", "/") + ".py")).exists()
-                          or (ROOT / sub.replace(".", "/")).is_dir() else node.module)
+                found.add(
+                    sub
+                    if (ROOT / (sub.replace(".", "/") + ".py")).exists() or (ROOT / sub.replace(".", "/")).is_dir()
+                    else node.module
+                )
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "lth"}
     return found - {module_name(path)}
@@ -63,15 +79,19 @@ def test_pure_layers_stay_pure():
     for name in PURE:
         path = ROOT / (name.replace(".", "/") + ".py")
         everywhere = imports(path)
-        assert not any(m.startswith(("lth.runs", "lth.cli", "lth.experiments", "lth.training")) for m in everywhere), \
-            (name, everywhere)
+        assert not any(m.startswith(("lth.runs", "lth.cli", "lth.experiments", "lth.training")) for m in everywhere), (
+            name,
+            everywhere,
+        )
         assert "lth.tf_setup" not in imports(path, top_level_only=True), name
         assert not re.search(r"^import (tensorflow|streamlit)|^from (tensorflow|streamlit)", path.read_text(), re.M)
 
 
-RUN_FILES = re.compile(r"""["'](config|status|heartbeat|results|settings)\.json|metrics\.jsonl|["']log\.txt|"""
-                       r"""weights\.npz|ticket\.npz|round_\{|net_\{|_round\{|\.lock["']|"""
-                       r"""["']checkpoint["'/]""")
+RUN_FILES = re.compile(
+    r"""["'](config|status|heartbeat|results|settings)\.json|metrics\.jsonl|["']log\.txt|"""
+    r"""weights\.npz|ticket\.npz|round_\{|net_\{|_round\{|\.lock["']|"""
+    r"""["']checkpoint["'/]"""
+)
 
 
 def test_only_paths_spells_run_folder_files():
@@ -82,9 +102,14 @@ def test_only_paths_spells_run_folder_files():
         if path.name == "paths.py":
             continue
         text = path.read_text()
-        docs = {n for node in ast.walk(ast.parse(text)) if isinstance(node, ast.Expr)
-                and isinstance(getattr(node, "value", None), ast.Constant) and isinstance(node.value.value, str)
-                for n in range(node.lineno, node.end_lineno + 1)}
+        docs = {
+            n
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.Expr)
+            and isinstance(getattr(node, "value", None), ast.Constant)
+            and isinstance(node.value.value, str)
+            for n in range(node.lineno, node.end_lineno + 1)
+        }
         for number, line in enumerate(text.splitlines(), 1):
             code = line.split("#")[0]
             if RUN_FILES.search(code) and number not in docs:

@@ -3,6 +3,7 @@ Carbin's Conv-2/4/6 prune their conv layers at their own rate (the paper's per-n
 --conv-prune-rate), fully connected layers at --prune-rate and the output at --output-prune-rate, in the
 lottery ladder and the one-shot layerwise split; networks whose conv layers followed --prune-rate keep their
 run ids."""
+
 import math
 
 import pytest
@@ -29,8 +30,11 @@ def test_conv_nets_are_the_papers():
     assert [s[-1] for n, s in shapes.items() if n.startswith("conv")] == [64, 64, 128, 128, 256, 256]
     assert shapes["fc1"] == (3 * 3 * 256, 256) and shapes["fc2"] == (256, 256) and shapes["out"] == (256, 10)
     assert models.get_spec("conv2").kernel_shapes["fc1"] == (14 * 14 * 64, 256)
-    assert {n: models.get_spec(n).conv_prune_rate for n in ("conv2", "conv4", "conv6")} == \
-        {"conv2": 0.1, "conv4": 0.1, "conv6": 0.15}
+    assert {n: models.get_spec(n).conv_prune_rate for n in ("conv2", "conv4", "conv6")} == {
+        "conv2": 0.1,
+        "conv4": 0.1,
+        "conv6": 0.15,
+    }
 
 
 @pytest.mark.parametrize("model, conv_rate", [("conv2", None), ("conv6", None), ("conv4", 0.25)])
@@ -66,21 +70,38 @@ def test_a_conv_rate_only_where_conv_layers_are_pruned_layerwise():
 def test_networks_whose_conv_layers_followed_the_prune_rate_keep_their_ids():
     """Ids computed before the conv rate existed (lenet5 with its conv layers pruned)."""
     fingerprint = "0123456789abcdef"
-    assert run_id(RunConfig(experiment="lottery", model="lenet5", prunable=("conv1", "conv2", "fc1", "fc2"),
-                            rounds=3), fingerprint) == "edd209e45dfae31d"
-    assert run_id(RunConfig(experiment="oneshot", model="lenet5", prunable=("conv1", "fc1", "fc2", "out"),
-                            densities=(0.2,)), fingerprint) == "3718c6d03d731b17"
-    assert run_id(RunConfig(experiment="tfmot", model="lenet5", prunable=("conv2", "fc1"), target_density=0.2),
-                  fingerprint) == "01728fa463757920"
+    assert (
+        run_id(
+            RunConfig(experiment="lottery", model="lenet5", prunable=("conv1", "conv2", "fc1", "fc2"), rounds=3),
+            fingerprint,
+        )
+        == "edd209e45dfae31d"
+    )
+    assert (
+        run_id(
+            RunConfig(experiment="oneshot", model="lenet5", prunable=("conv1", "fc1", "fc2", "out"), densities=(0.2,)),
+            fingerprint,
+        )
+        == "3718c6d03d731b17"
+    )
+    assert (
+        run_id(
+            RunConfig(experiment="tfmot", model="lenet5", prunable=("conv2", "fc1"), target_density=0.2), fingerprint
+        )
+        == "01728fa463757920"
+    )
     # the same rate given explicitly is the same run; another rate is another run
-    same = RunConfig(experiment="lottery", model="lenet5", prunable=("conv1", "conv2", "fc1", "fc2"), rounds=3,
-                     conv_prune_rate=0.2)
+    same = RunConfig(
+        experiment="lottery", model="lenet5", prunable=("conv1", "conv2", "fc1", "fc2"), rounds=3, conv_prune_rate=0.2
+    )
     assert run_id(same, fingerprint) == "edd209e45dfae31d"
     other = RunConfig(experiment="lottery", model="conv2", rounds=3)
-    assert run_id(other, fingerprint) != run_id(RunConfig(experiment="lottery", model="conv2", rounds=3,
-                                                          conv_prune_rate=0.15), fingerprint)
-    assert run_id(other, fingerprint) == run_id(RunConfig(experiment="lottery", model="conv2", rounds=3,
-                                                          conv_prune_rate=0.1), fingerprint)
+    assert run_id(other, fingerprint) != run_id(
+        RunConfig(experiment="lottery", model="conv2", rounds=3, conv_prune_rate=0.15), fingerprint
+    )
+    assert run_id(other, fingerprint) == run_id(
+        RunConfig(experiment="lottery", model="conv2", rounds=3, conv_prune_rate=0.1), fingerprint
+    )
 
 
 @pytest.mark.trains
@@ -91,9 +112,24 @@ def test_a_conv_net_lottery_run_end_to_end(tmp_path, capsys):
 
     from conftest import cli_in_process
 
-    code, out, err = cli_in_process(capsys, "run", "--experiment", "lottery", "--model", "conv2", "--rounds", "1",
-                                    "--controls", "reinit", "--iterations", "20", "--eval-every", "10",
-                                    "--cache-dir", tmp_path)
+    code, out, err = cli_in_process(
+        capsys,
+        "run",
+        "--experiment",
+        "lottery",
+        "--model",
+        "conv2",
+        "--rounds",
+        "1",
+        "--controls",
+        "reinit",
+        "--iterations",
+        "20",
+        "--eval-every",
+        "10",
+        "--cache-dir",
+        tmp_path,
+    )
     assert code == 0, err
     records = {(r["arm"], r["round"]): r for r in json.loads(out.strip().splitlines()[-1])["results"]}
     assert set(records) == {("ticket", 0), ("ticket", 1), ("reinit", 1)}

@@ -1,5 +1,6 @@
 """Kept networks: mask integrity, the compression report, model export that plain TensorFlow loads,
 TensorBoard event files. Real training (the shared filled store), real exported files."""
+
 import json
 import subprocess
 import sys
@@ -16,8 +17,11 @@ from lth.runs import tables as run_tables
 
 
 def lottery_run(store, seed=0):
-    return next(r for r in store.run_ids()
-                if store.config_and_record(r)[1].experiment == "lottery" and store.config_and_record(r)[1].seed == seed)
+    return next(
+        r
+        for r in store.run_ids()
+        if store.config_and_record(r)[1].experiment == "lottery" and store.config_and_record(r)[1].seed == seed
+    )
 
 
 @pytest.mark.trains
@@ -72,8 +76,13 @@ def test_compression_report_from_the_cli(filled_store):
 
 
 def _accuracies(paths):
-    out = subprocess.run([sys.executable, "-I", str(ROOT / "tests" / "load_exported.py"), str(SAMPLE_DIR),
-                          *map(str, paths)], capture_output=True, text=True, timeout=600, cwd="/")
+    out = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "tests" / "load_exported.py"), str(SAMPLE_DIR), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd="/",
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.splitlines()[-1])
 
@@ -83,17 +92,45 @@ def test_exported_models_load_in_plain_tensorflow_with_the_reported_accuracy(fil
     run_id = lottery_run(filled_store, seed=1)
     records = {(r["arm"], r["round"]): r for r in filled_store.results(run_id)["results"]}
     paths = []
-    for arm, round_, fmt in (("ticket", 2, "keras"), ("random_prune", 2, "savedmodel"), ("reinit", 1, "tflite"),
-                             ("ticket", 0, "h5")):
-        result = run_cli("export-model", run_id, "--arm", arm, "--round", str(round_), "--format", fmt,
-                         "--out", str(tmp_path / f"{arm}{round_}"), "--cache-dir", str(filled_store.root))
+    for arm, round_, fmt in (
+        ("ticket", 2, "keras"),
+        ("random_prune", 2, "savedmodel"),
+        ("reinit", 1, "tflite"),
+        ("ticket", 0, "h5"),
+    ):
+        result = run_cli(
+            "export-model",
+            run_id,
+            "--arm",
+            arm,
+            "--round",
+            str(round_),
+            "--format",
+            fmt,
+            "--out",
+            str(tmp_path / f"{arm}{round_}"),
+            "--cache-dir",
+            str(filled_store.root),
+        )
         assert result.returncode == 0, result.stderr
         paths.append((result.stdout.strip().splitlines()[-1], records[(arm, round_)]))
     accuracies = _accuracies(p for p, _ in paths)
     for path, record in paths:
         assert accuracies[path] == record["early_stop_test_accuracy"], path
-    again = run_cli("export-model", run_id, "--arm", "ticket", "--round", "2", "--format", "keras",
-                    "--out", str(tmp_path / "ticket2"), "--cache-dir", str(filled_store.root))
+    again = run_cli(
+        "export-model",
+        run_id,
+        "--arm",
+        "ticket",
+        "--round",
+        "2",
+        "--format",
+        "keras",
+        "--out",
+        str(tmp_path / "ticket2"),
+        "--cache-dir",
+        str(filled_store.root),
+    )
     assert again.returncode == 2 and "exists" in again.stderr  # nothing is overwritten
 
 
@@ -124,8 +161,18 @@ def test_a_damaged_network_file_is_one_clear_line(filled_store, tmp_path, damage
         path.unlink()
     with pytest.raises(networks.NetworkError):
         kept_networks.network(store, run_id, "ticket", 1)
-    result = run_cli("export-model", run_id, "--arm", "ticket", "--round", "1", "--out", str(tmp_path / "m"),
-                     "--cache-dir", str(root))
+    result = run_cli(
+        "export-model",
+        run_id,
+        "--arm",
+        "ticket",
+        "--round",
+        "1",
+        "--out",
+        str(tmp_path / "m"),
+        "--cache-dir",
+        str(root),
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()[-1]) < 300
     assert "Traceback" not in result.stderr and not (tmp_path / "m.keras").exists()
     assert kept_networks.network(store, run_id, "ticket", 2).round == 2  # the other networks stay readable

@@ -1,5 +1,6 @@
 """The one-shot experiment end to end: real training on the bundled sample, masks recomputed from the kept
 networks, controls, a killed worker resumed, and bad settings refused in one line."""
+
 import json
 import os
 import signal
@@ -15,13 +16,28 @@ from lth.runs import RunStore
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
 
-ARGS = ["--experiment", "oneshot", "--iterations", "60", "--eval-every", "30", "--scope", "global",
-        "--criteria", "snip,magnitude", "--densities", "0.3,0.05", "--controls", "random_prune,reinit,invert"]
+ARGS = [
+    "--experiment",
+    "oneshot",
+    "--iterations",
+    "60",
+    "--eval-every",
+    "30",
+    "--scope",
+    "global",
+    "--criteria",
+    "snip,magnitude",
+    "--densities",
+    "0.3,0.05",
+    "--controls",
+    "random_prune,reinit,invert",
+]
 
 
 @pytest.fixture(scope="module")
 def oneshot_run(built_once, tmp_path_factory):
     """A finished one-shot run of `ARGS` (trained once per session: its store is copied for each worker)."""
+
     def make(folder):
         done = run_cli("run", *ARGS, "--cache-dir", str(folder / "cache"))
         assert done.returncode == 0, done.stderr
@@ -65,8 +81,10 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
     dense = kept_networks.network(store, run_id, "dense", 0).kernels()
     model = models.build(config.model, config.seed)
     x, y = criteria.scoring_batch(sample.x_train, sample.y_train, derive_seed(config.seed, "scoring"))
-    expected_scores = {"magnitude": {n: np.abs(dense[n]) for n in layers},
-                       "snip": criteria.snip_scores(model, layers, x, y)}
+    expected_scores = {
+        "magnitude": {n: np.abs(dense[n]) for n in layers},
+        "snip": criteria.snip_scores(model, layers, x, y),
+    }
     for round_, density in enumerate(config.plan.ordered_densities(), start=1):
         count = config.plan.keep_counts(density)
         for name, scores in expected_scores.items():
@@ -84,8 +102,10 @@ def test_kept_masks_are_the_criteria_masks(oneshot_run, sample):
             reinit = kept_networks.network(store, run_id, f"{name}-reinit", round_)
             assert all(np.array_equal(reinit.masks[n], kept.masks[n]) for n in layers)
         # reinit trains the same mask from other initial weights: another network
-        assert not np.array_equal(kept_networks.network(store, run_id, "snip-reinit", round_).weights[0],
-                                  kept_networks.network(store, run_id, "snip", round_).weights[0])
+        assert not np.array_equal(
+            kept_networks.network(store, run_id, "snip-reinit", round_).weights[0],
+            kept_networks.network(store, run_id, "snip", round_).weights[0],
+        )
 
 
 @pytest.mark.slow
@@ -94,8 +114,18 @@ def test_killed_oneshot_worker_resumes_at_its_next_density_and_checks_what_it_ke
     the first density's records edited: resume names both, trains them again, and ends where an uninterrupted
     run ends."""
     store = RunStore(tmp_path / "cache")
-    args = ["--experiment", "oneshot", "--iterations", "200", "--eval-every", "100", "--criteria",
-            "magnitude,random", "--densities", "0.5,0.2,0.1"]
+    args = [
+        "--experiment",
+        "oneshot",
+        "--iterations",
+        "200",
+        "--eval-every",
+        "100",
+        "--criteria",
+        "magnitude,random",
+        "--densities",
+        "0.5,0.2,0.1",
+    ]
     run_id = run_cli("submit", *args, "--cache-dir", str(store.root)).stdout.strip()
     checkpoint = store.path(run_id) / "checkpoint"
     wait_for(lambda: (checkpoint / "round_01.json").is_file())
@@ -116,8 +146,11 @@ def test_killed_oneshot_worker_resumes_at_its_next_density_and_checks_what_it_ke
     assert reference.returncode == 0, reference.stderr
 
     def strip(records):
-        return sorted(({k: v for k, v in r.items() if k not in ("train_seconds", "network_sha256")} for r in records),
-                      key=lambda r: (r["round"], r["arm"]))
+        return sorted(
+            ({k: v for k, v in r.items() if k not in ("train_seconds", "network_sha256")} for r in records),
+            key=lambda r: (r["round"], r["arm"]),
+        )
+
     assert strip(store.results(run_id)["results"]) == strip(json.loads(reference.stdout.splitlines()[-1])["results"])
 
 
@@ -151,8 +184,16 @@ def test_a_round_that_is_not_what_the_run_makes_is_trained_again(oneshot_run, tm
             checkpoint.load_round(1, config.plan)
 
 
-@pytest.mark.parametrize("edit", ["density off by one weight", "criterion of another arm", "control on a plain arm",
-                                  "a layer it does not prune", "layers not adding up"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "density off by one weight",
+        "criterion of another arm",
+        "control on a plain arm",
+        "a layer it does not prune",
+        "layers not adding up",
+    ],
+)
 @pytest.mark.trains
 def test_results_a_oneshot_run_cannot_have_made_are_corrupt(oneshot_run, tmp_path, monkeypatch, edit):
     import shutil
@@ -222,21 +263,24 @@ def test_late_rewinding_point_is_reached_whatever_the_patience(sample):
     assert result.snapshot is not None and result.final_iteration >= 250
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--criteria", "snip,bogus"], "unknown bogus"),
-    (["--densities", "0"], "--densities must be at least"),
-    (["--densities", "0.5,1.0"], "--densities must be below 1"),
-    (["--densities", "0.2,0.2"], "lists a value twice"),
-    (["--model", "lenet5", "--prunable", "fc2", "--densities", "0.00005"], "keeps no weight"),
-    (["--controls", "bogus"], "unknown bogus"),
-    (["--densities", "0.2,,0.1"], "has an empty item"),
-    (["--criteria", "snip,"], "has an empty item"),
-    (["--densities", "0.2,0.2000000001"], "keep the same 53,240 weights"),
-    (["--densities", "0.001", "--prune-rate", "1e-9"], "out of reach of the layerwise split"),
-    (["--densities", "0.001", "--output-prune-rate", "0"], "out of reach of the layerwise split"),
-    (["--rewind", "100", "--iterations", "100"], "--rewind 100 must be below the 100 training iterations"),
-    (["--criteria", "x" * 1000], "unknown " + "x" * 40 + "…; choose"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--criteria", "snip,bogus"], "unknown bogus"),
+        (["--densities", "0"], "--densities must be at least"),
+        (["--densities", "0.5,1.0"], "--densities must be below 1"),
+        (["--densities", "0.2,0.2"], "lists a value twice"),
+        (["--model", "lenet5", "--prunable", "fc2", "--densities", "0.00005"], "keeps no weight"),
+        (["--controls", "bogus"], "unknown bogus"),
+        (["--densities", "0.2,,0.1"], "has an empty item"),
+        (["--criteria", "snip,"], "has an empty item"),
+        (["--densities", "0.2,0.2000000001"], "keep the same 53,240 weights"),
+        (["--densities", "0.001", "--prune-rate", "1e-9"], "out of reach of the layerwise split"),
+        (["--densities", "0.001", "--output-prune-rate", "0"], "out of reach of the layerwise split"),
+        (["--rewind", "100", "--iterations", "100"], "--rewind 100 must be below the 100 training iterations"),
+        (["--criteria", "x" * 1000], "unknown " + "x" * 40 + "…; choose"),
+    ],
+)
 def test_bad_oneshot_settings_are_one_line(tmp_path, capsys, args, message):
     from lth import cli
 
@@ -248,16 +292,24 @@ def test_bad_oneshot_settings_are_one_line(tmp_path, capsys, args, message):
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").glob("*/config.json"))
 
 
-@pytest.mark.parametrize("experiment, option, value", [
-    ("baseline", "--criteria", "snip"), ("lottery", "--densities", "0.2"), ("tfmot", "--controls", "reinit"),
-    ("lottery", "--controls", "invert"), ("oneshot", "--target-density", "0.2"), ("oneshot", "--rounds", "3"),
-])
+@pytest.mark.parametrize(
+    "experiment, option, value",
+    [
+        ("baseline", "--criteria", "snip"),
+        ("lottery", "--densities", "0.2"),
+        ("tfmot", "--controls", "reinit"),
+        ("lottery", "--controls", "invert"),
+        ("oneshot", "--target-density", "0.2"),
+        ("oneshot", "--rounds", "3"),
+    ],
+)
 def test_settings_of_another_experiment_are_refused(tmp_path, capsys, experiment, option, value):
     from lth import cli
 
     extra = ["--target-density", "0.1"] if experiment == "tfmot" else []
-    assert cli.main(["submit", "--experiment", experiment, option, value, *extra,
-                     "--cache-dir", str(tmp_path / "c")]) == 2
+    assert (
+        cli.main(["submit", "--experiment", experiment, option, value, *extra, "--cache-dir", str(tmp_path / "c")]) == 2
+    )
     err = capsys.readouterr().err
     assert "applies to --experiment" in err and len(err.strip().splitlines()) == 1
 
@@ -297,8 +349,7 @@ def test_lottery_rounds_prune_by_the_chosen_criterion(sample):
     trained = {n: theta0[n] + rng.normal(size=s).astype(np.float32) for n, s in shapes.items()}
     masks = pruning.dense_masks(shapes, shapes)
     got = lottery.prune(trained, masks, theta0)
-    expected = pruning.prune_layerwise({n: np.abs(trained[n] - theta0[n]) for n in shapes}, masks,
-                                       config.layer_rates())
+    expected = pruning.prune_layerwise({n: np.abs(trained[n] - theta0[n]) for n in shapes}, masks, config.layer_rates())
     magnitude = pruning.prune_layerwise({n: np.abs(trained[n]) for n in shapes}, masks, config.layer_rates())
     assert all(np.array_equal(got[n], expected[n]) for n in shapes)
     assert any(not np.array_equal(got[n], magnitude[n]) for n in shapes)

@@ -1,5 +1,6 @@
 """pyproject.toml's metadata: its dependencies are the packages requirements*.txt pin (the install source),
 each at its pinned version or newer."""
+
 import re
 import tomllib
 
@@ -21,8 +22,10 @@ def requirements(lines: list[str], operator: str) -> dict[str, tuple[int, ...]]:
 def test_pyproject_names_the_pinned_packages_at_their_pinned_versions():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "lottery-ticket-lab" and project["requires-python"] == ">=3.11"
-    for declared, pinned_in in ((project["dependencies"], "requirements.txt"),
-                                (project["optional-dependencies"]["ray"], "requirements-ray.txt")):
+    for declared, pinned_in in (
+        (project["dependencies"], "requirements.txt"),
+        (project["optional-dependencies"]["ray"], "requirements-ray.txt"),
+    ):
         minimum = requirements(declared, ">=")
         pinned = requirements((ROOT / pinned_in).read_text().splitlines(), "==")
         assert set(minimum) == set(pinned), pinned_in

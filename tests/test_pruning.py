@@ -34,8 +34,8 @@ def test_layerwise_pruning_follows_the_ladder_exactly():
             if removed.any() and kept.any():
                 assert np.abs(weights[n][removed]).max() <= np.abs(weights[n][kept]).min()
         masks = new
-    assert pruning.layer_density(masks)["fc1"] == pytest.approx(0.8 ** 15, abs=1e-4)
-    assert pruning.layer_density(masks)["out"] == pytest.approx(0.9 ** 15, abs=1e-2)
+    assert pruning.layer_density(masks)["fc1"] == pytest.approx(0.8**15, abs=1e-4)
+    assert pruning.layer_density(masks)["out"] == pytest.approx(0.9**15, abs=1e-2)
 
 
 def test_global_pruning_ranks_across_layers():

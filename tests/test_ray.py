@@ -1,4 +1,5 @@
 """The Ray executor against a real multi-node Ray cluster on this machine (loopback only)."""
+
 import json
 import os
 
@@ -28,7 +29,6 @@ def cluster():
     c.shutdown()
 
 
-
 def submit(store, address, *args):
     result = run_cli("submit", *args, "--executor", "ray", "--ray-address", address, "--cache-dir", str(store.root))
     assert result.returncode == 0, result.stderr
@@ -46,8 +46,16 @@ def test_cluster_command_and_bad_addresses(cluster, tmp_path):
     data = json.loads(info.stdout)
     assert sum(n["alive"] for n in data["nodes"]) == 3 and data["cpus"] == 2
     for command in ("submit", "run"):  # nothing is queued for a cluster that does not answer
-        bad = run_cli(command, *TINY, "--executor", "ray", "--ray-address", "127.0.0.1:1", "--cache-dir",
-                      str(tmp_path / "refused"))
+        bad = run_cli(
+            command,
+            *TINY,
+            "--executor",
+            "ray",
+            "--ray-address",
+            "127.0.0.1:1",
+            "--cache-dir",
+            str(tmp_path / "refused"),
+        )
         assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
         assert "cannot reach a Ray cluster at 127.0.0.1:1" in bad.stderr
         assert RunStore(tmp_path / "refused").run_ids() == []
@@ -59,8 +67,18 @@ def test_cluster_command_and_bad_addresses(cluster, tmp_path):
 def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path, capsys):
     c, nodes = cluster
     store = RunStore(tmp_path / "ray")
-    result = run_cli("sweep", *TINY, "--seeds", "0,1", "--executor", "ray", "--ray-address", c.address,
-                     "--cache-dir", str(store.root))
+    result = run_cli(
+        "sweep",
+        *TINY,
+        "--seeds",
+        "0,1",
+        "--executor",
+        "ray",
+        "--ray-address",
+        c.address,
+        "--cache-dir",
+        str(store.root),
+    )
     assert result.returncode == 0, result.stderr
     ids = result.stdout.split()
     assert len(ids) == 2 and "2 queued" in result.stderr
@@ -78,8 +96,18 @@ def test_sweep_on_ray_matches_local_and_uses_both_nodes(cluster, tmp_path, capsy
         assert results_without_times(store.results(run_id)) == results_without_times(expected)
         assert sorted((store.path(run_id) / "checkpoint").iterdir())
         assert len(run_logs.metrics_records(store, run_id)) == 2 * 2  # two trainings, two evaluations each
-    again = run_cli("sweep", *TINY, "--seeds", "0,1", "--executor", "ray", "--ray-address", c.address,
-                    "--cache-dir", str(store.root))
+    again = run_cli(
+        "sweep",
+        *TINY,
+        "--seeds",
+        "0,1",
+        "--executor",
+        "ray",
+        "--ray-address",
+        c.address,
+        "--cache-dir",
+        str(store.root),
+    )
     assert "2 cached" in again.stderr
 
 
@@ -91,12 +119,27 @@ def test_cancel_a_ray_run_then_a_oneshot_run_trains_there(cluster, tmp_path, cap
     pid = store.status(run_id)["pid"]
     assert run_cli("cancel", run_id, "--cache-dir", str(store.root)).returncode == 0
     from lth.runs.processes import process_alive
+
     wait_for(lambda: not process_alive(pid), timeout=30)
     assert store.status(run_id)["state"] == "cancelled"
     # the cluster's CPUs come back: a new run is scheduled and finishes; a one-shot run's rounds and kept
     # networks come back from the node as a lottery run's do, its results those of the same run trained here
-    oneshot = ["--experiment", "oneshot", "--criteria", "magnitude_init,snip", "--densities", "0.5,0.2",
-               "--controls", "reinit", "--iterations", "80", "--eval-every", "40", "--seed", "6"]
+    oneshot = [
+        "--experiment",
+        "oneshot",
+        "--criteria",
+        "magnitude_init,snip",
+        "--densities",
+        "0.5,0.2",
+        "--controls",
+        "reinit",
+        "--iterations",
+        "80",
+        "--eval-every",
+        "40",
+        "--seed",
+        "6",
+    ]
     other = submit(store, c.address, *oneshot)
     wait_for(lambda: store.status(other)["state"] == "done", timeout=240)
     code, out, err = cli_in_process(capsys, "run", *oneshot, "--cache-dir", tmp_path / "local")
@@ -105,7 +148,8 @@ def test_cancel_a_ray_run_then_a_oneshot_run_trains_there(cluster, tmp_path, cap
     assert expected["run_id"] == other
     assert results_without_times(store.results(other)) == results_without_times(expected)
     assert sorted(kept_networks.networks_of(store, other)) == sorted(
-        (r["arm"], r["round"]) for r in expected["results"])
+        (r["arm"], r["round"]) for r in expected["results"]
+    )
 
 
 def test_node_removed_mid_run_retries_or_fails_clearly(cluster, tmp_path, capsys):
@@ -143,8 +187,9 @@ def test_unreachable_cluster_says_the_way_out_and_resume_uses_the_executor_chose
     store = RunStore(tmp_path / "store")
     listener = socket.create_server(("127.0.0.1", 0))  # answers at submission, gone when the run starts
     address = f"127.0.0.1:{listener.getsockname()[1]}"
-    run_id = submit(RunConfig(iterations=60, eval_every=30, seed=77), store=store, start=False, executor="ray",
-                    ray_address=address).run_id
+    run_id = submit(
+        RunConfig(iterations=60, eval_every=30, seed=77), store=store, start=False, executor="ray", ray_address=address
+    ).run_id
     listener.close()
     schedule(store)
     status = wait_for(lambda: (s := store.status(run_id))["state"] == "failed" and s, timeout=120)

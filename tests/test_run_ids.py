@@ -3,6 +3,7 @@ of the canonical form (a renamed setting, a new default, a setting that stops be
 not apply) would silently re-key every cached run and every committed result set. These ids were computed
 before the registries were reworked (issue 28) and must never change; a change that has to re-key runs
 edits this file and says so in the changelog."""
+
 import dataclasses
 
 import pytest
@@ -18,10 +19,13 @@ GOLDEN = {
     "1514b7eccd40292d": RunConfig(experiment="lottery", rounds=15, controls=("reinit", "random_prune")),
     "415100b53a7c5f3e": RunConfig(experiment="lottery", rounds=5, rewind=500, scope="global", criterion="movement"),
     "03fbf85c2a43445e": RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=5000),
-    "75f8b9d5e9202575": RunConfig(experiment="oneshot", criteria=("synflow", "snip", "grasp", "random",
-                                                                  "magnitude_init", "magnitude"),
-                                  densities=(0.211, 0.036), scope="global",
-                                  controls=("random_prune", "reinit", "invert")),
+    "75f8b9d5e9202575": RunConfig(
+        experiment="oneshot",
+        criteria=("synflow", "snip", "grasp", "random", "magnitude_init", "magnitude"),
+        densities=(0.211, 0.036),
+        scope="global",
+        controls=("random_prune", "reinit", "invert"),
+    ),
     "33297093ed7587bb": RunConfig(experiment="instability", rewind_points=(0, 500)),
 }
 
@@ -61,8 +65,17 @@ def test_every_setting_changes_the_id_only_where_it_applies():
 
     base = {config.experiment: config for config in GOLDEN.values()}
     assert set(base) == set(hparams.EXPERIMENTS)  # every experiment has a golden id
-    changed = {"seed": 3, "lr": 0.01, "eval_every": 500, "patience": 5, "batch_size": 120, "rounds": 4,
-               "rewind": 100, "criteria": ("snip",), "rewind_points": (0, 100)}
+    changed = {
+        "seed": 3,
+        "lr": 0.01,
+        "eval_every": 500,
+        "patience": 5,
+        "batch_size": 120,
+        "rounds": 4,
+        "rewind": 100,
+        "criteria": ("snip",),
+        "rewind_points": (0, 100),
+    }
     for setting, value in changed.items():
         applies = hparams.setting_facets(setting)["experiments"] or tuple(base)
         for experiment, config in base.items():

@@ -1,4 +1,5 @@
 """The run store and the background runner, with real worker processes and real training."""
+
 import json
 import os
 import signal
@@ -39,8 +40,9 @@ def test_cache_hit_does_not_train(store):
 @pytest.mark.slow
 def test_two_concurrent_submits_make_one_run(store):
     args = [sys.executable, "-m", "lth", "submit", *TINY, "--seed", "5", "--cache-dir", str(store.root)]
-    procs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     ids = {out.strip() for out, _ in outs}
     assert len(ids) == 1 and store.run_ids() == sorted(ids)
@@ -53,8 +55,18 @@ def test_two_concurrent_submits_make_one_run(store):
 
 @pytest.mark.slow
 def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, tmp_path):
-    args = ["--experiment", "lottery", "--rounds", "3", "--iterations", "600", "--eval-every", "200",
-            "--controls", "reinit"]
+    args = [
+        "--experiment",
+        "lottery",
+        "--rounds",
+        "3",
+        "--iterations",
+        "600",
+        "--eval-every",
+        "200",
+        "--controls",
+        "reinit",
+    ]
     run_id = cli(store, "submit", *args).stdout.strip()
     wait_for(lambda: (store.path(run_id) / "checkpoint" / "round_01.json").is_file())
     pid = store.status(run_id)["pid"]
@@ -76,6 +88,7 @@ def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, 
 
     def strip(records):
         return [{k: v for k, v in r.items() if k != "train_seconds"} for r in records]
+
     expected = json.loads(reference.stdout.splitlines()[-1])
     assert strip(store.results(run_id)["results"]) == strip(expected["results"])
     arms_rounds = [(m["arm"], m["round"], m["iteration"]) for m in run_logs.metrics_records(store, run_id)]

@@ -1,4 +1,5 @@
 """Statistics over seeds, checked against values computed by hand."""
+
 import math
 
 import pandas as pd
@@ -28,10 +29,23 @@ def test_one_seed_has_no_interval_and_equal_shifts_no_spread():
 
 
 def _rows(arm, round_, density, accs, stops, experiment="lottery", label="L", training="t"):
-    return [{"run_id": f"r{seed}", "experiment": experiment, "model": "m", "label": label, "series": label,
-             "training": training, "arm": arm, "round": round_, "density": density, "seed": seed,
-             "early_stop_test_accuracy": acc, "early_stop_iteration": stop}
-            for seed, (acc, stop) in enumerate(zip(accs, stops))]
+    return [
+        {
+            "run_id": f"r{seed}",
+            "experiment": experiment,
+            "model": "m",
+            "label": label,
+            "series": label,
+            "training": training,
+            "arm": arm,
+            "round": round_,
+            "density": density,
+            "seed": seed,
+            "early_stop_test_accuracy": acc,
+            "early_stop_iteration": stop,
+        }
+        for seed, (acc, stop) in enumerate(zip(accs, stops))
+    ]
 
 
 def test_winning_ticket_verdict_and_its_stars_on_the_figure():
@@ -39,16 +53,19 @@ def test_winning_ticket_verdict_and_its_stars_on_the_figure():
     dense = [0.90, 0.91, 0.92, 0.905, 0.915, 0.895]
     results = pd.DataFrame(
         _rows("ticket", 0, 1.0, dense, [1000, 1100, 900, 1000, 1050, 950])  # round 0: the dense network
-        + _rows("ticket", 1, 0.5, [d + 0.01 + w for d, w in zip(dense, wobble)],
-                [800, 880, 700, 790, 860, 730])  # 1 point above dense, ~200 iterations earlier: wins
+        + _rows(
+            "ticket", 1, 0.5, [d + 0.01 + w for d, w in zip(dense, wobble)], [800, 880, 700, 790, 860, 730]
+        )  # 1 point above dense, ~200 iterations earlier: wins
         + _rows("reinit", 1, 0.5, [d - 0.02 for d in dense], [1200, 1280, 1100, 1190, 1260, 1130])
-        + _rows("ticket", 2, 0.1, [d - 0.10 + w for d, w in zip(dense, wobble)],
-                [800, 880, 700, 790, 860, 730]))  # 10 points below dense: loses
+        + _rows("ticket", 2, 0.1, [d - 0.10 + w for d, w in zip(dense, wobble)], [800, 880, 700, 790, 860, 730])
+    )  # 10 points below dense: loses
     comparison = statistics.comparisons(results, "early_stop_test_accuracy")
     asked = {(r.density_pct, r.against, r.question) for r in comparison.itertuples()}
-    assert asked == {(d, "dense", q) for d in (50.0, 10.0) for q in
-                     ("more accurate than dense", "as good as dense", "stops no later than dense")} | {
-        (50.0, "reinit", "more accurate than reinit")}
+    assert asked == {
+        (d, "dense", q)
+        for d in (50.0, 10.0)
+        for q in ("more accurate than dense", "as good as dense", "stops no later than dense")
+    } | {(50.0, "reinit", "more accurate than reinit")}
     reinit = comparison[comparison["against"] == "reinit"].iloc[0]
     assert reinit["accuracy_diff"] == pytest.approx(0.03) and reinit["verdict"] == "held"
     assert reinit["early_stop_diff"] == pytest.approx(-400)
@@ -66,9 +83,11 @@ def test_a_tfmot_series_is_compared_with_baselines_that_train_the_same_way():
         _rows("dense", 0, 1.0, [0.90, 0.91], [300, 300], experiment="baseline", label="B")
         + _rows("dense", 0, 1.0, [0.50, 0.50], [300, 300], experiment="baseline", label="B2", training="other")
         + _rows("ticket", 0, 0.2, [0.89, 0.90], [300, 250], experiment="tfmot", label="T")
-        + _rows("pruned", 0, 0.2, [0.91, 0.92], [300, 300], experiment="tfmot", label="T"))
-    comparison = statistics.comparisons(results, "early_stop_test_accuracy").drop_duplicates("against") \
-        .set_index("against")  # one row per question: the differences repeat on each
+        + _rows("pruned", 0, 0.2, [0.91, 0.92], [300, 300], experiment="tfmot", label="T")
+    )
+    comparison = (
+        statistics.comparisons(results, "early_stop_test_accuracy").drop_duplicates("against").set_index("against")
+    )  # one row per question: the differences repeat on each
     assert comparison.loc["dense", "accuracy_diff"] == pytest.approx(-0.01)  # not the other baseline's 0.50
     assert comparison.loc["pruned", "accuracy_diff"] == pytest.approx(-0.02)
     summary = statistics.summary(results, "early_stop_test_accuracy")
@@ -78,8 +97,9 @@ def test_a_tfmot_series_is_compared_with_baselines_that_train_the_same_way():
 
 
 def test_two_seeds_far_below_dense_are_undetermined_never_a_winner():
-    results = pd.DataFrame(_rows("ticket", 0, 1.0, [0.90, 0.91], [1000, 1100])
-                           + _rows("ticket", 1, 0.5, [0.80, 0.86], [800, 900]))  # 7.5 points below dense
+    results = pd.DataFrame(
+        _rows("ticket", 0, 1.0, [0.90, 0.91], [1000, 1100]) + _rows("ticket", 1, 0.5, [0.80, 0.86], [800, 900])
+    )  # 7.5 points below dense
     verdicts = statistics.verdicts(statistics.comparisons(results, "early_stop_test_accuracy"))
     assert verdicts["winning_ticket"].tolist() == ["undetermined"]  # the old rule's interval called it a winner
     assert verdicts["verdict"].iloc[0].startswith(f"undetermined: about {verdicts['seeds_needed'].iloc[0]} seeds")
@@ -95,18 +115,23 @@ def test_a_star_says_whether_the_ticket_is_better_or_as_good_within_the_margin()
     results = pd.DataFrame(
         _rows("ticket", 0, 1.0, dense, [1000, 1100, 900, 1000, 1050, 950])
         + _rows("ticket", 1, 0.5, [d + 0.02 + w for d, w in zip(dense, wobble)], earlier)  # 2 points above
-        + _rows("ticket", 2, 0.2, [d + w for d, w in zip(dense, wobble)], earlier))  # ±0.15 points: a tie
+        + _rows("ticket", 2, 0.2, [d + w for d, w in zip(dense, wobble)], earlier)
+    )  # ±0.15 points: a tie
     verdicts = statistics.verdicts(statistics.comparisons(results, "early_stop_test_accuracy"))
     words = verdicts.set_index("density_pct")["verdict"].to_dict()
-    assert words == {50.0: "held: a winning ticket, more accurate than dense and stopping no later",
-                     20.0: "held: a winning ticket, as good as dense within 0.5 points and stopping no later"}
+    assert words == {
+        50.0: "held: a winning ticket, more accurate than dense and stopping no later",
+        20.0: "held: a winning ticket, as good as dense within 0.5 points and stopping no later",
+    }
     tie = verdicts.set_index("density_pct").loc[20.0]
     assert tie["accuracy_ci_low"] < 0 < tie["accuracy_ci_high"] and tie["more_accurate"] == "undetermined"
     assert tie["as_good_as"] == "held" and tie["margin"] == 0.005
     fig = figures.accuracy_vs_density(results, verdicts=verdicts)
     stars = {t.name: (list(t.x), t.marker.symbol) for t in fig.data if t.name and t.name.startswith("winning")}
-    assert stars == {"winning ticket: more accurate than dense": ([50.0], "star"),
-                     "winning ticket: as good as dense (within the margin)": ([20.0], "star-open")}
+    assert stars == {
+        "winning ticket: more accurate than dense": ([50.0], "star"),
+        "winning ticket: as good as dense (within the margin)": ([20.0], "star-open"),
+    }
 
 
 def test_arm_colours_do_not_depend_on_the_filter_and_dense_baselines_differ():
@@ -114,26 +139,33 @@ def test_arm_colours_do_not_depend_on_the_filter_and_dense_baselines_differ():
         _rows("dense", 0, 1.0, [0.90, 0.91, 0.92], [300, 300, 300], experiment="baseline", label="A", training="a")
         + _rows("dense", 0, 1.0, [0.80, 0.81, 0.82], [300, 300, 300], experiment="baseline", label="B", training="b")
         + _rows("reinit", 0, 0.5, [0.85, 0.86, 0.87], [300, 300, 300], experiment="tfmot", label="T", training="a")
-        + _rows("ticket", 0, 0.5, [0.88, 0.89, 0.90], [300, 300, 300], experiment="tfmot", label="T", training="a"))
+        + _rows("ticket", 0, 0.5, [0.88, 0.89, 0.90], [300, 300, 300], experiment="tfmot", label="T", training="a")
+    )
 
     def lines(results):
         fig = figures.accuracy_vs_density(results)
         return [(t.name, t.line.color, t.line.dash) for t in fig.data if t.showlegend is not False]
 
     def hue(colour: str) -> str:  # which family a colour belongs to: its largest channel
-        r, g, b = (int(v) for v in colour[colour.index("(") + 1:-1].split(","))
+        r, g, b = (int(v) for v in colour[colour.index("(") + 1 : -1].split(","))
         return "rgb"[max(range(3), key=lambda i: (r, g, b)[i])] if len({r, g, b}) > 1 else "grey"
 
     everything = lines(both)
     assert [name.split(" · ")[0] for name, *_ in everything] == [
-        "dense baseline", "dense baseline", "lottery ticket", "random reinit"]  # arms in one order
+        "dense baseline",
+        "dense baseline",
+        "lottery ticket",
+        "random reinit",
+    ]  # arms in one order
     dense = [(colour, dash) for name, colour, dash in everything if name.startswith("dense")]
     assert dense[0] != dense[1]  # two baselines are told apart
     colours = {name.split(" · ")[0]: hue(colour) for name, colour, _ in everything if "rgb" in colour}
     assert colours["lottery ticket"] == "b" and colours["random reinit"] == "r"
     only_t = lines(both[both["label"] == "T"])  # filtered down to one series: the same families
     assert {name.split(" · ")[0]: colour for name, colour, _ in only_t} == {
-        "lottery ticket": figures.ARM_COLORS["ticket"], "random reinit": figures.ARM_COLORS["reinit"]}
+        "lottery ticket": figures.ARM_COLORS["ticket"],
+        "random reinit": figures.ARM_COLORS["reinit"],
+    }
 
 
 def _method_results():
@@ -145,18 +177,64 @@ def _method_results():
     for seed, (snip, shuffled, imp, cut) in enumerate([(0.80, 0.78, 0.85, 0.0), (0.82, 0.79, 0.86, 0.01)]):
         common = {"seed": seed, "model": "lenet300_100", "training": "t1", "early_stop_iteration": 100}
         rows += [
-            {**common, "experiment": "oneshot", "label": "oneshot", "series": "s1", "arm": "snip", "round": 1,
-             "density": 0.036, "early_stop_test_accuracy": snip, "density_fc1": 0.03, "density_out": 0.2},
-            {**common, "experiment": "oneshot", "label": "oneshot", "series": "s1", "arm": "snip-random_prune",
-             "round": 1, "density": 0.036, "early_stop_test_accuracy": shuffled, "density_fc1": 0.03,
-             "density_out": 0.2},
-            {**common, "experiment": "oneshot", "label": "oneshot", "series": "s1", "arm": "magnitude_init",
-             "round": 1, "density": 0.036, "early_stop_test_accuracy": 0.1 if cut == 0 else 0.7,
-             "density_fc1": cut, "density_out": 0.5},
-            {**common, "experiment": "lottery", "label": "lottery", "series": "s2", "arm": "ticket", "round": 15,
-             "density": 0.0358, "early_stop_test_accuracy": imp, "density_fc1": 0.035, "density_out": 0.206},
-            {**common, "experiment": "lottery", "label": "lottery", "series": "s2", "arm": "ticket", "round": 0,
-             "density": 1.0, "early_stop_test_accuracy": 0.88},
+            {
+                **common,
+                "experiment": "oneshot",
+                "label": "oneshot",
+                "series": "s1",
+                "arm": "snip",
+                "round": 1,
+                "density": 0.036,
+                "early_stop_test_accuracy": snip,
+                "density_fc1": 0.03,
+                "density_out": 0.2,
+            },
+            {
+                **common,
+                "experiment": "oneshot",
+                "label": "oneshot",
+                "series": "s1",
+                "arm": "snip-random_prune",
+                "round": 1,
+                "density": 0.036,
+                "early_stop_test_accuracy": shuffled,
+                "density_fc1": 0.03,
+                "density_out": 0.2,
+            },
+            {
+                **common,
+                "experiment": "oneshot",
+                "label": "oneshot",
+                "series": "s1",
+                "arm": "magnitude_init",
+                "round": 1,
+                "density": 0.036,
+                "early_stop_test_accuracy": 0.1 if cut == 0 else 0.7,
+                "density_fc1": cut,
+                "density_out": 0.5,
+            },
+            {
+                **common,
+                "experiment": "lottery",
+                "label": "lottery",
+                "series": "s2",
+                "arm": "ticket",
+                "round": 15,
+                "density": 0.0358,
+                "early_stop_test_accuracy": imp,
+                "density_fc1": 0.035,
+                "density_out": 0.206,
+            },
+            {
+                **common,
+                "experiment": "lottery",
+                "label": "lottery",
+                "series": "s2",
+                "arm": "ticket",
+                "round": 0,
+                "density": 1.0,
+                "early_stop_test_accuracy": 0.88,
+            },
         ]
     return pd.DataFrame(rows)
 

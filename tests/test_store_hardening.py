@@ -1,4 +1,5 @@
 """Hostile input and a flaky machine: nothing breaks the store, nothing leaves it, nothing hangs on."""
+
 import dataclasses
 import gzip
 import json
@@ -88,8 +89,9 @@ def test_config_edited_by_hand_is_corrupt_not_resumed(store, done_run):
 
 
 # ---- 3. run ids ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("bad", ["x/../../y", "/../newdir/evil", "nosuch", "a" * 300, "..", ".scheduler",
-                                 "0123456789ABCDEF"])
+@pytest.mark.parametrize(
+    "bad", ["x/../../y", "/../newdir/evil", "nosuch", "a" * 300, "..", ".scheduler", "0123456789ABCDEF"]
+)
 def test_bad_run_ids_touch_nothing(store, tmp_path, capsys, bad):
     before = tree(tmp_path)
     for command in ("delete", "status", "cancel", "resume"):
@@ -162,8 +164,14 @@ def test_corrupt_results_are_not_cached(store, done_run):
 def test_metric_lines_of_the_wrong_shape_are_skipped(store, done_run):
     good = run_logs.metrics_records(store, done_run)
     with open(store.path(done_run) / "metrics.jsonl", "a") as f:
-        for line in ("5", '{"foo": 1}', json.dumps({**good[0], "iteration": "x"}), '"text"', "[1, 2]",
-                     json.dumps({**good[0], "val_loss": None})):
+        for line in (
+            "5",
+            '{"foo": 1}',
+            json.dumps({**good[0], "iteration": "x"}),
+            '"text"',
+            "[1, 2]",
+            json.dumps({**good[0], "val_loss": None}),
+        ):
             f.write(line + "\n")
     assert run_logs.metrics_records(store, done_run) == good
 
@@ -171,8 +179,7 @@ def test_metric_lines_of_the_wrong_shape_are_skipped(store, done_run):
 @pytest.mark.trains
 def test_bad_settings_are_reported_and_defaults_used(store, done_run):
     for settings in ({"ray_max_in_flight": "x"}, {"max_concurrent": 1e400}, [], "{", {"executor": "mars"}):
-        (store.root / "settings.json").write_text(settings if isinstance(settings, str)
-                                                  else json.dumps(settings))
+        (store.root / "settings.json").write_text(settings if isinstance(settings, str) else json.dumps(settings))
         assert runs.max_concurrent(store) >= 1 and store_settings.read(store).problems
         result = cli(store, "list")
         assert result.returncode == 0 and "warning" in result.stderr and done_run in result.stdout
@@ -204,18 +211,23 @@ def test_huge_budgets_are_refused_and_boundaries_are_lazy():
 
 
 # ---- 6. settings that cannot work are refused before anything is queued ----------------------------------
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "inf"], "finite number"),
-    (["--experiment", "lottery", "--rounds", "1000000"], "--rounds must be at most 100"),
-    (["--experiment", "lottery", "--rounds", "90", "--prune-rate", "0.9", "--output-prune-rate", "0.9"],
-     "would prune every weight"),
-    (["--seed", "100000000000000000000"], "--seed must be at most"),
-    (["--experiment", "tfmot", "--target-density", "1e-300"], "--target-density must be at least"),
-    (["--experiment", "lottery", "--controls", "reinit,reinit"], "lists a control twice"),
-    (["--experiment", "lottery", "--prunable", ","], "--prunable names no layer"),
-    (["--lr", "1e308"], "--lr must be at most"),
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "inf"], "finite number"),
+        (["--experiment", "lottery", "--rounds", "1000000"], "--rounds must be at most 100"),
+        (
+            ["--experiment", "lottery", "--rounds", "90", "--prune-rate", "0.9", "--output-prune-rate", "0.9"],
+            "would prune every weight",
+        ),
+        (["--seed", "100000000000000000000"], "--seed must be at most"),
+        (["--experiment", "tfmot", "--target-density", "1e-300"], "--target-density must be at least"),
+        (["--experiment", "lottery", "--controls", "reinit,reinit"], "lists a control twice"),
+        (["--experiment", "lottery", "--prunable", ","], "--prunable names no layer"),
+        (["--lr", "1e308"], "--lr must be at most"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+    ],
+)
 def test_impossible_settings_exit_2_with_one_line(store, capsys, args, message):
     code, _, err = cli_in_process(capsys, "submit", *args, "--cache-dir", store.root)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
@@ -269,8 +281,7 @@ def test_too_few_images_for_a_validation_set(tmp_path, monkeypatch):
     arrays = (images, labels, images, labels)
     for (_key, stem), array in zip(datasets.FILES.items(), arrays):
         magic = (0x803 if array.ndim == 3 else 0x801).to_bytes(4, "big")
-        (folder / stem).write_bytes(magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-                                    + array.tobytes())
+        (folder / stem).write_bytes(magic + b"".join(int(d).to_bytes(4, "big") for d in array.shape) + array.tobytes())
     official = {key: datasets.idx_sha256(a) for key, a in zip(datasets.FILES, arrays)}
     monkeypatch.setitem(datasets.SPECS, "mnist", dataclasses.replace(datasets.SPECS["mnist"], official_sha256=official))
     datasets.load_dataset.cache_clear()
@@ -307,14 +318,25 @@ def test_read_only_store_lists_and_refuses_changes_in_one_line(store, done_run):
     for folder in folders:
         folder.chmod(0o555)
     try:
+
         def as_reader(*args):
-            return subprocess.run([*prefix, sys.executable, "-m", "lth", *args, "--cache-dir", str(store.root)],
-                                  cwd=ROOT, capture_output=True, text=True, timeout=120)
+            return subprocess.run(
+                [*prefix, sys.executable, "-m", "lth", *args, "--cache-dir", str(store.root)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
         listing = as_reader("list")
         assert listing.returncode == 0 and done_run in listing.stdout, listing.stderr
         assert as_reader("status", done_run).returncode == 0
-        for args in (["submit", *TINY, "--seed", "40"], ["delete", done_run], ["resume", done_run],
-                     ["cancel", done_run]):
+        for args in (
+            ["submit", *TINY, "--seed", "40"],
+            ["delete", done_run],
+            ["resume", done_run],
+            ["cancel", done_run],
+        ):
             result = as_reader(*args)
             assert result.returncode == 2 and "read-only" in result.stderr and "Traceback" not in result.stderr
     finally:
@@ -331,8 +353,9 @@ def test_placement_is_signed_and_tampering_is_refused(store, done_run, monkeypat
     settings = json.loads((store.root / "settings.json").read_text())
     settings["ray_address"] = "evil.example:6379"
     (store.root / "settings.json").write_text(json.dumps(settings))
-    assert (store_settings.read(store).get("ray_address") is None
-            and "not signed" in store_settings.read(store).problems[0])
+    assert (
+        store_settings.read(store).get("ray_address") is None and "not signed" in store_settings.read(store).problems[0]
+    )
     placement = runs.queue.signed(done_run, {"executor": "ray", "ray_address": "10.0.0.1:6379"})
     assert trust.verify(placement["placement_sig"], done_run, "ray", "10.0.0.1:6379")
     assert not trust.verify(placement["placement_sig"], done_run, "ray", "evil.example:6379")
@@ -373,25 +396,30 @@ def test_live_view_reads_only_appended_metric_lines(store, done_run):
     assert restart < later and [r["iteration"] for r in again] == [30]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--experiment", "oneshot", "--target-densities", "0.5,0.2"], "--target-densities sweeps lottery and tfmot"),
-    (["--experiment", "oneshot", "--rounds-list", "3,5"], "--rounds-list sweeps lottery runs"),
-    (["--experiment", "lottery", "--target-densities", "0.5", "--rounds-list", "3"], "not both"),
-    (["--experiment", "lottery", "--target-densities", "0.5", "--target-density", "0.2"], "not both"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--experiment", "oneshot", "--target-densities", "0.5,0.2"], "--target-densities sweeps lottery and tfmot"),
+        (["--experiment", "oneshot", "--rounds-list", "3,5"], "--rounds-list sweeps lottery runs"),
+        (["--experiment", "lottery", "--target-densities", "0.5", "--rounds-list", "3"], "not both"),
+        (["--experiment", "lottery", "--target-densities", "0.5", "--target-density", "0.2"], "not both"),
+    ],
+)
 def test_a_sweep_drops_nothing_it_was_given(store, capsys, args, message):
     code, _, err = cli_in_process(capsys, "sweep", *args, "--cache-dir", store.root)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and store.run_ids() == []
 
 
 def test_a_partial_preset_export_submits_and_creates_nothing(tmp_path, capsys):
-    code, out, err = cli_in_process(capsys, "preset", "pruning-methods", "--partial", "--export", tmp_path / "out",
-                                    "--cache-dir", tmp_path / "none")
+    code, out, err = cli_in_process(
+        capsys, "preset", "pruning-methods", "--partial", "--export", tmp_path / "out", "--cache-dir", tmp_path / "none"
+    )
     assert code == 2 and err.strip() == "lth preset: error: no results yet to export" and out == ""
     assert not (tmp_path / "none").exists() and not (tmp_path / "out").exists()
     (tmp_path / "file").write_text("x")
-    code, _, err = cli_in_process(capsys, "preset", "pruning-methods", "--export", tmp_path / "file",
-                                  "--cache-dir", tmp_path / "store")
+    code, _, err = cli_in_process(
+        capsys, "preset", "pruning-methods", "--export", tmp_path / "file", "--cache-dir", tmp_path / "store"
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "store").exists()
 
 

@@ -1,4 +1,5 @@
 """Real TensorFlow training on the bundled sample, small budgets."""
+
 import numpy as np
 import pytest
 
@@ -57,15 +58,23 @@ def test_masked_weights_stay_zero_and_reset_is_bit_exact(sample):
 
 @pytest.mark.trains
 def test_lottery_resets_to_theta0_and_controls_keep_densities(recorded_starts, tmp_path):
-    config = RunConfig(experiment="lottery", rounds=2, iterations=100, eval_every=50,
-                       controls=("reinit", "random_prune"))
+    config = RunConfig(
+        experiment="lottery", rounds=2, iterations=100, eval_every=50, controls=("reinit", "random_prune")
+    )
     summary = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     theta0 = models.build("lenet300_100", 0).get_weights()
     kernels0 = models.get_spec("lenet300_100").kernels
     ladder = config.plan.density_ladder()
     records = {(r["arm"], r["round"]): r for r in summary["results"]}
-    assert sorted(records) == [("random_prune", 1), ("random_prune", 2), ("reinit", 1), ("reinit", 2),
-                               ("ticket", 0), ("ticket", 1), ("ticket", 2)]
+    assert sorted(records) == [
+        ("random_prune", 1),
+        ("random_prune", 2),
+        ("reinit", 1),
+        ("reinit", 2),
+        ("ticket", 0),
+        ("ticket", 1),
+        ("ticket", 2),
+    ]
     for round_ in range(3):
         saved = RoundCheckpoint(tmp_path)
         mask_file = np.load(tmp_path / f"round_{round_:02d}.npz")
@@ -97,6 +106,7 @@ def test_late_rewinding_resets_to_the_weights_at_iteration_k(recorded_starts, sa
     run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     # Train the same network alone for k iterations with the run's data order: same weights, bit for bit.
     from lth.experiments import derive_seed
+
     model = models.build("lenet300_100", 0)
     trainer = Trainer(model, sample, optimizer="adam", lr=1.2e-3, batch_size=60, masked_layers=LAYERS)
     trainer.reset(model.get_weights())
@@ -149,8 +159,16 @@ def test_tfmot_reaches_its_target_density():
 @pytest.mark.trains
 def test_tfmot_schedule_length_under_a_patience_cap():
     # the converged budget's shape, small: prune over 20-60% of a stated length, patience ends each arm
-    config = RunConfig(experiment="tfmot", model="lenet5", target_density=0.1, iterations=2000, eval_every=20,
-                       patience=3, schedule_length=100, lr=0.01)
+    config = RunConfig(
+        experiment="tfmot",
+        model="lenet5",
+        target_density=0.1,
+        iterations=2000,
+        eval_every=20,
+        patience=3,
+        schedule_length=100,
+        lr=0.01,
+    )
     begin, end, _ = config.plan.schedule(2000)
     assert (begin, end) == (20, 60)
     arms = {r["arm"]: r for r in run_experiment(config)["results"]}

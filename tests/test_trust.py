@@ -1,6 +1,7 @@
 """What a shared store and a day of use broke (issue 21): a file in the store never makes a reader act outside
 it, is never served as something it is not, and every bad input is one line. Each class is tested with
 cases beyond the ones reported; most need no training (runs are written as a worker writes them)."""
+
 import io
 import json
 import os
@@ -42,21 +43,36 @@ def finished_run(store: RunStore, config: RunConfig, *, accuracy=0.9, state=RunS
 
     rid = run_id(config, fingerprint())
     store.create(rid, config, data_dir=None, fingerprint=fingerprint(), planned_evaluations=1)
-    store.update_status(rid, state=state, **({"started": 1.0, "ended": 2.0} if state not in (
-        RunState.QUEUED, RunState.RUNNING) else {}))
+    store.update_status(
+        rid, state=state, **({"started": 1.0, "ended": 2.0} if state not in (RunState.QUEUED, RunState.RUNNING) else {})
+    )
 
     trainings = config.plan.records()
     densities = config.plan.densities()
     # early stop and the end at evaluations of the settings (a run without a budget in iterations: 30 and 60)
     final = config.iterations or 60
     early = (config.eval_every if config.eval_every < final else final) if config.iterations else 30
-    records = [{"arm": arm, "round": r, "density": densities[(arm, r)], "layer_density": {},
-                "early_stop_iteration": early, "early_stop_test_accuracy": accuracy, "final_test_accuracy": accuracy,
-                "final_iteration": final}
-               for arm, r in trainings]
+    records = [
+        {
+            "arm": arm,
+            "round": r,
+            "density": densities[(arm, r)],
+            "layer_density": {},
+            "early_stop_iteration": early,
+            "early_stop_test_accuracy": accuracy,
+            "final_test_accuracy": accuracy,
+            "final_iteration": final,
+        }
+        for arm, r in trainings
+    ]
     rng = np.random.default_rng(config.seed)
-    summary = {"config": config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0, "results": records,
-               "run_id": rid}
+    summary = {
+        "config": config.canonical(),
+        "device": {"name": "CPU"},
+        "seconds": 1.0,
+        "results": records,
+        "run_id": rid,
+    }
     if kept:  # kept files, each named by its sha256 in the results as a worker records them
         from lth.checkpoint import RoundCheckpoint
 
@@ -89,7 +105,6 @@ def npz_declaring(path, name: str, shape: tuple, data: bytes = b"\0" * 16) -> No
         archive.writestr(f"{name}.npy", buffer.getvalue() + data)
 
 
-
 # ---- 1. a store file never makes a reader act outside the store ----------------------------------------
 @pytest.mark.parametrize("own_session", [True, False])
 @pytest.mark.trains
@@ -98,8 +113,14 @@ def test_a_planted_status_never_makes_a_reader_signal_a_process(store, own_sessi
     try:
         rid = finished_run(store, RunConfig(seed=1), state=RunState.QUEUED)
         # what a hostile writer can put there: the victim's real pid and start time, long past any heartbeat
-        store.update_status(rid, state=RunState.RUNNING, pid=victim.pid, pid_start=process_start_time(victim.pid),
-                            own_session=own_session, started=time.time() - 3600)
+        store.update_status(
+            rid,
+            state=RunState.RUNNING,
+            pid=victim.pid,
+            pid_start=process_start_time(victim.pid),
+            own_session=own_session,
+            started=time.time() - 3600,
+        )
         row = run_tables.runs_frame(store).set_index("run_id").loc[rid]
         assert row["state"] == "failed"  # no heartbeat: the run is not trusted to be running
         with pytest.raises(StoreError, match="only queued or running"):
@@ -115,8 +136,14 @@ def test_cancel_never_signals_a_process_that_is_not_the_runs_worker(store, signa
     victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     try:
         rid = finished_run(store, RunConfig(seed=2), state=RunState.QUEUED)
-        store.update_status(rid, state=RunState.RUNNING, pid=victim.pid, pid_start=process_start_time(victim.pid),
-                            own_session=True, started=time.time())
+        store.update_status(
+            rid,
+            state=RunState.RUNNING,
+            pid=victim.pid,
+            pid_start=process_start_time(victim.pid),
+            own_session=True,
+            started=time.time(),
+        )
         store.write_heartbeat(rid, {})
         assert queue.cancel(rid, store)["state"] == RunState.CANCELLED
         assert victim.pid not in signals and process_alive(victim.pid)  # cancelled in the store, nothing sent
@@ -150,8 +177,8 @@ def test_arrays_are_checked_from_their_headers_before_any_is_read(store, tmp_pat
     rid = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=4), kept=[("ticket", 1)])
     net_file = store.path(rid) / "checkpoint" / networks.net_file("ticket", 1)
     cases = {
-        "huge": ("weights/0", (2**30,)),          # 4 GB declared, a few bytes stored
-        "wrong_shape": ("weights/0", (3, 3)),      # small, but not the model's
+        "huge": ("weights/0", (2**30,)),  # 4 GB declared, a few bytes stored
+        "wrong_shape": ("weights/0", (3, 3)),  # small, but not the model's
         "foreign_name": ("anything", (784, 300)),  # the right size under a name the product never writes
     }
     for name, (key, shape) in cases.items():
@@ -190,12 +217,15 @@ def test_results_copied_from_another_run_are_not_served(store):
         store.results(a)
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda folder: (folder / "status.json").write_text(json.dumps({"state": "done", "started": "yesterday"})),
-    lambda folder: (folder / "status.json").write_text(json.dumps({"state": "failed"})),
-    lambda folder: (folder / "config.json").write_text("{}"),
-    lambda folder: (folder / "status.json").unlink(),
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda folder: (folder / "status.json").write_text(json.dumps({"state": "done", "started": "yesterday"})),
+        lambda folder: (folder / "status.json").write_text(json.dumps({"state": "failed"})),
+        lambda folder: (folder / "config.json").write_text("{}"),
+        lambda folder: (folder / "status.json").unlink(),
+    ],
+)
 def test_every_reader_uses_only_the_runs_list_shows_done(store, capsys, breakage):
     good = finished_run(store, RunConfig(seed=20))
     bad = finished_run(store, RunConfig(seed=21))
@@ -210,11 +240,13 @@ def test_every_reader_uses_only_the_runs_list_shows_done(store, capsys, breakage
 def test_an_unfinished_lottery_run_is_no_ticket_source(store):
     for state in (RunState.FAILED, RunState.RUNNING, RunState.CANCELLED):
         store_for = RunStore(store.root.parent / state.value)
-        source = finished_run(store_for, RunConfig(experiment="lottery", rounds=1, iterations=60), state=state,
-                              kept=[("ticket", 1)])
+        source = finished_run(
+            store_for, RunConfig(experiment="lottery", rounds=1, iterations=60), state=state, kept=[("ticket", 1)]
+        )
         if state == RunState.RUNNING:
-            store_for.update_status(source, pid=os.getpid(), pid_start=process_start_time(os.getpid()),
-                                    started=time.time())
+            store_for.update_status(
+                source, pid=os.getpid(), pid_start=process_start_time(os.getpid()), started=time.time()
+            )
             store_for.write_heartbeat(source, {})
         item = queue.check(RunConfig(experiment="instability", iterations=60, ticket_run=source, ticket_rounds=(1,)))
         with pytest.raises(ConfigError, match=f"is {state.value}"):
@@ -239,7 +271,7 @@ def test_bad_checkpoint_files_are_named_and_their_rounds_trained_again(tmp_path,
     first = records()
     breakages = {
         "round_01.json": lambda p: p.write_text(json.dumps([5, {"foo": 1}])),
-        "round_00.json": lambda p: p.write_text('[{"arm": "ticket", "round": 0'),   # torn
+        "round_00.json": lambda p: p.write_text('[{"arm": "ticket", "round": 0'),  # torn
         "round_01.npz": lambda p: npz_declaring(p, "next/fc1", (2**30,)),
         "weights.npz": lambda p: p.write_bytes(b"garbage"),
         "round_02.json": lambda p: p.write_text(json.dumps(json.loads(p.read_text())[:1] * 0)),  # empty list
@@ -265,23 +297,35 @@ def test_output_paths_that_cannot_be_used_are_one_line(store, tmp_path, capsys):
     a_file.write_text("keep me")
     root = ["--cache-dir", str(store.root)]
     for out in ("", "  ", str(a_file), str(a_file / "below.h5"), "/dev/null", str(tmp_path)):
-        one_line_failure(capsys, "export-model", rid, "--arm", "ticket", "--round", "1", "--format", "h5",
-                         "--out", out, *root)
+        one_line_failure(
+            capsys, "export-model", rid, "--arm", "ticket", "--round", "1", "--format", "h5", "--out", out, *root
+        )
     assert not os.path.exists("/dev/null.h5") and a_file.read_text() == "keep me"
     for export in (str(a_file), str(a_file / "below"), ""):
         one_line_failure(capsys, "analyze", rid, "--arm", "ticket", "--round", "1", "--export", export, *root)
         one_line_failure(capsys, "compare", "--export", export, *root)
     assert a_file.read_text() == "keep me"
     base = finished_run(store, RunConfig(seed=8), kept=[("dense", 0)])
-    assert "dense network" in one_line_failure(capsys, "analyze", base, "--arm", "dense", "--round", "0",
-                                               "--export", str(tmp_path / "x"), *root)
+    assert "dense network" in one_line_failure(
+        capsys, "analyze", base, "--arm", "dense", "--round", "0", "--export", str(tmp_path / "x"), *root
+    )
 
 
 def test_unreachable_ray_address_and_broken_pipe(store, capsys):
     pytest.importorskip("ray")
     for command in ("run", "submit"):
-        err = one_line_failure(capsys, command, "--iterations", "10", "--executor", "ray", "--ray-address",
-                               "127.0.0.1:1", "--cache-dir", str(store.root))
+        err = one_line_failure(
+            capsys,
+            command,
+            "--iterations",
+            "10",
+            "--executor",
+            "ray",
+            "--ray-address",
+            "127.0.0.1:1",
+            "--cache-dir",
+            str(store.root),
+        )
         assert "cannot reach a Ray cluster" in err
     assert store.run_ids() == []
 
@@ -313,8 +357,19 @@ def test_idx_dimensions_that_overflow_are_refused(tmp_path):
 def test_a_diverging_run_is_one_line_without_traceback(tmp_path):
     from conftest import run_cli
 
-    result = run_cli("run", "--lr", "9", "--optimizer", "sgd", "--iterations", "200", "--eval-every", "100",
-                     "--cache-dir", str(tmp_path))
+    result = run_cli(
+        "run",
+        "--lr",
+        "9",
+        "--optimizer",
+        "sgd",
+        "--iterations",
+        "200",
+        "--eval-every",
+        "100",
+        "--cache-dir",
+        str(tmp_path),
+    )
     assert result.returncode == 1 and "diverged" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -342,21 +397,40 @@ def test_deep_settings_and_metric_lines_are_skipped(store):
     (store.root / "settings.json").write_text(DEEP)
     assert any("settings.json" in p for p in store_settings.read(store).problems)
     with open(store.path(rid) / "metrics.jsonl", "w") as f:
-        f.write(DEEP + "\n" + json.dumps({"arm": "dense", "round": 0, "iteration": 30, "total_iterations": 60,
-                                          "density": 1.0, "train_loss": 1.0, "train_accuracy": 0.5,
-                                          "val_loss": 1.0, "val_accuracy": 0.5, "elapsed": 1.0}) + "\n")
+        f.write(
+            DEEP
+            + "\n"
+            + json.dumps(
+                {
+                    "arm": "dense",
+                    "round": 0,
+                    "iteration": 30,
+                    "total_iterations": 60,
+                    "density": 1.0,
+                    "train_loss": 1.0,
+                    "train_accuracy": 0.5,
+                    "val_loss": 1.0,
+                    "val_accuracy": 0.5,
+                    "elapsed": 1.0,
+                }
+            )
+            + "\n"
+        )
     assert [r["iteration"] for r in run_logs.metrics_records(store, rid)] == [30]
 
 
-@pytest.mark.parametrize("edit", [
-    lambda records: records[:-1],                                   # a training missing
-    lambda records: records + records[-1:],                         # one twice
-    lambda records: [{**records[0], "arm": "reinit"}] + records[1:],  # an arm the run has not
-    lambda records: [{**records[0], "round": 9}] + records[1:],       # a round it has not
-    lambda records: [{**records[0], "final_iteration": 10**9, "early_stop_iteration": 10**9}] + records[1:],
-    lambda records: [{**records[0], "early_stop_iteration": 61}] + records[1:],  # after the end
-    lambda records: [{**records[0], "pruned_nonzero": 12}] + records[1:],         # a mask that did not hold
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda records: records[:-1],  # a training missing
+        lambda records: records + records[-1:],  # one twice
+        lambda records: [{**records[0], "arm": "reinit"}] + records[1:],  # an arm the run has not
+        lambda records: [{**records[0], "round": 9}] + records[1:],  # a round it has not
+        lambda records: [{**records[0], "final_iteration": 10**9, "early_stop_iteration": 10**9}] + records[1:],
+        lambda records: [{**records[0], "early_stop_iteration": 61}] + records[1:],  # after the end
+        lambda records: [{**records[0], "pruned_nonzero": 12}] + records[1:],  # a mask that did not hold
+    ],
+)
 def test_results_the_run_cannot_have_made_are_corrupt(store, edit):
     rid = finished_run(store, RunConfig(experiment="lottery", rounds=2, iterations=60, controls=("reinit",)))
     path = store.path(rid) / "results.json"
@@ -374,8 +448,15 @@ def test_times_from_the_future_keep_no_run_running(store, signals):
     try:
         for seed, (beat, started) in enumerate([(1e12, time.time() - 3600), (None, 1e12)]):
             rid = finished_run(store, RunConfig(seed=40 + seed), state=RunState.QUEUED)
-            plant_status(store, rid, state="running", pid=victim.pid, own_session=True, started=started,
-                         pid_start=process_start_time(victim.pid))  # a future start: the store never writes one
+            plant_status(
+                store,
+                rid,
+                state="running",
+                pid=victim.pid,
+                own_session=True,
+                started=started,
+                pid_start=process_start_time(victim.pid),
+            )  # a future start: the store never writes one
             if beat:
                 (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": beat, "pid": victim.pid}))
             row = run_tables.runs_frame(store).set_index("run_id").loc[rid]
@@ -399,8 +480,7 @@ def test_bad_lock_files_are_one_line_and_nothing_is_queued(store, tmp_path, caps
     (store.root / f".{rid}.lock").mkdir()
     assert "not a regular file" in one_line_failure(capsys, "delete", rid, *root)
     (store.root / ".scheduler.lock").symlink_to(target)
-    assert "queued runs cannot start" in one_line_failure(capsys, "submit", "--iterations", "60", "--seed", "51",
-                                                          *root)
+    assert "queued runs cannot start" in one_line_failure(capsys, "submit", "--iterations", "60", "--seed", "51", *root)
     assert len(store.run_ids()) == 1 and not target.exists()
     assert cli.main(["list", *root]) == 0 and "queued runs cannot start" in capsys.readouterr().err
 
@@ -410,11 +490,34 @@ def test_the_file_systems_refusals_are_one_line(store, capsys):
     long = "/tmp/" + "x" * 5000
     one_line_failure(capsys, "list", "--cache-dir", long)
     one_line_failure(capsys, "submit", "--iterations", "60", "--cache-dir", long)
-    one_line_failure(capsys, "export-model", rid, "--arm", "ticket", "--round", "1", "--format", "h5",
-                     "--out", long + ".h5", "--cache-dir", str(store.root))
+    one_line_failure(
+        capsys,
+        "export-model",
+        rid,
+        "--arm",
+        "ticket",
+        "--round",
+        "1",
+        "--format",
+        "h5",
+        "--out",
+        long + ".h5",
+        "--cache-dir",
+        str(store.root),
+    )
     one_line_failure(capsys, "compare", "--export", long, "--cache-dir", str(store.root))
-    err = one_line_failure(capsys, "run", "--dataset", "fashion-mnist", "--data-dir", long, "--iterations", "60",
-                           "--cache-dir", str(store.root))
+    err = one_line_failure(
+        capsys,
+        "run",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        long,
+        "--iterations",
+        "60",
+        "--cache-dir",
+        str(store.root),
+    )
     assert len(err) < 400  # the 5,000-character name is not repeated whole
 
 
@@ -426,8 +529,10 @@ def test_a_link_planted_for_tensorboard_costs_the_events_not_the_run(tmp_path, c
     outside = tmp_path / "outside"
     outside.mkdir()
     (store.path(rid) / "tensorboard").symlink_to(outside, target_is_directory=True)
-    assert cli.main(["run", "--iterations", "60", "--eval-every", "30", "--seed", "70", "--cache-dir",
-                     str(store.root)]) == 0
+    assert (
+        cli.main(["run", "--iterations", "60", "--eval-every", "30", "--seed", "70", "--cache-dir", str(store.root)])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"] == rid
     assert store.status(rid)["state"] == RunState.DONE and list(outside.iterdir()) == []
 
@@ -438,8 +543,16 @@ def test_every_help_works_and_a_sweep_is_bounded(store, capsys):
             cli.main([command, "--help"])
         assert done.value.code == 0, command
     capsys.readouterr()
-    err = one_line_failure(capsys, "sweep", "--seeds", ",".join(map(str, range(1001))), "--iterations", "60",
-                           "--cache-dir", str(store.root))
+    err = one_line_failure(
+        capsys,
+        "sweep",
+        "--seeds",
+        ",".join(map(str, range(1001))),
+        "--iterations",
+        "60",
+        "--cache-dir",
+        str(store.root),
+    )
     assert "at most 1,000" in err and store.run_ids() == []
 
 
@@ -447,16 +560,29 @@ def test_other_findings_of_the_hostile_pass(store, capsys, tmp_path):
     root = ["--cache-dir", str(store.root)]
     # masks compared with a run of another model: refused, not a broadcasting error
     lottery = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=80), kept=[("ticket", 1)])
-    other = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=81, model="lenet5"),
-                         kept=[("ticket", 1)])
+    other = finished_run(
+        store, RunConfig(experiment="lottery", rounds=1, seed=81, model="lenet5"), kept=[("ticket", 1)]
+    )
     assert "not this run with another seed" in one_line_failure(
-        capsys, "analyze", lottery, "--arm", "ticket", "--round", "1", "--other-seed", other, "--export",
-        str(tmp_path / "x"), *root)
+        capsys,
+        "analyze",
+        lottery,
+        "--arm",
+        "ticket",
+        "--round",
+        "1",
+        "--other-seed",
+        other,
+        "--export",
+        str(tmp_path / "x"),
+        *root,
+    )
     # a heartbeat with a negative count is no heartbeat (no negative progress, no negative time left)
     rid = finished_run(store, RunConfig(seed=82), state=RunState.QUEUED)
     store.update_status(rid, state=RunState.RUNNING, pid=os.getpid(), started=time.time())
-    (store.path(rid) / "heartbeat.json").write_text(json.dumps({"time": time.time(), "pid": os.getpid(),
-                                                                "evaluations": -3}))
+    (store.path(rid) / "heartbeat.json").write_text(
+        json.dumps({"time": time.time(), "pid": os.getpid(), "evaluations": -3})
+    )
     row = run_tables.runs_frame(store).set_index("run_id").loc[rid]
     assert all(row[k] is None or pd.isna(row[k]) or row[k] >= 0 for k in ("progress", "remaining_s"))
     # terminal escape sequences in a dead worker's log never reach the terminal raw
@@ -485,8 +611,20 @@ def test_elapsed_time_counts_every_attempt_of_a_resumed_run(store):
 def test_instability_table_is_in_points_with_k_and_whole_rounds():
     from lth import figures
 
-    frame = pd.DataFrame([{"run_id": "r", "seed": 0, "round": 4.0, "density": 0.41, "rewind_iteration": 500,
-                           "barrier": 0.0123, "stable": True, "test_errors": [0.02, 0.035, 0.021]}])
+    frame = pd.DataFrame(
+        [
+            {
+                "run_id": "r",
+                "seed": 0,
+                "round": 4.0,
+                "density": 0.41,
+                "rewind_iteration": 500,
+                "barrier": 0.0123,
+                "stable": True,
+                "test_errors": [0.02, 0.035, 0.021],
+            }
+        ]
+    )
     table = figures.instability_table(frame)
     row = table.iloc[0]
     assert row["network"] == "ticket round 4 (41.0%)" and row["k (rewind iteration)"] == 500
@@ -500,14 +638,24 @@ def test_runs_page_log_tensorboard_and_plan_wording(store, monkeypatch):
 
     rid = finished_run(store, RunConfig(seed=91), kept=[("dense", 0)])
     summary = json.loads((store.path(rid) / "results.json").read_text())  # with its compression report
-    summary["results"][0].update(params=266610, nonzero_params=266610, dense_macs=266200, nonzero_macs=266200,
-                                 h5_bytes=1_000_000, gzip_bytes=900_000, pruned_nonzero=0)
+    summary["results"][0].update(
+        params=266610,
+        nonzero_params=266610,
+        dense_macs=266200,
+        nonzero_macs=266200,
+        h5_bytes=1_000_000,
+        gzip_bytes=900_000,
+        pruned_nonzero=0,
+    )
     store.write_results(rid, summary)
     (store.path(rid) / "tensorboard").mkdir()
-    noise = ("I0000 00:00:1796117221.558620    4378 cudart_stub.cc:31] Could not find cuda drivers\n"
-             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
-    progress = "".join(f"[dense round 0 density 100.0%] it {i}/60  train 1.0/50.00%  val 1.0/50.00%\n"
-                       for i in range(1, 400))
+    noise = (
+        "I0000 00:00:1796117221.558620    4378 cudart_stub.cc:31] Could not find cuda drivers\n"
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    )
+    progress = "".join(
+        f"[dense round 0 density 100.0%] it {i}/60  train 1.0/50.00%  val 1.0/50.00%\n" for i in range(1, 400)
+    )
     (store.path(rid) / "log.txt").write_text(noise + progress)
     monkeypatch.setenv("LTH_CACHE_DIR", str(store.root))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -530,8 +678,9 @@ def test_runs_page_opens_a_training_run_by_default_and_a_link_opens_its_run(stor
 
     done = finished_run(store, RunConfig(seed=92))
     running = finished_run(store, RunConfig(seed=93), state=RunState.QUEUED)
-    store.update_status(running, state=RunState.RUNNING, pid=os.getpid(), pid_start=process_start_time(os.getpid()),
-                        started=time.time())
+    store.update_status(
+        running, state=RunState.RUNNING, pid=os.getpid(), pid_start=process_start_time(os.getpid()), started=time.time()
+    )
     store.write_heartbeat(running, {"evaluations": 1})
     finished_run(store, RunConfig(seed=94), state=RunState.QUEUED)  # the newest, still queued
     monkeypatch.setenv("LTH_CACHE_DIR", str(store.root))
@@ -599,10 +748,23 @@ def test_second_hostile_pass_findings(store, capsys, tmp_path, monkeypatch):
     # export-model and analyze use what list shows done; resume refuses a planted log link before queueing
     failed = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=111), kept=[("ticket", 1)])
     store.update_status(failed, state=RunState.FAILED)
-    assert "only a finished" in one_line_failure(capsys, "export-model", failed, "--arm", "ticket", "--round", "1",
-                                                 "--format", "h5", "--out", str(tmp_path / "m"), *root)
-    assert "corrupt" in one_line_failure(capsys, "analyze", lottery, "--arm", "ticket", "--round", "1",
-                                         "--export", str(tmp_path / "a"), *root)
+    assert "only a finished" in one_line_failure(
+        capsys,
+        "export-model",
+        failed,
+        "--arm",
+        "ticket",
+        "--round",
+        "1",
+        "--format",
+        "h5",
+        "--out",
+        str(tmp_path / "m"),
+        *root,
+    )
+    assert "corrupt" in one_line_failure(
+        capsys, "analyze", lottery, "--arm", "ticket", "--round", "1", "--export", str(tmp_path / "a"), *root
+    )
     (store.path(failed) / "log.txt").symlink_to(tmp_path / "elsewhere")
     assert "symlink" in one_line_failure(capsys, "resume", failed, *root)
     assert store.raw_status(failed)["state"] == RunState.FAILED
@@ -636,8 +798,9 @@ def test_third_hostile_pass_findings(store, capsys, tmp_path):
     # a refused analysis leaves no folder; a run is not its own other seed
     kept = finished_run(store, RunConfig(experiment="lottery", rounds=1, seed=120), kept=[("ticket", 1)])
     out = tmp_path / "never-made"
-    one_line_failure(capsys, "analyze", kept, "--arm", "ticket", "--round", "1", "--other-seed", kept,
-                     "--export", str(out), *root)
+    one_line_failure(
+        capsys, "analyze", kept, "--arm", "ticket", "--round", "1", "--other-seed", kept, "--export", str(out), *root
+    )
     assert not out.exists()
     # heartbeat fields out of range are no heartbeat
     from lth.runs import schema

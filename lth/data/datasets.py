@@ -1,4 +1,5 @@
 """Datasets by name, with a validation split held out of the training set (never the test set)."""
+
 from __future__ import annotations
 
 import functools
@@ -21,6 +22,7 @@ FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package
 @dataclass(frozen=True)
 class DatasetSpec:
     """One dataset, declared once: what it is, where it is found, what its files must be, its sizes and shape."""
+
     name: str
     title: str  # one line for the Home page
     class_names: tuple[str, ...]
@@ -34,36 +36,56 @@ class DatasetSpec:
 
 
 DIGITS = tuple(str(d) for d in range(10))
-SPECS: dict[str, DatasetSpec] = {s.name: s for s in (
-    DatasetSpec(
-        "mnist", "MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of digits", DIGITS,
-        (28, 28, 1), (55000, 5000, 10000), dir_env=MNIST_DIR_ENV, keras_download=True,
-        # sha256 of the official files, uncompressed (gzip output differs between packagers, content does not)
-        official_sha256={
-            "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
-        missing="Full MNIST is not available: put the four original IDX files in a folder and pass --data-dir DIR "
-                f"(or set {MNIST_DIR_ENV}), or give this machine internet access so Keras can download it; the "
-                "bundled 5,000-image `mnist-sample` works offline."),
-    DatasetSpec(
-        "mnist-sample", "MNIST sample (bundled): 5,000 training images, the full 10,000-image test set", DIGITS,
-        (28, 28, 1), (4500, 500, 10000), folder=SAMPLE_DIR),
-    DatasetSpec(
-        "fashion-mnist", "Fashion-MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of 10 "
-        "clothing classes", ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                             "Bag", "Ankle boot"),
-        (28, 28, 1), (55000, 5000, 10000), dir_env=FASHION_DIR_ENV, folder=FASHION_DEBIAN_DIR,
-        official_sha256={
-            "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"},
-        missing=f"Fashion-MNIST is not available: install Debian's package dataset-fashion-mnist (sudo apt-get "
-                f"install dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), or put the four IDX files in a "
-                f"folder and pass --data-dir DIR (or set {FASHION_DIR_ENV})."),
-)}
+SPECS: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in (
+        DatasetSpec(
+            "mnist",
+            "MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of digits",
+            DIGITS,
+            (28, 28, 1),
+            (55000, 5000, 10000),
+            dir_env=MNIST_DIR_ENV,
+            keras_download=True,
+            # sha256 of the official files, uncompressed (gzip output differs between packagers, content does not)
+            official_sha256={
+                "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            },
+            missing="Full MNIST is not available: put the four original IDX files in a folder and pass --data-dir DIR "
+            f"(or set {MNIST_DIR_ENV}), or give this machine internet access so Keras can download it; the "
+            "bundled 5,000-image `mnist-sample` works offline.",
+        ),
+        DatasetSpec(
+            "mnist-sample",
+            "MNIST sample (bundled): 5,000 training images, the full 10,000-image test set",
+            DIGITS,
+            (28, 28, 1),
+            (4500, 500, 10000),
+            folder=SAMPLE_DIR,
+        ),
+        DatasetSpec(
+            "fashion-mnist",
+            "Fashion-MNIST: 60,000 training (55,000 + 5,000 validation), 10,000 test images of 10 clothing classes",
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            (28, 28, 1),
+            (55000, 5000, 10000),
+            dir_env=FASHION_DIR_ENV,
+            folder=FASHION_DEBIAN_DIR,
+            official_sha256={
+                "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                "test_images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                "test_labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            },
+            missing=f"Fashion-MNIST is not available: install Debian's package dataset-fashion-mnist (sudo apt-get "
+            f"install dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), or put the four IDX files in a "
+            f"folder and pass --data-dir DIR (or set {FASHION_DIR_ENV}).",
+        ),
+    )
+}
 DATASETS = tuple(SPECS)
 WITH_FOLDER = tuple(name for name, spec in SPECS.items() if spec.dir_env)  # where --data-dir applies
 
@@ -83,6 +105,8 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+
+
 class DataError(Explained, ValueError):
     """Data that cannot be loaded; the message says which file or source and why."""
 
@@ -129,8 +153,10 @@ def _check_identity(name: str, arrays: tuple[np.ndarray, ...], source: str) -> N
         return
     if found is not None:
         raise DataError(f"{source} holds {found}, not {name}: choose --dataset {found}")
-    raise DataError(f"{source} is not the official {name} (checksums of its four files differ from the "
-                    f"published ones); give a folder with the original files")
+    raise DataError(
+        f"{source} is not the official {name} (checksums of its four files differ from the "
+        f"published ones); give a folder with the original files"
+    )
 
 
 def _read_idx_folder(folder: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
@@ -155,8 +181,10 @@ def _read_idx_files(folder: Path, image_shape: tuple[int, ...]) -> tuple[np.ndar
 def _read_keras_mnist(download: bool) -> tuple[tuple[np.ndarray, ...], str]:
     if not KERAS_MNIST_CACHE.is_file():
         if not download:  # the dashboard's process: no TensorFlow, no network
-            raise DataError(SPECS["mnist"].missing + " The dashboard never downloads it: "
-                            "`python -m lth submit --dataset mnist ...` on this machine does, once.")
+            raise DataError(
+                SPECS["mnist"].missing + " The dashboard never downloads it: "
+                "`python -m lth submit --dataset mnist ...` on this machine does, once."
+            )
         try:  # Keras downloads into KERAS_MNIST_CACHE; the only place this module needs TensorFlow
             from lth.tf_setup import keras
 
@@ -250,15 +278,22 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
         x_train, y_train, x_test, y_test = arrays
     n_val = 5000 if len(y_train) > 10000 else len(y_train) // 10
     if n_val < 1 or len(y_test) < 1:
-        raise DataError(f"{source}: too few training images ({len(y_train)}) to hold out a validation set "
-                        f"(at least 10 needed) or no test images")
+        raise DataError(
+            f"{source}: too few training images ({len(y_train)}) to hold out a validation set "
+            f"(at least 10 needed) or no test images"
+        )
     digest = hashlib.sha256()
     for array in (x_train, y_train, x_test, y_test):
         digest.update(np.ascontiguousarray(array).tobytes())
     x_tr, y_tr, x_val, y_val = _split(x_train, y_train, n_val)
     return Dataset(
-        name=name, source=source, fingerprint=digest.hexdigest()[:16],
-        x_train=_prepare(x_tr), y_train=y_tr.astype(np.int32),
-        x_val=_prepare(x_val), y_val=y_val.astype(np.int32),
-        x_test=_prepare(x_test), y_test=y_test.astype(np.int32),
+        name=name,
+        source=source,
+        fingerprint=digest.hexdigest()[:16],
+        x_train=_prepare(x_tr),
+        y_train=y_tr.astype(np.int32),
+        x_val=_prepare(x_val),
+        y_val=y_val.astype(np.int32),
+        x_test=_prepare(x_test),
+        y_test=y_test.astype(np.int32),
     )

@@ -1,4 +1,5 @@
 """Reader for the IDX files of the MNIST database, checking everything that can be wrong with one."""
+
 from __future__ import annotations
 
 import math
@@ -43,12 +44,13 @@ def _gunzip_bounded(path: Path, raw: bytes) -> bytes:
             while not inflater.eof:
                 if pos >= len(raw):
                     raise IdxError(f"{path}: corrupt or truncated gzip data (stream ends early)")
-                chunk = view[pos:pos + step]
+                chunk = view[pos : pos + step]
                 pos += len(chunk)
                 out += inflater.decompress(chunk, MAX_IDX_BYTES + 1 - len(out))
                 if len(out) > MAX_IDX_BYTES:  # the bound cuts the output only here: each chunk is used up
-                    raise IdxError(f"{path}: decompresses to more than {MAX_IDX_BYTES} bytes, larger than any "
-                                   f"MNIST IDX file")
+                    raise IdxError(
+                        f"{path}: decompresses to more than {MAX_IDX_BYTES} bytes, larger than any MNIST IDX file"
+                    )
                 step = min(2 * step, 2**20)
             pos -= len(inflater.unused_data)  # the next member starts where this one ended
     except zlib.error as e:
@@ -72,12 +74,11 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IdxError(f"{path}: truncated header ({len(data)} bytes, {header} needed)")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + math.prod(dims)  # Python integers: dimensions cannot overflow into a wrong size
     if len(data) < expected:
         raise IdxError(
-            f"{path}: truncated: {len(data) - header} data bytes for dimensions {dims}, "
-            f"{expected - header} expected"
+            f"{path}: truncated: {len(data) - header} data bytes for dimensions {dims}, {expected - header} expected"
         )
     if len(data) > expected:
         raise IdxError(f"{path}: {len(data) - expected} unexpected bytes after the data")
@@ -88,8 +89,9 @@ def read_images(path: str | Path, shape: tuple[int, ...] = (28, 28)) -> np.ndarr
     """Images of `shape` (the dataset's HxW: lth.data.datasets)."""
     images = read_idx(path, IMAGES_MAGIC)
     if images.shape[1:] != tuple(shape):
-        raise IdxError(f"{path}: images are {'x'.join(map(str, images.shape[1:]))}, this dataset's are "
-                       f"{'x'.join(map(str, shape))}")
+        raise IdxError(
+            f"{path}: images are {'x'.join(map(str, images.shape[1:]))}, this dataset's are {'x'.join(map(str, shape))}"
+        )
     return images
 
 
@@ -103,7 +105,5 @@ def read_labels(path: str | Path) -> np.ndarray:
 def read_pair(images_path: Path, labels_path: Path, shape: tuple[int, ...] = (28, 28)) -> tuple[np.ndarray, np.ndarray]:
     images, labels = read_images(images_path, shape), read_labels(labels_path)
     if len(images) != len(labels):
-        raise IdxError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
-        )
+        raise IdxError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
     return images, labels

@@ -4,6 +4,7 @@ keeps. Pure Python: the run store, the supervisor, the forms and the CLI read pl
 A plan reads its run config (`lth.hparams.RunConfig`) but does not import it: the settings module imports the
 plans, to name the experiments and to let each check its own settings.
 """
+
 from __future__ import annotations
 
 import math
@@ -89,5 +90,7 @@ class Plan:
 
 def check_rewind(rewind: str | int, total_iterations: int, need: Need) -> None:
     """A late-rewinding point (`--rewind k`) lies inside the training."""
-    need(not isinstance(rewind, int) or rewind < total_iterations,
-         f"--rewind {rewind} must be below the {total_iterations} training iterations")
+    need(
+        not isinstance(rewind, int) or rewind < total_iterations,
+        f"--rewind {rewind} must be below the {total_iterations} training iterations",
+    )

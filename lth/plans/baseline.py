@@ -1,4 +1,5 @@
 """The dense baseline: the network trained once from theta0."""
+
 from lth.plans.base import Plan
 
 
@@ -8,6 +9,6 @@ class BaselinePlan(Plan):
     page = "baseline"
     page_title = "Baseline"
     heading = "Dense baseline"
-    intro = ("Train the unpruned network: the reference every pruned arm is compared with.")
+    intro = "Train the unpruned network: the reference every pruned arm is compared with."
     icon = ":material/show_chart:"
     trained_by = "lth.experiments:Baseline"

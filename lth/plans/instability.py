@@ -1,5 +1,6 @@
 """Linear mode connectivity: for each rewind point k and each network (dense, and the ticket masks of a lottery
 run), two copies trained from the weights at k; one record per (k, network) pair."""
+
 from __future__ import annotations
 
 import math
@@ -14,11 +15,13 @@ class InstabilityPlan(Plan):
     page = "instability"
     page_title = "Instability"
     heading = "Instability: linear mode connectivity"
-    intro = ("Frankle, Dziugaite, Roy & Carbin (ICML 2020): two copies of a network trained from its weights at "
-             "iteration k with different data orders; the test error along the straight line between them. Stable "
-             f"when the error barrier (highest error on the line minus the mean of the ends) is under "
-             f"{100 * STABLE_BARRIER:g} percentage points. Sparse tickets come with their mask from a lottery run; "
-             "pruned weights stay zero along the whole line.")
+    intro = (
+        "Frankle, Dziugaite, Roy & Carbin (ICML 2020): two copies of a network trained from its weights at "
+        "iteration k with different data orders; the test error along the straight line between them. Stable "
+        f"when the error barrier (highest error on the line minus the mean of the ends) is under "
+        f"{100 * STABLE_BARRIER:g} percentage points. Sparse tickets come with their mask from a lottery run; "
+        "pruned weights stay zero along the whole line."
+    )
     icon = ":material/timeline:"
     trained_by = "lth.experiments:Instability"
     density_points = False  # its records are pairs along a line, not points of accuracy against density
@@ -42,15 +45,20 @@ class InstabilityPlan(Plan):
         c = self.config
         need(len(set(c.rewind_points)) == len(c.rewind_points), "--rewind-points lists an iteration twice")
         need(len(set(c.ticket_rounds)) == len(c.ticket_rounds), "--ticket-rounds lists a round twice")
-        need(c.ticket_run is None or c.ticket_rounds,
-             "--ticket-run needs --ticket-rounds (the rounds whose masks are tested)")
+        need(
+            c.ticket_run is None or c.ticket_rounds,
+            "--ticket-run needs --ticket-rounds (the rounds whose masks are tested)",
+        )
         need(c.ticket_run is not None or not c.ticket_rounds, "--ticket-rounds needs --ticket-run")
         need(c.patience is None, "--patience does not apply to instability: both copies train to the end")
 
     def check_against(self, total_iterations: int, need: Need) -> None:
         last = self.rewind_iterations()[-1]
-        need(last < total_iterations, f"--rewind-points: {last} must be below the {total_iterations} training "
-                                      f"iterations (the copies train from k to the end)")
+        need(
+            last < total_iterations,
+            f"--rewind-points: {last} must be below the {total_iterations} training "
+            f"iterations (the copies train from k to the end)",
+        )
 
     def canonical(self, canonical: dict) -> dict:
         canonical["rewind_points"] = list(self.rewind_iterations())
@@ -77,5 +85,6 @@ class InstabilityPlan(Plan):
 
     def evaluations(self, total_iterations: int) -> int:
         every = self.config.eval_every
-        return (sum(2 * math.ceil((total_iterations - k) / every) for k, _ in self.pairs())
-                + sum(math.ceil(k / every) for k in self.rewind_iterations()))
+        return sum(2 * math.ceil((total_iterations - k) / every) for k, _ in self.pairs()) + sum(
+            math.ceil(k / every) for k in self.rewind_iterations()
+        )

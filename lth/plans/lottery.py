@@ -1,5 +1,6 @@
 """Iterative pruning with reset to theta0 (or rewind to iteration k): round 0 the dense network, round r the
 ticket after r rounds of pruning, and each control of every pruned round."""
+
 from __future__ import annotations
 
 from lth import pruning
@@ -15,8 +16,10 @@ class LotteryPlan(Plan):
     page = "lottery"
     page_title = "Lottery ticket"
     heading = "Lottery ticket: iterative magnitude pruning"
-    intro = ("Train, prune the smallest weights, reset the survivors to their initial values (or rewind to "
-        "iteration k), retrain; with random-reinit and random-pruning controls at every pruned round.")
+    intro = (
+        "Train, prune the smallest weights, reset the survivors to their initial values (or rewind to "
+        "iteration k), retrain; with random-reinit and random-pruning controls at every pruned round."
+    )
     icon = ":material/content_cut:"
     trained_by = "lth.experiments:Lottery"
     resumes = True
@@ -44,17 +47,24 @@ class LotteryPlan(Plan):
             except ValueError as e:
                 need(False, f"--target-density: {e}")
         ladder = self.density_ladder()
-        need(ladder[-1]["density"] * c.total_prunable() >= 1,
-             f"{self.last_round()} rounds would prune every weight; use fewer rounds or a lower rate")
+        need(
+            ladder[-1]["density"] * c.total_prunable() >= 1,
+            f"{self.last_round()} rounds would prune every weight; use fewer rounds or a lower rate",
+        )
         # a round that prunes no weight trains the last round's network again, and so does every round after it
         kept = [round(step["density"] * c.total_prunable()) for step in ladder]
         idle = next((r for r in range(1, len(kept)) if kept[r] >= kept[r - 1]), None)
         if idle is not None:
-            need(False, f"{self.last_round()} rounds: round {idle} and every later one would prune no weight "
-                        f"(pruning at these rates stops at {kept[idle - 1]} weights, density "
-                        f"{ladder[idle - 1]['density']:.2g}); at most {idle - 1} rounds are useful")
-        need("invert" not in c.controls, "--controls invert applies to --experiment oneshot only (an "
-                                         "iterative run's scores change every round)")
+            need(
+                False,
+                f"{self.last_round()} rounds: round {idle} and every later one would prune no weight "
+                f"(pruning at these rates stops at {kept[idle - 1]} weights, density "
+                f"{ladder[idle - 1]['density']:.2g}); at most {idle - 1} rounds are useful",
+            )
+        need(
+            "invert" not in c.controls,
+            "--controls invert applies to --experiment oneshot only (an iterative run's scores change every round)",
+        )
 
     def check_against(self, total_iterations: int, need: Need) -> None:
         check_rewind(self.config.rewind, total_iterations, need)
@@ -68,8 +78,9 @@ class LotteryPlan(Plan):
 
     def records(self) -> list[tuple[str, int]]:
         rounds = self.last_round()
-        return [("ticket", r) for r in range(rounds + 1)] + [(c, r) for c in self.config.controls
-                                                             for r in range(1, rounds + 1)]
+        return [("ticket", r) for r in range(rounds + 1)] + [
+            (c, r) for c in self.config.controls for r in range(1, rounds + 1)
+        ]
 
     def densities(self) -> dict[tuple[str, int], float]:
         ladder = {step["round"]: step["density"] for step in self.density_ladder()}

@@ -1,6 +1,7 @@
 """Pruning once: each criterion's mask at each density (round r: the r-th density, densest first), trained from
 theta0 or the rewind point, with each control; round 0 the dense training where a criterion scores trained
 weights or a late-rewinding point is needed, else empty."""
+
 from __future__ import annotations
 
 from lth import criteria, pruning
@@ -18,10 +19,12 @@ class OneShotPlan(Plan):
     page = "methods"
     page_title = "Pruning methods"
     heading = "Pruning methods: prune once, by any criterion"
-    intro = ("Score every weight with a criterion (at initialization: random, magnitude, SNIP, GraSP, SynFlow; after a "
+    intro = (
+        "Score every weight with a criterion (at initialization: random, magnitude, SNIP, GraSP, SynFlow; after a "
         "dense training: magnitude, movement, ...), keep the highest scores, train the masked network from its "
         "initial weights. Sanity checks of each mask: the layerwise shuffle, a fresh initialization, the inverted "
-        "scores. Results on the same density axis as iterative pruning: the Compare page.")
+        "scores. Results on the same density axis as iterative pruning: the Compare page."
+    )
     icon = ":material/category:"
     trained_by = "lth.oneshot:OneShot"
     resumes = True
@@ -59,8 +62,10 @@ class OneShotPlan(Plan):
         need(len(set(c.criteria)) == len(c.criteria), "--criteria lists a criterion twice")
         need(len(c.densities) > 0, "--densities gives no density")
         need(len(set(c.densities)) == len(c.densities), "--densities lists a density twice")
-        need(min(c.densities) * c.total_prunable() >= 1,
-             f"--densities {min(c.densities):g} keeps no weight of the {c.total_prunable():,} prunable")
+        need(
+            min(c.densities) * c.total_prunable() >= 1,
+            f"--densities {min(c.densities):g} keeps no weight of the {c.total_prunable():,} prunable",
+        )
         counts: dict[int, float] = {}  # kept weights -> the density asking for them
         for d in c.densities:
             try:
@@ -68,8 +73,10 @@ class OneShotPlan(Plan):
             except ValueError as e:
                 need(False, f"--densities: {e}; use --scope global or other rates")
             count = count if isinstance(count, int) else sum(count.values())
-            need(count not in counts, f"--densities {counts.get(count, d)!r} and {d!r} keep the same {count:,} "
-                                      f"weights: the same mask twice")
+            need(
+                count not in counts,
+                f"--densities {counts.get(count, d)!r} and {d!r} keep the same {count:,} weights: the same mask twice",
+            )
             counts[count] = d
 
     def check_against(self, total_iterations: int, need: Need) -> None:
@@ -87,9 +94,12 @@ class OneShotPlan(Plan):
 
     def records(self) -> list[tuple[str, int]]:
         c = self.config
-        return [("dense", 0)] * self.trains_dense() + [(oneshot_arm(name, control), r)
-                                                       for r in range(1, len(c.densities) + 1) for name in c.criteria
-                                                       for control in (None, *sorted(c.controls))]
+        return [("dense", 0)] * self.trains_dense() + [
+            (oneshot_arm(name, control), r)
+            for r in range(1, len(c.densities) + 1)
+            for name in c.criteria
+            for control in (None, *sorted(c.controls))
+        ]
 
     def densities(self) -> dict[tuple[str, int], float]:
         points = (1.0, *(self.mask_density(d) for d in self.ordered_densities()))

@@ -1,5 +1,6 @@
 """The original study's method: tfmot's gradual magnitude pruning to a target density ("pruned"), then its mask
 reset to theta0 ("ticket") and with fresh weights ("reinit")."""
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,11 @@ class TfmotPlan(Plan):
     page = "tfmot"
     page_title = "tfmot pruning"
     heading = "tfmot gradual pruning (the original study)"
-    intro = ("tensorflow-model-optimization prunes during training to the target density (the pruned network); "
+    intro = (
+        "tensorflow-model-optimization prunes during training to the target density (the pruned network); "
         "its mask is then retrained from the initial weights (lottery ticket) and from a fresh "
-        "initialisation (random reinit).")
+        "initialisation (random reinit)."
+    )
     icon = ":material/compress:"
     trained_by = "lth.experiments:TfmotPruning"
     # one run per target density: a series spans densities, as a lottery run's rounds do
@@ -41,8 +44,10 @@ class TfmotPlan(Plan):
         length = self.config.schedule_length
         need(total_iterations >= 10, "--experiment tfmot needs at least 10 iterations for its pruning schedule")
         if length is not None:
-            need(length <= total_iterations,
-                 f"--schedule-length {length:,} exceeds the {total_iterations:,} training iterations")
+            need(
+                length <= total_iterations,
+                f"--schedule-length {length:,} exceeds the {total_iterations:,} training iterations",
+            )
 
     def canonical(self, canonical: dict) -> dict:
         if self.config.schedule_length is None:  # runs from before the setting keep their ids

@@ -1,5 +1,6 @@
 """The trained networks a run keeps (lth.networks), read through the store's checks: a missing or foreign
 file is a NetworkError naming it."""
+
 from __future__ import annotations
 
 from lth import networks
@@ -39,19 +40,24 @@ def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
     folder = store.checkpoint_dir(run_id, create=False)
     found = networks.kept(folder)
     if (arm, round_) not in found:
-        listed = (", ".join(f"{a} round {r}" for a, r in found)
-                  or "none (made before networks were kept, or not trained yet)")
+        listed = (
+            ", ".join(f"{a} round {r}" for a, r in found) or "none (made before networks were kept, or not trained yet)"
+        )
         raise networks.NetworkError(f"run {run_id} keeps no network for {arm} round {round_}; it keeps: {listed}")
     records, _ = _recorded(store, run_id, round_)
     sha256 = next((r.get("network_sha256") for r in records if (r["arm"], r["round"]) == (arm, round_)), None)
     if sha256 is None:
-        raise networks.NetworkError(f"no result record of run {run_id} names {networks.net_file(arm, round_)} by its "
-                                    f"sha256 (its round has not finished, or the run was made before networks "
-                                    f"carried one): it is not read")
+        raise networks.NetworkError(
+            f"no result record of run {run_id} names {networks.net_file(arm, round_)} by its "
+            f"sha256 (its round has not finished, or the run was made before networks "
+            f"carried one): it is not read"
+        )
     net = networks.load(folder, config.model, arm, round_, sha256)
     if arm != "dense" and set(net.masks) != set(config.prunable_layers):  # every pruned training keeps its mask
-        raise networks.NetworkError(f"{networks.net_file(arm, round_)} does not hold the masks of the layers run "
-                                    f"{run_id} prunes ({', '.join(config.prunable_layers)})")
+        raise networks.NetworkError(
+            f"{networks.net_file(arm, round_)} does not hold the masks of the layers run "
+            f"{run_id} prunes ({', '.join(config.prunable_layers)})"
+        )
     return net
 
 
@@ -66,8 +72,7 @@ def theta0(store, run_id: str) -> list:
     sha256 = summary.get("weights_sha256") if summary is not None else RoundCheckpoint(folder).weights_sha256()
     if sha256 is None:
         why = "made before they were recorded" if summary is not None else "damaged, or not written yet"
-        raise networks.NetworkError(f"run {run_id} records no sha256 of its initial weights ({why}): they are not "
-                                    f"read")
+        raise networks.NetworkError(f"run {run_id} records no sha256 of its initial weights ({why}): they are not read")
     return networks.load_theta0(folder, config.model, sha256)
 
 
@@ -81,8 +86,11 @@ def damaged(store, run_id: str) -> list[str]:
     if summary is None:
         return []
     folder = store.checkpoint_dir(run_id, create=False)
-    wanted = {networks.net_file(r["arm"], r["round"]): r["network_sha256"] for r in summary["results"]
-              if r.get("network_sha256")}
+    wanted = {
+        networks.net_file(r["arm"], r["round"]): r["network_sha256"]
+        for r in summary["results"]
+        if r.get("network_sha256")
+    }
     if summary.get("weights_sha256"):
         wanted[paths.WEIGHTS] = summary["weights_sha256"]
     bad = []

@@ -1,6 +1,7 @@
 """The two files a worker appends to: metrics.jsonl (one evaluation per line) and log.txt. Appends refuse
 links; reads skip torn or malformed lines and a live view reads only what is new. Each function takes the
 run store (lth.runs.store, which uses `log_tail` itself) and reads through its checked `file`."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,12 @@ from lth.runs import schema
 
 MAX_METRICS_BYTES = 512 * 2**20
 # TensorFlow's start-up lines, printed before its logging is configured: not the run's progress
-TF_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
-                      r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|"
-                      r"^[IWE]\d{4} \d\d:\d\d|^WARNING: All log messages|^WARNING:absl|"
-                      r"rebuild TensorFlow with the appropriate compiler flags|^WARNING:tensorflow:Compiled the loaded")
+TF_NOISE = re.compile(
+    r"absl::InitializeLog|cudart_stub|cuda_platform|cuInit|oneDNN custom operations|"
+    r"computation_placer|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized|"
+    r"^[IWE]\d{4} \d\d:\d\d|^WARNING: All log messages|^WARNING:absl|"
+    r"rebuild TensorFlow with the appropriate compiler flags|^WARNING:tensorflow:Compiled the loaded"
+)
 
 
 def metrics_records(store, run_id: str) -> list[dict]:

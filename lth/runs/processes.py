@@ -1,5 +1,6 @@
 """Which process is a run's worker, and ending it: a pid is trusted only with its kernel start time and
 its command line (/proc), never because a store file names it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -86,8 +87,9 @@ def is_run_worker(pid: int, start_time: int | None, run_id: str, root: Path, own
     return args[:3] == ["-m", "lth", "run"]
 
 
-def end_process(pid: int, own_session: bool, start_time: int | None, *, run_id: str, root: Path,
-                grace: float = 0.0) -> bool:
+def end_process(
+    pid: int, own_session: bool, start_time: int | None, *, run_id: str, root: Path, grace: float = 0.0
+) -> bool:
     """SIGTERM (then SIGKILL after `grace` seconds) to a run's worker: its whole process group when it runs
     in its own session. A stopped (SIGSTOP) process is ended by SIGKILL too. Nothing is sent unless the
     process provably is this run's worker (`is_run_worker`); returns whether it was."""
@@ -131,5 +133,7 @@ def death_reason(status: dict, last_lines: list[str]) -> str:
     if not process_alive(pid, status.get("pid_start")):
         hint = f"; last log line: {printable(last_lines[-1])}" if last_lines else ""
         return f"worker process {pid} died without finishing (killed, out of memory or machine restart){hint}"
-    return (f"worker process {pid} stopped sending heartbeats for over {HEARTBEAT_TIMEOUT:.0f} s "
-            f"(hung or stopped); it was ended")
+    return (
+        f"worker process {pid} stopped sending heartbeats for over {HEARTBEAT_TIMEOUT:.0f} s "
+        f"(hung or stopped); it was ended"
+    )

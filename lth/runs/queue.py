@@ -6,6 +6,7 @@ which every submit, cancel, resume, finished worker and store listing calls: the
 when no page is open. Lock order: the scheduler lock may be held while taking a run's lock, never the
 other way round.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,9 @@ def set_max_concurrent(store: RunStore, value: int) -> None:
     store_settings.write(store, max_concurrent=int(value))
 
 
-def executor_choice(store: RunStore, executor: str | None = None,
-                    ray_address: str | None = None) -> tuple[str, str | None]:
+def executor_choice(
+    store: RunStore, executor: str | None = None, ray_address: str | None = None
+) -> tuple[str, str | None]:
     """The executor for new (and resumed) runs: the argument, else $LTH_EXECUTOR, else the store's
     setting, else local. Refused here, before anything is queued, when it cannot run."""
     settings = store_settings.read(store)
@@ -83,6 +85,7 @@ def executor_choice(store: RunStore, executor: str | None = None,
 # ---- submitting -------------------------------------------------------------------------------------
 class Outcome(StrEnum):
     """What submitting a run did."""
+
     CACHED = "cached"  # done already: nothing trains
     ATTACHED = "attached"  # queued or running already
     QUEUED = "queued"
@@ -101,13 +104,14 @@ class Submission:
             Outcome.ATTACHED: f"run {self.run_id} is already queued or running; attached to it",
             Outcome.QUEUED: f"run {self.run_id} queued",
             Outcome.RESUMED: f"run {self.run_id} had stopped; it resumes (a lottery or one-shot run from its last "
-                             f"completed round; other experiments train again from the start)",
+            f"completed round; other experiments train again from the start)",
         }[Outcome(self.outcome)]
 
 
 @dataclass(frozen=True)
 class Checked:
     """A config that passed every check, with what submitting it needs."""
+
     config: RunConfig
     run_id: str
     fingerprint: str
@@ -118,27 +122,51 @@ def check(config: RunConfig, data_dir: str | None = None, download: bool = False
     """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError.
     `download`: let Keras fetch full MNIST if it is missing (never in the dashboard's process)."""
     if data_dir is not None and str(data_dir).strip() and config.dataset not in datasets.WITH_FOLDER:  # given: used
-        raise ConfigError(f"--data-dir applies to {' and '.join(datasets.WITH_FOLDER)} only: {config.dataset} is "
-                          f"bundled with the product; leave --data-dir out")
+        raise ConfigError(
+            f"--data-dir applies to {' and '.join(datasets.WITH_FOLDER)} only: {config.dataset} is "
+            f"bundled with the product; leave --data-dir out"
+        )
     data = hparams.check_run(config, data_dir, download)
     return Checked(config, hparams.run_id(config, data.fingerprint), data.fingerprint, len(data.y_train))
 
 
-def submit(config: RunConfig, *, data_dir: str | None = None, store: RunStore | None = None,
-           start: bool = True, executor: str | None = None, ray_address: str | None = None,
-           download: bool = False) -> Submission:
+def submit(
+    config: RunConfig,
+    *,
+    data_dir: str | None = None,
+    store: RunStore | None = None,
+    start: bool = True,
+    executor: str | None = None,
+    ray_address: str | None = None,
+    download: bool = False,
+) -> Submission:
     """Queue a run (or find it done or in progress). Raises ConfigError/DataError/StoreError on bad input."""
-    return submit_all([config], data_dir=data_dir, store=store, start=start, executor=executor,
-                      ray_address=ray_address, download=download)[0]
+    return submit_all(
+        [config],
+        data_dir=data_dir,
+        store=store,
+        start=start,
+        executor=executor,
+        ray_address=ray_address,
+        download=download,
+    )[0]
 
 
-def submit_all(configs: list[RunConfig], *, data_dir: str | None = None, store: RunStore | None = None,
-               start: bool = True, executor: str | None = None,
-               ray_address: str | None = None, download: bool = False) -> list[Submission]:
+def submit_all(
+    configs: list[RunConfig],
+    *,
+    data_dir: str | None = None,
+    store: RunStore | None = None,
+    start: bool = True,
+    executor: str | None = None,
+    ray_address: str | None = None,
+    download: bool = False,
+) -> list[Submission]:
     """Check every run first, then queue them all: one bad run queues none (sweeps, presets, forms)."""
     if len(configs) > MAX_RUNS_PER_SUBMISSION:  # a typo in a sweep's grid must not queue days of work
-        raise ConfigError(f"{len(configs):,} runs in one submission; at most {MAX_RUNS_PER_SUBMISSION:,} (split the "
-                          f"sweep)")
+        raise ConfigError(
+            f"{len(configs):,} runs in one submission; at most {MAX_RUNS_PER_SUBMISSION:,} (split the sweep)"
+        )
     store = store or RunStore()
     if not store.missing:  # an existing store that cannot take runs is refused before any data is read
         _check_writable(store)
@@ -194,13 +222,18 @@ def ticket_source(store: RunStore, item: Checked) -> dict:
         raise ConfigError(f"--ticket-run {source} is corrupt: {e}") from None
     if state != RunState.DONE or finished is None:  # an unfinished run's files are not yet its results
         raise ConfigError(f"--ticket-run {source} is {state.value}: its tickets can be tested once it is done")
-    differs = [f"{key} {getattr(source_config, key)}" for key in ("model", "seed")
-               if getattr(source_config, key) != getattr(config, key)]
+    differs = [
+        f"{key} {getattr(source_config, key)}"
+        for key in ("model", "seed")
+        if getattr(source_config, key) != getattr(config, key)
+    ]
     if record["dataset_fingerprint"] != item.fingerprint:
         differs.append("other data")
     if differs:
-        raise ConfigError(f"--ticket-run {source} has {', '.join(differs)}: its ticket is a network of "
-                          f"another model, seed or data set than this run's")
+        raise ConfigError(
+            f"--ticket-run {source} has {', '.join(differs)}: its ticket is a network of "
+            f"another model, seed or data set than this run's"
+        )
     masks = {}
     for round_ in sorted(config.ticket_rounds):
         try:
@@ -234,8 +267,14 @@ def _claim(store: RunStore, item: Checked, data_dir: str | None, placement: dict
         elif state in (RunState.FAILED, RunState.CANCELLED):
             _requeue(store, run_id, **placement)
             return Outcome.RESUMED
-    store.create(run_id, item.config, data_dir=data_dir, fingerprint=item.fingerprint,
-                 planned_evaluations=hparams.planned_evaluations(item.config, item.train_size), **placement)
+    store.create(
+        run_id,
+        item.config,
+        data_dir=data_dir,
+        fingerprint=item.fingerprint,
+        planned_evaluations=hparams.planned_evaluations(item.config, item.train_size),
+        **placement,
+    )
     return Outcome.QUEUED
 
 
@@ -251,19 +290,27 @@ def _requeue(store: RunStore, run_id: str, **changes) -> None:
     before = status.get("elapsed_before") or 0.0
     if status.get("started") and status.get("ended") and status["ended"] >= status["started"]:
         before += status["ended"] - status["started"]
-    store.update_status(run_id, state=RunState.QUEUED, queued=time.time(), error=None, pid=None,
-                        pid_start=None, started=None, ended=None, elapsed_before=before, **changes)
+    store.update_status(
+        run_id,
+        state=RunState.QUEUED,
+        queued=time.time(),
+        error=None,
+        pid=None,
+        pid_start=None,
+        started=None,
+        ended=None,
+        elapsed_before=before,
+        **changes,
+    )
 
 
-def resume(run_id: str, store: RunStore, *, executor: str | None = None,
-           ray_address: str | None = None) -> Submission:
+def resume(run_id: str, store: RunStore, *, executor: str | None = None, ray_address: str | None = None) -> Submission:
     """Queue a failed or cancelled run (or a finished one whose results are corrupt or whose kept files are
     not the ones its results record: a repair) again, on the executor chosen now (not the one it last used).
     A repaired run trains again what is damaged (the round of a damaged network and every later one; all of it
     where theta0 or the reset point is damaged), to the same results."""
     store.require_writable()
-    placement = signed(run_id, dict(zip(("executor", "ray_address"),
-                                        executor_choice(store, executor, ray_address))))
+    placement = signed(run_id, dict(zip(("executor", "ray_address"), executor_choice(store, executor, ray_address))))
     store.status(run_id)
     damaged = [] if _results_corrupt(store, run_id) else kept_networks.damaged(store, run_id)
     with store.lock(run_id):
@@ -271,10 +318,16 @@ def resume(run_id: str, store: RunStore, *, executor: str | None = None,
         store.check_appended_files(run_id)  # a log or metric file planted as a link: refused now, not later
         state = store.raw_status(run_id)["state"]
         if not state.resumable and not (state == RunState.DONE and (damaged or _results_corrupt(store, run_id))):
-            raise StoreError(f"run {run_id} is {state}" + (" and every file it keeps is the one its results record: "
-                                                           "nothing to repair" if state == RunState.DONE else "")
-                             + "; only failed or cancelled runs (or finished runs whose results are corrupt or "
-                               "whose kept files are damaged) resume")
+            raise StoreError(
+                f"run {run_id} is {state}"
+                + (
+                    " and every file it keeps is the one its results record: nothing to repair"
+                    if state == RunState.DONE
+                    else ""
+                )
+                + "; only failed or cancelled runs (or finished runs whose results are corrupt or "
+                "whose kept files are damaged) resume"
+            )
         if paths.in_checkpoint(paths.WEIGHTS) in damaged:  # its record goes too: every round is trained again
             (store.checkpoint_dir(run_id, create=False) / paths.WEIGHTS_SHA256).unlink(missing_ok=True)
         _requeue(store, run_id, **placement)
@@ -299,8 +352,7 @@ def cancel(run_id: str, store: RunStore) -> dict:
         if status["state"] not in ACTIVE:
             raise StoreError(f"run {run_id} is {status['state']}; only queued or running runs can be cancelled")
         pid, own_session, pid_start = status.get("pid"), status.get("own_session"), status.get("pid_start")
-        status = store.update_status(run_id, state=RunState.CANCELLED, ended=time.time(),
-                                     error="cancelled by the user")
+        status = store.update_status(run_id, state=RunState.CANCELLED, ended=time.time(), error="cancelled by the user")
     if pid and process_alive(pid, pid_start):
         end_process(pid, bool(own_session), pid_start, run_id=run_id, root=store.root, grace=CANCEL_GRACE_SECONDS)
     schedule(store)
@@ -344,8 +396,10 @@ def schedule(store: RunStore) -> list[str]:
                 running[executor] += 1
             elif status["state"] == RunState.QUEUED:
                 queued[executor].append((status.get("queued") or status.get("created") or 0, run_id))
-        limits = {"local": max_concurrent(store),
-                  "ray": store_settings.read(store).get("ray_max_in_flight", RAY_MAX_IN_FLIGHT)}
+        limits = {
+            "local": max_concurrent(store),
+            "ray": store_settings.read(store).get("ray_max_in_flight", RAY_MAX_IN_FLIGHT),
+        }
         for executor in executors.NAMES:
             for _, run_id in sorted(queued[executor])[: max(0, limits[executor] - running[executor])]:
                 try:
@@ -361,8 +415,9 @@ def schedule(store: RunStore) -> list[str]:
 def _fail_to_start(store: RunStore, run_id: str, error: Exception) -> None:
     try:
         with store.lock(run_id):
-            store.update_status(run_id, state=RunState.FAILED, ended=time.time(),
-                                error=f"could not start a worker: {error}")
+            store.update_status(
+                run_id, state=RunState.FAILED, ended=time.time(), error=f"could not start a worker: {error}"
+            )
     except (StoreError, Corrupt, OSError):
         pass
 
@@ -374,8 +429,15 @@ def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> boo
         if store.raw_status(run_id)["state"] != RunState.QUEUED:
             return False
         pid = launch()
-        store.update_status(run_id, state=RunState.RUNNING, pid=pid, pid_start=process_start_time(pid),
-                            own_session=own_session, started=time.time(), ended=None)
+        store.update_status(
+            run_id,
+            state=RunState.RUNNING,
+            pid=pid,
+            pid_start=process_start_time(pid),
+            own_session=own_session,
+            started=time.time(),
+            ended=None,
+        )
     return True
 
 
@@ -386,7 +448,10 @@ def _start_worker(store: RunStore, run_id: str) -> bool:
         with os.fdopen(fd, "ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
-                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the page, the app and the terminal that started it
             ).pid
 

@@ -1,5 +1,6 @@
 """Checks of what the store's files hold: a file can contain any JSON (or none); each check returns the
 value it accepts or raises Corrupt naming the field, so one bad file is reported, never trusted."""
+
 from __future__ import annotations
 
 import math
@@ -12,9 +13,17 @@ from lth.hparams import RUN_ID  # the store checks folder names with it
 from lth.records import MAX_SECONDS, Corrupt, _is_int, _is_number, need, obj, optional, parse_json, result_records
 from lth.runs.state import WRITTEN, RunState
 
-__all__ = ["Corrupt", "RUN_ID", "status", "config_record", "results", "result_records", "parse_json", "metric",
-           "heartbeat"]
-
+__all__ = [
+    "Corrupt",
+    "RUN_ID",
+    "status",
+    "config_record",
+    "results",
+    "result_records",
+    "parse_json",
+    "metric",
+    "heartbeat",
+]
 
 
 def status(value, executors) -> dict:
@@ -45,18 +54,24 @@ def config_record(value, run_id: str):
     record = obj(value, paths.CONFIG)
     need(record.get("run_id") == run_id, f"{paths.CONFIG}: run_id is {record.get('run_id')!r}, the folder is {run_id}")
     fingerprint = record.get("dataset_fingerprint")
-    need(isinstance(fingerprint, str) and RUN_ID.fullmatch(fingerprint) is not None,
-         f"{paths.CONFIG}: dataset_fingerprint is {fingerprint!r}")
+    need(
+        isinstance(fingerprint, str) and RUN_ID.fullmatch(fingerprint) is not None,
+        f"{paths.CONFIG}: dataset_fingerprint is {fingerprint!r}",
+    )
     optional(record, "data_dir", lambda v: isinstance(v, str), paths.CONFIG)
-    need(_is_int(record.get("planned_evaluations")) and 0 <= record["planned_evaluations"] <= 10**12,
-         f"{paths.CONFIG}: planned_evaluations is {record.get('planned_evaluations')!r}")
+    need(
+        _is_int(record.get("planned_evaluations")) and 0 <= record["planned_evaluations"] <= 10**12,
+        f"{paths.CONFIG}: planned_evaluations is {record.get('planned_evaluations')!r}",
+    )
     try:
         config = hparams.RunConfig.from_json(record.get("config"))
     except hparams.ConfigError as e:
         raise Corrupt(f"{paths.CONFIG}: {e}") from None
     need(record.get("canonical") == config.canonical(), f"{paths.CONFIG}: canonical settings do not match the settings")
-    need(hparams.run_id(config, cast(str, fingerprint)) == run_id,  # a str: checked above
-         f"{paths.CONFIG}: the settings and data fingerprint do not hash to this run id (edited by hand?)")
+    need(
+        hparams.run_id(config, cast(str, fingerprint)) == run_id,  # a str: checked above
+        f"{paths.CONFIG}: the settings and data fingerprint do not hash to this run id (edited by hand?)",
+    )
     return record, config
 
 
@@ -69,18 +84,28 @@ def results(value, run_id: str | None = None, config=None) -> dict:
     if run_id is not None:
         optional(summary, "run_id", lambda v: v == run_id, f"{paths.RESULTS} (in run {run_id}'s folder)")
     if config is not None:
-        need(summary["config"] == config.canonical(), f"{paths.RESULTS}: its settings are not this run's (copied from "
-                                                      "another run?)")
+        need(
+            summary["config"] == config.canonical(),
+            f"{paths.RESULTS}: its settings are not this run's (copied from another run?)",
+        )
     for key in ("experiment", "model", "dataset"):
         need(isinstance(summary["config"].get(key), str), f"{paths.RESULTS}: config.{key} is missing")
     need(_is_int(summary["config"].get("seed")), f"{paths.RESULTS}: config.seed is missing")
-    need(isinstance(summary.get("device"), dict) and isinstance(summary["device"].get("name"), str),
-         f"{paths.RESULTS}: device is not an object with a name")
-    need(_is_number(summary.get("seconds")) and 0 <= summary["seconds"] <= MAX_SECONDS,
-         f"{paths.RESULTS}: seconds is {summary.get('seconds')!r}, not a time")
+    need(
+        isinstance(summary.get("device"), dict) and isinstance(summary["device"].get("name"), str),
+        f"{paths.RESULTS}: device is not an object with a name",
+    )
+    need(
+        _is_number(summary.get("seconds")) and 0 <= summary["seconds"] <= MAX_SECONDS,
+        f"{paths.RESULTS}: seconds is {summary.get('seconds')!r}, not a time",
+    )
     optional(summary, "iterations", lambda v: _is_int(v) and v > 0, paths.RESULTS)
-    optional(summary, "weights_sha256", lambda v: isinstance(v, str) and len(v) == 64
-             and all(c in "0123456789abcdef" for c in v), paths.RESULTS)
+    optional(
+        summary,
+        "weights_sha256",
+        lambda v: isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v),
+        paths.RESULTS,
+    )
     need(isinstance(summary.get("results"), list) and summary["results"], f"{paths.RESULTS}: results is not a list")
     result_records(summary["results"], paths.RESULTS)
     if config is not None:
@@ -91,11 +116,15 @@ def results(value, run_id: str | None = None, config=None) -> dict:
         if data is not None:  # the data it trained on is the run's, of the sizes that dataset has
             from lth.data.datasets import SPECS
 
-            need(isinstance(data, dict) and data.get("name") == config.dataset,
-                 f"{paths.RESULTS}: dataset is not the run's {config.dataset}")
+            need(
+                isinstance(data, dict) and data.get("name") == config.dataset,
+                f"{paths.RESULTS}: dataset is not the run's {config.dataset}",
+            )
             sizes = SPECS[config.dataset].sizes
-            need([data.get(k) for k in ("train", "validation", "test")] == list(sizes),
-                 f"{paths.RESULTS}: dataset sizes are not {config.dataset}'s {sizes}")
+            need(
+                [data.get(k) for k in ("train", "validation", "test")] == list(sizes),
+                f"{paths.RESULTS}: dataset sizes are not {config.dataset}'s {sizes}",
+            )
     return summary
 
 
@@ -106,8 +135,10 @@ def records_of(config, records: list, total: int | None = None) -> None:
     plan = config.plan
     planned = plan.planned_keys()
     found = sorted(plan.record_key(r) for r in records)
-    need(found == sorted(planned), f"{paths.RESULTS}: its records are not the {len(planned)} this "
-                                   f"{config.experiment} run makes (arm and round)")
+    need(
+        found == sorted(planned),
+        f"{paths.RESULTS}: its records are not the {len(planned)} this {config.experiment} run makes (arm and round)",
+    )
     sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
     spec = config.spec
     params = sum(math.prod(s) for s in spec.weight_shapes())
@@ -117,8 +148,10 @@ def records_of(config, records: list, total: int | None = None) -> None:
         if record.get("params") is not None:
             need(record["params"] == params, f"{what}: params is {record['params']}, {config.model} has {params}")
         if record.get("dense_macs") is not None:
-            need(record["dense_macs"] == macs,
-                 f"{what}: dense_macs is {record['dense_macs']}, {config.model} makes {macs}")
+            need(
+                record["dense_macs"] == macs,
+                f"{what}: dense_macs is {record['dense_macs']}, {config.model} makes {macs}",
+            )
         if record.get("nonzero_params") is not None:
             prunable, slack = sum(sizes.values()), config.plan.density_slack  # tfmot's arm: its own rounding
             kept = round(record["density"] * prunable)
@@ -126,9 +159,11 @@ def records_of(config, records: list, total: int | None = None) -> None:
             high = math.ceil((record["density"] + slack) * prunable)
             # pruned weights are exactly zero; kept ones are not (a trained or freshly drawn weight is never
             # exactly 0.0; biases and unpruned layers may be)
-            need(low <= record["nonzero_params"] <= params - (prunable - high),
-                 f"{what}: nonzero_params {record['nonzero_params']} is not what {kept} kept of {prunable} prunable "
-                 f"weights make")
+            need(
+                low <= record["nonzero_params"] <= params - (prunable - high),
+                f"{what}: nonzero_params {record['nonzero_params']} is not what {kept} kept of {prunable} prunable "
+                f"weights make",
+            )
     for i, record in enumerate(records):  # every record's layers are those the run prunes, adding up to its density
         layers = record.get("layer_density") or {}
         if layers:
@@ -142,32 +177,46 @@ def records_of(config, records: list, total: int | None = None) -> None:
         # a one-shot round's mask)
         for i, record in enumerate(records):
             what = f"{paths.RESULTS}: results[{i}]"
-            need(abs(record["density"] - expected[(record["arm"], record["round"])]) <= slack,
-                 f"{what} has density {record['density']!r}, not what its settings make")
+            need(
+                abs(record["density"] - expected[(record["arm"], record["round"])]) <= slack,
+                f"{what} has density {record['density']!r}, not what its settings make",
+            )
             labels = plan.record_labels(record["arm"])
             if labels is not None:  # a one-shot record names its criterion and control as its arm does
-                need((record.get("criterion"), record.get("control")) == labels,
-                     f"{what}: criterion and control are not its arm's")
+                need(
+                    (record.get("criterion"), record.get("control")) == labels,
+                    f"{what}: criterion and control are not its arm's",
+                )
     for i, record in enumerate(records):
-        need(record["early_stop_iteration"] <= record["final_iteration"],
-             f"{paths.RESULTS}: results[{i}] stops early after its last iteration")
+        need(
+            record["early_stop_iteration"] <= record["final_iteration"],
+            f"{paths.RESULTS}: results[{i}] stops early after its last iteration",
+        )
         if config.iterations is not None:
-            need(record["final_iteration"] <= config.iterations,
-                 f"{paths.RESULTS}: results[{i}] trained past the run's {config.iterations} iterations")
+            need(
+                record["final_iteration"] <= config.iterations,
+                f"{paths.RESULTS}: results[{i}] trained past the run's {config.iterations} iterations",
+            )
         need(not record.get("pruned_nonzero"), f"{paths.RESULTS}: results[{i}] has pruned weights that are not zero")
         if total is not None:
             for key in ("early_stop_iteration", "final_iteration"):  # evaluated every eval_every and at the end
                 it = record[key]
-                need(0 < it <= total and (it % config.eval_every == 0 or it == total),
-                     f"{paths.RESULTS}: results[{i}]: {key} {it} is not an evaluation of its settings (every "
-                     f"{config.eval_every} of {total} iterations)")
+                need(
+                    0 < it <= total and (it % config.eval_every == 0 or it == total),
+                    f"{paths.RESULTS}: results[{i}]: {key} {it} is not an evaluation of its settings (every "
+                    f"{config.eval_every} of {total} iterations)",
+                )
             stopped = record.get("stopped_early")
-            need(record["final_iteration"] == total or (config.patience is not None and stopped is not False),
-                 f"{paths.RESULTS}: results[{i}] ends at iteration {record['final_iteration']} of {total} without "
-                 f"patience stopping it")
-            need(stopped is None or stopped == (record["final_iteration"] < total),
-                 f"{paths.RESULTS}: results[{i}]: stopped_early is {stopped} at iteration {record['final_iteration']} "
-                 f"of {total}")
+            need(
+                record["final_iteration"] == total or (config.patience is not None and stopped is not False),
+                f"{paths.RESULTS}: results[{i}] ends at iteration {record['final_iteration']} of {total} without "
+                f"patience stopping it",
+            )
+            need(
+                stopped is None or stopped == (record["final_iteration"] < total),
+                f"{paths.RESULTS}: results[{i}]: stopped_early is {stopped} at iteration {record['final_iteration']} "
+                f"of {total}",
+            )
 
 
 METRIC_NUMBERS = ("density", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "elapsed")

@@ -1,5 +1,6 @@
 """The store's settings (settings.json): concurrency and where runs train. Each value is checked; the
 executor's placement is signed by this machine's user, so a file edited elsewhere cannot send runs away."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,10 +13,14 @@ from lth.runs.store import MAX_JSON_BYTES, StoreError
 
 RAY_MAX_IN_FLIGHT = 16  # Ray runs supervised at once from this machine (one light process each)
 SETTING_CHECKS = {
-    "max_concurrent": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,
-                       "a whole number from 1 to 64"),
-    "ray_max_in_flight": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1024,
-                          "a whole number from 1 to 1024"),
+    "max_concurrent": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,
+        "a whole number from 1 to 64",
+    ),
+    "ray_max_in_flight": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1024,
+        "a whole number from 1 to 1024",
+    ),
     "executor": (lambda v: v in executors.NAMES, " or ".join(executors.NAMES)),
     "ray_address": (lambda v: isinstance(v, str) and 0 < len(v) < 256, "a Ray address"),
     "placement_sig": (lambda v: isinstance(v, str), "a signature"),
@@ -58,8 +63,10 @@ def read(store) -> Settings:
             settings.values[key] = item
     placement = [settings.values.get(k) for k in PLACEMENT_KEYS]
     if any(placement) and not trust.verify(settings.values.get("placement_sig"), "settings", *placement):
-        settings.problems.append(f"{paths.SETTINGS}: the executor setting is not signed by this machine's user "
-                                 "(edited outside the product?); local is used until it is set again")
+        settings.problems.append(
+            f"{paths.SETTINGS}: the executor setting is not signed by this machine's user "
+            "(edited outside the product?); local is used until it is set again"
+        )
         for key in PLACEMENT_KEYS:
             settings.values.pop(key, None)
     settings.values.pop("placement_sig", None)

@@ -1,4 +1,5 @@
 """The states of a run: one enum, used by the store, the queue, the CLI and every page."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -8,6 +8,7 @@ refused. A run whose worker died or hangs is marked failed when it is next read,
 ended. A read-only store can be listed and read. Pure Python: the dashboard uses it. The store's settings
 are lth.runs.settings, its tables lth.runs.tables, which process is a worker lth.runs.processes.
 """
+
 from __future__ import annotations
 
 import errno
@@ -41,8 +42,6 @@ class StoreError(Explained, ValueError):
     """A request the store cannot satisfy (unknown run, bad id, run in the wrong state, read-only)."""
 
 
-
-
 def default_root(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is not None and not str(cache_dir).strip():
         raise StoreError("--cache-dir is empty; give a folder (or leave it out for the default store)")
@@ -65,8 +64,10 @@ def root_problem(root: Path) -> str | None:
         for path in (root, *root.parents):  # the nearest entry that exists must not be a link to nothing
             if os.path.islink(path):
                 if not os.path.exists(path):
-                    return (f"the run store {shown} cannot be made: {printable(str(path))} is a symlink to "
-                            f"{printable(os.readlink(path))}, which does not exist")
+                    return (
+                        f"the run store {shown} cannot be made: {printable(str(path))} is a symlink to "
+                        f"{printable(os.readlink(path))}, which does not exist"
+                    )
                 break
             if os.path.lexists(path):
                 break
@@ -121,8 +122,10 @@ class RunStore:
         """The run's folder, refused if it is a symlink or not a folder (nothing follows a link out)."""
         folder = self.path(run_id)
         if folder.is_symlink():
-            raise StoreError(f"run {run_id}: its folder is a symlink ({os.readlink(folder)}); the store does not "
-                             f"follow links out of {self.root}")
+            raise StoreError(
+                f"run {run_id}: its folder is a symlink ({os.readlink(folder)}); the store does not "
+                f"follow links out of {self.root}"
+            )
         if not folder.is_dir():
             raise StoreError(f"no run {run_id} in {self.root}")
         return folder
@@ -131,8 +134,10 @@ class RunStore:
         if getattr(self, "missing", False):
             raise StoreError(f"there is no run store at {printable(str(self.root))}")
         if not self.writable:
-            raise StoreError(f"the run store {self.root} is read-only: runs can be listed and read, not "
-                             f"started, changed or deleted (use --cache-dir or LTH_CACHE_DIR for a writable one)")
+            raise StoreError(
+                f"the run store {self.root} is read-only: runs can be listed and read, not "
+                f"started, changed or deleted (use --cache-dir or LTH_CACHE_DIR for a writable one)"
+            )
 
     def lock_path(self, name: str) -> Path:
         """A lock file of the store root (`.RUN_ID.lock`, `.scheduler.lock`); StoreError when the entry there
@@ -145,8 +150,10 @@ class RunStore:
         except OSError as e:
             raise StoreError(f"the lock file {path} cannot be read: {e.strerror or e}") from None
         if not stat.S_ISREG(mode):
-            raise StoreError(f"the lock file {path} is {'a symlink' if stat.S_ISLNK(mode) else 'not a regular file'};"
-                             f" remove it (nothing is written through it)")
+            raise StoreError(
+                f"the lock file {path} is {'a symlink' if stat.S_ISLNK(mode) else 'not a regular file'};"
+                f" remove it (nothing is written through it)"
+            )
         return path
 
     @contextmanager
@@ -173,8 +180,7 @@ class RunStore:
             entries = list(self.root.iterdir())
         except OSError as e:
             raise StoreError(f"cannot list the run store {self.root}: {e.strerror or e}") from None
-        return sorted(p.name for p in entries if schema.RUN_ID.fullmatch(p.name)
-                      and (p.is_dir() or p.is_symlink()))
+        return sorted(p.name for p in entries if schema.RUN_ID.fullmatch(p.name) and (p.is_dir() or p.is_symlink()))
 
     def exists(self, run_id: str) -> bool:
         path = self.path(run_id)
@@ -267,11 +273,14 @@ class RunStore:
                     # A hung background worker must not go on writing into the run: ended when provably it is
                     # (a foreground `lth run` is left to notice the run is no longer its own).
                     ended = bool(status.get("pid") and status.get("own_session")) and end_process(
-                        status["pid"], True, status.get("pid_start"), run_id=run_id, root=self.root)
+                        status["pid"], True, status.get("pid_start"), run_id=run_id, root=self.root
+                    )
                     if process_alive(status.get("pid"), status.get("pid_start")) and not ended:
-                        reason = (f"process {status['pid']} is not provably this run's worker (or a foreground run "
-                                  f"that stopped sending heartbeats); the run is marked failed and nothing was "
-                                  f"signalled")
+                        reason = (
+                            f"process {status['pid']} is not provably this run's worker (or a foreground run "
+                            f"that stopped sending heartbeats); the run is marked failed and nothing was "
+                            f"signalled"
+                        )
                     status.update(state=RunState.FAILED, ended=time.time(), error=reason)
                     self.write_status(run_id, status)
         return status
@@ -290,6 +299,7 @@ class RunStore:
 
     def _worker_dead(self, run_id: str, status: dict) -> bool:
         return worker_dead(status, self.heartbeat(run_id))
+
     def _death_reason(self, run_id: str, status: dict) -> str:
         return death_reason(status, log_tail(self, run_id, 1))
 
@@ -308,8 +318,16 @@ class RunStore:
         return self.results(run_id)
 
     # ---- writing ----------------------------------------------------------------------------------------
-    def create(self, run_id: str, config: RunConfig, *, data_dir: str | None, fingerprint: str,
-               planned_evaluations: int, **status) -> None:
+    def create(
+        self,
+        run_id: str,
+        config: RunConfig,
+        *,
+        data_dir: str | None,
+        fingerprint: str,
+        planned_evaluations: int,
+        **status,
+    ) -> None:
         """A new queued run; `status` adds fields to its status record (the executor, say)."""
         self.require_writable()
         folder = self.path(run_id)
@@ -318,11 +336,17 @@ class RunStore:
         if folder.exists() and not folder.is_dir():
             raise StoreError(f"run {run_id}: {folder} is a file, not a run folder; remove it")
         folder.mkdir(exist_ok=True)
-        _write_json(folder / paths.CONFIG, {
-            "run_id": run_id, "config": config.to_json(), "canonical": config.canonical(),
-            "data_dir": data_dir, "dataset_fingerprint": fingerprint,
-            "planned_evaluations": planned_evaluations,
-        })
+        _write_json(
+            folder / paths.CONFIG,
+            {
+                "run_id": run_id,
+                "config": config.to_json(),
+                "canonical": config.canonical(),
+                "data_dir": data_dir,
+                "dataset_fingerprint": fingerprint,
+                "planned_evaluations": planned_evaluations,
+            },
+        )
         for stale in paths.STARTED_OVER:  # a corrupt run started over
             (folder / stale).unlink(missing_ok=True)
         self.write_status(run_id, {"state": RunState.QUEUED.value, "created": time.time(), **status})
@@ -340,8 +364,9 @@ class RunStore:
         try:
             schema.status(record, executors.NAMES)
         except Corrupt as e:
-            raise RuntimeError(f"run {run_id}: the store would write a status its readers refuse ({e}); "
-                               f"not written") from None
+            raise RuntimeError(
+                f"run {run_id}: the store would write a status its readers refuse ({e}); not written"
+            ) from None
         _write_json(self.folder(run_id) / paths.STATUS, record)
 
     def update_status(self, run_id: str, **changes) -> dict:
@@ -386,8 +411,11 @@ class RunStore:
                     status = self.raw_status(run_id)
                 except (Corrupt, OSError):
                     status = None
-                if status and status["state"] == RunState.RUNNING and process_alive(status.get("pid"),
-                                                                                     status.get("pid_start")):
+                if (
+                    status
+                    and status["state"] == RunState.RUNNING
+                    and process_alive(status.get("pid"), status.get("pid_start"))
+                ):
                     raise StoreError(f"run {run_id} is running; cancel it first")
                 try:  # iterative, however deep; a link inside is unlinked, its target left alone (lth.walk)
                     size = remove_tree(path)
@@ -396,4 +424,3 @@ class RunStore:
                 removed = f"run {run_id} deleted ({size / 1e6:.1f} MB)"
         (self.root / paths.run_lock(run_id)).unlink(missing_ok=True)
         return removed
-

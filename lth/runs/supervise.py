@@ -1,6 +1,7 @@
 """What every executor does around training a run: heartbeats, the metric log, cancel on SIGTERM,
 restarting a stopped run's metrics, the results and the final status. Shared by the local executor,
 the Ray executor and `python -m lth run`."""
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,13 @@ def versions() -> dict:
             return importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             return None
-    return {"python": platform.python_version(), "tensorflow": version("tensorflow"),
-            "tf_keras": version("tf-keras"), "tfmot": version("tensorflow-model-optimization")}
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": version("tensorflow"),
+        "tf_keras": version("tf-keras"),
+        "tfmot": version("tensorflow-model-optimization"),
+    }
 
 
 def completed_rounds(config: RunConfig, checkpoint_dir: Path) -> int:
@@ -85,8 +91,12 @@ class Progress:
         layer_density = event.pop("layer_density", None)  # for TensorBoard; the metric log keeps lines short
         run_logs.append_metric(self.store, self.run_id, event)
         self.events.write(event, layer_density)
-        self.state.update(evaluations=self.state["evaluations"] + 1, iteration=event["iteration"],
-                          arm=event["arm"], round=event["round"])
+        self.state.update(
+            evaluations=self.state["evaluations"] + 1,
+            iteration=event["iteration"],
+            arm=event["arm"],
+            round=event["round"],
+        )
         if self.on_eval:
             self.on_eval(event)
 
@@ -143,18 +153,25 @@ def supervise(run_id: str, store: RunStore, train, *, on_eval=None) -> dict:
 def progress_line(event: dict) -> str:
     """One evaluation as a line of text (the CLI's progress and the worker's log)."""
     pair = f" k={event['rewind']} copy {event['copy']}" if event.get("rewind") is not None else ""
-    return (f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%{pair}] "
-            f"it {event['iteration']}/{event['total_iterations']}  "
-            f"train {event['train_loss']:.4f}/{100 * event['train_accuracy']:.2f}%  "
-            f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"
-            + (f"  test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%"
-               if event.get("test_accuracy") is not None else ""))
+    return (
+        f"[{event['arm']} round {event['round']} density {100 * event['density']:.1f}%{pair}] "
+        f"it {event['iteration']}/{event['total_iterations']}  "
+        f"train {event['train_loss']:.4f}/{100 * event['train_accuracy']:.2f}%  "
+        f"val {event['val_loss']:.4f}/{100 * event['val_accuracy']:.2f}%"
+        + (
+            f"  test {event['test_loss']:.4f}/{100 * event['test_accuracy']:.2f}%"
+            if event.get("test_accuracy") is not None
+            else ""
+        )
+    )
 
 
 # The file system's refusals of a write that stop a run without any defect: what happened, and what to do
-STORAGE_ERRORS = {errno.ENOSPC: ("no space left on device", "free space"),
-                  errno.EDQUOT: ("disk quota exceeded", "free space"),
-                  errno.EROFS: ("read-only file system", "make it writable")}
+STORAGE_ERRORS = {
+    errno.ENOSPC: ("no space left on device", "free space"),
+    errno.EDQUOT: ("disk quota exceeded", "free space"),
+    errno.EROFS: ("read-only file system", "make it writable"),
+}
 
 
 def storage_problem(error: BaseException, run_id: str, folder) -> str | None:

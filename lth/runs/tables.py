@@ -1,6 +1,7 @@
 """The pandas tables of a run store that the pages and the CLI show: runs, results, instability pairs.
 Plain functions over a store's checked reads; a run whose files are bad is reported or skipped, never
 raised."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,11 +44,22 @@ def run_row(store, run_id: str) -> dict:
     if state == RunState.RUNNING and progress and elapsed:
         remaining = elapsed * (1 - progress) / progress
     row.update(
-        state=state.value, experiment=config.experiment, model=config.model,
-        dataset=config.dataset, seed=config.seed, iterations=record["canonical"].get("iterations"),
-        epochs=config.epochs, created=status.get("created"), started=started, ended=ended,
-        elapsed_s=elapsed, remaining_s=remaining, progress=progress,
-        device=(status.get("device") or {}).get("name"), pid=status.get("pid"), error=status.get("error"),
+        state=state.value,
+        experiment=config.experiment,
+        model=config.model,
+        dataset=config.dataset,
+        seed=config.seed,
+        iterations=record["canonical"].get("iterations"),
+        epochs=config.epochs,
+        created=status.get("created"),
+        started=started,
+        ended=ended,
+        elapsed_s=elapsed,
+        remaining_s=remaining,
+        progress=progress,
+        device=(status.get("device") or {}).get("name"),
+        pid=status.get("pid"),
+        error=status.get("error"),
     )
     if state == RunState.DONE:
         try:
@@ -58,8 +70,26 @@ def run_row(store, run_id: str) -> dict:
     return row
 
 
-COLUMNS = ["run_id", "state", "experiment", "model", "dataset", "seed", "iterations", "epochs", "created",
-           "started", "ended", "elapsed_s", "remaining_s", "progress", "device", "pid", "error", "path"]
+COLUMNS = [
+    "run_id",
+    "state",
+    "experiment",
+    "model",
+    "dataset",
+    "seed",
+    "iterations",
+    "epochs",
+    "created",
+    "started",
+    "ended",
+    "elapsed_s",
+    "remaining_s",
+    "progress",
+    "device",
+    "pid",
+    "error",
+    "path",
+]
 
 
 def runs_frame(store) -> pd.DataFrame:
@@ -83,8 +113,12 @@ def completed_rounds_summary(store, run_id: str) -> dict | None:
     if not records:
         return None
     status = store.raw_status(run_id)
-    summary = {"config": record["canonical"], "device": status.get("device") or {"name": "unknown"},
-               "seconds": 0.0, "results": records}
+    summary = {
+        "config": record["canonical"],
+        "device": status.get("device") or {"name": "unknown"},
+        "seconds": 0.0,
+        "results": records,
+    }
     return schema.results(summary)
 
 
@@ -102,12 +136,23 @@ def instability_frame(store, run_ids=None) -> pd.DataFrame:
         config = summary["config"]
         label = f"{config['model']} {config['dataset']} seed {config['seed']}"
         for record in summary["results"]:
-            rows.append({"run_id": run_id, "label": label, "model": config["model"],
-                         "dataset": config["dataset"], "seed": config["seed"], "arm": record["arm"],
-                         "round": record["round"], "density": record["density"],
-                         "rewind_iteration": record["rewind_iteration"], "barrier": record["barrier"],
-                         "stable": record["stable"], "alphas": record["alphas"],
-                         "test_errors": record["test_errors"]})
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "label": label,
+                    "model": config["model"],
+                    "dataset": config["dataset"],
+                    "seed": config["seed"],
+                    "arm": record["arm"],
+                    "round": record["round"],
+                    "density": record["density"],
+                    "rewind_iteration": record["rewind_iteration"],
+                    "barrier": record["barrier"],
+                    "stable": record["stable"],
+                    "alphas": record["alphas"],
+                    "test_errors": record["test_errors"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -138,16 +183,27 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
         # a series: runs that differ in their seed or in what the plan varies across runs (tfmot's target density)
         same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)}
         series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
-        training = hashlib.sha256(json.dumps({k: config.get(k) for k in TRAINING_KEYS},
-                                             sort_keys=True).encode()).hexdigest()[:6]
-        budget = (f"it{config['iterations']}" if config.get("iterations") is not None
-                  else f"{config.get('epochs'):g} epochs")
+        training = hashlib.sha256(
+            json.dumps({k: config.get(k) for k in TRAINING_KEYS}, sort_keys=True).encode()
+        ).hexdigest()[:6]
+        budget = (
+            f"it{config['iterations']}" if config.get("iterations") is not None else f"{config.get('epochs'):g} epochs"
+        )
         label = f"{config['experiment']} {config['model']} {config['dataset']} {budget}"
         for record in summary["results"]:
-            row = {"run_id": run_id, "experiment": config["experiment"], "model": config["model"],
-                   "dataset": config["dataset"], "seed": config["seed"],
-                   "iterations": config.get("iterations"), "device": summary["device"]["name"],
-                   "series": series, "training": training, "label": label, "finished": finished}
+            row = {
+                "run_id": run_id,
+                "experiment": config["experiment"],
+                "model": config["model"],
+                "dataset": config["dataset"],
+                "seed": config["seed"],
+                "iterations": config.get("iterations"),
+                "device": summary["device"]["name"],
+                "series": series,
+                "training": training,
+                "label": label,
+                "finished": finished,
+            }
             row.update({k: v for k, v in record.items() if k not in ("layer_density", "network_sha256")})
             row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
             rows.append(row)

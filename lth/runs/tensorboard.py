@@ -1,6 +1,7 @@
 """TensorBoard event files of a run, written as its evaluations arrive: one TensorBoard run per arm and
 round (`tensorboard/ARM_roundRR/`), scalars for losses, accuracies and densities (overall and per layer)
 at each evaluated iteration. `tensorboard --logdir cache/` shows every run of the store."""
+
 from __future__ import annotations
 
 import contextlib
@@ -13,9 +14,15 @@ from lth.fsutil import make_dirs
 from lth.walk import remove_tree
 
 ROUND = re.compile(r"_round(\d+)")
-SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "test_loss": "loss/test",
-           "train_accuracy": "accuracy/train", "val_accuracy": "accuracy/validation",
-           "test_accuracy": "accuracy/test", "density": "density/overall"}
+SCALARS = {
+    "train_loss": "loss/train",
+    "val_loss": "loss/validation",
+    "test_loss": "loss/test",
+    "train_accuracy": "accuracy/train",
+    "val_accuracy": "accuracy/validation",
+    "test_accuracy": "accuracy/test",
+    "density": "density/overall",
+}
 
 
 def run_name(event: dict) -> str:

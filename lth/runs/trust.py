@@ -4,6 +4,7 @@ The executor and Ray address of a run (status.json) and of the store (settings.j
 key kept outside the store (~/.config/lth/placement.key, readable by the user only). A worker sends a
 run to a cluster only when the signature holds, so someone who can write into a (shared) store cannot
 direct its runs, code and data to a cluster of their choosing."""
+
 from __future__ import annotations
 
 import hashlib

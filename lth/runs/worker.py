@@ -1,4 +1,5 @@
 """Entry point of a background worker process: `python -m lth worker RUN_ID`."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,11 @@ def run_worker(run_id: str, store: RunStore) -> int:
         with store.lock(run_id):  # the scheduler marks the run running with this pid under the same lock
             status = store.raw_status(run_id)
         if status["state"] != RunState.RUNNING or status.get("pid") != os.getpid():
-            print(f"lth worker: run {run_id} is {status['state']} under pid {status.get('pid')}, not this "
-                  f"process's to train; nothing was touched", flush=True)
+            print(
+                f"lth worker: run {run_id} is {status['state']} under pid {status.get('pid')}, not this "
+                f"process's to train; nothing was touched",
+                flush=True,
+            )
             return 2
     except (StoreError, Corrupt, OSError) as e:
         print(f"lth worker: {one_line(e)}", flush=True)

@@ -1,5 +1,6 @@
 """Where a run trains, by name. Both the background worker and `lth run` look executors up here;
 an executor module is imported only when a run uses it (Ray is optional)."""
+
 from __future__ import annotations
 
 import importlib
@@ -9,8 +10,10 @@ from lth.errors import Explained
 
 NAMES = ("local", "ray")
 _MODULES = {"local": "lth.runs.executors.local", "ray": "lth.runs.executors.ray"}
-RAY_MISSING = ("the Ray executor needs Ray, which is not installed: "
-               "`.venv/bin/pip install -r requirements-ray.txt` (the local executor works without it)")
+RAY_MISSING = (
+    "the Ray executor needs Ray, which is not installed: "
+    "`.venv/bin/pip install -r requirements-ray.txt` (the local executor works without it)"
+)
 
 
 class ExecutorError(Explained, RuntimeError):
@@ -40,8 +43,10 @@ def unreachable(address: str) -> str | None:
                 with open("/tmp/ray/ray_current_cluster", encoding="utf-8") as f:
                     address = f.read().strip()
             except OSError:
-                return ("no Ray cluster was found on this machine (--ray-address auto): start one with `ray start "
-                        "--head`, give --ray-address HOST:PORT, or choose 'this machine' (--executor local)")
+                return (
+                    "no Ray cluster was found on this machine (--ray-address auto): start one with `ray start "
+                    "--head`, give --ray-address HOST:PORT, or choose 'this machine' (--executor local)"
+                )
             if not address:
                 return "no Ray cluster was found on this machine (--ray-address auto)"
     target = address.removeprefix("ray://")
@@ -51,8 +56,10 @@ def unreachable(address: str) -> str | None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=3).close()
     except (OSError, ValueError, OverflowError) as e:
-        return (f"cannot reach a Ray cluster at {address}: {getattr(e, 'strerror', None) or e}; start the cluster, "
-                f"or choose 'this machine' on the Home page (or --executor local)")
+        return (
+            f"cannot reach a Ray cluster at {address}: {getattr(e, 'strerror', None) or e}; start the cluster, "
+            f"or choose 'this machine' on the Home page (or --executor local)"
+        )
     return None
 
 

@@ -1,4 +1,5 @@
 """The local executor: the run trains in this process (a background worker, or `lth run`)."""
+
 from __future__ import annotations
 
 from lth.runs.store import RunStore
@@ -18,8 +19,13 @@ def execute(run_id: str, store: RunStore, *, on_eval=None) -> dict:
         with store.lock(run_id):
             store.update_status(run_id, device=device.as_dict(), versions=versions())
         checkpoint = RoundCheckpoint(checkpoint_dir)
-        return run_experiment(config, data_dir=record.get("data_dir"), on_eval=progress.record,
-                              device=device, checkpoint=checkpoint,
-                              expected_fingerprint=record["dataset_fingerprint"])
+        return run_experiment(
+            config,
+            data_dir=record.get("data_dir"),
+            on_eval=progress.record,
+            device=device,
+            checkpoint=checkpoint,
+            expected_fingerprint=record["dataset_fingerprint"],
+        )
 
     return supervise(run_id, store, train, on_eval=on_eval)

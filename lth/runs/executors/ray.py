@@ -9,6 +9,7 @@ requirements.txt. A node that dies mid-run makes Ray retry the task elsewhere (`
 retried lottery run starts from the rounds the store holds. Ray itself is optional
 (requirements-ray.txt); nothing imports it unless a run or a page asks for this executor.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,12 @@ def connect(address: str | None):
     elif address != "auto":
         _check_reachable(address)
     try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False,
-                 runtime_env={"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__"]})
+        ray.init(
+            address=address,
+            logging_level="ERROR",
+            log_to_driver=False,
+            runtime_env={"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__"]},
+        )
     except Exception as e:  # ConnectionError, ValueError for a malformed address, RuntimeError
         raise ExecutorError(f"cannot reach a Ray cluster at {address}: {str(e).splitlines()[0]}") from None
     return ray
@@ -65,11 +70,18 @@ def connect(address: str | None):
 def cluster_info(address: str | None) -> dict:
     """Nodes, CPUs and GPUs of the cluster (for the dashboard and `python -m lth cluster`)."""
     ray = connect(address)
-    nodes = [{"node_id": n["NodeID"], "address": n.get("NodeManagerAddress"), "alive": n["Alive"],
-              "cpus": n["Resources"].get("CPU", 0), "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes()]
+    nodes = [
+        {
+            "node_id": n["NodeID"],
+            "address": n.get("NodeManagerAddress"),
+            "alive": n["Alive"],
+            "cpus": n["Resources"].get("CPU", 0),
+            "gpus": n["Resources"].get("GPU", 0),
+        }
+        for n in ray.nodes()
+    ]
     totals = ray.cluster_resources()
-    return {"address": address or "auto", "nodes": nodes, "cpus": totals.get("CPU", 0),
-            "gpus": totals.get("GPU", 0)}
+    return {"address": address or "auto", "nodes": nodes, "cpus": totals.get("CPU", 0), "gpus": totals.get("GPU", 0)}
 
 
 def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
@@ -87,8 +99,17 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     device = training_device()
-    sink.put(("start", {"node_id": ray.get_runtime_context().get_node_id(), "device": device.as_dict(),
-                        "versions": versions(), "start_round": completed_rounds(config, folder)}))
+    sink.put(
+        (
+            "start",
+            {
+                "node_id": ray.get_runtime_context().get_node_id(),
+                "device": device.as_dict(),
+                "versions": versions(),
+                "start_round": completed_rounds(config, folder),
+            },
+        )
+    )
 
     class ForwardingCheckpoint(RoundCheckpoint):
         """Checkpoint files go back to the submitter as soon as they are written."""
@@ -113,13 +134,20 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
             return sha256
 
     checkpoint = ForwardingCheckpoint(folder)
-    return run_experiment(config, data_dir=record.get("data_dir"), device=device, checkpoint=checkpoint,
-                          on_eval=lambda event: sink.put(("eval", event)),
-                          expected_fingerprint=record["dataset_fingerprint"])
+    return run_experiment(
+        config,
+        data_dir=record.get("data_dir"),
+        device=device,
+        checkpoint=checkpoint,
+        on_eval=lambda event: sink.put(("eval", event)),
+        expected_fingerprint=record["dataset_fingerprint"],
+    )
 
 
-WAY_OUT = ("; start the cluster, or choose 'this machine' on the Home page (or --executor local) and resume "
-           "the run: resume uses the executor chosen then")
+WAY_OUT = (
+    "; start the cluster, or choose 'this machine' on the Home page (or --executor local) and resume "
+    "the run: resume uses the executor chosen then"
+)
 
 
 def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) -> dict:
@@ -127,8 +155,10 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
     status = store.raw_status(run_id)
     address = status.get("ray_address")
     if not trust.verify(status.get("placement_sig"), run_id, "ray", address):
-        raise ExecutorError(f"run {run_id}: its Ray address {str(address)[:60]!r} is not signed by this machine's "
-                            f"user (status.json edited outside the product?); resume it to choose the executor")
+        raise ExecutorError(
+            f"run {run_id}: its Ray address {str(address)[:60]!r} is not signed by this machine's "
+            f"user (status.json edited outside the product?); resume it to choose the executor"
+        )
 
     def train(config, record, progress):
         try:
@@ -140,15 +170,22 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
 
         checkpoint_dir = store.checkpoint_dir(run_id)
         # The queue lives on the head node (else this driver's node): losing a worker node never loses it.
-        head = next((n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"]),
-                    ray.get_runtime_context().get_node_id())
-        sink = Queue(actor_options={"num_cpus": 0,
-                                    "scheduling_strategy": NodeAffinitySchedulingStrategy(head, soft=True)})
-        files = {p.name: p.read_bytes() for p in sorted(checkpoint_dir.iterdir())
-                 if p.is_file() and not p.is_symlink() and paths.CHECKPOINT_INPUTS.fullmatch(p.name)}
+        head = next(
+            (n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"]),
+            ray.get_runtime_context().get_node_id(),
+        )
+        sink = Queue(
+            actor_options={"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(head, soft=True)}
+        )
+        files = {
+            p.name: p.read_bytes()
+            for p in sorted(checkpoint_dir.iterdir())
+            if p.is_file() and not p.is_symlink() and paths.CHECKPOINT_INPUTS.fullmatch(p.name)
+        }
         needs_gpu = ray.cluster_resources().get("GPU", 0) >= 1
         task = ray.remote(_train_task).options(
-            num_gpus=1 if needs_gpu else 0, num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False)
+            num_gpus=1 if needs_gpu else 0, num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False
+        )
         ref = task.remote(record, files, sink)
         attempts = 0
         try:
@@ -164,8 +201,13 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
                         attempts += 1
                         progress.restart(restart_metrics(store, run_id, payload["start_round"]), payload["start_round"])
                         with store.lock(run_id):
-                            store.update_status(run_id, device=payload["device"], versions=payload["versions"],
-                                                ray_node=payload["node_id"], ray_attempts=attempts)
+                            store.update_status(
+                                run_id,
+                                device=payload["device"],
+                                versions=payload["versions"],
+                                ray_node=payload["node_id"],
+                                ray_attempts=attempts,
+                            )
                     elif kind == "eval":
                         progress.record(payload)
                     elif kind == "file":
