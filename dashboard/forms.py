@@ -33,6 +33,11 @@ LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 1.2e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 
 DENSITIES = [0.5, 0.33, 0.2, 0.1, 0.05, 0.036, 0.02, 0.01]
 
 
+def percent(density: float) -> str:
+    """A density as the sliders and lists show it: 0.036 -> "3.6%"."""
+    return f"{100 * density:g}%"
+
+
 def label(name: str) -> str:
     """The field of RunConfig setting `name`, as its declaration names it."""
     return hparams.setting_facets(name)["label"]
@@ -235,7 +240,7 @@ def _lottery_settings(model: str) -> dict:
                 key="lottery-target",
                 default=0.036,
                 options=DENSITIES,
-                format_func=lambda d: f"{100 * d:g}%",
+                format_func=percent,
             )
     with c2:
         scope = setting_widget(st.radio, "scope", key="lottery-scope", horizontal=True)
@@ -290,7 +295,7 @@ def _oneshot_settings(model: str) -> dict | None:
             suffix=" (each criterion prunes to each)",
             key="oneshot-densities",
             options=ONESHOT_DENSITIES,
-            format_func=lambda d: f"{100 * d:g}%",
+            format_func=percent,
         )
     with c2:
         scope = setting_widget(
@@ -342,7 +347,7 @@ def _tfmot_settings(model: str) -> dict:
             key="tfmot-target",
             default=0.1,
             options=DENSITIES,
-            format_func=lambda d: f"{100 * d:g}%",
+            format_func=percent,
         )
     with c2:
         prunable = _prunable("tfmot", model)

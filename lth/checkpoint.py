@@ -88,6 +88,18 @@ class RoundCheckpoint:
             write_npz_atomic(self.folder / paths.round_masks(round_), arrays)
         write_json_atomic(self.folder / paths.round_records(round_), records)
 
+    def round_records(self, round_: int) -> list[dict] | None:
+        """The result records of round `round_`'s file (written last: the round is complete), checked as result
+        records but not against a plan; None where there is none. CheckpointError for a file the run did not
+        write (a link, a folder, oversized), Corrupt (lth.records) for content that is not records."""
+        path = self.folder / paths.round_records(round_)
+        if not path.exists() and not path.is_symlink():
+            return None
+        name = paths.in_checkpoint(path.name)
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 16 * 2**20:
+            raise CheckpointError(f"{name} is not a file the run wrote")
+        return records_check.result_records(records_check.parse_json(path.read_bytes(), name), name)
+
     def load_round(self, round_: int, plan) -> tuple[list[dict], pruning.Masks | None] | None:
         """(records, masks for the next round) of a completed round of a run whose plan (lth.plans) is `plan`,
         or None. The round's records must be the trainings the plan makes in it at their densities, its masks
@@ -95,14 +107,11 @@ class RoundCheckpoint:
         record names by sha256. Raises CheckpointError naming the file when the round's files are not what a
         finished round writes (the round is then trained again)."""
         shapes, densities, slack = plan.checkpoint_shapes(), plan.round_densities(round_), plan.density_slack
-        json_path = self.folder / paths.round_records(round_)
-        if not json_path.exists() and not json_path.is_symlink():
-            return None
-        name = paths.in_checkpoint(json_path.name)
-        if json_path.is_symlink() or not json_path.is_file() or json_path.stat().st_size > 16 * 2**20:
-            raise CheckpointError(f"{name} is not a file the run wrote")
+        name = paths.in_checkpoint(paths.round_records(round_))
         try:
-            records = records_check.result_records(records_check.parse_json(json_path.read_bytes(), name), name)
+            records = self.round_records(round_)
+            if records is None:
+                return None
             # a one-shot run's round 0 is empty where it trains no dense network
             records_check.need(
                 (bool(records) or shapes is None) and all(r["round"] == round_ for r in records),
@@ -120,6 +129,8 @@ class RoundCheckpoint:
                     or (kept.is_file() and not kept.is_symlink() and file_sha256(kept) == r["network_sha256"]),
                     f"{paths.in_checkpoint(kept.name)} is not the network its round recorded",
                 )
+        except CheckpointError:  # a file the run did not write: named as such
+            raise
         except ValueError as e:  # Corrupt (bad JSON of any kind, bad records) is a ValueError
             raise CheckpointError(f"{name} is unusable: {str(e)[:160]}") from None
         if shapes is None:

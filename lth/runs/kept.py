@@ -16,20 +16,19 @@ def sparsest_round(store, run_id: str, arm: str) -> int | None:
     return max((r for a, r in networks_of(store, run_id) if a == arm), default=None)
 
 
-def _recorded(store, run_id: str, round_: int) -> tuple[list[dict], dict | None]:
-    """The result records that name round `round_`'s networks (a finished run's results, else the round's
-    checkpoint records once the round is complete) and the finished run's summary (None while it runs)."""
-    from lth import paths
-    from lth import records as records_check
+def _recorded(store, run_id: str, round_: int) -> list[dict]:
+    """The result records that name round `round_`'s networks: a finished run's results, else the round's
+    checkpoint records once the round is complete (none while it trains, or where its file is not one the run
+    wrote)."""
+    from lth.checkpoint import CheckpointError, RoundCheckpoint
 
     summary = store.finished_results(run_id)  # a corrupt run: raised
     if summary is not None:
-        return summary["results"], summary
-    path = store.checkpoint_dir(run_id, create=False) / paths.round_records(round_)
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > 16 * 2**20:
-        return [], None
-    name = paths.in_checkpoint(path.name)
-    return records_check.result_records(records_check.parse_json(path.read_bytes(), name), name), None
+        return summary["results"]
+    try:
+        return RoundCheckpoint(store.checkpoint_dir(run_id, create=False)).round_records(round_) or []
+    except CheckpointError:
+        return []
 
 
 def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
@@ -44,7 +43,7 @@ def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
             ", ".join(f"{a} round {r}" for a, r in found) or "none (made before networks were kept, or not trained yet)"
         )
         raise networks.NetworkError(f"run {run_id} keeps no network for {arm} round {round_}; it keeps: {listed}")
-    records, _ = _recorded(store, run_id, round_)
+    records = _recorded(store, run_id, round_)
     sha256 = next((r.get("network_sha256") for r in records if (r["arm"], r["round"]) == (arm, round_)), None)
     if sha256 is None:
         raise networks.NetworkError(
