@@ -37,7 +37,7 @@ GOLDEN_PRESETS = {
     ("frankle-carbin-lenet300", "quick"): ("fa9d0b321ec4df6d", "854508713d7399db", 3),
     ("frankle-carbin-lenet300", "full"): ("c34fb56a3e905db2", "223ffeb1c01790dd", 3),
     ("frankle-carbin-conv2", "quick"): ("651979c1c8e06368", "cd1a9a6ff20388be", 6),  # added with Conv-2
-    ("frankle-carbin-conv2", "full"): ("f8e07d43f305c079", "4428f2e0b6bc2198", 6),
+    ("frankle-carbin-conv2", "full"): ("81b9dcad3c2269a1", "108da8e1ee28f97d", 6),  # 6 rounds of 1,000 (was 7 of 1,250)
     ("pruning-methods", "quick"): ("dc58234667f2ff4c", "cb5c9a7df5fcf649", 9),
     ("pruning-methods", "full"): ("aa43a6020a1da95c", "1755d27f04ee8b5e", 9),
 }
