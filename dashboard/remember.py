@@ -76,15 +76,36 @@ def out_of_range(value, kind: str, options, kwargs: dict) -> str | None:
     return None
 
 
-def remembered(widget, label: str, *, key: str, default, kind: str = "str", options=None, **kwargs):
-    """`widget(label, key=key, **kwargs)` whose value is kept across pages, reloads and links."""
+ALL = "all"  # a choice of every option, in the URL: the options of the day, not those of the day it was made
+
+
+def remembered(
+    widget, label: str, *, key: str, default, kind: str = "str", options=None, everything: bool = False, **kwargs
+):
+    """`widget(label, key=key, **kwargs)` whose value is kept across pages, reloads and links.
+
+    `everything` (a multiselect of `options`): a value holding every option is remembered as the intent "all",
+    in this session and in the URL (`key=all`), so an option that appears later (a newer seed) is chosen too;
+    a value choosing some is remembered as those."""
     saved = st.session_state.setdefault(SAVED, {})
+    intent, known = f"{key}#all", f"{key}#options"
+    if everything and options is not None and saved.get(intent) and set(options) - set(saved.get(known, options)):
+        # every option was chosen, and options appeared since (a newer seed, a new series): they are chosen too
+        # (the user's own change of the widget, with the same options, is left as it is)
+        if key in st.session_state:
+            st.session_state[key] = sorted(
+                set(st.session_state[key]) | (set(options) - set(saved[known])), key=list(options).index
+            )
+        if key in saved:
+            saved[key] = list(options)
     if key not in st.session_state:
         value = saved.get(key, default)
         if key not in saved and key in st.query_params:
             text = st.query_params[key]
             try:
-                value = _parse(text, kind, options)
+                value = (
+                    list(options) if everything and options is not None and text == ALL else _parse(text, kind, options)
+                )
                 problem = out_of_range(value, kind, options, kwargs)
             except (ValueError, OverflowError):
                 problem = "does not fit"
@@ -103,5 +124,10 @@ def remembered(widget, label: str, *, key: str, default, kind: str = "str", opti
         kwargs.setdefault("step", 1)  # whole-number steps make Streamlit's widget an integer one ("7", not "7.00")
     value = widget(label, key=key, **kwargs)
     saved[key] = value
-    st.query_params[key] = _to_url(value, kind)
+    if everything and options is not None:
+        saved[intent] = bool(len(options)) and set(value) == set(options)
+        saved[known] = list(options)
+        st.query_params[key] = ALL if saved[intent] else _to_url(value, kind)
+    else:
+        st.query_params[key] = _to_url(value, kind)
     return value

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.common import readable, table_downloads
+from dashboard.common import network_file_part, network_words, readable, table_downloads
 from dashboard.text import plain
 from lth import paths
 from lth.networks import EXPORT_FORMATS, EXPORT_MIME, NetworkError, compression_table
@@ -26,8 +26,10 @@ EXPORT_TIMEOUT_S = 300
 
 def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt: str) -> tuple[bytes, str]:
     """The model file (a SavedModel zipped) and its name; RuntimeError with the CLI's message if it fails."""
+    config = store.config_and_record(run_id)[1]
     with tempfile.TemporaryDirectory(prefix="lth-export-") as tmp:
-        out = Path(tmp) / f"{run_id}_{paths.training_name(arm, round_)}"
+        # named as the page names it: "..._ticket_round03", a one-shot run's "..._synflow_density3.6pct"
+        out = Path(tmp) / f"{run_id}_{network_file_part(config, arm, round_)}"
         done = subprocess.run(
             [
                 sys.executable,
@@ -89,8 +91,9 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
             "exactly zero) as a file plain TensorFlow loads, no part of this product needed."
         )
         left, middle, right = st.columns([2, 1, 1])
+        config = store.config_and_record(run_id)[1]
         choice = left.selectbox(
-            "Network", kept, format_func=lambda k: f"{k[0]} round {k[1]}", key=f"export-net-{run_id}"
+            "Network", kept, format_func=lambda k: network_words(config, k[0], k[1]), key=f"export-net-{run_id}"
         )
         fmt = middle.selectbox(
             "Format",

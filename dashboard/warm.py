@@ -10,6 +10,7 @@ MODULES = (
     "plotly.graph_objects",
     "scipy.stats",
     "pandas",
+    "pyarrow",  # every st.dataframe converts through it
     "lth.figures",
     "lth.statistics",
     "lth.analysis",

@@ -36,28 +36,42 @@ def first_pixel_layer(net: Network) -> str | None:
     return None
 
 
-def mask_heatmap(net: Network) -> go.Figure:
+def network_name(config, arm: str, round_: int) -> str:
+    """A kept network as a reader names it: "ticket round 3", or "synflow at 3.6% density" for a one-shot run
+    (whose records' round is only its density's place in the list)."""
+    if getattr(config, "experiment", None) == "oneshot":
+        densities = config.plan.ordered_densities()
+        if 0 < round_ <= len(densities):
+            return f"{arm} at {100 * densities[round_ - 1]:.3g}% density"
+        if round_ == 0:
+            return f"{arm} (dense)"
+    return f"{arm} round {round_}"
+
+
+def mask_heatmap(net: Network, name: str | None = None) -> go.Figure:
     layer = first_pixel_layer(net)
     if layer is None:
         raise ValueError(f"{net.model} prunes no layer that reads the pixels, so its mask has no image")
     image = input_map(net.masks[layer], net.spec.input_shape)
     outputs = net.masks[layer].shape[1]
-    # A fixed scale, 0 to the layer's fan-out (every connection of the pixel kept): an automatic range
-    # stretches a nearly uniform mask into what looks like noise, and two rounds could not be compared.
+    # Scaled to what the mask holds, 0 to its most-kept pixel: a fixed 0-to-fan-out scale drew a 0.3%-dense mask
+    # as a uniformly dark square. The title and colour bar say the scale (and the fan-out), so rounds compare by
+    # their numbers; a dense mask still spans 0 to the fan-out.
+    top = max(1, int(image.max()))
     fig = go.Figure(
         go.Heatmap(
             z=image[::-1],
             colorscale="Viridis",
             zmin=0,
-            zmax=outputs,
-            colorbar={"title": {"text": f"kept of {outputs}"}},
+            zmax=top,
+            colorbar={"title": {"text": f"kept (of {outputs})"}},
             hovertemplate="pixel (%{x}, %{y}): %{z} of " + f"{outputs} kept<extra></extra>",
         )
     )
     fig.update_layout(
         title={
-            "text": f"{layer}: connections kept per input pixel (scale 0 to {outputs}, all kept) · "
-            f"{net.arm} round {net.round} ({100 * net.masks[layer].mean():.1f}% of {layer})"
+            "text": f"{layer}: connections kept per input pixel (scale 0 to {top} of {outputs}) · "
+            f"{name or f'{net.arm} round {net.round}'} ({100 * net.masks[layer].mean():.3g}% of {layer})"
         },
         width=560,
         height=520,
@@ -78,15 +92,25 @@ def layer_density_frame(records: list[dict], arm: str = "ticket") -> pd.DataFram
     return pd.DataFrame(rows, columns=["round", "layer", "density"])
 
 
-def layer_density_figure(records: list[dict], arm: str = "ticket") -> go.Figure:
+def layer_density_figure(records: list[dict], arm: str = "ticket", by_density: bool = False) -> go.Figure:
+    """Per-layer density of an arm per round, or (`by_density`: a one-shot run) against its overall density; an
+    emptied layer sits on the floor, labelled so."""
+    from lth.figures import density_axis, log_ticks
+
     frame = layer_density_frame(records, arm)
+    overall = {r["round"]: 100 * r["density"] for r in records if r["arm"] == arm}
+    floor = 1e-2  # % kept: where an emptied layer is drawn on the log axis
     fig = go.Figure()
     for layer, group in frame.groupby("layer", sort=False):
-        fig.add_trace(go.Scatter(x=group["round"], y=100 * group["density"], mode="lines+markers", name=layer))
+        x = [overall.get(r) for r in group["round"]] if by_density else group["round"]
+        fig.add_trace(go.Scatter(x=x, y=(100 * group["density"]).clip(lower=floor), mode="lines+markers", name=layer))
+    ticks = log_ticks(floor, max(100.0, float(100 * frame["density"].max()) if len(frame) else 100.0))
+    if ticks:
+        ticks["ticktext"] = ["emptied" if v <= floor else f"{v:g}%" for v in ticks["tickvals"]]
     fig.update_layout(
-        title={"text": f"per-layer density of the {arm} per round"},
-        xaxis_title="round",
-        yaxis={"title": {"text": "density (% kept)"}, "type": "log"},
+        title={"text": f"per-layer density of {arm} " + ("at each density" if by_density else "per round")},
+        xaxis=density_axis(overall.values()) if by_density else {"title": {"text": "round"}, "dtick": 1},
+        yaxis={"title": {"text": "density (% kept)"}, "type": "log", **ticks},
         height=380,
     )
     return fig
@@ -127,14 +151,15 @@ def weight_histograms(
 
 
 def overlap(mask_a: dict[str, np.ndarray], mask_b: dict[str, np.ndarray]) -> dict[str, float]:
-    """Per layer and overall: the fraction of `mask_a`'s kept weights that `mask_b` keeps too."""
+    """Per layer and overall: the fraction of `mask_a`'s kept weights that `mask_b` keeps too; NaN (undefined, not
+    0) for a layer `mask_a` emptied."""
     out, both, kept = {}, 0.0, 0.0
     for layer, a in mask_a.items():
         b = mask_b[layer]
         shared = float(np.sum((a > 0) & (b > 0)))
-        out[layer] = shared / max(float(a.sum()), 1.0)
+        out[layer] = shared / float(a.sum()) if a.sum() else math.nan
         both, kept = both + shared, kept + float(a.sum())
-    out["overall"] = both / max(kept, 1.0)
+    out["overall"] = both / kept if kept else math.nan
     return out
 
 
@@ -177,20 +202,22 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
     of the kept against the pruned, mask overlap between rounds and with `other_seed`'s run at this round.
     Raises NetworkError when the network is not kept."""
     net = kept_networks.network(store, run_id, arm, round_)
+    config = store.config_and_record(run_id)[1]
+    name = network_name(config, arm, round_)
     summary = store.results(run_id) or run_tables.completed_rounds_summary(store, run_id) or {"results": []}
     records = summary["results"]
     figures, tables = {}, {}
     if (pixel_layer := first_pixel_layer(net)) is not None:
-        figures["mask_heatmap"] = mask_heatmap(net)
+        figures["mask_heatmap"] = mask_heatmap(net, name)
         tables["mask_heatmap"] = pd.DataFrame(input_map(net.masks[pixel_layer]).astype(int))
     density_arm = arm if any(r["arm"] == arm and r.get("layer_density") for r in records) else "ticket"
     if any(r.get("layer_density") for r in records):
-        figures["layer_density"] = layer_density_figure(records, density_arm)
+        figures["layer_density"] = layer_density_figure(records, density_arm, config.experiment == "oneshot")
         tables["layer_density"] = layer_density_frame(records, density_arm)
     if net.masks:
         theta0 = Network(net.model, arm, 0, kept_networks.theta0(store, run_id), {}).kernels()
         figures["theta0_histograms"] = weight_histograms(
-            theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {arm} round {round_}", "theta0"
+            theta0, net.masks, f"initial weights (theta0) of the kept and the pruned · {name}", "theta0"
         )
         kept_nets = kept_networks.networks_of(store, run_id)
         # the run's own dense network: a lottery run's round 0, a one-shot run's dense training (tfmot: none)
@@ -201,7 +228,7 @@ def run_analysis(store, run_id: str, arm: str, round_: int, other_seed: str | No
             figures["trained_histograms"] = weight_histograms(
                 trained,
                 net.masks,
-                f"|trained weights| of the dense network (round 0), split by the mask of {arm} round {round_}",
+                f"|trained weights| of the dense network, split by the mask of {name}",
                 "|w| after dense training",
             )
         masks_by_round = {

@@ -97,8 +97,8 @@ CRITERIA: dict[str, Criterion] = {
             "|theta0|: the largest initial weights",
             trained=False,
             score=lambda i: {n: np.abs(w) for n, w in i.theta0.items()},
-            colour="#3690c0",
-            scale="PuBu",
+            colour="#8c564b",  # brown: a light blue read as one of the IMP ticket's blues
+            scale="Brwnyl",
         ),
         Criterion(
             "snip",

@@ -21,15 +21,27 @@ SPLIT_DASH = {"train": "solid", "val": "dash", "test": "dot"}
 
 
 DENSITY_TICKS = [100, 80, 64, 50, 40, 30, 20, 15, 10, 7, 5, 3.5, 2, 1.5, 1, 0.5]
+TICK_GAP = 0.045  # the least distance of two density ticks on the log axis (decades): labels that do not collide
+
+
+def density_ticks(densities=()) -> list[float]:
+    """Ticks at the plotted densities (in %), so a point's tick names it (a 3.6% point under "3.6%", never under a
+    nearby round number); where two are closer than the labels allow, the denser is kept. Without data: round
+    numbers."""
+    plotted = sorted({float(f"{float(d):.3g}") for d in densities if d is not None and float(d) > 0}, reverse=True)
+    if not plotted:
+        return sorted(DENSITY_TICKS)
+    ticks: list[float] = []
+    for d in plotted:
+        if not ticks or np.log10(ticks[-1] / d) >= TICK_GAP:
+            ticks.append(d)
+    return sorted(ticks)
 
 
 def density_axis(densities=()) -> dict:
     """Log density axis in percent, decreasing to the right (pruning proceeds rightwards); a tick at each
-    plotted density below the fixed ones' range too."""
-    ticks = sorted(
-        set(DENSITY_TICKS)
-        | {round(float(d), 2) for d in densities if float(d) < min(DENSITY_TICKS) or float(d) > max(DENSITY_TICKS)}
-    )
+    plotted density."""
+    ticks = density_ticks(densities)
     return {
         "type": "log",
         "autorange": "reversed",
@@ -37,6 +49,24 @@ def density_axis(densities=()) -> dict:
         "tickvals": ticks,
         "ticktext": [f"{t:g}%" for t in ticks],
     }
+
+
+def log_ticks(low: float, high: float) -> dict:
+    """Tick values and whole labels (0.05, 0.1, 0.2, 0.5, 1, 2) for a log axis over [low, high]: plotly's own labels
+    between powers of ten are bare digits ("1, 5, 2", where 5 means 0.5)."""
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 or high <= 0:
+        return {}
+    values = [
+        m * 10.0**e
+        for e in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
+        for m in (1, 2, 5)
+    ]
+    inside = [v for v in values if low / 1.0001 <= v <= high * 1.0001]
+    if len(inside) < 2:  # a narrow range: the nearest ticks around it too
+        below = [v for v in values if v < low][-1:]
+        above = [v for v in values if v > high][:1]
+        inside = below + inside + above
+    return {"tickvals": inside, "ticktext": [f"{v:g}" for v in inside]}
 
 
 # Each arm its colour family, rounds as shades of it (darker = later round, sparser network).
@@ -88,9 +118,14 @@ def _curve_layout(title: str) -> dict:
     }
 
 
-def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
+SPLIT_WORDS = {"train": "train", "val": "validation", "test": "test"}
+
+
+def training_curves(metrics: pd.DataFrame, title: str = "", by_density: bool = False) -> go.Figure:
     """Loss and accuracy against iteration for train, validation and test; one colour per round
-    (per arm when an arm is not the ticket), line style per split; long curves thinned."""
+    (per arm when an arm is not the ticket), line style per split; long curves thinned. One legend entry per
+    network (its three splits toggle together) and one per line style: a 24-round run lists 25 networks, not
+    75 lines. `by_density`: the networks are named by their density (a one-shot run), not by a round."""
     if metrics.empty:
         return go.Figure(layout=_curve_layout(title or "no evaluations yet"), _validate=False)
     rounds = sorted(metrics["round"].unique())
@@ -101,7 +136,8 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
         arm, round_ = key[0], key[1]
         density = 100 * group["density"].iloc[0]
         pair = f" k={key[2]:g} copy {key[3]:g}" if len(key) == 4 and key[2] == key[2] else ""
-        name = f"{ARM_LABELS.get(arm, arm)} r{round_} ({density:.1f}%){pair}"
+        where = f"{density:.3g}%" if by_density else f"r{round_} ({density:.1f}%)"
+        name = f"{ARM_LABELS.get(arm, arm)} {where}{pair}"
         colour = round_colour(arm, rounds.index(round_), len(rounds))
         iterations = group["iteration"].to_numpy()
         for split in ("train", "val", "test"):
@@ -120,16 +156,34 @@ def training_curves(metrics: pd.DataFrame, title: str = "") -> go.Figure:
                         "x": iterations[shown].tolist(),
                         "y": values[shown].tolist(),
                         "mode": "lines" if len(shown) > 1 else "markers",  # one evaluation is a point, not nothing
-                        "name": f"{name} {split}",
+                        "name": f"{name} {split}" if split != "train" else name,
                         "legendgroup": name,
-                        "showlegend": col == 1,
+                        "showlegend": col == 1 and split == "train",
                         "line": {"color": colour, "dash": SPLIT_DASH[split]},
                         "marker": {"color": colour},
                         "xaxis": "x" if col == 1 else "x2",
                         "yaxis": "y" if col == 1 else "y2",
+                        "hovertemplate": f"{name} {SPLIT_WORDS[split]}: %{{y:.4g}} at iteration %{{x}}<extra></extra>",
                     }
                 )
-    return go.Figure(data=traces, layout=_curve_layout(title), _validate=False)
+    for split, dash in SPLIT_DASH.items():  # the key to the line styles
+        key_trace = {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "mode": "lines",
+            "name": f"{SPLIT_WORDS[split]} ({dash})",
+            "legendgroup": f"split-{split}",
+            "line": {"color": "#555", "dash": dash},
+            "hoverinfo": "skip",
+        }
+        traces.append(key_trace)
+    layout = _curve_layout(title)
+    layout["legend"] = {"font": {"size": 10}, "tracegroupgap": 2, "groupclick": "togglegroup"}
+    losses = [y for tr in traces if tr.get("yaxis") == "y" for y in tr["y"] if y is not None and y == y and y > 0]
+    if losses:
+        layout["yaxis"] = {**layout["yaxis"], **log_ticks(min(losses), max(losses))}
+    return go.Figure(data=traces, layout=layout, _validate=False)
 
 
 def aggregate(results: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -191,8 +245,10 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
     stats = stats.sort_values(["_arm", "_series", "density_pct"], ascending=[True, True, False])
     for (_, index), group in stats.groupby(["_arm", "_series"], sort=False):
         arm = group["arm"].iloc[0]
-        label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
-        colour = ARM_COLORS.get(arm, "#333") if len(series_order) == 1 else round_colour(arm, index, len(series_order))
+        # the seed count in the name: a legend, an export or a hover never hides that two lines average
+        # different numbers of seeds
+        label = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]} · {seed_count(group['seeds'])}"
+        colour = series_colour(arm, index, len(series_order))
         if arm == "dense" and len(group) == 1:
             g = group.iloc[0]
             left, right = max(x_range[1], 100.0), min(x_range[0], 100.0)
@@ -206,6 +262,7 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
                     "name": label,
                     "legendgroup": label,
                     "line": {"color": colour, "dash": DENSE_DASHES[index % len(DENSE_DASHES)]},
+                    "hovertemplate": f"{label}: %{{y:.4f}} ({int(g['seeds'])} seeds)<extra></extra>",
                 }
             )
             continue
@@ -220,10 +277,22 @@ def _series_traces(stats: pd.DataFrame, value: str, low: str, high: str) -> list
                 "legendgroup": label,
                 "line": {"color": colour, "dash": ARMS[arm].dash if arm in ARMS else "solid"},
                 "customdata": group[["seeds"]].to_numpy().tolist(),
-                "hovertemplate": "%{x:.1f}%: %{y:.4f} (%{customdata[0]} seeds)",
+                "hovertemplate": "%{x:.3g}%: %{y:.4f} (n=%{customdata[0]} seeds)",
             }
         )
     return traces
+
+
+def seed_count(seeds: pd.Series) -> str:
+    """The seed count of a line: "n=3", or "n=2-3" where the points of one line average different numbers of seeds."""
+    low, high = int(seeds.min()), int(seeds.max())
+    return f"n={low}" if low == high else f"n={low}-{high}"
+
+
+def series_colour(arm: str, index: int, count: int) -> str:
+    """The colour of the `index`-th of `count` series of `arm`: the arm's own where one series is shown, else a
+    shade of its family. Lines, bands and collapse marks of a series share it."""
+    return ARM_COLORS.get(arm, "#333") if count == 1 else round_colour(arm, index, count)
 
 
 def _with_band(stats: pd.DataFrame, mean: str, std: str, low: str, high: str, band: str) -> pd.DataFrame:
@@ -265,7 +334,7 @@ def accuracy_vs_density(
     )
     if verdicts is not None and not verdicts.empty and not stats.empty and "star" in verdicts:
         won = verdicts[verdicts["star"].isin(["filled", "hollow"])].merge(
-            stats[stats["arm"] == "ticket"][["label", "density_pct", "mean"]], on=["label", "density_pct"]
+            stats[stats["arm"] == "ticket"][["label", "density_pct", "mean", "seeds"]], on=["label", "density_pct"]
         )
         for star, kind, symbol in (
             ("filled", "more accurate than dense", "star"),
@@ -283,13 +352,16 @@ def accuracy_vs_density(
                     "name": f"winning ticket: {kind}",
                     "customdata": rows[["accuracy_diff", "accuracy_ci_low", "accuracy_ci_high", "margin"]]
                     .mul(100)
+                    .assign(n=rows["seeds"].to_numpy(), label=rows["label"].to_numpy())
                     .to_numpy()
                     .tolist(),
                     "marker": {"symbol": symbol, "size": 13, "color": "#f2c500", "line": {"color": "#333", "width": 1}},
-                    "hovertemplate": f"winning ticket ({kind}) at %{{x:.1f}}%: ticket − dense "
-                    "%{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
-                    "%{customdata[2]:+.2f}], margin %{customdata[3]:.2f} points"
+                    # the star's own numbers, not the line's point beneath it
+                    "hovertemplate": f"winning ticket ({kind}) · %{{customdata[5]}} at %{{x:.3g}}%:<br>ticket − "
+                    "dense %{customdata[0]:+.2f} points, 95% interval [%{customdata[1]:+.2f}, "
+                    "%{customdata[2]:+.2f}], margin %{customdata[3]:.2f} points, n=%{customdata[4]} seeds"
                     "<extra></extra>",
+                    "hoverlabel": {"namelength": -1},
                 }
             )
     traces += _collapse_marks(results, stats)
@@ -316,7 +388,8 @@ def collapsed(results: pd.DataFrame) -> pd.Series:
 
 
 def _collapse_marks(results: pd.DataFrame, stats: pd.DataFrame) -> list[dict]:
-    """A cross on every plotted point where at least one seed's training lost a whole layer."""
+    """A cross on every plotted point where at least one seed's training lost a whole layer, in the colour of its
+    series (two series that overlap keep their own crosses); hovering one says how many of how many seeds."""
     if results.empty or stats.empty:
         return []
     cut = results[collapsed(results)]
@@ -327,18 +400,27 @@ def _collapse_marks(results: pd.DataFrame, stats: pd.DataFrame) -> list[dict]:
     points = stats.merge(counts, on=["series", "arm", "density_pct"])
     if points.empty:
         return []
-    return [
-        {
-            "type": "scatter",
-            "x": points["density_pct"].tolist(),
-            "y": points["mean"].tolist(),
-            "mode": "markers",
-            "name": "layer collapse (a layer kept no weight)",
-            "customdata": points[["collapsed", "seeds"]].to_numpy().tolist(),
-            "marker": {"symbol": "x-thin-open", "size": 16, "color": "#000", "line": {"width": 2, "color": "#000"}},
-            "hovertemplate": "layer collapse at %{x:.2f}%: %{customdata[0]} of %{customdata[1]} seeds<extra></extra>",
-        }
-    ]
+    series_order = sorted(stats["series"].unique())
+    traces = []
+    for i, ((series, arm), group) in enumerate(points.groupby(["series", "arm"], sort=True)):
+        colour = series_colour(arm, series_order.index(series), len(series_order))
+        name = f"{ARM_LABELS.get(arm, arm)} · {group['label'].iloc[0]}"
+        traces.append(
+            {
+                "type": "scatter",
+                "x": group["density_pct"].tolist(),
+                "y": group["mean"].tolist(),
+                "mode": "markers",
+                "name": "layer collapse (a layer kept no weight)",
+                "legendgroup": "layer collapse",
+                "showlegend": i == 0,
+                "customdata": group[["collapsed", "seeds"]].to_numpy().tolist(),
+                "marker": {"symbol": "x-thin-open", "size": 16, "color": colour, "line": {"width": 3, "color": colour}},
+                "hovertemplate": f"layer collapse · {name} at %{{x:.3g}}%: a layer emptied in %{{customdata[0]}} "
+                "of n=%{customdata[1]} seeds<extra></extra>",
+            }
+        )
+    return traces
 
 
 LAYER_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -377,7 +459,11 @@ def layer_density_vs_density(results: pd.DataFrame) -> go.Figure:
         "layer density (% kept, log)",
         480,
     )
-    figure.update_layout(yaxis={"type": "log", "title": {"text": "layer density (% kept, log)"}})
+    values = [y for tr in traces for y in tr["y"]]
+    ticks = log_ticks(100 * floor, max(values)) if values else {}
+    if ticks:  # the floor is where an emptied layer is drawn: its tick says so
+        ticks["ticktext"] = ["emptied" if v <= 100 * floor else f"{v:g}%" for v in ticks["tickvals"]]
+    figure.update_layout(yaxis={"type": "log", "title": {"text": "layer density (% kept, log)"}, **ticks})
     return figure
 
 

@@ -1,6 +1,13 @@
 import streamlit as st
 
-from dashboard.common import figure_downloads, readable, store, table_downloads
+from dashboard.common import (
+    by_density,
+    figure_downloads,
+    network_file_part,
+    readable,
+    store,
+    table_downloads,
+)
 from dashboard.text import plain
 from lth import analysis
 from lth.hparams import setting_facets
@@ -38,13 +45,26 @@ arms = sorted({a for a, _ in kept if a != "dense"}, key=lambda a: (a != "ticket"
 left, right = st.columns([1, 3])
 arm = left.selectbox("Arm", arms, key=f"analysis-arm-{run_id}")
 rounds = sorted(r for a, r in kept if a == arm)
+config = s.config_and_record(run_id)[1]
+oneshot = by_density(config.experiment)  # a one-shot run's networks are its densities, not rounds
 # One round slider per run: changing the arm keeps the round (or the nearest this arm has)
 round_key = f"analysis-round-{run_id}"
 if st.session_state.get(round_key) not in rounds:
     previous = st.session_state.get(round_key, rounds[-1])
     st.session_state[round_key] = min(rounds, key=lambda r: (abs(r - previous), -r))
-round_ = right.select_slider("Round", rounds, key=round_key) if len(rounds) > 1 else rounds[0]
-config = s.config_and_record(run_id)[1]
+if oneshot:
+    densities = sorted(config.densities, reverse=True)  # round r of a one-shot run prunes to the r-th densest
+    words = {r: f"{100 * densities[r - 1]:.3g}%" if 0 < r <= len(densities) else "dense" for r in rounds}
+else:
+    words = {r: str(r) for r in rounds}
+round_ = (
+    right.select_slider("Density" if oneshot else "Round", rounds, format_func=words.__getitem__, key=round_key)
+    if len(rounds) > 1
+    else rounds[0]
+)
+if len(rounds) == 1:
+    right.caption(f"{'Density' if oneshot else 'Round'}: {words[round_]} (the only one this arm keeps)")
+file_part = f"{run_id}_{network_file_part(config, arm, round_)}"
 same_series = [
     r.run_id
     for r in candidates
@@ -64,25 +84,49 @@ except (NetworkError, StoreError, Corrupt, OSError, ValueError) as e:
     st.error(f"This network cannot be analysed: {plain(e)}")
     st.stop()
 
+
+def shown_overlap(table):
+    """An overlap table as a reader reads it: a one-shot run's rounds as its densities, and a layer the mask
+    emptied marked as such (its overlap is undefined, not 0)."""
+    if oneshot:
+        named = {r: words.get(r, str(r)) for r in set(table.get("round", [])) | set(table.get("against_round", []))}
+        for column, title in (("round", "density"), ("against_round", "against density")):
+            if column in table:
+                table = table.assign(**{column: table[column].map(named)}).rename(columns={column: title})
+    layers = [c for c in table.columns if c not in ("round", "against_round", "density", "against density")]
+    layers = [c for c in layers if not str(c).startswith("chance_") and c not in ("run", "other_run")]
+    for column in layers:
+        if table[column].isna().any():
+            table = table.assign(
+                **{column: table[column].map(lambda v: "undefined (layer emptied)" if v != v else f"{v:.4f}")}
+            )
+    return table
+
+
 for name, fig in figs.items():
     st.plotly_chart(fig, key=f"analysis-{name}")
-    figure_downloads(fig, f"{run_id}_{arm}_r{round_}_{name}", f"dl-analysis-{name}")
+    figure_downloads(fig, f"{file_part}_{name}", f"dl-analysis-{name}")
 if "mask_heatmap" not in figs:
     shape = "x".join(map(str, config.spec.input_shape[:2]))
     st.info(f"{config.model} prunes no layer that reads the pixels, so its mask has no {shape} image.")
 if "round_overlap" in tables:
     st.markdown(
-        "**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
-        "(1.0 when masks are nested, as iterative magnitude pruning makes them)"
+        "**Overlap between densities**: the fraction of each density's kept weights that the next denser mask "
+        "of this criterion kept (1.0 when masks are nested); a layer the mask emptied has no overlap (“—”)"
+        if oneshot
+        else "**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
+        "(1.0 when masks are nested, as iterative magnitude pruning makes them); a layer the mask emptied has "
+        "no overlap (“—”)"
     )
-    st.dataframe(readable(tables["round_overlap"]), hide_index=True)
+    st.dataframe(readable(shown_overlap(tables["round_overlap"])), hide_index=True)
 if "seed_overlap" in tables:
     st.markdown(
-        "**Overlap with the other seed's mask** at this round, against what independent random masks "
+        f"**Overlap with the other seed's mask** at {'this density' if oneshot else 'this round'}, against what "
+        "independent random masks "
         "of the same densities would share by chance"
     )
-    st.dataframe(readable(tables["seed_overlap"]), hide_index=True)
+    st.dataframe(readable(shown_overlap(tables["seed_overlap"])), hide_index=True)
 with st.expander("Data"):
     for name, table in tables.items():
         st.markdown(f"`{name}`")
-        table_downloads(table, f"{run_id}_{arm}_r{round_}_{name}", f"dl-analysis-table-{name}")
+        table_downloads(table, f"{file_part}_{name}", f"dl-analysis-table-{name}")

@@ -1,13 +1,36 @@
 import streamlit as st
 
-from dashboard.common import figure_downloads, readable, store, table_downloads
+from dashboard.common import compare_tables, figure_downloads, missing_words, readable, store, table_downloads
 from dashboard.remember import remembered
 from lth import figures, statistics
+from lth.runs import ACTIVE
 from lth.runs import tables as run_tables
+
+# how often an open page looks for runs that finished since it was drawn (a few file times per run)
+WATCH_S = 5.0
+IDLE_WATCH_S = 15.0
 
 st.title("Compare runs")
 s = store()
 results = run_tables.results_frame(s)
+drawn = run_tables.finished_run_ids(s)
+new_runs = st.session_state.pop("compare-new-runs", None)
+if new_runs:
+    st.info(f"{new_runs} new finished run{'s' if new_runs != 1 else ''} since this page was drawn: shown below.")
+
+
+def watch_store() -> None:
+    """Redraws the page when runs finished since it was drawn: new runs appear without a reload, and say so."""
+    now = run_tables.finished_run_ids(s)
+    if now - drawn:
+        st.session_state["compare-new-runs"] = len(now - drawn)
+        st.rerun(scope="app")
+
+
+active = any(
+    (s.status_or_none(r) or {}).get("state") in ACTIVE for r in s.run_ids() if r not in drawn
+)  # something may finish soon: look often; else now and then (a run started elsewhere)
+st.fragment(watch_store, run_every=WATCH_S if active else IDLE_WATCH_S)()
 if results.empty:
     st.info(
         "No finished runs to compare yet. Start runs on the experiment pages or a preset on the Home page; "
@@ -22,13 +45,21 @@ c1, c2, c3, c4 = st.columns(4)
 def choose(column, label: str, key: str, options: list, kind: str = "list") -> list:
     if key in st.session_state:  # choices that another filter removed are dropped, not an error
         st.session_state[key] = [v for v in st.session_state[key] if v in options]
-    return remembered(column.multiselect, label, key=key, default=options, kind=kind, options=options)
+    # "all" is remembered as such (session and URL): a seed or series that appears later is chosen too
+    return remembered(column.multiselect, label, key=key, default=options, kind=kind, options=options, everything=True)
 
 
 experiments = choose(c1, "Experiment", "f-experiment", sorted(results["experiment"].unique()))
 model_names = choose(c2, "Model", "f-model", sorted(results["model"].unique()))
 dataset_names = choose(c3, "Dataset", "f-dataset", sorted(results["dataset"].unique()))
-seeds = choose(c4, "Seeds", "f-seed", sorted(int(v) for v in results["seed"].unique()), kind="intlist")
+all_seeds = sorted(int(v) for v in results["seed"].unique())
+seeds = choose(c4, "Seeds", "f-seed", all_seeds, kind="intlist")
+left_out = [v for v in all_seeds if v not in seeds]
+if left_out:
+    st.caption(
+        f"Seed{'s' if len(left_out) > 1 else ''} {', '.join(map(str, left_out))} "
+        f"{'are' if len(left_out) > 1 else 'is'} in the store but not chosen (Seeds filter)."
+    )
 chosen = results[
     results["experiment"].isin(experiments)
     & results["model"].isin(model_names)
@@ -58,11 +89,15 @@ chosen = chosen[chosen["label"].isin(series)]
 if chosen.empty:
     st.warning("No runs match these filters.")
     st.stop()
-st.caption(f"{chosen['run_id'].nunique()} runs, {len(chosen)} results.")
+per_series = chosen.groupby("label")["seed"].nunique()
+st.caption(
+    f"{chosen['run_id'].nunique()} runs, {len(chosen)} results; seeds per series: "
+    + "; ".join(f"{label} n={n}" for label, n in per_series.items())
+    + "."
+)
 
-stats = figures.aggregate(chosen, metric)  # computed once, shared by both figures and the table
-comparison = statistics.comparisons(chosen, metric)
-verdicts = statistics.verdicts(comparison)
+# computed once per filter (cached), shared by the figures and the tables
+stats, comparison, verdicts, methods, summary = compare_tables(chosen, metric)
 accuracy = figures.accuracy_vs_density(chosen, metric, band, stats, verdicts)
 st.plotly_chart(accuracy, key="fig-accuracy")
 figure_downloads(accuracy, "accuracy_vs_density", "dl-accuracy")
@@ -71,7 +106,6 @@ early = figures.early_stop_vs_density(chosen, band, stats)
 st.plotly_chart(early, key="fig-early")
 figure_downloads(early, "early_stop_vs_density", "dl-early")
 
-methods = statistics.method_comparisons(chosen, metric)
 if chosen["experiment"].eq("oneshot").any():
     st.subheader("Pruning methods")
     st.caption(
@@ -86,6 +120,8 @@ if chosen["experiment"].eq("oneshot").any():
     if not methods.empty:  # one question per comparison, each held, not held or undetermined
         st.dataframe(readable(methods), hide_index=True, width="stretch")
         table_downloads(methods, "method_comparisons", "dl-methods")
+    for words in missing_words(chosen, "methods", methods):
+        st.info(words)
 
 COMPRESSION = {
     "compression_ratio": "compression ratio (.h5 file / gzip'ed)",
@@ -120,11 +156,19 @@ st.caption(
     "was its last is budget-limited: a verdict resting on one says so."
 )
 st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
-st.dataframe(readable(verdicts), hide_index=True, width="stretch")
-table_downloads(verdicts, "winning_tickets", "dl-verdicts")
+if verdicts.empty:
+    for words in missing_words(chosen, "verdicts", verdicts):
+        st.info(words)
+else:
+    st.dataframe(readable(verdicts), hide_index=True, width="stretch")
+    table_downloads(verdicts, "winning_tickets", "dl-verdicts")
 st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
-st.dataframe(readable(comparison), hide_index=True, width="stretch")
-table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
+if comparison.empty:
+    for words in missing_words(chosen, "comparisons", comparison):
+        st.info(words)
+else:
+    st.dataframe(readable(comparison), hide_index=True, width="stretch")
+    table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
 
 st.markdown(
     "**Head to head**: any two series at each density, paired by seed (difference = A − B), with the "
@@ -147,12 +191,15 @@ st.markdown(
     "**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds), and how many "
     "trainings peaked at their last evaluation (budget limited n)"
 )
-summary = statistics.summary(chosen, metric)
 st.dataframe(readable(summary), hide_index=True, width="stretch")
 table_downloads(summary, "summary_over_seeds", "dl-seed-summary")
 
 st.subheader("Per-layer density")
-st.dataframe(readable(figures.layer_density_table(chosen)), hide_index=True, width="stretch")
+layer_table = figures.layer_density_table(chosen)
+if layer_table.empty:
+    st.info("These filters show no pruned network (only dense trainings): no layer has a mask to measure.")
+else:
+    st.dataframe(readable(layer_table), hide_index=True, width="stretch")
 
 st.subheader("Data")
 st.dataframe(readable(stats), hide_index=True, width="stretch")

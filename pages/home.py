@@ -121,17 +121,27 @@ with right:
     )
 
 st.subheader("Runs")
-if runs.empty:
-    st.info(
-        "No runs yet. Start one on an experiment's page (Baseline, Lottery ticket, ...), or with a preset below; "
-        "or from a terminal: `python -m lth submit --experiment lottery --iterations 1500`."
-    )
-else:
-    counts = runs["state"].value_counts()
+# filled at the end of the script (after a preset queued its runs) and then every few seconds while runs are
+# queued or train: the counters follow the queue
+counters_box = st.container()
+REFRESH_S = 3.0
+IDLE_REFRESH_S = 15.0
+
+
+def counters() -> None:
+    now = run_tables.runs_frame(s)
+    if now.empty:
+        st.info(
+            "No runs yet. Start one on an experiment's page (Baseline, Lottery ticket, ...), or with a preset "
+            "below; or from a terminal: `python -m lth submit --experiment lottery --iterations 1500`."
+        )
+        return
+    counts = now["state"].value_counts()
     columns = st.columns(6)
     for column, state in zip(columns, RunState):
         column.metric(state.value, int(counts.get(state.value, 0)))
     st.page_link("pages/runs.py", label="All runs", icon=":material/list:")
+
 
 st.subheader("Presets")
 for preset in presets.PRESETS.values():
@@ -159,3 +169,7 @@ for preset in presets.PRESETS.values():
             st.warning(plain(problem))
         if st.button("Start preset", key=f"start-{preset.name}", disabled=bool(problem)):
             submit_runs(configs, None)
+
+with counters_box:
+    active = run_tables.runs_frame(s)["state"].isin([RunState.QUEUED.value, RunState.RUNNING.value]).any()
+    st.fragment(counters, run_every=REFRESH_S if active else IDLE_REFRESH_S)()

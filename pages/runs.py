@@ -3,7 +3,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import format_seconds, show_results, store
+from dashboard.common import by_density, format_seconds, percent, show_results, store
 from dashboard.text import plain
 from dashboard.trained import show_trained_networks
 from lth import figures
@@ -84,7 +84,27 @@ elif st.session_state["selected-run"] not in labels:  # deleted meanwhile
 run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__, key="selected-run")
 st.query_params["run"] = run_id
 row = runs.set_index("run_id").loc[run_id]
-st.markdown(f"**State:** {row['state']}" + (f" · {row['progress']:.0%} done" if pd.notna(row.get("progress")) else ""))
+live = RunState(row["state"]) in ACTIVE
+oneshot = by_density(row.get("experiment"))
+
+
+def state_words(now: dict) -> str:
+    progress = now.get("progress")
+    return f"**State:** {now['state']}" + (
+        f" · {progress:.0%} done" if progress is not None and pd.notna(progress) else ""
+    )
+
+
+def head() -> None:
+    """The run's state and progress, read as the table reads them (status and heartbeat) at every refresh; a
+    change of state redraws the page (its buttons follow)."""
+    now = run_tables.run_row(s, run_id)
+    if now["state"] != row["state"]:
+        st.rerun(scope="app")
+    st.markdown(state_words(now))
+
+
+st.fragment(head, run_every=REFRESH_S if live else None)()
 
 try:
     resume_on: str | None = executor_choice(s)[0]
@@ -155,6 +175,30 @@ def live_metrics() -> pd.DataFrame:
     return pd.DataFrame(held["records"])
 
 
+def round_range(metrics: pd.DataFrame) -> tuple[int, int] | None:
+    """The rounds (a one-shot run: densities) the user narrowed the curves to; the slider follows new rounds while
+    it is left at the last one."""
+    rounds = sorted(int(r) for r in metrics["round"].unique())
+    if len(rounds) < 2:
+        return None
+    key, last_key = f"rounds-{run_id}", f"rounds-last-{run_id}"
+    held = st.session_state.get(key)
+    if not isinstance(held, (list, tuple)) or len(held) != 2 or held[0] not in rounds or held[1] not in rounds:
+        st.session_state[key] = (rounds[0], rounds[-1])
+    elif held[1] == st.session_state.get(last_key) and held[1] != rounds[-1]:
+        st.session_state[key] = (held[0], rounds[-1])  # left at the newest round: the newest stays in view
+    st.session_state[last_key] = rounds[-1]
+    if oneshot:
+        density = metrics.groupby("round")["density"].first()
+        words = {r: "dense" if r == 0 else percent(float(density[r])) for r in rounds}
+        label = "Densities"
+    else:
+        words = {r: f"round {r}" for r in rounds}
+        label = "Rounds"
+    chosen: tuple[int, int] = st.select_slider(label, options=rounds, format_func=words.__getitem__, key=key)  # type: ignore[assignment]
+    return int(chosen[0]), int(chosen[1])
+
+
 def curves() -> None:
     metrics = live_metrics()
     status = s.status_or_none(run_id) or {}
@@ -168,29 +212,37 @@ def curves() -> None:
     if status.get("state") is not None and status["state"] != row["state"]:
         st.rerun(scope="app")  # the run moved on (finished, cancelled, started): state and buttons follow
     arms = sorted(metrics["arm"].unique())
+    left, right = st.columns([1, 2])
     # keyed by the arms present, so an arm that starts while the page is open appears by itself
-    chosen = st.multiselect("Arms", arms, default=arms, key=f"arms-{run_id}-{'-'.join(arms)}")
+    chosen = left.multiselect("Arms", arms, default=arms, key=f"arms-{run_id}-{'-'.join(arms)}")
+    with right:
+        span = round_range(metrics)
     shown = metrics[metrics["arm"].isin(chosen)]
+    if span is not None:
+        shown = shown[shown["round"].between(*span)]
     last = metrics.iloc[-1]
+    where = percent(float(last["density"])) + " density" if oneshot else f"round {last['round']}"
     st.caption(
-        f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} round {last['round']}, "
+        f"{status.get('state')} · {len(metrics)} evaluations · last: {last['arm']} {where}, "
         f"iteration {last['iteration']}/{last['total_iterations']}, "
         f"validation accuracy {last['val_accuracy']:.4f}"
     )
-    # Redrawn only when evaluations arrived or the arms shown changed, and while the run trains at most once
+    # Redrawn only when evaluations arrived or what is shown changed, and while the run trains at most once
     # per `redraw_seconds(points on screen)`: the browser re-renders the whole figure for a few new points,
     # a cost that grows with the figure; the caption above keeps following every evaluation.
     cached = st.session_state.get(f"curves-figure-{run_id}")
+    view = (tuple(chosen), span)
     stale = (
         cached is None
-        or cached[0] != tuple(chosen)
+        or cached[0] != view
         or (
             cached[1] != len(metrics)
             and (status.get("state") not in ACTIVE or time.monotonic() - cached[2] >= redraw_seconds(len(shown)))
         )
     )
     if cached is None or stale:
-        cached = (tuple(chosen), len(metrics), time.monotonic(), figures.training_curves(shown, f"run {run_id}"))
+        figure = figures.training_curves(shown, f"run {run_id}", by_density=oneshot)
+        cached = (view, len(metrics), time.monotonic(), figure)
         st.session_state[f"curves-figure-{run_id}"] = cached
     st.plotly_chart(cached[3], key=f"curves-{run_id}")
     if status.get("state") == RunState.DONE:
@@ -200,8 +252,26 @@ def curves() -> None:
             st.error(f"The results cannot be read: {plain(e)}")
 
 
-live = RunState(row["state"]) in ACTIVE
+def log_panel() -> None:
+    """The worker's log, its newest whole lines, read again at every refresh while the run is live."""
+    lines = run_logs.log_tail(s, run_id, 200, progress_only=True)
+    while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept
+        lines.pop(0)
+    if lines:
+        st.code("\n".join(lines))
+    else:
+        status = s.status_or_none(run_id) or {}
+        st.caption(
+            "The worker has written no progress line yet."
+            if status.get("state") in ACTIVE
+            else "This run's log holds no progress line."
+        )
+
+
 st.fragment(curves, run_every=REFRESH_S if live else None)()
+# keyed: it stays as the user left it (open) when the run ends and the page redraws around it
+with st.expander("Log", key=f"log-{run_id}"):
+    st.fragment(log_panel, run_every=REFRESH_S if live else None)()
 if row["state"] == RunState.DONE and EXPERIMENTS[row["experiment"]].keeps_networks:
     with st.expander("Trained networks: compression, model export, TensorBoard"):
         try:
@@ -217,11 +287,6 @@ with st.expander("Details"):
         f"**pid** {int(row['pid']) if pd.notna(row.get('pid')) else '-'}"
         f" · **folder** {plain(row['path'])}  \n**error** {plain(row.get('error') or '-')}"
     )
-with st.expander("Log"):
-    lines = run_logs.log_tail(s, run_id, 200, progress_only=True)
-    while lines and sum(len(line) + 1 for line in lines) > LOG_CHARS:  # whole lines only, the newest kept
-        lines.pop(0)
-    st.code("\n".join(lines) or "(empty)")
 with st.expander("Configuration"):
     try:
         st.json(s.config_record(run_id))

@@ -130,3 +130,170 @@ def test_dashboard_end_to_end_in_chromium(server, page, tmp_path):
         open_page(page, url, path)
         page.screenshot(path=shots / f"{name}.png", full_page=True)
     assert run_id in {p.name for p in store_root.iterdir()}
+
+
+# ---- following a run that trains, and a store that grows (the run's files written here, as a worker writes them)
+@pytest.fixture
+def logged_server(tmp_path):
+    """The dashboard over a store of finished runs written from records (nothing trains), its output (stdout and
+    stderr) kept in a file the test reads; yields (url, store, log path)."""
+    import socket
+    import subprocess
+    import sys
+
+    from lth.bench_browser import synthetic_store
+    from lth.bench_watch import _free_port
+    from lth.runs import RunStore
+
+    root = tmp_path / "store"
+    synthetic_store(root, seeds=2)
+    log = tmp_path / "server.log"
+    port = _free_port()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+            + ["--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT,
+            env={**os.environ, "LTH_CACHE_DIR": str(root)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.time() < deadline, "the server did not start"
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}", RunStore(root), log
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+class Worker:
+    """Writes a lottery run's files as its worker would (status running under this process's pid, heartbeat,
+    metrics and log lines), one evaluation per `step()`; `finish()` writes its results and status done."""
+
+    PLANNED = 60
+
+    def __init__(self, store):
+        import json
+
+        from lth.bench_browser import FINGERPRINT
+        from lth.hparams import RunConfig
+        from lth.hparams import run_id as make_id
+
+        self.json, self.store = json, store
+        self.config = RunConfig(
+            experiment="lottery", model="lenet300_100", dataset="mnist-sample", iterations=3000, eval_every=100,
+            rounds=2, controls=("reinit",), seed=41,
+        )  # fmt: skip
+        self.run_id = make_id(self.config, FINGERPRINT)
+        store.create(self.run_id, self.config, data_dir=None, fingerprint=FINGERPRINT, planned_evaluations=self.PLANNED)
+        store.update_status(self.run_id, state="running", pid=os.getpid(), pid_start=None, started=time.time())
+        self.evaluations = 0
+        self.beat()
+
+    def beat(self):
+        self.store.write_heartbeat(self.run_id, {"evaluations": self.evaluations})
+
+    def step(self, n=1):
+        folder = self.store.path(self.run_id)
+        for _ in range(n):
+            self.evaluations += 1
+            record = {
+                "arm": "ticket", "round": 0, "density": 1.0, "iteration": 100 * self.evaluations,
+                "total_iterations": 3000, "train_loss": 1.0 / self.evaluations, "train_accuracy": 0.8,
+                "val_loss": 1.0, "val_accuracy": 0.8, "test_loss": None, "test_accuracy": None, "elapsed": 1.0,
+            }  # fmt: skip
+            with open(folder / "metrics.jsonl", "a") as f:
+                f.write(self.json.dumps(record) + "\n")
+            with open(folder / "log.txt", "a") as f:
+                f.write(f"lth: ticket round 0 evaluation {self.evaluations}\n")
+        self.beat()
+
+    def finish(self):
+        import numpy as np
+
+        from lth.bench_browser import _records
+
+        records = _records(self.config, np.random.default_rng(0))
+        self.store.write_results(
+            self.run_id,
+            {"config": self.config.canonical(), "device": {"name": "CPU"}, "seconds": 1.0, "results": records,
+             "run_id": self.run_id},
+        )  # fmt: skip
+        self.store.update_status(self.run_id, state="done", ended=time.time())
+
+
+def eventually(read, wanted, seconds):
+    """`read()` until `wanted(value)`; the last value read (the assertion says what was seen)."""
+    deadline = time.time() + seconds
+    value = read()
+    while not wanted(value) and time.time() < deadline:
+        time.sleep(0.25)
+        value = read()
+    return value
+
+
+@pytest.mark.trains
+def test_runs_page_follows_a_training_run_and_compare_follows_the_store(logged_server, page):
+    """State and progress equal to the run's files within one refresh (3 s, with a refresh of slack for the
+    browser), the log panel's tail grows and stays open when the run ends, a new seed appears on an open Compare
+    (with the series' n), and the server's log holds no traceback."""
+    from lth.bench_browser import settled, synthetic_configs, write_finished_run
+
+    url, store, log = logged_server
+    worker = Worker(store)
+    refresh = 3.0 + 3.0
+    page.goto(f"{url}/runs?run={worker.run_id}")
+    page.get_by_role("heading", name="Runs").first.wait_for(timeout=60_000)
+    state = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="State:").first
+
+    def shown_state():
+        return state.inner_text(timeout=10_000).strip()
+
+    for steps in (5, 10):
+        worker.step(steps)
+        expected = f"State: running · {worker.evaluations / Worker.PLANNED:.0%} done"
+        seen = eventually(shown_state, lambda v, e=expected: v == e, 60 if steps == 5 else refresh)
+        assert seen == expected, (seen, expected)  # the line follows the files, not the page load
+
+    page.get_by_text("Log", exact=True).first.click()
+    log_box = page.locator('[data-testid="stExpander"]').filter(has=page.get_by_text("Log", exact=True)).first
+    code = log_box.locator("code").first
+
+    def shown_log():
+        return code.inner_text(timeout=10_000) if code.count() else ""
+
+    assert "evaluation 15" in eventually(shown_log, lambda v: "evaluation 15" in v, refresh)
+    worker.step(5)
+    grown = eventually(shown_log, lambda v: "evaluation 20" in v, refresh)
+    assert "evaluation 20" in grown and "(empty)" not in grown  # the tail grows while the run trains
+
+    worker.finish()
+    assert eventually(shown_state, lambda v: v.startswith("State: done"), refresh).startswith("State: done")
+    page.wait_for_timeout(1500)
+    assert "evaluation 20" in shown_log(), "the log panel folded shut when the run ended"
+    assert code.is_visible()
+
+    page.goto(f"{url}/compare")
+    page.get_by_role("heading", name="Compare runs").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    legend = page.locator(".js-plotly-plot").first.inner_text()
+    assert "n=2" in legend and "n=3" not in legend
+    newer = next(c for c in synthetic_configs(3) if c.seed == 2 and c.experiment == "baseline" and c.lr != 2e-3)
+    write_finished_run(store, newer, 77)
+    note = page.get_by_text(re.compile(r"new finished run"))
+    note.first.wait_for(timeout=40_000)  # the open page looks every 15 s when nothing trains
+    settled(page)
+    caption = page.get_by_text(re.compile(r"seeds per series")).first.inner_text()
+    assert "baseline lenet300_100 mnist-sample it3000" in caption and "n=3" in caption, caption
+    legend = page.locator(".js-plotly-plot").first.inner_text()
+    assert "n=3" in legend, legend  # the newer seed is in the baseline's series, and its legend says so
+    assert page.locator('[data-testid="stException"]').count() == 0
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and "ArrowInvalid" not in text and "ArrowTypeError" not in text, text[-3000:]

@@ -376,8 +376,13 @@ def test_live_curves_colour_each_arm_family_and_show_one_point():
         for arm, r in (("ticket", 0), ("ticket", 1), ("reinit", 1))
     ]
     fig = figures.training_curves(pd.DataFrame(rows))
-    train = [t for t in fig.data if t.name.endswith(" train") and t.showlegend]
+    train = [t for t in fig.data if t.showlegend is not False and t.legendgroup and t.name == t.legendgroup]
     assert [t.mode for t in train] == ["markers"] * 3  # a single evaluation is still drawn
+    assert {t.name for t in fig.data if t.legendgroup.startswith("split-")} == {
+        "train (solid)",
+        "validation (dash)",
+        "test (dot)",
+    }  # one key to the line styles, not a legend entry per split and network
     ticket0, ticket1, reinit1 = (t.line.color for t in train)
     assert len({ticket0, ticket1, reinit1}) == 3  # rounds are shades, arms are families
     red = [int(c) for c in reinit1[4:-1].split(",")]
@@ -563,7 +568,9 @@ def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     heatmap = next(c for c in charts if c["data"][0]["type"] == "heatmap")
     expected = analysis.input_map(kept_networks.network(filled_store, run_id, "ticket", 2).masks["fc1"])[::-1]
     assert np.array(heatmap["data"][0]["z"]).tolist() == expected.tolist()
-    assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, 300)  # a fixed scale: fc1's fan-out
+    # scaled to what the mask holds (0 to its most-kept pixel), the fan-out said in the title
+    assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, max(1, int(expected.max())))
+    assert "of 300)" in heatmap["layout"]["title"]["text"]
     titles = [c["layout"]["title"]["text"] for c in charts]
     assert any(t.startswith("initial weights (theta0)") for t in titles)
     assert any(t.startswith("|trained weights|") for t in titles)
@@ -700,3 +707,152 @@ def test_every_url_a_form_writes_reads_back_unchanged(page, monkeypatch, tmp_pat
     assert not link.warning or not any("does not fit" in w.value for w in link.warning), [w.value for w in link.warning]
     back = {w.key: w.value for kind in kinds for w in getattr(link, kind) if w.key in values}
     assert back == values
+
+
+# ---- a store written from records (nothing trains): names, whole numbers, seed counts, what is missing ----------
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """Finished runs written as workers leave them (lth.bench_browser.synthetic_store, 3 seeds a series)."""
+    from lth.bench_browser import synthetic_store
+
+    root = tmp_path_factory.mktemp("synthetic") / "store"
+    synthetic_store(root, seeds=3)
+    return root
+
+
+def copy_store(root, tmp_path):
+    import shutil
+
+    return RunStore(shutil.copytree(root, tmp_path / "store"))
+
+
+def test_compare_legend_hover_and_ticks_carry_seed_counts(monkeypatch, synthetic):
+    at = open_page("pages/compare.py", monkeypatch, synthetic)
+    figure = chart_figure(at.get("plotly_chart")[0])
+    lines = [t for t in figure["data"] if t.get("mode") in ("lines", "lines+markers") and "fill" not in t]
+    assert lines and all(t["name"].endswith(" · n=3") for t in lines)  # every series says how many seeds
+    assert all("n=" in t["hovertemplate"] or "seeds" in t["hovertemplate"] for t in lines)
+    crosses = [t for t in figure["data"] if t.get("legendgroup") == "layer collapse"]
+    assert crosses and all(t["marker"]["color"] not in ("#000", "#000000", "black") for t in crosses)
+    assert all("of n=" in t["hovertemplate"] for t in crosses)
+    stars = [t for t in figure["data"] if t.get("name", "").startswith("winning ticket")]
+    assert all("n=%{customdata[4]}" in t["hovertemplate"] and "interval" in t["hovertemplate"] for t in stars)
+    ticks = figure["layout"]["xaxis"]["ticktext"]
+    plotted = {f"{x:.3g}%" for t in figure["data"] if t.get("mode") == "lines+markers" for x in t["x"]}
+    assert "3.6%" in ticks and set(ticks) <= plotted  # ticks name plotted densities, no "3.5%" beside 3.6
+    assert any("n=3" in c.value for c in at.caption)
+
+
+def test_compare_says_which_run_would_make_a_missing_table(monkeypatch, synthetic):
+    at = open_page("pages/compare.py", monkeypatch, synthetic)
+    at.multiselect(key="f-experiment").set_value(["oneshot"]).run()
+    assert not at.exception
+    text = " ".join(i.value for i in at.info)
+    assert "No lottery run is in these filters" in text and "No IMP ticket to compare" in text
+    for table in at.dataframe:  # no empty table under raw column names
+        assert not (table.value.empty and "density_pct" in table.value.columns)
+    assert at.query_params["f-experiment"] in ("oneshot", ["oneshot"])
+
+
+def test_compare_url_keeps_the_intent_all_seeds_or_chosen(monkeypatch, synthetic, tmp_path):
+    from lth.bench_browser import synthetic_configs, write_finished_run
+
+    store = copy_store(synthetic, tmp_path)
+    monkeypatch.setenv("LTH_CACHE_DIR", str(store.root))
+
+    def session(seeds: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params["f-seed"] = seeds
+        at.run()
+        at.switch_page("pages/compare.py").run()
+        assert not at.exception
+        return at
+
+    everything, chosen = session("all"), session("0,1")
+    assert everything.multiselect(key="f-seed").value == [0, 1, 2]
+    assert chosen.multiselect(key="f-seed").value == [0, 1]
+    assert any("Seed 2 is in the store but not chosen" in c.value for c in chosen.caption)
+    newer = next(c for c in synthetic_configs(4) if c.seed == 3 and c.experiment == "baseline")
+    write_finished_run(store, newer, 99)
+    everything.run()
+    chosen.run()
+    assert everything.multiselect(key="f-seed").value == [0, 1, 2, 3]  # "all" takes the newer seed
+    assert everything.query_params["f-seed"] in ("all", ["all"])
+    assert chosen.multiselect(key="f-seed").value == [0, 1]
+    assert any("Seeds 2, 3 are in the store but not chosen" in c.value for c in chosen.caption)  # never silent
+
+
+def test_whole_numbers_and_one_type_per_column(synthetic, tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+
+    from dashboard.common import readable
+
+    store = copy_store(synthetic, tmp_path)
+    run_id = store.run_ids()[0]
+    store.update_status(run_id, pid=24849)
+    runs = run_tables.runs_frame(store)
+    assert str(runs["pid"].dtype) == "Int64" and runs.set_index("run_id").loc[run_id, "pid"] == 24849
+    assert "24849.0" not in runs.to_string()
+    mixed = pd.DataFrame(
+        {"stopped_early": [True, None, False], "note": [1, "x", None], "early_stop_iteration": [100.0, None, 300.0]}
+    )
+    shown = readable(mixed)
+    pa.Table.from_pandas(shown)  # what st.dataframe does: no conversion error (a traceback in the server's log)
+    assert str(shown["stopped early"].dtype) == "boolean" and shown["early-stop iteration"].tolist()[0] == 100
+    assert shown["note"].tolist() == ["1", "x", "—"]
+
+
+def test_oneshot_runs_are_named_by_density(monkeypatch, synthetic, tmp_path):
+    import json
+
+    from dashboard.common import network_file_part, network_words, results_table
+
+    store = copy_store(synthetic, tmp_path)
+    run_id = next(r for r in store.run_ids() if store.config(r).experiment == "oneshot")
+    config = store.config(run_id)
+    assert network_words(config, "synflow", 2) == "synflow at 3.6% density"
+    assert network_file_part(config, "synflow", 2) == "synflow_density3.6pct"
+    assert (
+        network_words(
+            store.config(next(r for r in store.run_ids() if store.config(r).experiment == "lottery")), "ticket", 3
+        )
+        == "ticket round 3"
+    )
+    assert "round" not in results_table(store.results(run_id)).columns
+    lines = [
+        {
+            "arm": "synflow",
+            "round": r,
+            "density": d,
+            "iteration": 100,
+            "total_iterations": 3000,
+            "train_loss": 1.0,
+            "train_accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": 0.5,
+            "test_loss": None,
+            "test_accuracy": None,
+            "elapsed": 1.0,
+        }
+        for r, d in ((1, 0.211), (2, 0.036))
+    ]
+    (store.path(run_id) / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    at = open_page("pages/runs.py", monkeypatch, store.root)
+    at.selectbox(key="selected-run").set_value(run_id).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "evaluations" in c.value)
+    assert "3.6% density" in caption and "round" not in caption
+    assert at.select_slider(key=f"rounds-{run_id}").label == "Densities"
+    figure = chart_figure(at.get("plotly_chart")[0])
+    assert not any(" r1 " in t.get("name", "") or " r2 " in t.get("name", "") for t in figure["data"])
+    assert "round" not in " ".join(str(c) for t in at.dataframe for c in t.value.columns)
+
+
+def test_an_emptied_layer_has_no_overlap_and_sparse_masks_are_scaled():
+    from lth import analysis
+
+    full, empty = np.ones((4, 3)), np.zeros((4, 3))
+    result = analysis.overlap({"fc1": full, "fc2": empty}, {"fc1": full, "fc2": full})
+    assert result["fc1"] == 1.0 and np.isnan(result["fc2"])  # undefined, not 0
+    assert analysis.overlap({"fc1": empty}, {"fc1": full})["overall"] != 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
 from typing import Any
 
@@ -92,8 +94,80 @@ COLUMNS = [
 ]
 
 
+# Reads of a run that cannot change while its files do not: a finished (or failed, cancelled, corrupt) run's
+# row and its result rows, kept per process and keyed by what the files are now (inode, size, times), so a page
+# that redraws every few seconds reads only the runs that moved. A run that trains is always read again.
+_KEYED_FILES = (paths.CONFIG, paths.STATUS, paths.RESULTS, paths.HEARTBEAT)
+_CACHE: dict[tuple, tuple[tuple, Any]] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_LIMIT = 20_000
+
+
+def files_key(store, run_id: str) -> tuple:
+    """What a run's config, status, results and heartbeat are now (inode, size, modification and change times;
+    None for a missing file) and whether its folder is a folder: equal keys, equal reads."""
+    folder = store.path(run_id)
+    parts: list = []
+    for path in (folder, *(folder / name for name in _KEYED_FILES)):
+        try:
+            st = os.lstat(path)
+            parts.append((st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            parts.append(None)
+    return tuple(parts)
+
+
+def _cached(kind: str, store, run_id: str, read, keep) -> Any:
+    """`read()` for `run_id`, from the process's cache while the run's files are unchanged; a value is kept
+    only where `keep(value)` (a row of a run that is not training)."""
+    slot = (kind, str(store.root), run_id)
+    key = files_key(store, run_id)
+    with _CACHE_LOCK:
+        held = _CACHE.get(slot)
+    if held is not None and held[0] == key:
+        return held[1]
+    value = read()
+    if keep(value) and files_key(store, run_id) == key:  # unchanged while it was read
+        with _CACHE_LOCK:
+            if len(_CACHE) > _CACHE_LIMIT:
+                _CACHE.clear()
+            _CACHE[slot] = (key, value)
+    return value
+
+
+def _settled(row: dict) -> bool:
+    return row.get("state") not in (RunState.RUNNING.value, RunState.QUEUED.value)
+
+
+def finished_run_ids(store) -> set[str]:
+    """The runs that are done now: what a page showing finished runs compares with what it drew (the rows of the
+    runs that did not move come from the cache, a few file times each)."""
+    return {
+        r
+        for r in store.run_ids()
+        if _cached("run", store, r, lambda r=r: run_row(store, r), _settled)["state"] == "done"
+    }
+
+
+# counts and ids as whole numbers: a pid is "24849", not "24849.0", where some runs have none
+INT_COLUMNS = ("seed", "iterations", "pid")
+
+
 def runs_frame(store) -> pd.DataFrame:
-    return pd.DataFrame([run_row(store, r) for r in store.run_ids()], columns=COLUMNS)
+    rows = [_cached("run", store, r, lambda r=r: run_row(store, r), _settled) for r in store.run_ids()]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    for column in INT_COLUMNS:
+        frame[column] = _whole(frame[column])
+    return frame
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """`values` as nullable integers where every present value is a whole number, else unchanged."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    present = values.notna()
+    if numbers[present].isna().any() or not (numbers[present] % 1 == 0).all():
+        return values
+    return numbers.astype("Int64")
 
 
 def metrics_frame(store, run_id: str) -> pd.DataFrame:
@@ -156,6 +230,50 @@ def instability_frame(store, run_ids=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _result_rows(store, run_id: str, unfinished: bool = False) -> tuple[bool, list[dict]]:
+    """(whether the run is finished and sound, its result rows): see `results_frame`."""
+    rows: list[dict] = []
+    try:
+        summary = store.finished_results(run_id)
+        finished = summary is not None
+        if summary is None and unfinished:
+            summary = completed_rounds_summary(store, run_id)
+    except (OSError, StoreError, Corrupt):
+        return False, rows
+    if summary is None:
+        return False, rows
+    config = summary["config"]
+    plan = EXPERIMENTS[config["experiment"]]
+    if not plan.density_points:
+        return finished, rows  # e.g. instability: its records are pairs along a line
+    # a series: runs that differ in their seed or in what the plan varies across runs (tfmot's target density)
+    same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)}
+    series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
+    training = hashlib.sha256(
+        json.dumps({k: config.get(k) for k in TRAINING_KEYS}, sort_keys=True).encode()
+    ).hexdigest()[:6]
+    budget = f"it{config['iterations']}" if config.get("iterations") is not None else f"{config.get('epochs'):g} epochs"
+    label = f"{config['experiment']} {config['model']} {config['dataset']} {budget}"
+    for record in summary["results"]:
+        row = {
+            "run_id": run_id,
+            "experiment": config["experiment"],
+            "model": config["model"],
+            "dataset": config["dataset"],
+            "seed": config["seed"],
+            "iterations": config.get("iterations"),
+            "device": summary["device"]["name"],
+            "series": series,
+            "training": training,
+            "label": label,
+            "finished": finished,
+        }
+        row.update({k: v for k, v in record.items() if k not in ("layer_density", "network_sha256")})
+        row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
+        rows.append(row)
+    return finished, rows
+
+
 def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFrame:
     """One row per (run, arm, round) of the runs whose records are density points (their plan's
     `density_points`): the config's main settings, density, per-layer density as `density_<layer>` columns,
@@ -167,46 +285,11 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
     """
     rows = []
     for run_id in run_ids if run_ids is not None else store.run_ids():
-        try:
-            summary = store.finished_results(run_id)
-            finished = summary is not None
-            if summary is None and unfinished:
-                summary = completed_rounds_summary(store, run_id)
-        except (OSError, StoreError, Corrupt):
-            continue
-        if summary is None:
-            continue
-        config = summary["config"]
-        plan = EXPERIMENTS[config["experiment"]]
-        if not plan.density_points:
-            continue  # e.g. instability: its records are pairs along a line
-        # a series: runs that differ in their seed or in what the plan varies across runs (tfmot's target density)
-        same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)}
-        series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
-        training = hashlib.sha256(
-            json.dumps({k: config.get(k) for k in TRAINING_KEYS}, sort_keys=True).encode()
-        ).hexdigest()[:6]
-        budget = (
-            f"it{config['iterations']}" if config.get("iterations") is not None else f"{config.get('epochs'):g} epochs"
-        )
-        label = f"{config['experiment']} {config['model']} {config['dataset']} {budget}"
-        for record in summary["results"]:
-            row = {
-                "run_id": run_id,
-                "experiment": config["experiment"],
-                "model": config["model"],
-                "dataset": config["dataset"],
-                "seed": config["seed"],
-                "iterations": config.get("iterations"),
-                "device": summary["device"]["name"],
-                "series": series,
-                "training": training,
-                "label": label,
-                "finished": finished,
-            }
-            row.update({k: v for k, v in record.items() if k not in ("layer_density", "network_sha256")})
-            row.update({f"density_{k}": v for k, v in record.get("layer_density", {}).items()})
-            rows.append(row)
+        finished_rows = _cached("results", store, run_id, lambda r=run_id: _result_rows(store, r), lambda v: v[0])
+        if finished_rows[0]:
+            rows += finished_rows[1]
+        elif unfinished:
+            rows += _result_rows(store, run_id, unfinished=True)[1]
     frame = pd.DataFrame(rows)
     if "gzip_bytes" in frame:  # the compression report's ratio: the .h5 file against it gzip'ed
         frame["compression_ratio"] = frame["h5_bytes"] / frame["gzip_bytes"]
