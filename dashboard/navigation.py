@@ -32,6 +32,7 @@ HOME = Page("home", "Home", "Lottery Ticket Lab", ":material/home:")
 SHARED = (
     Page("runs", "Runs", "Runs", ":material/list:"),
     Page("compare", "Compare", "Compare runs", ":material/stacked_line_chart:"),
+    Page("claims", "Claims", "Claims", ":material/fact_check:"),
     Page("analysis", "Masks and weights", "Masks and weights", ":material/grid_on:"),
 )
 PAGES: tuple[Page, ...] = (

@@ -20,6 +20,28 @@ from pathlib import Path
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
+def files_named(top: str | Path, pattern: str, limit: int = 10_000) -> list[Path]:
+    """Regular files at or below folder `top` whose names match `pattern` (fnmatch), sorted; links are not
+    followed, depth costs no recursion, and at most `limit` are returned (a folder of the user's can hold
+    anything)."""
+    import fnmatch
+
+    found: list[Path] = []
+    pending = [Path(top)]
+    while pending and len(found) < limit:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False) and fnmatch.fnmatch(entry.name, pattern):
+                found.append(Path(entry.path))
+    return sorted(found)[:limit]
+
+
 def tree_size(path: str | Path) -> int:
     """Bytes of the regular files at or below `path`; a link counts as nothing and is not followed."""
     info = os.lstat(path)
