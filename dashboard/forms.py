@@ -19,7 +19,7 @@ from lth import criteria, hparams, models
 from lth.arms import CONTROL_LABELS
 from lth.controls import CONTROLS
 from lth.data import DataError
-from lth.data.datasets import SPECS, dataset_source
+from lth.data.datasets import SPECS, dataset_source, sizes
 from lth.hparams import ConfigError, RunConfig
 from lth.plans import lottery as lottery_plan
 from lth.plans import tfmot as tfmot_plan
@@ -44,7 +44,18 @@ def label(name: str) -> str:
 
 
 # how each kind of setting travels in the URL (lth.hparams.setting's kinds)
-URL_KINDS = {"int": "int", "float": "float", "str": "str", "names": "list", "floats": "floatlist", "ints": "intlist"}
+URL_KINDS = {
+    "int": "int",
+    "float": "float",
+    "str": "str",
+    "model": "str",
+    "dataset": "str",
+    "names": "list",
+    "floats": "floatlist",
+    "ints": "intlist",
+}
+OWN_NETWORK = "your own network"  # the model choice that asks for a builder file.py:function
+OWN_DATA = "your own arrays (.npz)"  # the dataset choice that asks for an .npz file and a name
 
 
 def default_of(name: str):
@@ -92,16 +103,40 @@ def _next_seed(key: str) -> None:
     st.session_state[f"{key}-start-next"] = True  # the page starts it once the form has been checked
 
 
-def _common(experiment: str) -> dict:
+def _common(experiment: str) -> dict | None:
     key = experiment
     c1, c2, c3 = st.columns(3)
     with c1:
         model = setting_widget(
-            st.selectbox, "model", key=f"{key}-model", format_func=lambda m: f"{m}: {models.MODELS[m].description}"
+            st.selectbox,
+            "model",
+            key=f"{key}-model",
+            options=[*models.MODELS, OWN_NETWORK],
+            format_func=lambda m: m if m == OWN_NETWORK else f"{m}: {models.MODELS[m].description}",
         )
-        dataset = setting_widget(st.selectbox, "dataset", key=f"{key}-dataset")
+        if model == OWN_NETWORK:
+            model = remembered(
+                st.text_input,
+                "Network builder (file.py:function)",
+                key=f"{key}-builder",
+                default="",
+                help="A function (input_shape, classes, init) -> tf_keras model; see the docs' 'Your own network'. "
+                "Naming it here lets this machine's workers run that file.",
+            ).strip()
+        dataset = setting_widget(st.selectbox, "dataset", key=f"{key}-dataset", options=[*SPECS, OWN_DATA])
         data_dir = None
-        if dir_env := SPECS[dataset].dir_env:
+        if dataset == OWN_DATA:
+            dataset = remembered(st.text_input, "Name of your data", key=f"{key}-own-name", default="my-data").strip()
+            data_dir = (
+                remembered(
+                    st.text_input,
+                    "Your .npz file (x_train, y_train, x_test, y_test)",
+                    key=f"{key}-own-file",
+                    default="",
+                ).strip()
+                or None
+            )
+        elif dir_env := SPECS[dataset].dir_env:
             data_dir = (
                 remembered(
                     st.text_input,
@@ -113,6 +148,9 @@ def _common(experiment: str) -> dict:
                 or None
             )
         st.caption(f"Reads from: {plain(dataset_source(dataset, data_dir))}")
+        described = _described(model, dataset, data_dir)
+        if described is None:
+            return None
     with c2:
         length_unit = remembered(
             st.radio,
@@ -160,9 +198,13 @@ def _common(experiment: str) -> dict:
             )
         )  # 0: the setting's None
     return dict(
-        model=model,
+        model=described.model,
         dataset=dataset,
         data_dir=data_dir,
+        architecture=described.architecture,
+        data_shape=described.data_shape,
+        classes=described.classes,
+        model_key=described.model_key,
         iterations=iterations,
         epochs=epochs,
         batch_size=batch_size,
@@ -172,6 +214,19 @@ def _common(experiment: str) -> dict:
         seeds=list(range(first_seed, first_seed + n_seeds)),
         patience=patience or None,
     )
+
+
+def _described(model: str, dataset: str, data_dir: str | None) -> RunConfig | None:
+    """The network and data chosen, with what describes a user's own filled in (their .npz read, their network
+    built once in a child process; both cached); None, with the reason shown, if they cannot be used."""
+    if not model:
+        st.info("Name your network's builder: path/to/file.py:function.")
+        return None
+    try:
+        return hparams.complete(RunConfig(model=model, dataset=dataset), data_dir)
+    except (ConfigError, DataError, OSError) as e:
+        st.error(f"This network or data cannot be used: {plain(field_words(str(e)))}")
+        return None
 
 
 def _prunable(experiment: str, model: str) -> tuple[str, ...]:
@@ -453,12 +508,12 @@ def field_words(message: str) -> str:
     return message
 
 
-def show_plan(configs: list[RunConfig]) -> None:
+def show_plan(configs: list[RunConfig], data_dir: str | None = None) -> None:
     """How many trainings the runs make and how long they take on this machine's kind of CPU; a warning for
     plans that are long."""
     from lth import presets
 
-    train, val, test = SPECS[configs[0].dataset].sizes
+    train, val, test = sizes(configs[0].dataset, data_dir)
     trainings = sum(c.plan.trainings() for c in configs)
     minutes = presets.estimate_seconds(configs, train, val, test) / 60
     at_most = " at most" if configs[0].patience is not None else ""  # patience may end each training sooner
@@ -474,7 +529,7 @@ def show_plan(configs: list[RunConfig]) -> None:
         )
 
 
-def show_ladder(config: RunConfig) -> None:
+def show_ladder(config: RunConfig, data_dir: str | None = None) -> None:
     """A lottery run's planned densities per round; a warning where a layer would be pruned away."""
     ladder = cast(lottery_plan.LotteryPlan, config.plan).density_ladder()
     empty = [name for name, density in ladder[-1]["layer_density"].items() if density < 1e-9]
@@ -501,7 +556,7 @@ def show_ladder(config: RunConfig) -> None:
     st.dataframe(table.set_index("round").T, width="stretch")
 
 
-def show_oneshot_densities(config: RunConfig) -> None:
+def show_oneshot_densities(config: RunConfig, data_dir: str | None = None) -> None:
     """The masks' densities: overall and per layer (layerwise), or overall only (global: the split is the
     criterion's)."""
     rows = []
@@ -528,9 +583,9 @@ def show_oneshot_densities(config: RunConfig) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def _tfmot_schedule(config: RunConfig) -> None:
+def _tfmot_schedule(config: RunConfig, data_dir: str | None = None) -> None:
     plan = cast(tfmot_plan.TfmotPlan, config.plan)
-    begin, end, freq = plan.schedule(config.total_iterations(SPECS[config.dataset].sizes[0]))
+    begin, end, freq = plan.schedule(config.total_iterations(sizes(config.dataset, data_dir)[0]))
     st.caption(
         f"Pruning schedule: from iteration {begin} to {end}, masks updated every {freq} iterations; "
         f"the pruned network is evaluated for early stopping only from iteration {end} on."
@@ -544,7 +599,8 @@ class ExperimentForm:
     heading: str = ""
     # its widgets: (the common settings, which it may adjust) -> its settings, or None (with the reason shown)
     settings: Callable[[dict], dict | None] = lambda common: {}
-    shows: Callable[[RunConfig], None] = lambda config: None  # what the first run's plan makes, below the plan
+    # what the first run's plan makes, below the plan (given its data's file or folder)
+    shows: Callable[[RunConfig, str | None], None] = lambda config, data_dir: None
     # checks that need more than the settings (raise ConfigError or DataError)
     checks: Callable[[list[RunConfig], str | None], None] = lambda configs, data_dir: None
 
@@ -552,14 +608,14 @@ class ExperimentForm:
 # The registry: each experiment's form (its page calls experiment_form with its name).
 FORMS = {
     "baseline": ExperimentForm(),
-    "lottery": ExperimentForm("Pruning", lambda common: _lottery_settings(common["model"]), show_ladder),
+    "lottery": ExperimentForm("Pruning", lambda common: _lottery_settings(common["model_key"]), show_ladder),
     "tfmot": ExperimentForm(
         f"Pruning (tfmot PolynomialDecay, {tfmot_plan.schedule_words('training')})",
-        lambda common: _tfmot_settings(common["model"]),
+        lambda common: _tfmot_settings(common["model_key"]),
         _tfmot_schedule,
     ),
     "oneshot": ExperimentForm(
-        "Pruning once, by criterion", lambda common: _oneshot_settings(common["model"]), show_oneshot_densities
+        "Pruning once, by criterion", lambda common: _oneshot_settings(common["model_key"]), show_oneshot_densities
     ),
     "instability": ExperimentForm("Instability", _instability_settings, checks=_check_ticket_source),
 }
@@ -570,12 +626,15 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     shown) when the settings cannot work."""
     form = FORMS[experiment]
     common = _common(experiment)
+    if common is None:
+        return None
     if form.heading:
         st.subheader(form.heading)
     extra = form.settings(common)
     if extra is None:
         return None
     seeds, data_dir = common.pop("seeds"), common.pop("data_dir")
+    common.pop("model_key")
     if "prunable" in extra and not extra["prunable"]:
         st.error("Choose at least one prunable layer.")
         return None
@@ -587,6 +646,6 @@ def experiment_form(experiment: str) -> tuple[list[RunConfig], str | None] | Non
     except (ConfigError, DataError, OSError) as e:
         st.error(f"These settings cannot work: {plain(field_words(str(e)))}")
         return None
-    show_plan(configs)
-    form.shows(configs[0])
+    show_plan(configs, data_dir)
+    form.shows(configs[0], data_dir)
     return configs, data_dir

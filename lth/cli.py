@@ -86,6 +86,8 @@ PARSERS = {
     "ints": _ints,
     "floats": _floats,
     "runid": str,
+    "model": str,
+    "dataset": str,
 }
 
 
@@ -93,6 +95,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """One option per RunConfig field, from the field's own type, choices and help."""
     defaults = hparams.RunConfig()
     for f in dataclasses.fields(hparams.RunConfig):
+        if f.name in hparams.DERIVED:  # set from the user's file and network, not typed
+            continue
         meta = f.metadata
         default = getattr(defaults, f.name)
         shown = f" (default {default})" if default not in (None, ()) else ""
@@ -107,6 +111,10 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         "--data-dir",
         help="folder with the dataset's four IDX files (default: $LTH_MNIST_DIR, "
         "$LTH_FASHION_MNIST_DIR, Debian's Fashion-MNIST folder)",
+    )
+    p.add_argument(
+        "--data-file",
+        help="your own data: an .npz with x_train, y_train, x_test, y_test (integer labels 0..K-1); --dataset names it",
     )
     add_store_argument(p)
     add_executor_arguments(p)
@@ -126,13 +134,28 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> hparams.RunConfig:
-    """The options given (None: not given, the field's default applies)."""
+    """The options given (None: not given, the field's default applies), with the user's own data and network
+    described (hparams.complete)."""
     given = {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(hparams.RunConfig)
-        if getattr(args, f.name) is not None
+        if getattr(args, f.name, None) is not None
     }
-    return hparams.RunConfig(**given)
+    config = hparams.RunConfig(**given)
+    if getattr(args, "data_file", None) and not config.own_data:
+        raise hparams.ConfigError(
+            f"--data-file is your own data: name it with --dataset NAME (not the built-in {config.dataset})"
+        )
+    return hparams.complete(config, getattr(args, "data_file", None))
+
+
+def data_location(args, config: hparams.RunConfig) -> str | None:
+    """Where the run's data is read from: your .npz (--data-file) or the IDX folder (--data-dir)."""
+    if config.own_data:
+        if args.data_dir:
+            raise hparams.ConfigError("--data-dir is for the built-in datasets' IDX files; give --data-file FILE.npz")
+        return args.data_file
+    return args.data_dir
 
 
 def _print_progress(event: dict) -> None:
@@ -192,9 +215,10 @@ def _submit(args, command: str):
 
     try:
         store = _store(args)
+        config = config_from_args(args)
         return store, submit(
-            config_from_args(args),
-            data_dir=args.data_dir,
+            config,
+            data_dir=data_location(args, config),
             store=store,
             download=True,
             start=command == "submit",
@@ -683,7 +707,7 @@ def cmd_sweep(args) -> int:
                         )
         submissions = submit_all(
             grid,
-            data_dir=args.data_dir,
+            data_dir=data_location(args, base),
             store=_store(args),
             executor=args.executor,
             download=True,
@@ -829,6 +853,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
+    from lth import claims as claims_module
+    from lth import report as report_module
+
+    claims = commands.add_parser("claims", help="the published claims judged on the store's runs (or --results)")
+    claims_module.add_arguments(claims)
+    claims.set_defaults(func=claims_module.run)
+    report = commands.add_parser("report", help="one self-contained HTML report and a PDF of a preset or runs")
+    report_module.add_arguments(report)
+    report.set_defaults(func=report_module.run)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")
     cluster.add_argument("--ray-address")
     cluster.set_defaults(func=cmd_cluster)

@@ -54,7 +54,7 @@ class Experiment:
 
     def initial_weights(self, *purpose) -> list[np.ndarray]:
         seed = self.config.seed if not purpose else derive_seed(self.config.seed, *purpose)
-        return models.build(self.config.model, seed).get_weights()
+        return models.build(self.config.model_key, seed).get_weights()
 
     def trainer(self, model, masked_layers=()) -> Trainer:
         c = self.config
@@ -73,7 +73,7 @@ class Experiment:
         """What a run that prunes and retrains starts from: theta0 of its seed, a trainer masking its prunable
         layers, and the late-rewinding iteration k (None: the reset point is theta0)."""
         c = self.config
-        model = models.build(c.model, c.seed)
+        model = models.build(c.model_key, c.seed)
         rewind_at = c.rewind if isinstance(c.rewind, int) else None
         return model.get_weights(), self.trainer(model, c.prunable_layers), rewind_at
 
@@ -112,7 +112,7 @@ class Experiment:
         """Mask integrity (pruned weights exactly zero at the end and at early stop: else the run fails),
         the compression report's numbers, and the early-stop network written to the checkpoint."""
         arm, round_ = record["arm"], record["round"]
-        net = networks.Network(self.config.model, arm, round_, early_stop, masks)
+        net = networks.Network(self.config.model_key, arm, round_, early_stop, masks)
         count, largest = self.leaked(final, masks)
         early_count, early_largest = self.leaked(early_stop, masks)
         if count or early_count:
@@ -132,13 +132,13 @@ class Experiment:
         from lth import model_export
 
         if self._plain_model is None:
-            self._plain_model = models.build(self.config.model, self.config.seed)
+            self._plain_model = models.build(self.config.model_key, self.config.seed)
         return model_export.file_sizes(model_export.build(net, self._plain_model))
 
 
 class Baseline(Experiment):
     def run(self, checkpoint=None) -> list[dict]:
-        model = models.build(self.config.model, self.config.seed)
+        model = models.build(self.config.model_key, self.config.seed)
         if self.checkpoint is not None:  # theta0 kept for the analyses, as a lottery run keeps it
             self.checkpoint.save_weights(model.get_weights(), model.get_weights())
         trainer = self.trainer(model)
@@ -171,7 +171,7 @@ class Lottery(Experiment):
         reset_point = None
         if checkpoint is not None:
             try:
-                reset_point = checkpoint.load_reset_point(c.model)
+                reset_point = checkpoint.load_reset_point(c.model_key)
             except CheckpointError as e:  # round 0 makes the reset point: every round is trained again
                 print(f"lth: {e}; training again from round 0", flush=True)
                 resuming = False
@@ -251,7 +251,7 @@ class TfmotPruning(Experiment):
             frequency=frequency,
         )
 
-        base = models.build(c.model, c.seed)
+        base = models.build(c.model_key, c.seed)
         theta0 = base.get_weights()
         if self.checkpoint is not None:  # theta0 kept for the analyses, as a lottery run keeps it
             self.checkpoint.save_weights(theta0, theta0)
@@ -282,7 +282,7 @@ class TfmotPruning(Experiment):
         pruned_record["layer_density"] = pruning.layer_density(masks)
         self.keep(pruned_record, masks, early_stop=early_stop, final=final)
 
-        plain = models.build(c.model, c.seed)
+        plain = models.build(c.model_key, c.seed)
         masked = self.trainer(plain, sorted(masks))
         masked.reset(theta0, masks)
         ticket, _ = self.train(masked, "ticket", 0, masks)
@@ -313,7 +313,7 @@ class Instability(Experiment):
         from lth import instability
 
         c = self.config
-        model = models.build(c.model, c.seed)
+        model = models.build(c.model_key, c.seed)
         theta0 = model.get_weights()
         ticket_masks: dict[int, pruning.Masks] = {}
         if c.ticket_run is not None:

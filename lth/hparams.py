@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lth import controls, criteria, models
-from lth.data.datasets import DATASETS, Dataset, load_dataset
+from lth.data.datasets import DATASETS, DataError, Dataset, load_dataset
 from lth.data.datasets import SPECS as DATASET_SPECS
 from lth.errors import Explained
 from lth.plans import tfmot as tfmot_plan
@@ -41,6 +41,9 @@ CONTROLS = controls.NAMES
 DEFAULT_ITERATIONS = 50_000  # the paper's training length
 
 
+DERIVED = ("architecture", "data_shape", "classes")  # settings made from the user's data and network, not typed
+
+
 class ConfigError(Explained, ValueError):
     """Settings that cannot work together; the message says which and why."""
 
@@ -53,6 +56,7 @@ MAX_BATCH = 60_000
 MAX_LR = 10.0
 MIN_DENSITY = 1e-5
 RUN_ID = re.compile(r"[0-9a-f]{16}")  # a run's id, and a dataset's fingerprint: 16 hexadecimal digits
+OWN_DATA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # a name a user gives their arrays
 
 
 LIST_KINDS = ("names", "ints", "floats")  # the kinds of setting that hold a tuple
@@ -104,8 +108,20 @@ class RunConfig:
         kind="str",
         choices=ALL,
     )
-    model: str = setting("lenet300_100", "network", label="Model", kind="str", choices=tuple(models.MODELS))
-    dataset: str = setting("mnist-sample", "data set", label="Dataset", kind="str", choices=DATASETS)
+    model: str = setting(
+        "lenet300_100",
+        f"network: {', '.join(models.MODELS)}, or your own builder file.py:function (or module:function)",
+        label="Model",
+        kind="model",
+        choices=tuple(models.MODELS),
+    )
+    dataset: str = setting(
+        "mnist-sample",
+        f"data set: {', '.join(DATASETS)}, or a name of your own for the arrays of --data-file",
+        label="Dataset",
+        kind="dataset",
+        choices=DATASETS,
+    )
     iterations: int | None = setting(
         None,
         f"training steps (default {DEFAULT_ITERATIONS:,})",
@@ -300,11 +316,62 @@ class RunConfig:
         high=MAX_ROUNDS,
         experiments=("instability",),
     )
+    # what a user's network and data are (set by the command that describes them, not typed): a builder's
+    # architecture hash, the shape of one example and the number of classes of a user's arrays
+    architecture: str | None = setting(
+        None, "your network's architecture hash (set from --model)", label="Architecture", kind="hex16"
+    )
+    data_shape: tuple[int, ...] = setting(
+        (),
+        "the shape of one example of --data-file (set from the file)",
+        label="Example shape",
+        kind="ints",
+        low=1,
+        high=10**7,
+    )
+    classes: int | None = setting(
+        None, "the classes of --data-file (set from the file)", label="Classes", kind="int", low=2, high=100_000
+    )
 
     # ---- derived settings -------------------------------------------------------------------
     @property
+    def builds_own(self) -> bool:
+        """Whether the network is a user's builder (lth.builders)."""
+        return models.is_builder(self.model)
+
+    @property
+    def own_data(self) -> bool:
+        """Whether the data is a user's arrays (an .npz file), not a built-in dataset."""
+        return self.dataset not in DATASET_SPECS
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.data_shape) if self.own_data else DATASET_SPECS[self.dataset].input_shape
+
+    @property
+    def class_count(self) -> int:
+        return int(self.classes or 0) if self.own_data else len(DATASET_SPECS[self.dataset].class_names)
+
+    @property
+    def model_key(self) -> str:
+        """The key the network's spec is found by in this process (lth.models.spec_key)."""
+        return models.spec_key(self.model, self.input_shape, self.class_count, self.architecture)
+
+    @property
     def spec(self) -> models.ModelSpec:
-        return models.get_spec(self.model)
+        try:
+            if self.builds_own:
+                return models.get_spec(self.model_key)
+            return models.sized(self.model, self.input_shape, self.class_count)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+    def spec_known(self) -> bool:
+        """Whether this process knows the network's layers (a user's network once described)."""
+        try:
+            return self.spec is not None
+        except ConfigError:
+            return False
 
     @property
     def prunable_layers(self) -> tuple[str, ...]:
@@ -319,7 +386,7 @@ class RunConfig:
             return self.prune_rate
         return {
             n: self.output_prune_rate
-            if n == models.OUTPUT_LAYER
+            if n == self.spec.output_layer
             else self.conv_rate()
             if self.spec.is_conv(n)
             else self.prune_rate
@@ -366,6 +433,19 @@ class RunConfig:
         for f in dataclasses.fields(self):
             check_value(f, getattr(self, f.name))
         need(self.iterations is None or self.epochs is None, "give --iterations or --epochs, not both")
+        need(
+            self.builds_own == (self.architecture is not None),
+            f"--architecture goes with a network builder (file.py:function) only, and a builder needs it "
+            f"(describe the network: `python -m lth describe {self.model}`)",
+        )
+        need(
+            self.own_data == bool(self.data_shape) and self.own_data == (self.classes is not None),
+            "--data-shape and --classes go with your own data (--data-file) only, and are set from it",
+        )
+        if self.builds_own and not self.spec_known():
+            # a user's network not described in this process (a page reading a store): the settings that
+            # need its layers are checked where it is described and built
+            return self._validate_settings(with_plan=False)
         unknown = [n for n in self.prunable_layers if n not in self.spec.kernel_shapes]
         need(
             not unknown,
@@ -379,24 +459,29 @@ class RunConfig:
             f"--conv-prune-rate applies where conv layers are pruned layerwise: {self.model} prunes "
             f"{', '.join(self.prunable_layers)} ({self.scope})",
         )
-        data = DATASET_SPECS[self.dataset]
+        spec = self.spec
         need(
-            self.spec.input_shape == data.input_shape,
-            f"{self.model} is built for {'x'.join(map(str, self.spec.input_shape))} inputs; {self.dataset}'s are "
-            f"{'x'.join(map(str, data.input_shape))}",
+            spec.input_shape == self.input_shape,
+            f"{self.model} is built for {'x'.join(map(str, spec.input_shape))} inputs; {self.dataset}'s are "
+            f"{'x'.join(map(str, self.input_shape))}",
         )
         need(
-            self.spec.kernel_shapes[models.OUTPUT_LAYER][-1] == len(data.class_names),
-            f"{self.model} has {self.spec.kernel_shapes[models.OUTPUT_LAYER][-1]} outputs; {self.dataset} has "
-            f"{len(data.class_names)} classes",
+            spec.kernel_shapes[spec.output_layer][-1] == self.class_count,
+            f"{self.model} has {spec.kernel_shapes[spec.output_layer][-1]} outputs; {self.dataset} has "
+            f"{self.class_count} classes",
         )
+        return self._validate_settings()
+
+    def _validate_settings(self, with_plan: bool = True) -> RunConfig:
+        need = _need
         # a setting that does not apply to the experiment keeps its default (its `experiments` facet)
         defaults = RunConfig()
         for f in dataclasses.fields(self):
             applies = f.metadata["experiments"]
             if self.experiment not in applies and getattr(self, f.name) != getattr(defaults, f.name):
                 raise ConfigError(f"{flag(f.name)} applies to --experiment {' or '.join(applies)} only")
-        self.plan.check(need)
+        if with_plan:
+            self.plan.check(need)
         return self
 
     def total_prunable(self) -> int:
@@ -418,6 +503,13 @@ class RunConfig:
         c = dataclasses.asdict(self)
         c["prunable"] = list(self.prunable_layers)
         c["controls"] = sorted(self.controls)
+        for added in ("architecture", "data_shape", "classes"):  # a user's network or data only: ids stay
+            if c[added] in (None, ()):
+                c.pop(added)
+            elif added == "data_shape":
+                c[added] = list(c[added])
+        if self.builds_own:  # the network is its architecture, wherever its file is: the function's name shows
+            c["model"] = self.model.rpartition(":")[2]
         if self.iterations is None and self.epochs is None:
             c["iterations"] = DEFAULT_ITERATIONS
         for f in dataclasses.fields(self):
@@ -501,6 +593,24 @@ def check_value(f: dataclasses.Field, value) -> None:
         if value not in meta["choices"]:
             raise ConfigError(f"{option} must be one of {', '.join(meta['choices'])}, not {value!r}")
         return
+    elif kind == "model":
+        if not isinstance(value, str) or (value not in meta["choices"] and not models.is_builder(value)):
+            raise ConfigError(
+                f"{option} must be one of {', '.join(meta['choices'])} or a builder file.py:function, not "
+                f"{_shown(value)}"
+            )
+        return
+    elif kind == "dataset":
+        if not isinstance(value, str) or (value not in meta["choices"] and OWN_DATA_NAME.fullmatch(value) is None):
+            raise ConfigError(
+                f"{option} must be one of {', '.join(meta['choices'])} or a name for your data (letters, digits, "
+                f"'.', '_', '-'; up to 40), not {_shown(value)}"
+            )
+        return
+    elif kind == "hex16":
+        if not isinstance(value, str) or RUN_ID.fullmatch(value) is None:
+            raise ConfigError(f"{option} must be 16 hexadecimal digits, not {_shown(value)}")
+        return
     elif kind == "runid":
         if not isinstance(value, str) or RUN_ID.fullmatch(value) is None:
             shown = repr(value) if len(repr(value)) <= 42 else repr(value)[:40] + "…"
@@ -527,6 +637,10 @@ def check_value(f: dataclasses.Field, value) -> None:
             raise ConfigError(f"{option}: unknown {shown}; choose from {', '.join(meta['choices'])}")
         return
     _check_range(option, meta, value)
+
+
+def _shown(value) -> str:
+    return repr(value) if len(repr(value)) <= 42 else repr(value)[:40] + "…"
 
 
 def _check_range(option: str, meta, value) -> None:
@@ -556,12 +670,60 @@ def check_run(config: RunConfig, data_dir: str | None = None, download: bool = F
 
     Raises ConfigError or DataError; returns the loaded dataset.
     """
+    if config.builds_own:  # its layers are needed by the checks: describe it (it must be the user's own)
+        describe_network(config)
     config.validate()
     if data_dir is not None and not str(data_dir).strip():
         raise ConfigError("--data-dir is empty; give a folder or leave it out")
     data = load_dataset(config.dataset, data_dir, download)
+    if config.own_data and (data.input_shape, data.classes) != (config.input_shape, config.class_count):
+        raise DataError(
+            f"{data.source} now holds examples of shape {'x'.join(map(str, data.input_shape))} in {data.classes} "
+            f"classes; this run was made for {'x'.join(map(str, config.input_shape))} in {config.class_count}"
+        )
     config.validate_against(len(data.y_train))
     return data
+
+
+def describe_network(config: RunConfig) -> dict:
+    """Describe a user's network for the config's data (lth.builders) and check it is the one the config
+    names: a file that now builds another network fails with the reason."""
+    from lth import builders
+
+    try:
+        description = builders.describe(config.model, config.input_shape, config.class_count)
+    except builders.BuilderError as e:
+        raise ConfigError(str(e)) from None
+    if config.architecture is not None and description["architecture"] != config.architecture:
+        raise ConfigError(
+            f"{config.model} now builds a different network (architecture {description['architecture']}); this "
+            f"run was made for architecture {config.architecture}. Restore the file, or submit a new run"
+        )
+    return description
+
+
+def complete(config: RunConfig, data_file: str | None = None) -> RunConfig:
+    """A config as the user gave it (their own command, form or notebook), with what describes their data and
+    network filled in: one example's shape and the classes from the .npz, the network's architecture from
+    building it. Naming a builder here records it as the user's choice (lth.builders.trust)."""
+    from lth import builders
+    from lth.data import datasets
+
+    check_value(RunConfig.__dataclass_fields__["dataset"], config.dataset)
+    check_value(RunConfig.__dataclass_fields__["model"], config.model)
+    if config.own_data:
+        shape, classes = datasets.own_shape_and_classes(data_file)
+        config = dataclasses.replace(config, data_shape=shape, classes=classes)
+    if config.builds_own:
+        try:
+            builders.trust(config.model)
+            reference = builders.absolute(config.model)
+        except builders.BuilderError as e:
+            raise ConfigError(str(e)) from None
+        config = dataclasses.replace(config, model=reference, architecture=None)
+        description = describe_network(config)
+        config = dataclasses.replace(config, architecture=description["architecture"])
+    return config
 
 
 TEST_CURVE_ITERATIONS = 1000  # the live test curve's spacing when validation is evaluated more often

@@ -3,10 +3,15 @@ need no TensorFlow; `build()` makes the tf_keras model."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-OUTPUT_LAYER = "out"  # every model names its output layer so; the paper prunes it at its own rate
+OUTPUT_LAYER = "out"  # every built-in model names its output layer so; the paper prunes it at its own rate
+DEFAULT_INPUT = ((28, 28, 1), 10)  # what the built-in networks' own names (and measured costs) stand for
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class ModelSpec:
     kernel_shapes: dict[str, tuple[int, ...]]  # weight layers in order: name -> kernel shape
     default_prunable: tuple[str, ...]
     initializer: str  # Keras initializer class for kernels
-    build_layers: Callable  # (keras, kernel_initializer_for(name)) -> list of layers
+    build_layers: Callable | None  # (keras, kernel_initializer_for(name)) -> list of layers; None: a user's builder
     cpu: CpuCost
     input_shape: tuple[int, ...] = (28, 28, 1)  # of one example (HxWxC): what the model is built for
     # the rate its convolutional layers are pruned at per round where the run gives none (Frankle & Carbin's
@@ -37,14 +42,31 @@ class ModelSpec:
     # output positions each kernel is applied at per image (conv layers: the output's height x width),
     # what multiply-accumulate counts need; 1 for Dense layers
     positions: dict[str, int] | None = None
+    classes: int = 10
+    # a user's network (lth.builders): every array of `model.get_weights()` in order (kernels, biases, carried
+    # layers' weights) and where each prunable kernel is in it; None: kernel and bias per layer
+    weights: tuple[tuple[int, ...], ...] | None = None
+    kernel_index: dict[str, int] | None = None
+    builder: str | None = None  # "file.py:function" or "module:function" of a user's network
+    make: Callable | None = None  # (spec, seed) -> model: how a user's network is built (lth.builders.build)
+    architecture: str | None = None  # a user's network: the hash of its description (lth.builders)
+    output_layer: str = OUTPUT_LAYER  # pruned at --output-prune-rate
 
     def kernels(self, weights: list) -> dict:
-        """Each layer's kernel out of `model.get_weights()` (kernel and bias per layer, in order)."""
+        """Each layer's kernel out of `model.get_weights()`."""
+        if self.kernel_index is not None:
+            return {name: weights[self.kernel_index[name]] for name in self.layer_names}
         return {name: weights[2 * i] for i, name in enumerate(self.layer_names)}
 
     def weight_shapes(self) -> list[tuple[int, ...]]:
-        """Shapes of `model.get_weights()`: kernel and bias of each layer, in order."""
+        """Shapes of `model.get_weights()`, in order."""
+        if self.weights is not None:
+            return [tuple(shape) for shape in self.weights]
         return [s for shape in self.kernel_shapes.values() for s in (tuple(shape), (shape[-1],))]
+
+    def dense_macs(self) -> int:
+        """Multiply-accumulates per example of the prunable layers, dense (a conv kernel at each output position)."""
+        return sum(math.prod(shape) * (self.positions or {}).get(n, 1) for n, shape in self.kernel_shapes.items())
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -56,16 +78,16 @@ class ModelSpec:
         return len(self.kernel_shapes[layer]) >= 3
 
 
-def _lenet300_100_layers(keras, init):
+def _lenet300_100_layers(keras, init, classes=10):
     return [
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dense(300, activation="relu", kernel_initializer=init("fc1"), name="fc1"),
         keras.layers.Dense(100, activation="relu", kernel_initializer=init("fc2"), name="fc2"),
-        keras.layers.Dense(10, kernel_initializer=init("out"), name="out"),
+        keras.layers.Dense(classes, kernel_initializer=init("out"), name="out"),
     ]
 
 
-def _lenet5_layers(keras, init):
+def _lenet5_layers(keras, init, classes=10):
     return [
         keras.layers.Conv2D(6, 5, padding="same", activation="relu", kernel_initializer=init("conv1"), name="conv1"),
         keras.layers.MaxPooling2D(2, name="pool1"),
@@ -74,7 +96,7 @@ def _lenet5_layers(keras, init):
         keras.layers.Flatten(name="flatten"),
         keras.layers.Dense(120, activation="relu", kernel_initializer=init("fc1"), name="fc1"),
         keras.layers.Dense(84, activation="relu", kernel_initializer=init("fc2"), name="fc2"),
-        keras.layers.Dense(10, kernel_initializer=init("out"), name="out"),
+        keras.layers.Dense(classes, kernel_initializer=init("out"), name="out"),
     ]
 
 
@@ -178,24 +200,126 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+BUILDER_REFERENCE = re.compile(r"(?P<module>[^:\x00]{1,400}):(?P<function>[A-Za-z_][A-Za-z0-9_]{0,99})")
+_REGISTERED: dict[str, ModelSpec] = {}  # specs of this process beyond MODELS: other input shapes, users' networks
+
+
+def is_builder(name: str) -> bool:
+    """Whether `name` names a user's network builder ("file.py:function" or "module:function")."""
+    return name not in MODELS and BUILDER_REFERENCE.fullmatch(name) is not None
+
+
+def sized(name: str, input_shape: tuple[int, ...], classes: int) -> ModelSpec:
+    """Built-in network `name` for examples of `input_shape` and `classes` classes: kernel shapes and output
+    positions follow from them; the CPU costs measured at 28x28x1 scale with the multiply-accumulates."""
+    base = get_spec(name)
+    input_shape, classes = tuple(int(d) for d in input_shape), int(classes)
+    if (input_shape, classes) == DEFAULT_INPUT:
+        return base
+    key = spec_key(name, input_shape, classes)
+    if key in _REGISTERED:
+        return _REGISTERED[key]
+    if name == "lenet300_100":
+        shapes: dict[str, tuple[int, ...]] = {
+            "fc1": (math.prod(input_shape), 300),
+            "fc2": (300, 100),
+            "out": (100, classes),
+        }
+        spec = replace(
+            base,
+            kernel_shapes=shapes,
+            build_layers=lambda keras, init: _lenet300_100_layers(keras, init, classes),
+            positions=None,
+        )
+    elif len(input_shape) != 3:
+        raise ValueError(f"{name} is a 2-D conv net: it needs image examples HxWxC, not {_shape(input_shape)}")
+    elif name == "lenet5":
+        height, width, channels = input_shape
+        after = ((height // 2 - 4) // 2, (width // 2 - 4) // 2)
+        if min(after) < 1:
+            raise ValueError(f"lenet5 needs images of at least 12x12, not {_shape(input_shape)}")
+        spec = replace(
+            base,
+            kernel_shapes={
+                "conv1": (5, 5, channels, 6),
+                "conv2": (5, 5, 6, 16),
+                "fc1": (after[0] * after[1] * 16, 120),
+                "fc2": (120, 84),
+                "out": (84, classes),
+            },
+            build_layers=lambda keras, init: _lenet5_layers(keras, init, classes),
+            positions={"conv1": height * width, "conv2": (height // 2 - 4) * (width // 2 - 4)},
+        )
+    else:
+        halvings = len(base.kernel_shapes) // 2 - 1  # one pooling per conv pair
+        if min(input_shape[:2]) < 2**halvings:
+            raise ValueError(f"{name} pools {halvings} times: it needs images of at least {2**halvings}x{2**halvings}")
+        filters = tuple(base.kernel_shapes[f"conv{2 * i + 2}"][-1] for i in range(halvings))
+        spec = _conv_net(name, filters, base.conv_prune_rate or 0.1, base.cpu, input_shape, classes)
+    scale = spec.dense_macs() / base.dense_macs()
+    spec = replace(
+        spec,
+        input_shape=input_shape,
+        classes=classes,
+        cpu=CpuCost(base.cpu.train_us * scale, base.cpu.eval_us * scale, base.cpu.eval_call_s),
+    )
+    _REGISTERED[key] = spec
+    return spec
+
+
+def _shape(shape) -> str:
+    return "x".join(map(str, shape)) or "scalars"
+
+
+def spec_key(name: str, input_shape: tuple[int, ...], classes: int, architecture: str | None = None) -> str:
+    """The one string a run's network spec is found by in this process (`get_spec`): a built-in name at its
+    own input, else the name with the input shape and classes, and a user's network's architecture hash."""
+    if architecture is not None:
+        return f"{name}@{architecture}"
+    if (tuple(input_shape), classes) == DEFAULT_INPUT and name in MODELS:
+        return name
+    return f"{name}@{_shape(input_shape)}-{classes}"
+
+
+def register(spec: ModelSpec, key: str) -> None:
+    _REGISTERED[key] = spec
+
+
 def get_spec(name: str) -> ModelSpec:
-    try:
+    """A network's spec by its name or spec key (`spec_key`)."""
+    if name in MODELS:
         return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    base, _, size = name.partition("@")
+    match = re.fullmatch(r"([0-9x]+|scalars)-([0-9]+)", size)
+    if base in MODELS and match:
+        shape = () if match[1] == "scalars" else tuple(int(d) for d in match[1].split("x"))
+        return sized(base, shape, int(match[2]))
+    if is_builder(base):
+        raise ValueError(f"network {base} is not described in this process (lth.builders.describe)")
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} or a builder file.py:function")
+
+
+def architecture_hash(identity: dict) -> str:
+    """The hash that names a network's architecture: of its description's identity part (lth.builders)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 def build(name: str, seed: int):
-    """A fresh tf_keras model whose initial weights depend only on `name` and `seed`."""
+    """A fresh tf_keras model for spec key `name` whose initial weights depend only on it and `seed`."""
     from lth.tf_setup import keras
 
     spec = get_spec(name)
+    if spec.make is not None:
+        return spec.make(spec, seed)
+    assert spec.build_layers is not None  # a built-in network
     initializer = getattr(keras.initializers, spec.initializer)
 
     def init(layer_name: str):
         # A seed per layer: the same (model, seed) gives bit-identical weights in any process.
         return initializer(seed=seed * 1009 + spec.layer_names.index(layer_name))
 
-    model = keras.Sequential(spec.build_layers(keras, init), name=name)
+    model = keras.Sequential(spec.build_layers(keras, init), name=spec.name)
     model.build((None, *spec.input_shape))
     return model

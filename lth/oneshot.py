@@ -88,8 +88,10 @@ class OneShot(Experiment):
         if not done:
             return None
         try:
-            reset_point = checkpoint.load_reset_point(c.model)
-            trained = networks.load(checkpoint.folder, c.model, "dense", 0).kernels() if plan.trains_dense() else None
+            reset_point = checkpoint.load_reset_point(c.model_key)
+            trained = (
+                networks.load(checkpoint.folder, c.model_key, "dense", 0).kernels() if plan.trains_dense() else None
+            )
             if reset_point is None or len(done[0][0]) != plan.trains_dense():
                 raise CheckpointError(
                     f"{paths.in_checkpoint(paths.round_records(0))} is not the dense training this run makes"
@@ -127,5 +129,5 @@ class OneShot(Experiment):
     def scoring_model(self):
         """The network at theta0 that gradient-based criteria score (built once)."""
         if getattr(self, "_scoring", None) is None:
-            self._scoring = models.build(self.config.model, self.config.seed)
+            self._scoring = models.build(self.config.model_key, self.config.seed)
         return self._scoring

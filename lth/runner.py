@@ -12,6 +12,7 @@ from lth.data import DataError
 from lth.device import DeviceInfo, training_device
 from lth.experiments import Experiment
 from lth.hparams import EXPERIMENTS, RunConfig, check_run
+from lth.seeds import derive_seed
 from lth.tf_setup import tf
 from lth.training import OnEval
 
@@ -44,6 +45,8 @@ def run_experiment(
         )
     device = device or training_device()
     tf.config.experimental.enable_op_determinism()
+    # random ops of a user's network (dropout, noise) need a seed under determinism: one from the run's
+    tf.random.set_seed(derive_seed(config.seed, "random-ops"))
     started = time.time()
     experiment = experiment_class(config.experiment)(config, data, device, on_eval, checkpoint)
     records = experiment.run(checkpoint)

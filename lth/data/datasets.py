@@ -94,7 +94,14 @@ def spec(name: str) -> DatasetSpec:
     try:
         return SPECS[name]
     except KeyError:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, or give your own arrays with --data-file"
+        ) from None
+
+
+def is_own(name: str) -> bool:
+    """Whether `name` is a user's name for their own arrays (an .npz file), not a built-in dataset."""
+    return name not in SPECS
 
 
 KERAS_MNIST_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
@@ -116,12 +123,21 @@ class Dataset:
     name: str
     source: str  # where it was read from
     fingerprint: str  # sha256 of the decoded arrays: the dataset's identity in run ids
-    x_train: np.ndarray  # float32 [N, 28, 28, 1] in [0, 1]
+    x_train: np.ndarray  # float32 [N, *example shape]; images in [0, 1]
     y_train: np.ndarray  # int32 [N]
     x_val: np.ndarray
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def classes(self) -> int:
+        return len(self.class_names) if self.class_names else len(spec(self.name).class_names)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
@@ -209,6 +225,8 @@ def _folder(name: str, data_dir: str | None) -> str | None:
 
 def dataset_source(name: str, data_dir: str | None = None) -> str:
     """Where `load_dataset` would read `name` from, without reading it (for the dashboard)."""
+    if is_own(name):
+        return f"your arrays {data_dir}"
     if not spec(name).dir_env:
         return f"bundled sample ({spec(name).folder})"
     folder = _folder(name, data_dir)
@@ -221,6 +239,12 @@ def dataset_source(name: str, data_dir: str | None = None) -> str:
 
 def availability_problem(name: str, data_dir: str | None = None) -> str | None:
     """Why `name` cannot be loaded, from the files' presence only (cheap; for pages), or None."""
+    if is_own(name):
+        try:
+            own_header(data_dir)
+        except DataError as e:
+            return str(e)
+        return None
     s = spec(name)
     if not s.dir_env:
         return None
@@ -241,6 +265,83 @@ def availability_problem(name: str, data_dir: str | None = None) -> str | None:
     return None
 
 
+def own_header(data_file: str | None):
+    """The header of a user's .npz (shapes and dtypes, no data read): lth.data.arrays.inspect."""
+    from lth.data import arrays
+
+    if data_file is None or not str(data_file).strip():
+        raise DataError("your own data needs its file: --data-file FILE.npz (x_train, y_train, x_test, y_test)")
+    try:
+        return arrays.inspect(str(data_file))
+    except arrays.ArrayFileError as e:
+        raise DataError(str(e)) from None
+
+
+def own_shape_and_classes(data_file: str | None) -> tuple[tuple[int, ...], int]:
+    """One example's shape and the number of classes of a user's .npz (reads the headers and the labels)."""
+    header = own_header(data_file)
+    return tuple(header.example_shape), load_own(str(data_file)).classes
+
+
+@functools.lru_cache(maxsize=2)
+def load_own(data_file: str):
+    """A user's arrays, checked (lth.data.arrays.read): held once per process."""
+    from lth.data import arrays
+
+    try:
+        return arrays.read(data_file)
+    except arrays.ArrayFileError as e:
+        raise DataError(str(e)) from None
+
+
+def _own_dataset(name: str, data_file: str | None) -> Dataset:
+    own_header(data_file)
+    assert data_file is not None
+    loaded = load_own(str(data_file))
+    digest = hashlib.sha256()
+    for array in (loaded.x_train, loaded.y_train, loaded.x_test, loaded.y_test):
+        # shapes and dtypes too: the same bytes reshaped are other data
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    n_val = _validation_size(len(loaded.y_train))
+    source = f"your arrays {data_file}"
+    if n_val < 1 or len(loaded.y_train) - n_val < 1:
+        raise DataError(f"{source}: too few training examples ({len(loaded.y_train)}) to hold out a validation set")
+    x_tr, y_tr, x_val, y_val = _split(loaded.x_train, loaded.y_train, n_val)
+    return Dataset(
+        name=name,
+        source=source,
+        fingerprint=digest.hexdigest()[:16],
+        x_train=_as_inputs(x_tr),
+        y_train=y_tr.astype(np.int32),
+        x_val=_as_inputs(x_val),
+        y_val=y_val.astype(np.int32),
+        x_test=_as_inputs(loaded.x_test),
+        y_test=loaded.y_test.astype(np.int32),
+        class_names=tuple(str(k) for k in range(loaded.classes)),
+    )
+
+
+def _as_inputs(x: np.ndarray) -> np.ndarray:
+    """float32 inputs: 8-bit images scaled to [0, 1] as the built-in data is; other numbers as they are."""
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    return x.astype(np.float32, copy=False)
+
+
+def _validation_size(train_size: int) -> int:
+    return 5000 if train_size > 10000 else train_size // 10
+
+
+def sizes(name: str, data_file: str | None = None) -> tuple[int, int, int]:
+    """Training, validation and test sizes of a dataset without loading it (a user's from its file's headers)."""
+    if not is_own(name):
+        return spec(name).sizes
+    header = own_header(data_file)
+    n_val = _validation_size(header.train_size)
+    return header.train_size - n_val, n_val, header.test_size
+
+
 def _split(x: np.ndarray, y: np.ndarray, n_val: int):
     order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
     return x[order[n_val:]], y[order[n_val:]], x[order[:n_val]], y[order[:n_val]]
@@ -258,6 +359,8 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     The full sets hold out 5,000 of 60,000 images for validation as the paper does; the sample 10%.
     A full set must be the official files (by checksum), so a run is never labelled with the wrong data.
     """
+    if is_own(name):
+        return _own_dataset(name, data_dir)
     s = spec(name)
     if not s.dir_env:  # bundled: read as it is
         assert s.folder is not None  # a bundled set names its folder
@@ -276,7 +379,7 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
             raise DataError(s.missing)
         _check_identity(name, arrays, source)
         x_train, y_train, x_test, y_test = arrays
-    n_val = 5000 if len(y_train) > 10000 else len(y_train) // 10
+    n_val = _validation_size(len(y_train))
     if n_val < 1 or len(y_test) < 1:
         raise DataError(
             f"{source}: too few training images ({len(y_train)}) to hold out a validation set "

@@ -51,7 +51,7 @@ def network(store, run_id: str, arm: str, round_: int) -> networks.Network:
             f"sha256 (its round has not finished, or the run was made before networks "
             f"carried one): it is not read"
         )
-    net = networks.load(folder, config.model, arm, round_, sha256)
+    net = networks.load(folder, config.model_key, arm, round_, sha256)
     if arm != "dense" and set(net.masks) != set(config.prunable_layers):  # every pruned training keeps its mask
         raise networks.NetworkError(
             f"{networks.net_file(arm, round_)} does not hold the masks of the layers run "
@@ -72,7 +72,7 @@ def theta0(store, run_id: str) -> list:
     if sha256 is None:
         why = "made before they were recorded" if summary is not None else "damaged, or not written yet"
         raise networks.NetworkError(f"run {run_id} records no sha256 of its initial weights ({why}): they are not read")
-    return networks.load_theta0(folder, config.model, sha256)
+    return networks.load_theta0(folder, config.model_key, sha256)
 
 
 def damaged(store, run_id: str) -> list[str]:

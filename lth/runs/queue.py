@@ -121,7 +121,8 @@ class Checked:
 def check(config: RunConfig, data_dir: str | None = None, download: bool = False) -> Checked:
     """Everything that can be wrong with one run before it is queued; raises ConfigError/DataError.
     `download`: let Keras fetch full MNIST if it is missing (never in the dashboard's process)."""
-    if data_dir is not None and str(data_dir).strip() and config.dataset not in datasets.WITH_FOLDER:  # given: used
+    own = datasets.is_own(config.dataset)  # then data_dir is the user's .npz file
+    if data_dir is not None and str(data_dir).strip() and not own and config.dataset not in datasets.WITH_FOLDER:
         raise ConfigError(
             f"--data-dir applies to {' and '.join(datasets.WITH_FOLDER)} only: {config.dataset} is "
             f"bundled with the product; leave --data-dir out"

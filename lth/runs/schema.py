@@ -65,6 +65,9 @@ def config_record(value, run_id: str):
     )
     try:
         config = hparams.RunConfig.from_json(record.get("config"))
+        if config.builds_own:  # its layers come with the run: a description that hashes to its architecture
+            _register_network(record.get("model_description"), config)
+            config.validate()
     except hparams.ConfigError as e:
         raise Corrupt(f"{paths.CONFIG}: {e}") from None
     need(record.get("canonical") == config.canonical(), f"{paths.CONFIG}: canonical settings do not match the settings")
@@ -73,6 +76,22 @@ def config_record(value, run_id: str):
         f"{paths.CONFIG}: the settings and data fingerprint do not hash to this run id (edited by hand?)",
     )
     return record, config
+
+
+def _register_network(description, config) -> None:
+    """Make a user's network known to this process from the description its run keeps (data, not code: it is
+    checked against the architecture the run id covers, and nothing is imported)."""
+    from lth import builders, hparams
+
+    if description is None:
+        raise hparams.ConfigError(f"the run names network {config.model} but keeps no description of it")
+    try:
+        spec = builders.spec_of(description)
+    except builders.BuilderError as e:
+        raise hparams.ConfigError(str(e)) from None
+    if spec.architecture != config.architecture or spec.builder != config.model:
+        raise hparams.ConfigError("its network description is of another network than its settings name")
+    builders.register(description)
 
 
 def results(value, run_id: str | None = None, config=None) -> dict:
@@ -120,11 +139,12 @@ def results(value, run_id: str | None = None, config=None) -> dict:
                 isinstance(data, dict) and data.get("name") == config.dataset,
                 f"{paths.RESULTS}: dataset is not the run's {config.dataset}",
             )
-            sizes = SPECS[config.dataset].sizes
-            need(
-                [data.get(k) for k in ("train", "validation", "test")] == list(sizes),
-                f"{paths.RESULTS}: dataset sizes are not {config.dataset}'s {sizes}",
-            )
+            found = [data.get(k) for k in ("train", "validation", "test")]
+            if config.own_data:  # a user's arrays: sizes of its file, whatever they are
+                need(all(_is_int(n) and n >= 1 for n in found), f"{paths.RESULTS}: dataset sizes are {found}")
+            else:
+                sizes = SPECS[config.dataset].sizes
+                need(found == list(sizes), f"{paths.RESULTS}: dataset sizes are not {config.dataset}'s {sizes}")
     return summary
 
 
@@ -142,7 +162,7 @@ def records_of(config, records: list, total: int | None = None) -> None:
     sizes = {n: math.prod(s) for n, s in config.prunable_shapes().items()}
     spec = config.spec
     params = sum(math.prod(s) for s in spec.weight_shapes())
-    macs = sum(math.prod(shape) * (spec.positions or {}).get(n, 1) for n, shape in spec.kernel_shapes.items())
+    macs = spec.dense_macs()
     for i, record in enumerate(records):  # the compression report's counts are the network's
         what = f"{paths.RESULTS}: results[{i}]"
         if record.get("params") is not None:

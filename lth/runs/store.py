@@ -54,6 +54,15 @@ def _write_json(path: Path, value) -> None:
         write_json_atomic(path, value)
 
 
+def _network_description(config: RunConfig) -> dict:
+    """A user's network's description, kept with its run so pages know its layers without its code."""
+    if not config.builds_own:
+        return {}
+    from lth import builders
+
+    return {"model_description": builders.described(config.architecture)}
+
+
 def root_problem(root: Path) -> str | None:
     """Why `root` cannot be a run store (it is, or lies below, something that is not a folder: a file, a
     symlink loop, a link to nothing), or None: a folder, or a path that does not exist yet below a folder."""
@@ -345,6 +354,7 @@ class RunStore:
                 "data_dir": data_dir,
                 "dataset_fingerprint": fingerprint,
                 "planned_evaluations": planned_evaluations,
+                **_network_description(config),
             },
         )
         for stale in paths.STARTED_OVER:  # a corrupt run started over
