@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,33 @@ def parse(reference: str) -> tuple[str, str]:
     return match["module"], match["function"]
 
 
+IN_PROCESS_MODULE = "__notebook__"  # the module part of a builder that lives only in this process
+_IN_PROCESS: dict[str, Callable] = {}
+
+
+def keep_in_process(builder: Callable) -> str:
+    """A builder function without a file (defined in a notebook cell): known by name in this process only
+    (lth.api runs it here; a worker cannot build it)."""
+    name = getattr(builder, "__name__", "") or "network"
+    if not name.isidentifier():
+        name = "network"
+    reference = f"{IN_PROCESS_MODULE}:{name}"
+    _IN_PROCESS[reference] = builder
+    return reference
+
+
+def in_process_only(reference: str) -> bool:
+    return parse(reference)[0] == IN_PROCESS_MODULE
+
+
 def module_file(reference: str) -> Path:
     """The file a builder's module is read from (a .py file, or an importable module's source)."""
     module, _ = parse(reference)
+    if module == IN_PROCESS_MODULE:
+        raise BuilderError(
+            f"{reference} was defined in a notebook: only the process that defined it can build it (put it in a "
+            f".py file for workers and other processes)"
+        )
     if module.endswith(".py") or os.sep in module or "/" in module:
         path = Path(module).expanduser()
         try:
@@ -90,6 +115,8 @@ def module_file(reference: str) -> Path:
 def absolute(reference: str) -> str:
     """The reference with a file module made absolute, so a worker started elsewhere finds the same file."""
     module, function = parse(reference)
+    if module == IN_PROCESS_MODULE:
+        return reference
     if module.endswith(".py") or "/" in module or os.sep in module:
         return f"{module_file(reference)}:{function}"
     return reference
@@ -113,6 +140,8 @@ def _trusted_files() -> set[str]:
 
 def trust(reference: str) -> None:
     """Record that this user chose the builder's module (their command, form or notebook named it)."""
+    if reference in _IN_PROCESS:  # handed over as an object: nothing to record
+        return
     path = str(module_file(reference))
     files = _trusted_files()
     if path in files:
@@ -140,6 +169,8 @@ def check_trusted(reference: str) -> None:
 # ---- building ---------------------------------------------------------------------------------------------
 def load(reference: str):
     """The builder function, its module imported from the user's own file (checked against their list)."""
+    if reference in _IN_PROCESS:
+        return _IN_PROCESS[reference]
     check_trusted(reference)
     module_name, function = parse(reference)
     path = module_file(reference)
@@ -379,12 +410,16 @@ def describe(reference: str, input_shape: tuple[int, ...], classes: int) -> dict
     """The description of a builder's network for these inputs, registered as a spec in this process. Without
     TensorFlow loaded, a child process (`python -m lth.builders`) builds it. Cached per file version."""
     reference = absolute(reference)
-    path = module_file(reference)
-    stat = path.stat()
-    key = (reference, str(path), stat.st_mtime_ns, stat.st_size, tuple(input_shape), int(classes))
+    if reference in _IN_PROCESS:  # described afresh each time: the notebook may have redefined it
+        key: tuple = (reference, id(_IN_PROCESS[reference]), tuple(input_shape), int(classes))
+    else:
+        path = module_file(reference)
+        stat = path.stat()
+        key = (reference, str(path), stat.st_mtime_ns, stat.st_size, tuple(input_shape), int(classes))
     if key not in _DESCRIBED:
-        check_trusted(reference)
-        if "tensorflow" in sys.modules:
+        if reference not in _IN_PROCESS:
+            check_trusted(reference)
+        if "tensorflow" in sys.modules or reference in _IN_PROCESS:
             description = describe_here(reference, tuple(input_shape), classes)
         else:
             description = _describe_in_child(reference, tuple(input_shape), classes)

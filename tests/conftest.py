@@ -17,8 +17,11 @@ APP_PAGES = [p.script for p in _NAVIGATION]
 
 @pytest.fixture(scope="session", autouse=True)
 def private_run_store(tmp_path_factory):
-    """Every test (and every process it starts) uses its own run store, never the user's cache/."""
+    """Every test (and every process it starts) uses its own run store, never the user's cache/, and its own list
+    of trusted network builders and written arrays, never the user's."""
     os.environ["LTH_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["LTH_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    os.environ["LTH_ARRAYS_DIR"] = str(tmp_path_factory.mktemp("arrays"))
 
 
 _RESTORE: list = []
