@@ -65,7 +65,7 @@ class Run:
 def _store(cache_dir: str | os.PathLike | None, create: bool = False):
     from lth.runs import RunStore
 
-    return RunStore(cache_dir, create=create)
+    return RunStore(None if cache_dir is None else os.fspath(cache_dir), create=create)
 
 
 def _arrays_file(data: Any) -> str:
@@ -92,7 +92,7 @@ def _arrays_file(data: Any) -> str:
     path = folder / f"{digest.hexdigest()[:32]}.npz"
     if not path.is_file():
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as handle:
-            np.savez(handle, **dict(zip(ARRAY_NAMES, arrays, strict=True)))
+            np.savez(handle, x_train=arrays[0], y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
         os.replace(handle.name, path)
     return str(path)
 
