@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import io
 import json
@@ -82,6 +83,27 @@ def keep_in_process(builder: Callable) -> str:
     return reference
 
 
+def adopt(reference: str, source: Path) -> None:
+    """Build `reference` from a copy of its module (`source`, shipped with a cluster task by the process whose
+    user chose it), in this process only."""
+    _, function = parse(reference)
+    name = "lth_builder_" + hashlib.sha256(reference.encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    import lth.tf_setup  # noqa: F401  (Keras 2 before the user's module imports TensorFlow)
+
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        raise BuilderError(f"{reference}: its module does not import: {_one_line(e)}") from None
+    builder = getattr(module, function, None)
+    if not callable(builder):
+        raise BuilderError(f"{reference}: its module has no function {function}")
+    _IN_PROCESS[reference] = builder
+
+
 def in_process_only(reference: str) -> bool:
     return parse(reference)[0] == IN_PROCESS_MODULE
 
@@ -104,7 +126,7 @@ def module_file(reference: str) -> Path:
             raise BuilderError(f"{module}: not a file (the module of network builder {reference})")
         return resolved
     try:
-        found = importlib.util.find_spec(module)
+        found = _find_source(module)
     except (ImportError, ValueError) as e:
         raise BuilderError(f"{reference}: module {module} cannot be found ({e})") from None
     if found is None or not found.origin or not Path(found.origin).is_file():
@@ -112,10 +134,31 @@ def module_file(reference: str) -> Path:
     return Path(found.origin).resolve()
 
 
+def _find_source(module: str):
+    """The spec of `module` on the Python path, found without importing anything: `importlib.util.find_spec`
+    would import a dotted name's parent packages (run their code) before the user's list is checked."""
+    if module in sys.modules:
+        return getattr(sys.modules[module], "__spec__", None)
+    search = None
+    found = None
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if not part.isidentifier():
+            raise ValueError(f"{module!r} is not a module name")
+        found = importlib.machinery.PathFinder.find_spec(part, search)
+        if found is None:
+            return None
+        if i < len(parts) - 1:
+            search = found.submodule_search_locations
+            if search is None:  # not a package: it has no submodules
+                return None
+    return found
+
+
 def absolute(reference: str) -> str:
     """The reference with a file module made absolute, so a worker started elsewhere finds the same file."""
     module, function = parse(reference)
-    if module == IN_PROCESS_MODULE:
+    if module == IN_PROCESS_MODULE or reference in _IN_PROCESS:
         return reference
     if module.endswith(".py") or "/" in module or os.sep in module:
         return f"{module_file(reference)}:{function}"
@@ -161,8 +204,7 @@ def check_trusted(reference: str) -> None:
     if path not in _trusted_files():
         raise BuilderError(
             f"network builder {reference} was not named by you on this machine (a run store's config alone never "
-            f"decides which code runs): name it yourself once, e.g. `python -m lth describe {reference}`, or "
-            f"resubmit the run with --model {reference}"
+            f"decides which code runs): name it yourself once, by submitting the run again with --model {reference}"
         )
 
 
@@ -216,6 +258,9 @@ def call_builder(builder, reference: str, input_shape: tuple[int, ...], classes:
     """Call the user's function and check that it made a tf_keras model for these inputs and classes."""
     from lth.tf_setup import keras
 
+    # Keras numbers unnamed layers per process ("flatten_3"); from zero at each build, a network's saved file
+    # (and so its compressed size) is the same in every process
+    keras.backend.reset_uids()
     try:
         model = builder(tuple(input_shape), int(classes), initializer_for(seed))
     except BuilderError:
@@ -315,7 +360,13 @@ def describe_model(model, reference: str, input_shape: tuple[int, ...], classes:
             )
         if kind == "carried":
             continue
-        if type(layer).__name__ in ("DepthwiseConv2D", "SeparableConv2D", "SeparableConv1D", "Conv2DTranspose"):
+        if type(layer).__name__ in (
+            "DepthwiseConv2D",
+            "SeparableConv2D",
+            "SeparableConv1D",
+            "Conv1DTranspose",
+            "Conv2DTranspose",
+        ):
             raise BuilderError(f"{reference}: layer {layer.name} ({type(layer).__name__}) cannot be pruned here")
         kernel = layer.kernel
         output = layer.output_shape if hasattr(layer, "output_shape") else None
@@ -408,17 +459,20 @@ _DESCRIBED: dict[tuple, dict] = {}
 
 def describe(reference: str, input_shape: tuple[int, ...], classes: int) -> dict:
     """The description of a builder's network for these inputs, registered as a spec in this process. Without
-    TensorFlow loaded, a child process (`python -m lth.builders`) builds it. Cached per file version."""
+    TensorFlow loaded, a child process (`python -m lth.builders`) builds it. Cached per file content."""
     reference = absolute(reference)
     if reference in _IN_PROCESS:  # described afresh each time: the notebook may have redefined it
         key: tuple = (reference, id(_IN_PROCESS[reference]), tuple(input_shape), int(classes))
     else:
         path = module_file(reference)
-        stat = path.stat()
-        key = (reference, str(path), stat.st_mtime_ns, stat.st_size, tuple(input_shape), int(classes))
+        try:  # the file's content, not its times: an edit within the file system's clock tick is still an edit
+            content = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as e:
+            raise BuilderError(f"{path}: cannot be read ({e.strerror or e})") from None
+        key = (reference, str(path), content, tuple(input_shape), int(classes))
+    if reference not in _IN_PROCESS:  # every time: what this process described before is no licence to use it now
+        check_trusted(reference)
     if key not in _DESCRIBED:
-        if reference not in _IN_PROCESS:
-            check_trusted(reference)
         if "tensorflow" in sys.modules or reference in _IN_PROCESS:
             description = describe_here(reference, tuple(input_shape), classes)
         else:

@@ -198,3 +198,36 @@ def test_unreachable_cluster_says_the_way_out_and_resume_uses_the_executor_chose
     assert resumed.returncode == 0, resumed.stderr
     done = wait_for(lambda: (s := store.status(run_id))["state"] in ("done", "failed") and s, timeout=120)
     assert done["state"] == "done" and done["executor"] == "local"
+
+
+def test_a_users_network_and_arrays_train_on_the_cluster_as_here(cluster, tmp_path, capsys):
+    """The builder's module travels with the task (its source, read where its user named it): the cluster's
+    run of a user's Conv1D network on a user's .npz equals the same run trained here."""
+    import numpy as np
+
+    c, _ = cluster
+    nets = tmp_path / "nets.py"
+    nets.write_text(
+        "from lth.tf_setup import keras\n\n\n"
+        "def conv(input_shape, classes, init):\n"
+        "    inputs = keras.Input(input_shape)\n"
+        "    x = keras.layers.Conv1D(4, 3, activation='relu', kernel_initializer=init('conv1'), name='conv1')(inputs)\n"
+        "    x = keras.layers.Flatten()(x)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(classes, kernel_initializer=init('out'), name='out')(x))\n"
+    )
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    x = (rng.normal(size=(400, 16, 2)) + y[:, None, None]).astype(np.float32)
+    np.savez(tmp_path / "blobs.npz", x_train=x, y_train=y, x_test=x[:100], y_test=y[:100])
+    own = ["--model", f"{nets}:conv", "--dataset", "blobs", "--data-file", str(tmp_path / "blobs.npz"), *TINY]
+    store = RunStore(tmp_path / "ray")
+    run_id = submit(store, c.address, *own)
+    wait_for(lambda: store.status(run_id)["state"] in ("done", "failed"), timeout=300)
+    assert store.status(run_id)["state"] == "done", store.status(run_id).get("error")
+    code, out, err = cli_in_process(capsys, "run", *own, "--cache-dir", tmp_path / "local")
+    assert code == 0, err
+    expected = json.loads(out.splitlines()[-1])
+    assert expected["run_id"] == run_id
+    there, here = results_without_times(store.results(run_id)), results_without_times(expected)
+    differing = [sorted(k for k in a if a[k] != b.get(k)) for a, b in zip(there, here)]
+    assert there == here, differing

@@ -84,18 +84,27 @@ def cluster_info(address: str | None) -> dict:
     return {"address": address or "auto", "nodes": nodes, "cpus": totals.get("CPU", 0), "gpus": totals.get("GPU", 0)}
 
 
-def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
-    """Body of the Ray task, on whatever node Ray picks: the same experiment code as the local executor."""
+def _train_task(record: dict, files: dict[str, bytes], sink, builder: dict | None = None) -> dict:
+    """Body of the Ray task, on whatever node Ray picks: the same experiment code as the local executor. A user's
+    network arrives as its module's source (`builder`), shipped by the submitter whose user chose it."""
     import ray
 
+    from lth import builders
     from lth.checkpoint import RoundCheckpoint
     from lth.device import training_device
-    from lth.hparams import RunConfig
+    from lth.hparams import RunConfig, describe_network
     from lth.networks import net_file
     from lth.runner import run_experiment
 
-    config = RunConfig.from_json(record["config"])
     folder = Path(tempfile.mkdtemp(prefix="lth-ray-"))
+    if builder is not None:
+        source = folder / "builder" / builder["file"]
+        source.parent.mkdir()
+        source.write_bytes(builder["source"])
+        builders.adopt(builder["reference"], source)
+    config = RunConfig.from_json(record["config"])
+    if config.builds_own:  # its layers, for the checkpoint's checks: built here from the shipped source
+        describe_network(config)
     for name, data in files.items():
         (folder / name).write_bytes(data)
     device = training_device()
@@ -144,6 +153,21 @@ def _train_task(record: dict, files: dict[str, bytes], sink) -> dict:
     )
 
 
+def _shipped_builder(config) -> dict | None:
+    """A user's network travels to the cluster as its module's source, read here, where its user named it (their
+    trust list is checked on this machine; the cluster's nodes need not have the file)."""
+    if not config.builds_own:
+        return None
+    from lth import builders
+
+    try:
+        builders.check_trusted(config.model)
+        path = builders.module_file(config.model)
+        return {"reference": config.model, "file": path.name, "source": path.read_bytes()}
+    except (builders.BuilderError, OSError) as e:
+        raise ExecutorError(str(e)) from None
+
+
 WAY_OUT = (
     "; start the cluster, or choose 'this machine' on the Home page (or --executor local) and resume "
     "the run: resume uses the executor chosen then"
@@ -186,7 +210,7 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
         task = ray.remote(_train_task).options(
             num_gpus=1 if needs_gpu else 0, num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False
         )
-        ref = task.remote(record, files, sink)
+        ref = task.remote(record, files, sink, _shipped_builder(config))
         attempts = 0
         try:
             while True:
@@ -220,7 +244,11 @@ def execute(run_id: str, store: RunStore, *, poll: float = 0.2, on_eval=None) ->
             return ray.get(ref)
         except ray.exceptions.RayError as e:
             ray.cancel(ref, force=True)
-            raise ExecutorError(f"the Ray task failed after {attempts} attempt(s): {str(e).splitlines()[0]}") from None
+            cause = getattr(e, "cause", None)  # a task's own exception: its reason, not Ray's header line
+            reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(e).splitlines()[0]
+            raise ExecutorError(
+                f"the Ray task failed after {attempts} attempt(s): {' '.join(reason.split())[:400]}"
+            ) from None
         except BaseException:
             ray.cancel(ref, force=True)  # cancelled or failed here: stop the remote work too
             raise
