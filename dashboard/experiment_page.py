@@ -14,7 +14,7 @@ def render(experiment: str) -> None:
     form = experiment_form(experiment)
     label = "Start" if not form or len(form[0]) == 1 else f"Start {len(form[0])} runs"
     clicked = st.button(label, type="primary", disabled=form is None, key=f"{experiment}-start")
-    next_seed = st.session_state.pop(f"{experiment}-start-next", False)  # "Run another seed" was clicked
+    next_seed = st.session_state.pop(f"{experiment}-start-next", False)  # "Run the next seed(s)" was clicked
     if (clicked or next_seed) and form is not None:
         configs, data_dir = form
         submit_runs(configs, data_dir)

@@ -181,12 +181,16 @@ def _common(experiment: str) -> dict | None:
         n_seeds = remembered(
             st.slider, "Seeds (one run each)", key=f"{key}-nseeds", default=1, kind="int", min_value=1, max_value=10
         )
+        first_next = first_seed + n_seeds
         st.button(
-            "Run another seed",
+            # how many runs it starts, said before it does
+            f"Run the next seed ({first_next})"
+            if n_seeds == 1
+            else f"Run the next {n_seeds} seeds ({first_next}-{first_next + n_seeds - 1}): {n_seeds} runs",
             key=f"{key}-next-seed",
             on_click=_next_seed,
             args=(key,),
-            help="Starts the same settings with the next seed(s) after the ones chosen now",
+            help="Starts the same settings with the seeds after the ones chosen now (as many as 'Seeds')",
         )
         patience = int(
             setting_widget(

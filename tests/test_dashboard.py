@@ -106,6 +106,57 @@ def test_lottery_page_shows_ladder_and_refuses_impossible_settings(monkeypatch, 
     assert not at.exception
 
 
+@pytest.mark.trains  # describing the network builds it in a child process
+def test_a_users_network_and_arrays_from_the_form(monkeypatch, tmp_path):
+    """Your own network (a builder file) and data (an .npz) chosen in the form: its layers in the ladder, its
+    conv layer at the conv rate, the plan timed by the network's calibration, and Start queues the run with
+    the described network; a builder that does not build says why instead of a traceback."""
+    import numpy as np
+
+    nets = tmp_path / "nets.py"
+    nets.write_text(
+        "from lth.tf_setup import keras\n\n\n"
+        "def conv(input_shape, classes, init):\n"
+        "    inputs = keras.Input(input_shape)\n"
+        "    x = keras.layers.Conv1D(4, 3, activation='relu', kernel_initializer=init('c1'), name='c1')(inputs)\n"
+        "    x = keras.layers.Flatten()(x)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(classes, kernel_initializer=init('out'), name='out')(x))\n"
+        "\n\ndef broken(input_shape, classes, init):\n"
+        "    raise RuntimeError('no such layer size')\n"
+    )
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    np.savez(tmp_path / "w.npz", x_train=rng.normal(size=(300, 12, 2)), y_train=y, x_test=np.zeros((30, 12, 2)),
+             y_test=y[:30])  # fmt: skip
+    at = open_page("pages/lottery.py", monkeypatch, tmp_path / "store")
+    at.selectbox(key="lottery-model").set_value("your own network").run()
+    at.text_input(key="lottery-builder").set_value(f"{nets}:broken").run()
+    at.selectbox(key="lottery-dataset").set_value("your own arrays (.npz)").run()
+    at.text_input(key="lottery-own-name").set_value("waves").run()
+    at.text_input(key="lottery-own-file").set_value(str(tmp_path / "w.npz")).run()
+    from dashboard.text import plain  # messages quoting paths are shown as text
+
+    assert any(plain("raised RuntimeError: no such layer size") in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="lottery-start").disabled is True and not at.exception
+    at.text_input(key="lottery-builder").set_value(f"{nets}:conv").run()
+    assert not at.error and not at.exception
+    ladder = at.dataframe[0].value
+    assert {"c1 %", "out %"} <= set(ladder.index)  # the network's own layers
+    # a conv layer at the conv rate, 10% a round: 22 of its 3x2x4 = 24 weights kept (the output at 10% too, the
+    # rate of an output layer)
+    assert float(ladder.loc["c1 %"].tolist()[1]) == round(100 * 22 / 24, 1)
+    at.number_input(key="lottery-iterations").set_value(40).run()
+    at.button(key="lottery-start").click().run()
+    store = RunStore(tmp_path / "store")
+    (run_id,) = store.run_ids()
+    config = store.config(run_id)
+    assert config.dataset == "waves" and config.model == f"{nets}:conv" and config.architecture is not None
+    assert config.data_shape == (12, 2) and config.classes == 3
+    from lth import runs
+
+    runs.cancel(run_id, store)
+
+
 @pytest.mark.trains
 def test_methods_page_plans_and_starts_a_oneshot_run(monkeypatch, tmp_path):
     from lth import criteria
@@ -482,7 +533,12 @@ def test_form_survives_navigation_and_a_link_reopens_it(monkeypatch, tmp_path):
     link.switch_page("pages/lottery.py").run()
     assert link.number_input(key="lottery-iterations").value == 900 and link.slider(key="lottery-rounds").value == 6
     assert any("does not fit" in w.value for w in link.warning)
-    # "run another seed": one click starts the next seed, everything else kept
+    # "run the next seed": it says which seed(s) and how many runs before it starts them; one click starts the
+    # next seed, everything else kept
+    assert link.button(key="lottery-next-seed").label == "Run the next seed (1)"
+    link.slider(key="lottery-nseeds").set_value(3).run()
+    assert link.button(key="lottery-next-seed").label == "Run the next 3 seeds (3-5): 3 runs"
+    link.slider(key="lottery-nseeds").set_value(1).run()
     link.button(key="lottery-next-seed").click().run()
     assert link.number_input(key="lottery-seed").value == 1 and link.number_input(key="lottery-iterations").value == 900
     store = RunStore(tmp_path)
