@@ -136,7 +136,8 @@ def test_a_users_network_and_arrays_from_the_form(monkeypatch, tmp_path):
     at.text_input(key="lottery-own-file").set_value(str(tmp_path / "w.npz")).run()
     from dashboard.text import plain  # messages quoting paths are shown as text
 
-    assert any(plain("raised RuntimeError: no such layer size") in e.value for e in at.error), [e.value for e in at.error]
+    errors = [e.value for e in at.error]
+    assert any(plain("raised RuntimeError: no such layer size") in e for e in errors), errors
     assert at.button(key="lottery-start").disabled is True and not at.exception
     at.text_input(key="lottery-builder").set_value(f"{nets}:conv").run()
     assert not at.error and not at.exception
