@@ -161,3 +161,13 @@ def test_lth_claims_json(capsys):
     assert {r["claim"] for r in records} == set(claims.CLAIMS)
     assert all(r["verdict"] in claims.VERDICTS for r in records)
     assert any(r["questions"] for r in records)
+
+
+def test_the_readmes_verdicts_are_the_generated_ones():
+    """Every verdict word in the README's table of claims is what `lth claims --readme` makes of the committed
+    result sets today: a new result, or a changed rule, changes the README or fails here."""
+    results, instability = claims.read_exported(claims.committed_results())
+    block = claims.readme_table(claims.evaluate(results, instability))
+    readme = (ROOT / "README.md").read_text()
+    assert block in readme, "README.md's claims are stale: python -m lth claims --readme"
+    assert readme.count(claims.README_BEGIN) == 1
