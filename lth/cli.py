@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -154,7 +155,8 @@ def data_location(args, config: hparams.RunConfig) -> str | None:
     if config.own_data:
         if args.data_dir:
             raise hparams.ConfigError("--data-dir is for the built-in datasets' IDX files; give --data-file FILE.npz")
-        return args.data_file
+        # absolute: the run's worker starts in another folder and reads the file the user meant
+        return os.path.abspath(os.path.expanduser(args.data_file)) if args.data_file else args.data_file
     return args.data_dir
 
 

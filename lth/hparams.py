@@ -435,8 +435,8 @@ class RunConfig:
         need(self.iterations is None or self.epochs is None, "give --iterations or --epochs, not both")
         need(
             self.builds_own == (self.architecture is not None),
-            f"--architecture goes with a network builder (file.py:function) only, and a builder needs it "
-            f"(describe the network: `python -m lth describe {self.model}`)",
+            "--architecture goes with a network builder (file.py:function) only, and a builder needs it "
+            "(set by describing the network: lth.hparams.complete, as --model does)",
         )
         need(
             self.own_data == bool(self.data_shape) and self.own_data == (self.classes is not None),

@@ -58,10 +58,26 @@ def keep_highest(scores: dict[str, np.ndarray], counts: dict[str, int] | int, al
     names = list(scores)
     alive = alive or {n: np.ones(np.shape(scores[n]), np.float32) for n in names}
     if isinstance(counts, dict):
+        counts = _within_alive(counts, {n: int(alive[n].sum()) for n in names})
         return {n: _keep_top(np.asarray(scores[n], np.float64), alive[n], counts[n]) for n in names}
     flat = np.concatenate([np.asarray(scores[n], np.float64).reshape(-1) for n in names])
     flat_alive = np.concatenate([alive[n].reshape(-1) for n in names])
     return _split(_keep_top(flat, flat_alive, counts), {n: alive[n] for n in names})
+
+
+def _within_alive(counts: dict[str, int], alive: dict[str, int]) -> dict[str, int]:
+    """Layerwise counts no layer's alive weights fall short of: a layer asked for more than it has left (an
+    iterative criterion's earlier step split the layers a weight differently) keeps all it has, and the other
+    layers keep the shortfall (most room first), so the total stays the one asked for."""
+    short = sum(max(0, counts[n] - alive[n]) for n in counts)
+    if not short:
+        return counts
+    fitted = {n: min(counts[n], alive[n]) for n in counts}
+    for n in sorted(fitted, key=lambda n: alive[n] - fitted[n], reverse=True):
+        extra = min(short, alive[n] - fitted[n])
+        fitted[n] += extra
+        short -= extra
+    return fitted
 
 
 def _keep_top(scores: np.ndarray, alive: np.ndarray, count: int) -> np.ndarray:

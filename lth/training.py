@@ -105,6 +105,27 @@ class TrainResult:
         }
 
 
+_ON_DEVICE: dict[tuple, tuple] = {}  # the one copy of a dataset's arrays on a device, per process
+
+
+def _device_arrays(data: Dataset, device: str) -> tuple:
+    """The dataset's arrays as tensors on `device`, made once per process: every training of a run (each round,
+    each arm) shares them instead of holding a copy each."""
+    key = (data.fingerprint, data.name, device)
+    if key not in _ON_DEVICE:
+        _ON_DEVICE.clear()  # one dataset at a time: a process trains one run
+        with tf.device(device):
+            _ON_DEVICE[key] = (
+                tf.constant(data.x_train),
+                tf.constant(data.y_train),
+                {
+                    "val": (tf.constant(data.x_val), tf.constant(data.y_val)),
+                    "test": (tf.constant(data.x_test), tf.constant(data.y_test)),
+                },
+            )
+    return _ON_DEVICE[key]
+
+
 class Trainer:
     """Trains one model instance again and again (reset between trainings), compiled once.
 
@@ -126,12 +147,7 @@ class Trainer:
     ):
         self.model, self.data, self.batch_size, self.device = model, data, batch_size, device
         with tf.device(device):
-            self.x_train = tf.constant(data.x_train)
-            self.y_train = tf.constant(data.y_train)
-            self.eval_sets = {
-                "val": (tf.constant(data.x_val), tf.constant(data.y_val)),
-                "test": (tf.constant(data.x_test), tf.constant(data.y_test)),
-            }
+            self.x_train, self.y_train, self.eval_sets = _device_arrays(data, device)
             self.optimizer = make_optimizer(optimizer, lr)
             self.optimizer.build(model.trainable_variables)
             self.masks = {

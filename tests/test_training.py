@@ -196,3 +196,50 @@ def test_resume_inside_round_0_with_late_rewinding_restarts_from_theta0(tmp_path
         (tmp_path / name).unlink()
     again = run_experiment(config, checkpoint=RoundCheckpoint(tmp_path))
     assert _strip_times(again) == _strip_times(first)
+
+
+MEMORY_PROBE = """
+import sys
+sys.path.insert(0, {root!r})
+from lth import models
+from lth.data import load_dataset
+from lth.training import Trainer
+
+
+def resident_mb():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+models.build("lenet300_100", 0)
+start = resident_mb()
+data = load_dataset("fashion-mnist")
+arrays = sum(a.nbytes for a in (data.x_train, data.x_val, data.x_test, data.y_train, data.y_val, data.y_test))
+grown = []
+for seed in range(3):  # three trainings, as three rounds of a run
+    trainer = Trainer(models.build("lenet300_100", seed), data, optimizer="adam", lr=1e-3, batch_size=60, jit=False)
+    trainer.fit(iterations=20, eval_every=20, data_seed=seed)
+    grown.append(resident_mb() - start)
+print(arrays / 2**20, *grown)
+"""
+
+
+@pytest.mark.trains
+def test_a_full_dataset_is_held_once_per_process_whatever_the_trainings():
+    """60,000 Fashion-MNIST images: every training of a process shares one copy of the arrays on the device, so
+    the resident memory does not grow with the rounds, and stays near twice the arrays (the arrays and their
+    one copy as tensors) plus the trainings' own state."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from lth.data.datasets import availability_problem
+
+    if availability_problem("fashion-mnist"):
+        pytest.skip("the complete Fashion-MNIST is not installed (make setup installs it)")
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE.format(root=str(ROOT))], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    arrays, *grown = map(float, done.stdout.split())
+    assert grown[2] < grown[0] + 0.1 * arrays, grown  # a training does not add a copy of the data
+    assert grown[0] < 2 * arrays + 150, (arrays, grown)  # 150 MB: the model, optimizer and compiled steps

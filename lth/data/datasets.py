@@ -279,13 +279,28 @@ def own_header(data_file: str | None):
 
 def own_shape_and_classes(data_file: str | None) -> tuple[tuple[int, ...], int]:
     """One example's shape and the number of classes of a user's .npz (reads the headers and the labels)."""
-    header = own_header(data_file)
-    return tuple(header.example_shape), load_own(str(data_file)).classes
+    own_header(data_file)
+    loaded = load_own(str(data_file))
+    return tuple(loaded.x_train.shape[1:]), loaded.classes
+
+
+def _file_version(data_file: str | None) -> tuple | None:
+    """What tells one content of a user's file from another without reading it (the caches' key): a file
+    rewritten in place is read again, never served from a process's memory of its old content."""
+    try:
+        info = os.stat(str(data_file))
+    except (OSError, ValueError, TypeError):
+        return None  # the reader says why
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def load_own(data_file: str):
+    """A user's arrays, checked (lth.data.arrays.read): held once per process while the file is unchanged."""
+    return _load_own(data_file, _file_version(data_file))
 
 
 @functools.lru_cache(maxsize=2)
-def load_own(data_file: str):
-    """A user's arrays, checked (lth.data.arrays.read): held once per process."""
+def _load_own(data_file: str, version: tuple | None):
     from lth.data import arrays
 
     try:
@@ -302,7 +317,7 @@ def _own_dataset(name: str, data_file: str | None) -> Dataset:
     for array in (loaded.x_train, loaded.y_train, loaded.x_test, loaded.y_test):
         # shapes and dtypes too: the same bytes reshaped are other data
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of the bytes
     n_val = _validation_size(len(loaded.y_train))
     source = f"your arrays {data_file}"
     if n_val < 1 or len(loaded.y_train) - n_val < 1:
@@ -325,7 +340,9 @@ def _own_dataset(name: str, data_file: str | None) -> Dataset:
 def _as_inputs(x: np.ndarray) -> np.ndarray:
     """float32 inputs: 8-bit images scaled to [0, 1] as the built-in data is; other numbers as they are."""
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255.0)
+        scaled = x.astype(np.float32)
+        scaled /= 255.0  # in place: one float copy at a time
+        return scaled
     return x.astype(np.float32, copy=False)
 
 
@@ -348,17 +365,24 @@ def _split(x: np.ndarray, y: np.ndarray, n_val: int):
 
 
 def _prepare(images: np.ndarray) -> np.ndarray:
-    return (images.astype(np.float32) / 255.0)[..., None]
+    pixels = images.astype(np.float32)
+    pixels /= 255.0  # in place: one float copy of the images at a time, not two
+    return pixels[..., None]
 
 
-@functools.lru_cache(maxsize=4)
 def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:
     """Load a dataset: pixels in [0, 1], a fixed validation split out of training. `download`: full MNIST
     missing from Keras' cache is downloaded through Keras (command-line and training processes only).
 
     The full sets hold out 5,000 of 60,000 images for validation as the paper does; the sample 10%.
     A full set must be the official files (by checksum), so a run is never labelled with the wrong data.
+    A user's arrays (`data_dir` is their .npz) are read again when the file changes.
     """
+    return _load_dataset(name, data_dir, download, _file_version(data_dir) if is_own(name) else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_dataset(name: str, data_dir: str | None, download: bool, version: tuple | None) -> Dataset:
     if is_own(name):
         return _own_dataset(name, data_dir)
     s = spec(name)
@@ -387,7 +411,7 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
         )
     digest = hashlib.sha256()
     for array in (x_train, y_train, x_test, y_test):
-        digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of the bytes
     x_tr, y_tr, x_val, y_val = _split(x_train, y_train, n_val)
     return Dataset(
         name=name,
@@ -400,3 +424,6 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
         x_test=_prepare(x_test),
         y_test=y_test.astype(np.int32),
     )
+
+
+load_dataset.cache_clear = _load_dataset.cache_clear  # type: ignore[attr-defined]
