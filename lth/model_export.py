@@ -20,8 +20,21 @@ from lth.tf_setup import keras, tf
 
 
 def build(network: Network, plain_model=None):
-    """The network as a plain tf_keras model (no pruning wrappers: pruned weights are stored zeros)."""
+    """The network as a plain tf_keras model (no pruning wrappers: pruned weights are stored zeros). A user's
+    network is rebuilt from their builder (lth.builders), which must still build the network the run trained:
+    weights of the same shapes in a changed network (another activation, say) would export a model that does not
+    score what the run reports."""
+    spec = network.spec
     model = plain_model or models.build(network.model, 0)
+    if plain_model is None and spec.builder is not None:
+        from lth import builders
+
+        found = builders.describe_model(model, spec.builder, spec.input_shape, spec.classes)["architecture"]
+        if found != spec.architecture:
+            raise ExportError(
+                f"{spec.builder} now builds a different network (architecture {found}) than the run trained "
+                f"(architecture {spec.architecture}): restore the file to export this run's networks"
+            )
     model.set_weights(network.weights)
     return model
 

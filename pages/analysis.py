@@ -18,7 +18,8 @@ from lth.runs import tables as run_tables
 
 st.title("Masks and weights")
 st.caption(
-    "What a run's pruning kept: the first layer's mask as an image, per-layer density per round, the "
+    "What a run's pruning kept: the first layer's mask in a form that fits its input (images per pixel and "
+    "channel, conv filters per tap, 1-D signals per position, features per bar), per-layer density per round, the "
     "initial and trained weights of the kept against the pruned, and how masks overlap between rounds and "
     "seeds. From the trained networks each run keeps (runs made before networks were kept have none)."
 )
@@ -78,8 +79,9 @@ other = st.selectbox(
     format_func=lambda r: "—" if r is None else labels[r],
     key=f"analysis-other-{run_id}",
 )
+notes: list[str] = []
 try:
-    figs, tables = analysis.run_analysis(s, run_id, arm, round_, other)
+    figs, tables = analysis.run_analysis(s, run_id, arm, round_, other, notes)
 except (NetworkError, StoreError, Corrupt, OSError, ValueError) as e:
     st.error(f"This network cannot be analysed: {plain(e)}")
     st.stop()
@@ -103,12 +105,11 @@ def shown_overlap(table):
     return table
 
 
+for note in notes:  # why the first layer's mask has no picture (where the picture would be)
+    st.info(note)
 for name, fig in figs.items():
     st.plotly_chart(fig, key=f"analysis-{name}")
     figure_downloads(fig, f"{file_part}_{name}", f"dl-analysis-{name}")
-if "mask_heatmap" not in figs:
-    shape = "x".join(map(str, config.spec.input_shape[:2]))
-    st.info(f"{config.model} prunes no layer that reads the pixels, so its mask has no {shape} image.")
 if "round_overlap" in tables:
     st.markdown(
         "**Overlap between densities**: the fraction of each density's kept weights that the next denser mask "

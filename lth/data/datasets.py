@@ -317,7 +317,7 @@ def _own_dataset(name: str, data_file: str | None) -> Dataset:
     for array in (loaded.x_train, loaded.y_train, loaded.x_test, loaded.y_test):
         # shapes and dtypes too: the same bytes reshaped are other data
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of the bytes
+        digest.update(np.ascontiguousarray(array).data.cast("B"))  # no copy of the bytes
     n_val = _validation_size(len(loaded.y_train))
     source = f"your arrays {data_file}"
     if n_val < 1 or len(loaded.y_train) - n_val < 1:
@@ -411,7 +411,7 @@ def _load_dataset(name: str, data_dir: str | None, download: bool, version: tupl
         )
     digest = hashlib.sha256()
     for array in (x_train, y_train, x_test, y_test):
-        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of the bytes
+        digest.update(np.ascontiguousarray(array).data.cast("B"))  # no copy of the bytes
     x_tr, y_tr, x_val, y_val = _split(x_train, y_train, n_val)
     return Dataset(
         name=name,
