@@ -447,7 +447,10 @@ def cmd_analyze(args) -> int:
             round_ = _round_of(args, store)
             if round_ is None:
                 return _fail(args.command, f"run {args.run_id} keeps no network of arm {args.arm}")
-            figs, tables = analysis.run_analysis(store, args.run_id, args.arm, round_, args.other_seed)
+            notes: list[str] = []  # what could not be pictured, and why
+            figs, tables = analysis.run_analysis(store, args.run_id, args.arm, round_, args.other_seed, notes)
+            for note in notes:
+                print(f"lth analyze: {note}", file=sys.stderr)
             if not figs and not tables:
                 return _fail(
                     args.command,
