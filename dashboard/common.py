@@ -203,6 +203,39 @@ def figure_downloads(fig, name: str, key: str) -> None:
         st.caption(problem)
 
 
+def report_downloads(title: str, results: pd.DataFrame, instability: pd.DataFrame, key: str) -> None:
+    """The report of these results as downloads (lth.report): one HTML file (interactive figures, plotly.js
+    inside: it opens offline) and a PDF, built when a button is pressed."""
+    from lth import report
+
+    st.caption(
+        "One HTML file (interactive figures, plotly.js inside: it opens offline) and a PDF: what ran, checks, "
+        "claims with their evidence, figures and verdict tables."
+    )
+
+    def built():
+        return report.build(title, results, instability, store())
+
+    left, right = st.columns(2)
+    left.download_button(
+        "Report (HTML)",
+        data=lambda: report.to_html(built()).encode(),
+        file_name="report.html",
+        mime=export.MIME["html"],
+        key=f"{key}-html",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Report (PDF)",
+        data=lambda: report.to_pdf(built()),
+        file_name="report.pdf",
+        mime=export.MIME["pdf"],
+        key=f"{key}-pdf",
+        on_click="ignore",
+        help=export.image_export_problem(),
+    )
+
+
 def table_downloads(frame: pd.DataFrame, name: str, key: str) -> None:
     columns = st.columns(4)
     for column, fmt in zip(columns, ("csv", "json")):

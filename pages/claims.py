@@ -1,8 +1,8 @@
 import streamlit as st
 
-from dashboard.common import readable, store, table_downloads
+from dashboard.common import readable, report_downloads, store, table_downloads
 from dashboard.text import plain
-from lth import claims, export, report
+from lth import claims
 
 st.title("Claims")
 st.caption(
@@ -49,30 +49,4 @@ if not evidence.empty:
 
 if not results.empty or not instability.empty:
     st.subheader("Report")
-    st.caption(
-        "One HTML file (interactive figures, plotly.js inside: it opens offline) and a PDF of every finished run "
-        "here: what ran, checks, claims with their evidence, figures and verdict tables."
-    )
-
-    def built():
-        return report.build("Report: every finished run of the store", results, instability, s)
-
-    left, right = st.columns(2)
-    left.download_button(
-        "Report (HTML)",
-        data=lambda: report.to_html(built()).encode(),
-        file_name="report.html",
-        mime=export.MIME["html"],
-        key="dl-report-html",
-        on_click="ignore",
-    )
-    problem = export.image_export_problem()
-    right.download_button(
-        "Report (PDF)",
-        data=lambda: report.to_pdf(built()),
-        file_name="report.pdf",
-        mime=export.MIME["pdf"],
-        key="dl-report-pdf",
-        on_click="ignore",
-        help=problem,
-    )
+    report_downloads("Report: every finished run of the store", results, instability, "dl-report")

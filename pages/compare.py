@@ -1,6 +1,15 @@
+import pandas as pd
 import streamlit as st
 
-from dashboard.common import compare_tables, figure_downloads, missing_words, readable, store, table_downloads
+from dashboard.common import (
+    compare_tables,
+    figure_downloads,
+    missing_words,
+    readable,
+    report_downloads,
+    store,
+    table_downloads,
+)
 from dashboard.remember import remembered
 from lth import figures, statistics
 from lth.runs import ACTIVE
@@ -208,3 +217,6 @@ with st.expander("Every result"):
     marked = chosen.assign(budget_limited=statistics.budget_limited(chosen))  # best evaluation = its last
     st.dataframe(readable(marked), hide_index=True, width="stretch")
     table_downloads(marked, "results", "dl-results")
+
+st.subheader("Report")
+report_downloads("Report: the runs chosen on Compare", chosen, pd.DataFrame(), "dl-compare-report")
