@@ -235,7 +235,22 @@ def timed(action, page=None, download: bool = False) -> float:
     return settled(page) - start
 
 
-def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
+def kept_networks_run(store: Path) -> str | None:
+    """A finished run of the store that keeps trained networks (the Runs page's model export needs one)."""
+    from lth.hparams import EXPERIMENTS
+    from lth.runs import RunStore
+
+    runs = RunStore(store, create=False)
+    for run_id in sorted(runs.run_ids()):
+        try:
+            if runs.finished_results(run_id) and EXPERIMENTS[runs.config(run_id).experiment].keeps_networks:
+                return run_id
+        except Exception:  # a synthetic or damaged run: not this one
+            continue
+    return None
+
+
+def measure(url: str, chromium: str, trained_run: str | None = None) -> list[tuple[str, float, str]]:
     from playwright.sync_api import sync_playwright
 
     rows = []
@@ -276,7 +291,7 @@ def measure(url: str, chromium: str) -> list[tuple[str, float, str]]:
                     "",
                 )
             )
-        page.goto(f"{url}/runs")
+        page.goto(f"{url}/runs" + (f"?run={trained_run}" if trained_run else ""))
         settled(page)
         page.get_by_text("Trained networks: compression, model export, TensorBoard").click()
         settled(page)
@@ -306,7 +321,7 @@ def run_situation(situation: str, source: str | None, chromium: str) -> list[tup
                 synthetic_store(store)
                 training = start_training(store)
             with streamlit_server(store) as (url, _):
-                return measure(url, chromium)
+                return measure(url, chromium, kept_networks_run(store))
         finally:
             if training is not None:
                 stop_training(store, training)

@@ -185,8 +185,8 @@ PRESETS = {
         description=(
             "lenet5, its two hidden Dense layers pruned with tfmot to 50, 33, 20, 10, 5, 2 and 1 % "
             "density; per density the pruned network, the lottery ticket (its mask, reset to theta0) "
-            "and random reinit; plus a dense baseline. Batch 600 as in the study (its 100 steps per "
-            "epoch). Full: 300 iterations (3.3 passes over 55,000 images; undertrained), 2 seeds. "
+            "and random reinit; plus a dense baseline. Full and converged: batch 600 as in the study (its 100 "
+            "steps per epoch); quick: batch 60 on the bundled sample. Full: 300 iterations (3.3 passes over 55,000 images; undertrained), 2 seeds. "
             "Converged: the study's Adam 0.01, every arm trained until its validation loss stops "
             "improving (patience 10 passes, at most 200), pruning from 20% to 60% of the expected "
             "length, 3 seeds."
