@@ -15,37 +15,21 @@ Pure pandas: the Claims page, `lth claims` and `lth report` show what `evaluate`
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
-import importlib
 import json
 import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lth import walk
+from lth import statistics, walk
 from lth.instability import STABLE_BARRIER
 
-
-class _Deferred:
-    """A module imported at its first use: lth.statistics loads scipy and statsmodels (over a second), which the
-    command line's parser, built for every command, does not need to register `lth claims`."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __getattr__(self, attribute: str):
-        return getattr(importlib.import_module(self._name), attribute)
-
-
-statistics: Any = _Deferred("lth.statistics")
 METRIC = "early_stop_test_accuracy"
 MIN_SEEDS = 2  # a paired test needs two seeds; below that a claim is not checked
 HELD, NOT_HELD, UNDETERMINED = "held", "not held", "undetermined"  # lth.statistics' words (a test checks)
@@ -577,10 +561,7 @@ def claims_registry() -> dict[str, Claim]:
     }
 
 
-def __getattr__(name: str):
-    if name == "CLAIMS":  # claims.CLAIMS: the registry
-        return claims_registry()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+CLAIMS = claims_registry()  # the registry, by id
 
 
 # ---- evaluation ------------------------------------------------------------------------------------------------
@@ -758,24 +739,6 @@ def to_json(evaluations: list[Evaluation]) -> list[dict]:
 
 
 # ---- lth claims ------------------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
-    parser.add_argument(
-        "--results",
-        nargs="+",
-        metavar="PATH",
-        help="judge exported results instead of the store: *_results.csv / *_instability.csv files or folders "
-        "holding them (docs/results/fashion-mnist ...)",
-    )
-    parser.add_argument("--export", metavar="DIR", help="write claims.csv, claims_evidence.csv and claims.json here")
-    parser.add_argument("--json", action="store_true", help="print the evaluations as JSON")
-    parser.add_argument(
-        "--readme",
-        action="store_true",
-        help="print the README's table of claims (judged on --results, default the committed result sets)",
-    )
-
-
 def load(args) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The results `lth claims` and `lth report` judge: --results files, else the store."""
     if getattr(args, "results", None):

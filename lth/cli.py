@@ -750,6 +750,52 @@ def cmd_worker(args) -> int:
     return run_worker(args.run_id, _store(args))
 
 
+def add_claims_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
+    parser.add_argument(
+        "--results",
+        nargs="+",
+        metavar="PATH",
+        help="judge exported results instead of the store: *_results.csv / *_instability.csv files or folders "
+        "holding them (docs/results/fashion-mnist ...)",
+    )
+    parser.add_argument("--export", metavar="DIR", help="write claims.csv, claims_evidence.csv and claims.json here")
+    parser.add_argument("--json", action="store_true", help="print the evaluations as JSON")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="print the README's table of claims (judged on --results, default the committed result sets)",
+    )
+
+
+def cmd_claims(args) -> int:
+    """`lth claims` (lth.claims: scipy and statsmodels are imported only when it runs)."""
+    from lth import claims
+
+    return claims.run(args)
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--preset", help="the runs of a preset (with --budget and --dataset)")
+    chosen.add_argument("--runs", nargs="+", metavar="ID", help="these runs of the store")
+    chosen.add_argument(
+        "--results", nargs="+", metavar="PATH", help="exported results (*_results.csv files or folders) instead"
+    )
+    parser.add_argument("--budget", default="full", help="with --preset (default full)")
+    parser.add_argument("--dataset", help="with --preset: its data set (default: the budget's)")
+    parser.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
+    parser.add_argument("--export", metavar="DIR", required=True, help="write report.html and report.pdf here")
+    parser.add_argument("--no-pdf", action="store_true", help="the HTML file only")
+
+
+def cmd_report(args) -> int:
+    """`lth report` (lth.report)."""
+    from lth import report
+
+    return report.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m lth", description="Lottery Ticket Lab experiments")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -858,15 +904,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--experiments", type=_distinct_names, help="e.g. baseline,tfmot (default: --experiment)")
     sweep.set_defaults(func=cmd_sweep)
-    from lth import claims as claims_module
-    from lth import report as report_module
-
     claims = commands.add_parser("claims", help="the published claims judged on the store's runs (or --results)")
-    claims_module.add_arguments(claims)
-    claims.set_defaults(func=claims_module.run)
+    add_claims_arguments(claims)
+    claims.set_defaults(func=cmd_claims)
     report = commands.add_parser("report", help="one self-contained HTML report and a PDF of a preset or runs")
-    report_module.add_arguments(report)
-    report.set_defaults(func=report_module.run)
+    add_report_arguments(report)
+    report.set_defaults(func=cmd_report)
     cluster = commands.add_parser("cluster", help="show the Ray cluster's nodes, CPUs and GPUs as JSON")
     cluster.add_argument("--ray-address")
     cluster.set_defaults(func=cmd_cluster)

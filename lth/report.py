@@ -10,7 +10,6 @@ every training stopped by patience or flagged budget-limited, mask integrity (pr
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import html
 import importlib.metadata
@@ -455,20 +454,6 @@ def to_pdf(report: Report) -> bytes:
 
 
 # ---- selection and `lth report` ----------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    chosen = parser.add_mutually_exclusive_group()
-    chosen.add_argument("--preset", help="the runs of a preset (with --budget and --dataset)")
-    chosen.add_argument("--runs", nargs="+", metavar="ID", help="these runs of the store")
-    chosen.add_argument(
-        "--results", nargs="+", metavar="PATH", help="exported results (*_results.csv files or folders) instead"
-    )
-    parser.add_argument("--budget", default="full", help="with --preset (default full)")
-    parser.add_argument("--dataset", help="with --preset: its data set (default: the budget's)")
-    parser.add_argument("--cache-dir", help="run store folder (default: $LTH_CACHE_DIR or ./cache)")
-    parser.add_argument("--export", metavar="DIR", required=True, help="write report.html and report.pdf here")
-    parser.add_argument("--no-pdf", action="store_true", help="the HTML file only")
-
-
 def select(args) -> tuple[str, pd.DataFrame, pd.DataFrame, object]:
     """(title, results, instability pairs, store or None) of what `lth report` is asked for. ValueError says why
     a selection cannot be made."""
