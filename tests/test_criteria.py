@@ -214,3 +214,92 @@ def test_inverted_scores_keep_the_lowest():
     assert pruning.keep_highest({"a": -scores["a"]}, 2)["a"].tolist() == [[0, 1, 0, 1]]
     with pytest.raises(ValueError, match="not finite"):
         pruning.keep_highest({"a": np.array([np.nan, 1.0])}, 1)
+
+
+def tiny_conv_model(kind: str, seed=0):
+    """A float64 conv net (Conv1D on 7x2 signals or Conv2D on 5x4x2 images, then Dense 2 logits): the criteria
+    on conv kernels against finite differences of the model's own loss."""
+    from lth.tf_setup import keras
+
+    init = keras.initializers.RandomNormal(stddev=0.6, seed=seed)
+    conv, shape = (keras.layers.Conv1D, (7, 2)) if kind == "conv1d" else (keras.layers.Conv2D, (5, 4, 2))
+    model = keras.Sequential(
+        [
+            conv(2, 2, activation="relu", kernel_initializer=init, bias_initializer=init, name="c1", dtype="float64"),
+            keras.layers.Flatten(dtype="float64"),
+            keras.layers.Dense(2, kernel_initializer=init, bias_initializer=init, name="out", dtype="float64"),
+        ]
+    )
+    model.build((None, *shape))
+    rng = np.random.default_rng(5)
+    return model, rng.normal(size=(5, *shape)), np.array([0, 1, 1, 0, 1])
+
+
+def model_loss(model, kernels, x, y, temperature=1.0):
+    """The mean cross-entropy of logits / T with `kernels` set (restored after): finite differences of it."""
+    saved = {n: model.get_layer(n).kernel.numpy() for n in kernels}
+    for n, k in kernels.items():
+        model.get_layer(n).kernel.assign(k)
+    logits = model(x, training=False).numpy() / temperature
+    for n, k in saved.items():
+        model.get_layer(n).kernel.assign(k)
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(y)), y].mean()
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "conv2d"])
+def test_snip_and_grasp_on_conv_kernels_match_finite_differences(kind):
+    model, x, y = tiny_conv_model(kind)
+    layers = ["c1", "out"]
+    theta = {n: model.get_layer(n).kernel.numpy().copy() for n in layers}
+    g = numeric_gradient(lambda k: model_loss(model, k, x, y), theta)
+    snip = criteria.snip_scores(model, layers, x, y)
+    for n in layers:
+        np.testing.assert_allclose(snip[n], np.abs(g[n] * theta[n]), rtol=1e-5, atol=1e-9)
+
+    T = criteria.GRASP_TEMPERATURE
+
+    def grad(k):
+        return numeric_gradient(lambda kk: model_loss(model, kk, x, y, T), k, eps=1e-5)
+
+    gt = grad(theta)
+    # a small step along g: a larger one crosses ReLU kinks, whose jumps the Hessian (ReLU'' = 0) does not hold
+    eps = 1e-4 / max(np.abs(v).max() for v in gt.values())
+    plus = grad({n: theta[n] + eps * gt[n] for n in layers})
+    minus = grad({n: theta[n] - eps * gt[n] for n in layers})
+    grasp = criteria.grasp_scores(model, layers, x, y)
+    scale = max(np.abs(theta[n] * (plus[n] - minus[n]) / (2 * eps)).max() for n in layers)
+    for n in layers:
+        np.testing.assert_allclose(grasp[n], theta[n] * (plus[n] - minus[n]) / (2 * eps), atol=1e-3 * scale)
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "conv2d"])
+def test_synflow_on_conv_kernels_is_the_flow_through_each_weight(kind):
+    """R = the summed output of the network with every weight replaced by its magnitude on an all-ones input
+    of the network's input shape; the score of a kernel weight is |w| dR/d|w| (finite differences)."""
+    model, _, _ = tiny_conv_model(kind, seed=1)
+    layers = ["c1", "out"]
+    original = [w.copy() for w in model.get_weights()]
+    masks = {n: np.ones(model.get_layer(n).kernel.shape, np.float32) for n in layers}
+    masks["c1"].flat[0] = 0  # a pruned weight carries no flow and scores zero
+    scores = criteria.synflow_scores(model, layers, masks)
+    model.set_weights([np.abs(w) for w in original])
+    ones = np.ones((1, *model.input_shape[1:]))
+    magnitude = {n: np.abs(model.get_layer(n).kernel.numpy()) * masks[n] for n in layers}
+
+    def flow(kernels):
+        saved = {n: model.get_layer(n).kernel.numpy() for n in layers}
+        for n, k in kernels.items():
+            model.get_layer(n).kernel.assign(k)
+        total = float(model(ones, training=False).numpy().sum())
+        for n, k in saved.items():
+            model.get_layer(n).kernel.assign(k)
+        return total
+
+    dr = numeric_gradient(flow, magnitude)
+    model.set_weights(original)
+    for n in layers:
+        np.testing.assert_allclose(scores[n], magnitude[n] * dr[n], rtol=1e-5, atol=1e-8)
+    assert scores["c1"].flat[0] == 0
+    assert all(np.array_equal(a, b) for a, b in zip(original, model.get_weights()))  # weights restored
