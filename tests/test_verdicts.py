@@ -132,6 +132,10 @@ def test_seeds_needed_is_statsmodels_power_at_the_strictest_holm_step_and_decide
 def test_holm_matches_the_textbook_example_and_the_verdicts_use_the_adjusted_p_values():
     assert statistics.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert np.isnan(statistics.holm([0.01, math.nan])[1]) and statistics.holm([0.01, math.nan])[0] == 0.01
+    rng = np.random.default_rng(0)  # statsmodels' Holm on families of every size, ties and ones included
+    for size in (1, 2, 3, 7, 40):
+        p = np.round(rng.uniform(0, 0.2, size), 2)
+        np.testing.assert_allclose(statistics.holm(p), multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
     # three densities where the ticket is a little more accurate: each raw one-sided p < 0.05, not after Holm
     modest = [0.004, 0.001, 0.006, -0.001, 0.003]
     results = pd.DataFrame(
