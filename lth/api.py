@@ -107,7 +107,10 @@ def _model_reference(model: str | Callable) -> str:
     source = inspect.getsourcefile(model) if inspect.isfunction(model) else None
     name = getattr(model, "__name__", "")
     module = inspect.getmodule(model)
-    if source and Path(source).is_file() and module is not None and getattr(module, name, None) is model:
+    # a function of the running script or notebook (`__main__`) stays in this process even where the script
+    # has a file: a worker importing it would run the whole script again
+    importable = module is not None and module.__name__ != "__main__" and getattr(module, name, None) is model
+    if source and Path(source).is_file() and importable:
         return f"{Path(source).resolve()}:{name}"
     return builders.keep_in_process(model)
 

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from lth import hparams
+from lth import hparams, models
 from lth.data.datasets import DATASETS
 from lth.records import METRICS
 from lth.runs.executors import NAMES as EXECUTOR_NAMES
@@ -491,6 +491,8 @@ def cmd_compare(args) -> int:
         if args.export is not None:  # a bad folder is refused before any output; made only once all is checked
             output_folder(args.export, create=False)
         results = run_tables.results_frame(store)
+        if args.model and models.is_builder(args.model):  # results name a user's network by its function
+            args.model = args.model.rpartition(":")[2]
         for column in ("experiment", "model", "dataset"):
             wanted = getattr(args, column)
             if wanted and not results.empty:
@@ -852,8 +854,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ticket against dense and controls paired by seed",
     )
     compare.add_argument("--experiment", choices=hparams.ALL)
-    compare.add_argument("--model")
-    compare.add_argument("--dataset", choices=DATASETS)
+    compare.add_argument("--model", help="a built-in network, or your builder (file.py:function or its function name)")
+    compare.add_argument("--dataset", help=f"{', '.join(DATASETS)} or the name you gave your data")
     compare.add_argument("--metric", default=METRIC_NAMES[0], choices=METRIC_NAMES)
     compare.add_argument(
         "--margin",

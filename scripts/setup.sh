@@ -13,6 +13,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-ray.txt
+# the repository on the environment's path: `lth` imports from any folder (your own network's file, a notebook)
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+pwd > "$site/lottery-ticket-lab.pth"
 
 # An NVIDIA driver is present: add the CUDA libraries TensorFlow needs to use it.
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then

@@ -83,9 +83,18 @@ NOTEBOOK = textwrap.dedent(
 )
 
 
-def test_a_network_defined_in_the_notebook_runs_in_its_process_and_is_not_submitted(tmp_path):
+@pytest.mark.parametrize("how", ["cell", "script"])
+def test_a_network_defined_in_the_notebook_runs_in_its_process_and_is_not_submitted(tmp_path, how):
+    """A function of the running notebook (no file) or script (`__main__`, with a file: a worker importing it would
+    run the whole script again) trains in its process and is refused for submission."""
     store = str(tmp_path / "store")
-    done = run_python("-c", NOTEBOOK.format(root=str(ROOT), store=store))
+    code = NOTEBOOK.format(root=str(ROOT), store=store)
+    if how == "cell":
+        done = run_python("-c", code)
+    else:
+        script = tmp_path / "analysis.py"
+        script.write_text(code)
+        done = run_python(str(script))
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert lines[0].startswith("submit refused: a network defined in this notebook exists only in this process")

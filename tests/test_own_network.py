@@ -4,6 +4,7 @@ per-kind pruning rates of the lottery ladder, and one real run of each kind on a
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -682,3 +683,41 @@ def test_every_criterion_prunes_a_users_conv_net_once(tmp_path, tiny_files, tf_h
         assert record["density"] == pytest.approx(planned[key], abs=1e-12)
         assert math.isfinite(record["final_test_accuracy"]) and math.isfinite(record["early_stop_test_accuracy"])
         assert record["pruned_nonzero"] == 0
+
+
+def test_series_apart_by_their_data_or_settings_are_named_by_what_differs(tmp_path):
+    """Runs alike but for their data (one name, two files: two fingerprints) or a setting (late rewinding) are
+    separate series, each label saying what sets it apart; never one series averaging different data."""
+    from lth.bench_browser import write_finished_run
+    from lth.hparams import RunConfig, run_id
+    from lth.runs import RunStore
+    from lth.runs import tables as run_tables
+
+    store = RunStore(tmp_path / "store")
+    base = RunConfig(experiment="lottery", rounds=2, iterations=300, eval_every=100)
+    for rewind in ("init", 100):
+        write_finished_run(store, dataclasses.replace(base, rewind=rewind))
+    labels = sorted(run_tables.results_frame(store)["label"].unique())
+    assert labels == [
+        "lottery lenet300_100 mnist-sample it300 [rewind 100]",
+        "lottery lenet300_100 mnist-sample it300 [rewind init]",
+    ]
+    # the same settings on two data sets under one name: two series, named by their data
+    other = dataclasses.replace(base, seed=1)
+    for fingerprint in ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"):
+        rid = write_finished_run(store, other)
+        summary = store.results(rid)
+        moved = run_id(other, fingerprint)
+        (tmp_path / "store" / rid).rename(tmp_path / "store" / moved)
+        record = json.loads((tmp_path / "store" / moved / "config.json").read_text())
+        record.update(run_id=moved, dataset_fingerprint=fingerprint)
+        (tmp_path / "store" / moved / "config.json").write_text(json.dumps(record))
+        summary.update(run_id=moved, dataset={"name": "mnist-sample", "source": "test", "fingerprint": fingerprint,
+                                              "train": 4500, "validation": 500, "test": 10000})  # fmt: skip
+        store.write_results(moved, summary)
+    frame = run_tables.results_frame(RunStore(tmp_path / "store"))
+    seed1 = frame[frame["seed"] == 1]
+    assert sorted(seed1["label"].unique()) == [  # every setting that differs within the label is named
+        "lottery lenet300_100 mnist-sample it300 [data aaaaaa, rewind init]",
+        "lottery lenet300_100 mnist-sample it300 [data bbbbbb, rewind init]",
+    ]

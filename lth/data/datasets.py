@@ -226,7 +226,7 @@ def _folder(name: str, data_dir: str | None) -> str | None:
 def dataset_source(name: str, data_dir: str | None = None) -> str:
     """Where `load_dataset` would read `name` from, without reading it (for the dashboard)."""
     if is_own(name):
-        return f"your arrays {data_dir}"
+        return f"your arrays {data_dir}" if data_dir else "your arrays (give the .npz file)"
     if not spec(name).dir_env:
         return f"bundled sample ({spec(name).folder})"
     folder = _folder(name, data_dir)

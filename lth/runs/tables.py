@@ -247,10 +247,13 @@ def _result_rows(store, run_id: str, unfinished: bool = False) -> tuple[bool, li
     if not plan.density_points:
         return finished, rows  # e.g. instability: its records are pairs along a line
     # a series: runs that differ in their seed or in what the plan varies across runs (tfmot's target density)
-    same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)}
+    # the data is part of both: two data sets under one name (a user's file rewritten) are two series
+    data = (summary.get("dataset") or {}).get("fingerprint")
+    same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)} | {"data": data}
     series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
+    _SERIES_SETTINGS[series] = same
     training = hashlib.sha256(
-        json.dumps({k: config.get(k) for k in TRAINING_KEYS}, sort_keys=True).encode()
+        json.dumps({k: config.get(k) for k in TRAINING_KEYS} | {"data": data}, sort_keys=True).encode()
     ).hexdigest()[:6]
     budget = f"it{config['iterations']}" if config.get("iterations") is not None else f"{config.get('epochs'):g} epochs"
     label = f"{config['experiment']} {config['model']} {config['dataset']} {budget}"
@@ -293,7 +296,35 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
     frame = pd.DataFrame(rows)
     if "gzip_bytes" in frame:  # the compression report's ratio: the .h5 file against it gzip'ed
         frame["compression_ratio"] = frame["h5_bytes"] / frame["gzip_bytes"]
-    if not frame.empty:  # the hash only where two series would otherwise look alike
+    if not frame.empty:  # where two series would otherwise look alike: the settings that tell them apart
         alike = frame.groupby("label")["series"].transform("nunique") > 1
-        frame.loc[alike, "label"] = frame.loc[alike, "label"] + " [" + frame.loc[alike, "series"] + "]"
+        for label, group in frame[alike].groupby("label"):
+            names = {series: _difference(series, set(group["series"])) for series in group["series"].unique()}
+            rows_of = frame["label"] == label
+            frame.loc[rows_of, "label"] = label + " [" + frame.loc[rows_of, "series"].map(names) + "]"
     return frame
+
+
+_SERIES_SETTINGS: dict[str, dict] = {}  # a series' settings by its hash (filled as results are read)
+MAX_NAMED_SETTINGS = 3
+
+
+def _difference(series: str, others: set[str]) -> str:
+    """What sets `series` apart from the other series of its label, in words ("rewind 100", "data 80656b"); its
+    hash where more settings than MAX_NAMED_SETTINGS differ."""
+    mine = _SERIES_SETTINGS.get(series, {})
+    differing = sorted(
+        key
+        for key in set(mine).union(*(_SERIES_SETTINGS.get(o, {}) for o in others))
+        if len({json.dumps(_SERIES_SETTINGS.get(o, {}).get(key), sort_keys=True) for o in others}) > 1
+    )
+    if not differing or len(differing) > MAX_NAMED_SETTINGS:
+        return series
+    words = []
+    for key in differing:
+        value = mine.get(key)
+        shown = str(value)[:6] if key == "data" and value else value
+        if isinstance(value, list):
+            shown = ",".join(map(str, value)) or "none"
+        words.append(f"{key.replace('_', ' ')} {shown}")
+    return ", ".join(words)
