@@ -281,6 +281,30 @@ def _budget(frame: pd.DataFrame) -> str:
     return f"{int(iterations.iloc[0]):,} iterations" if len(iterations) else "the same budget"
 
 
+def imp_runs_for(group: pd.DataFrame) -> tuple[list[RunConfig], str | None]:
+    """The lottery runs that would give one-shot series `group` its IMP ticket: each seed's run trained the same
+    way (its settings, `for_experiment("lottery")`), with rounds down to the series' lowest density; and where
+    their data is read. Empty where a run's settings cannot be read."""
+    import dataclasses
+
+    from lth import pruning
+
+    s, configs, data_dir = store(), [], None
+    for run_id in group.drop_duplicates("seed").sort_values("seed")["run_id"]:
+        try:
+            record, config = s.config_and_record(run_id)
+        except (Corrupt, StoreError, OSError):
+            return [], None
+        lottery = config.for_experiment("lottery")
+        try:
+            rounds = pruning.rounds_to_reach(lottery.prunable_shapes(), lottery.layer_rates(), group["density"].min())
+        except ValueError:
+            return [], None
+        configs.append(dataclasses.replace(lottery, rounds=rounds))
+        data_dir = record.get("data_dir")
+    return configs, data_dir
+
+
 def missing_words(chosen: pd.DataFrame, what: str, table: pd.DataFrame) -> list[str]:
     """Why a statistics table of the Compare page is empty or lacks a comparison, in words: which run, trained
     how, would make it (instead of an empty table under raw column names)."""

@@ -4,10 +4,12 @@ import streamlit as st
 from dashboard.common import (
     compare_tables,
     figure_downloads,
+    imp_runs_for,
     missing_words,
     readable,
     report_downloads,
     store,
+    submit_runs,
     table_downloads,
 )
 from dashboard.remember import remembered
@@ -131,6 +133,17 @@ if chosen["experiment"].eq("oneshot").any():
         table_downloads(methods, "method_comparisons", "dl-methods")
     for words in missing_words(chosen, "methods", methods):
         st.info(words)
+    for label, group in chosen[chosen["experiment"] == "oneshot"].groupby("label", sort=True):
+        if not methods.empty and label in set(methods["label"][methods["against"] == "IMP ticket"]):
+            continue
+        imp, data_dir = imp_runs_for(group)
+        count = len(imp)
+        if imp and st.button(  # says how many runs it starts before it does
+            f"Queue the {count} lottery run{'s' if count > 1 else ''} (seeds {', '.join(str(c.seed) for c in imp)}, "
+            f"{imp[0].rounds} rounds) that would pair {label} with an IMP ticket",
+            key=f"queue-imp-{label}",
+        ):
+            submit_runs(imp, data_dir)
 
 COMPRESSION = {
     "compression_ratio": "compression ratio (.h5 file / gzip'ed)",

@@ -1,5 +1,6 @@
 """AppTest over every page, against a real run store filled by real training."""
 
+import re
 import time
 
 import numpy as np
@@ -809,6 +810,35 @@ def test_compare_says_which_run_would_make_a_missing_table(monkeypatch, syntheti
     for table in at.dataframe:  # no empty table under raw column names
         assert not (table.value.empty and "density_pct" in table.value.columns)
     assert at.query_params["f-experiment"] in ("oneshot", ["oneshot"])
+
+
+@pytest.mark.trains  # the queued runs start a worker (cancelled at once)
+def test_compare_offers_to_queue_the_run_that_would_make_a_missing_comparison(monkeypatch, synthetic, tmp_path):
+    """Where a one-shot series has no IMP ticket to pair with, the page offers the lottery runs that would make
+    it, saying how many (and which seeds and rounds) before it starts them; one click queues exactly those."""
+    from lth import runs
+
+    store = copy_store(synthetic, tmp_path)
+    at = open_page("pages/compare.py", monkeypatch, store.root)
+    at.multiselect(key="f-experiment").set_value(["oneshot"]).run()
+    offers = [b for b in at.button if b.key and b.key.startswith("queue-imp-")]
+    assert offers, [b.label for b in at.button]
+    offer = offers[0]
+    match = re.match(r"Queue the (\d+) lottery runs \(seeds ([\d, ]+), (\d+) rounds\)", offer.label)
+    assert match, offer.label
+    count, seeds, rounds = int(match[1]), [int(v) for v in match[2].split(", ")], int(match[3])
+    before = set(store.run_ids())
+    offer.click().run()
+    queued = sorted(set(store.run_ids()) - before)
+    try:
+        assert len(queued) == count and not at.exception
+        configs = [store.config(r) for r in queued]
+        assert sorted(c.seed for c in configs) == seeds
+        assert {(c.experiment, c.rounds) for c in configs} == {("lottery", rounds)}
+    finally:
+        for run_id in queued:
+            if store.status(run_id)["state"] in runs.ACTIVE:
+                runs.cancel(run_id, store)
 
 
 def test_compare_url_keeps_the_intent_all_seeds_or_chosen(monkeypatch, synthetic, tmp_path):
