@@ -444,11 +444,16 @@ def density_table(name: str, results):
     frame = frame.assign(
         arm=[f"IMP {a}" if methods and e == "lottery" else a for a, e in zip(frame["arm"], frame["experiment"])]
     )
-    for (density, arm), group in frame.groupby(["density_pct", "arm"], sort=False):
+    # a preset of several lottery series (Conv-2: reset to theta0 and late rewinding) keeps them apart: the
+    # part of each label that tells it from the others names its rows
+    several = frame.loc[frame["experiment"] == "lottery", "label"].nunique() > 1
+    frame = frame.assign(series=[label.partition(" [")[2].rstrip("]") if several else "" for label in frame["label"]])
+    for (series, density, arm), group in frame.groupby(["series", "density_pct", "arm"], sort=False):
         group = group.drop_duplicates("seed")
         acc, stop = group["early_stop_test_accuracy"], group["early_stop_iteration"]
         rows.append(
             {
+                **({"series": series} if several else {}),
                 "density %": density,
                 "arm": arm,
                 "seeds": len(group),
@@ -464,4 +469,5 @@ def density_table(name: str, results):
 
     table = pd.DataFrame(rows)
     table["order"] = table["arm"].map({a: i for i, a in enumerate(NAMES)}).fillna(len(NAMES))
-    return table.sort_values(["density %", "order"], ascending=[False, True]).drop(columns="order")
+    keys = (["series"] if several else []) + ["density %", "order"]
+    return table.sort_values(keys, ascending=[True] * several + [False, True]).drop(columns="order")

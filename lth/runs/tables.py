@@ -247,8 +247,12 @@ def _result_rows(store, run_id: str, unfinished: bool = False) -> tuple[bool, li
     if not plan.density_points:
         return finished, rows  # e.g. instability: its records are pairs along a line
     # a series: runs that differ in their seed or in what the plan varies across runs (tfmot's target density)
-    # the data is part of both: two data sets under one name (a user's file rewritten) are two series
-    data = (summary.get("dataset") or {}).get("fingerprint")
+    # the data is part of both: two data sets under one name (a user's file rewritten) are two series; the run's
+    # fingerprint is its config record's (a run still training has no results file yet)
+    try:
+        data = store.config_record(run_id)["dataset_fingerprint"]
+    except (OSError, StoreError, Corrupt):
+        return False, rows
     same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)} | {"data": data}
     series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
     _SERIES_SETTINGS[series] = same
