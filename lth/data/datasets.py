@@ -322,18 +322,27 @@ def _own_dataset(name: str, data_file: str | None) -> Dataset:
     source = f"your arrays {data_file}"
     if n_val < 1 or len(loaded.y_train) - n_val < 1:
         raise DataError(f"{source}: too few training examples ({len(loaded.y_train)}) to hold out a validation set")
-    x_tr, y_tr, x_val, y_val = _split(loaded.x_train, loaded.y_train, n_val)
+    arrays = (loaded.x_train, loaded.y_train, loaded.x_test, loaded.y_test)
+    classes = tuple(str(k) for k in range(loaded.classes))
+    return _assembled(name, source, digest.hexdigest()[:16], arrays, n_val, _as_inputs, classes)
+
+
+def _assembled(name, source, fingerprint, arrays, n_val, inputs, class_names=()) -> Dataset:
+    """The Dataset of (x_train, y_train, x_test, y_test): the fixed validation split held out of training (never
+    the test set), the inputs made by `inputs`, the labels int32."""
+    x_train, y_train, x_test, y_test = arrays
+    x_tr, y_tr, x_val, y_val = _split(x_train, y_train, n_val)
     return Dataset(
         name=name,
         source=source,
-        fingerprint=digest.hexdigest()[:16],
-        x_train=_as_inputs(x_tr),
+        fingerprint=fingerprint,
+        x_train=inputs(x_tr),
         y_train=y_tr.astype(np.int32),
-        x_val=_as_inputs(x_val),
+        x_val=inputs(x_val),
         y_val=y_val.astype(np.int32),
-        x_test=_as_inputs(loaded.x_test),
-        y_test=loaded.y_test.astype(np.int32),
-        class_names=tuple(str(k) for k in range(loaded.classes)),
+        x_test=inputs(x_test),
+        y_test=y_test.astype(np.int32),
+        class_names=class_names,
     )
 
 
@@ -412,18 +421,7 @@ def _load_dataset(name: str, data_dir: str | None, download: bool, version: tupl
     digest = hashlib.sha256()
     for array in (x_train, y_train, x_test, y_test):
         digest.update(np.ascontiguousarray(array).data.cast("B"))  # no copy of the bytes
-    x_tr, y_tr, x_val, y_val = _split(x_train, y_train, n_val)
-    return Dataset(
-        name=name,
-        source=source,
-        fingerprint=digest.hexdigest()[:16],
-        x_train=_prepare(x_tr),
-        y_train=y_tr.astype(np.int32),
-        x_val=_prepare(x_val),
-        y_val=y_val.astype(np.int32),
-        x_test=_prepare(x_test),
-        y_test=y_test.astype(np.int32),
-    )
+    return _assembled(name, source, digest.hexdigest()[:16], (x_train, y_train, x_test, y_test), n_val, _prepare)
 
 
 load_dataset.cache_clear = _load_dataset.cache_clear  # type: ignore[attr-defined]
