@@ -87,21 +87,37 @@ def adopt(reference: str, source: Path) -> None:
     """Build `reference` from a copy of its module (`source`, shipped with a cluster task by the process whose
     user chose it), in this process only."""
     _, function = parse(reference)
-    name = "lth_builder_" + hashlib.sha256(reference.encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, source)
+    _IN_PROCESS[reference] = _function_of(_module_from_file(reference, source), reference, function, "its module")
+
+
+def _module_from_file(reference: str, path: Path):
+    """The module of a builder's file, executed under a name of its own (dataclasses and pickling look modules up
+    by name); what it prints is not the lab's output."""
+    import lth.tf_setup  # noqa: F401  (Keras 2 before the user's module imports TensorFlow)
+
+    name = "lth_builder_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    import lth.tf_setup  # noqa: F401  (Keras 2 before the user's module imports TensorFlow)
-
     try:
-        spec.loader.exec_module(module)
-    except Exception as e:
+        with contextlib.redirect_stdout(io.StringIO()):
+            spec.loader.exec_module(module)
+    except Exception as e:  # the user's module: anything can go wrong in it
         raise BuilderError(f"{reference}: its module does not import: {_one_line(e)}") from None
+    return module
+
+
+def _function_of(module, reference: str, function: str, where: str):
     builder = getattr(module, function, None)
     if not callable(builder):
-        raise BuilderError(f"{reference}: its module has no function {function}")
-    _IN_PROCESS[reference] = builder
+        raise BuilderError(f"{reference}: {where} has no function {function}")
+    return builder
+
+
+def _is_file(module: str) -> bool:
+    """Whether a builder's module part names a file (path/to/nets.py), not an importable module."""
+    return module.endswith(".py") or "/" in module or os.sep in module
 
 
 def in_process_only(reference: str) -> bool:
@@ -116,7 +132,7 @@ def module_file(reference: str) -> Path:
             f"{reference} was defined in a notebook: only the process that defined it can build it (put it in a "
             f".py file for workers and other processes)"
         )
-    if module.endswith(".py") or os.sep in module or "/" in module:
+    if _is_file(module):
         path = Path(module).expanduser()
         try:
             resolved = path.resolve(strict=True)
@@ -160,7 +176,7 @@ def absolute(reference: str) -> str:
     module, function = parse(reference)
     if module == IN_PROCESS_MODULE or reference in _IN_PROCESS:
         return reference
-    if module.endswith(".py") or "/" in module or os.sep in module:
+    if _is_file(module):
         return f"{module_file(reference)}:{function}"
     return reference
 
@@ -216,25 +232,17 @@ def load(reference: str):
     check_trusted(reference)
     module_name, function = parse(reference)
     path = module_file(reference)
-    import lth.tf_setup  # noqa: F401  (Keras 2 before the user's module imports TensorFlow)
+    if _is_file(module_name):
+        module = _module_from_file(reference, path)
+    else:
+        import lth.tf_setup  # noqa: F401  (Keras 2 before the user's module imports TensorFlow)
 
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            if module_name.endswith(".py") or "/" in module_name or os.sep in module_name:
-                name = "lth_builder_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-                spec = importlib.util.spec_from_file_location(name, path)
-                assert spec is not None and spec.loader is not None
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module  # dataclasses and pickling look modules up by name
-                spec.loader.exec_module(module)
-            else:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
                 module = importlib.import_module(module_name)
-    except Exception as e:  # the user's module: anything can go wrong in it
-        raise BuilderError(f"{reference}: its module does not import: {_one_line(e)}") from None
-    builder = getattr(module, function, None)
-    if not callable(builder):
-        raise BuilderError(f"{reference}: {path.name} has no function {function}")
-    return builder
+        except Exception as e:  # the user's module: anything can go wrong in it
+            raise BuilderError(f"{reference}: its module does not import: {_one_line(e)}") from None
+    return _function_of(module, reference, function, path.name)
 
 
 def initializer_for(seed: int):
