@@ -607,14 +607,10 @@ def check_value(f: dataclasses.Field, value) -> None:
                 f"'.', '_', '-'; up to 40), not {_shown(value)}"
             )
         return
-    elif kind == "hex16":
+    elif kind in ("hex16", "runid"):
         if not isinstance(value, str) or RUN_ID.fullmatch(value) is None:
-            raise ConfigError(f"{option} must be 16 hexadecimal digits, not {_shown(value)}")
-        return
-    elif kind == "runid":
-        if not isinstance(value, str) or RUN_ID.fullmatch(value) is None:
-            shown = repr(value) if len(repr(value)) <= 42 else repr(value)[:40] + "…"
-            raise ConfigError(f"{option} must be a run id (16 hexadecimal digits), not {shown}")
+            what = "a run id (16 hexadecimal digits)" if kind == "runid" else "16 hexadecimal digits"
+            raise ConfigError(f"{option} must be {what}, not {_shown(value)}")
         return
     elif kind in ("ints", "floats"):
         whole = kind == "ints"
