@@ -305,49 +305,12 @@ def test_the_analysis_of_a_users_network_needs_no_tensorflow(own):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-LOADER = """
-import json, os, sys
-import numpy as np
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-import tensorflow as tf
-import tf_keras
-try:
-    import lth
-except ImportError:
-    pass
-else:
-    raise SystemExit("the product is importable: this check must run without it")
-data = np.load(sys.argv[1])
-x = data["x_test"]
-x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-out = {}
-for path in sys.argv[2:]:
-    if path.endswith((".keras", ".h5")):
-        logits = tf_keras.models.load_model(path).predict(x, batch_size=1000, verbose=0)
-    elif path.endswith(".tflite"):
-        interpreter = tf.lite.Interpreter(model_path=path)
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, x.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(index, x)
-        interpreter.invoke()
-        logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    else:
-        serve = tf.saved_model.load(path).signatures["serving_default"]
-        logits = next(iter(serve(tf.constant(x)).values())).numpy()
-    out[path] = float(np.mean(np.argmax(logits, axis=1) == data["y_test"]))
-print(json.dumps(out))
-"""
-
-
 @pytest.mark.trains
 def test_export_model_writes_every_format_and_it_scores_the_reported_accuracy(own, tmp_path, capsys):
     from lth.networks import EXPORT_FORMATS
 
     store, ids, files = own
     assert EXPORT_FORMATS == ("keras", "h5", "savedmodel", "tflite")
-    loader = tmp_path / "load.py"
-    loader.write_text(LOADER)
     for name, dataset, round_ in (("conv1d", "signals", 2), ("conv2", "tiny-rgb", 1)):
         run_id = ids[name]
         paths = []
@@ -370,7 +333,7 @@ def test_export_model_writes_every_format_and_it_scores_the_reported_accuracy(ow
             )
             paths.append(capsys.readouterr().out.strip().splitlines()[-1])
         result = subprocess.run(
-            [sys.executable, "-I", str(loader), str(files[dataset]), *paths],
+            [sys.executable, "-I", str(ROOT / "tests" / "load_exported.py"), str(files[dataset]), *paths],
             capture_output=True,
             text=True,
             timeout=600,
