@@ -95,11 +95,23 @@ def test_killed_worker_is_marked_failed_and_resume_matches_uninterrupted(store, 
     assert len(arms_rounds) == len(set(arms_rounds)) == 3 * (4 + 3)  # each evaluation once, none repeated
 
 
+def _niceness(pid: int, thread: int | None = None) -> int:
+    stat = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    with open(stat) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])  # field 19 of proc_pid_stat(5)
+
+
 @pytest.mark.slow
-def test_cancel_stops_a_running_run(store):
+def test_cancel_stops_a_running_run_that_trained_at_low_priority(store):
     run_id = cli(store, "submit", "--iterations", "200000", "--eval-every", "100", "--seed", "9").stdout.strip()
     wait_for(lambda: run_logs.metrics_records(store, run_id))
     pid = store.status(run_id)["pid"]
+    from lth.runs.queue import WORKER_NICENESS
+
+    # every thread of the training (TensorFlow's pools included) yields the cores to the dashboard
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 2
+    assert {_niceness(pid, t) for t in threads} == {min(19, _niceness(os.getpid()) + WORKER_NICENESS)}
     result = cli(store, "cancel", run_id)
     assert result.returncode == 0 and "cancelled" in result.stdout
     wait_for(lambda: not process_alive(pid))  # the worker is ended, not only marked

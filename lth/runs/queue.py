@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -442,13 +443,22 @@ def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> boo
     return True
 
 
+# A background training yields the cores to whatever a person is doing (the dashboard, a shell): it still
+# gets every cycle nobody else wants, so an untouched machine trains as fast, and a page settles as on an
+# idle one. Set by `nice` before the interpreter starts, so every thread has it (numpy's and allocators'
+# threads start at import). `lth run` in a terminal trains at the priority it was started with.
+WORKER_NICENESS = 10
+
+
 def _start_worker(store: RunStore, run_id: str) -> bool:
     def launch() -> int:
         log_path = store.folder(run_id) / paths.LOG
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "ab") as log:
+            nice = shutil.which("nice")
+            lower_priority = [nice, "-n", str(WORKER_NICENESS)] if nice else []
             return subprocess.Popen(
-                [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
+                lower_priority + [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
