@@ -237,12 +237,13 @@ def report_downloads(title: str, results: pd.DataFrame, instability: pd.DataFram
 
 
 def table_downloads(frame: pd.DataFrame, name: str, key: str) -> None:
+    """CSV and JSON downloads of a table, written when a button is pressed (not at every rerun of the page)."""
     columns = st.columns(4)
     for column, fmt in zip(columns, ("csv", "json")):
         with column:
             st.download_button(
                 fmt.upper(),
-                data=export.table_bytes(frame, fmt),
+                data=functools.partial(export.table_bytes, frame, fmt),
                 file_name=f"{name}.{fmt}",
                 mime=export.MIME[fmt],
                 key=f"{key}-{fmt}",
@@ -274,6 +275,24 @@ def compare_tables(
         statistics.method_comparisons(chosen, metric),
         statistics.summary(chosen, metric),
     )
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def claim_evaluations(results: pd.DataFrame, instability: pd.DataFrame) -> list:
+    """Every claim judged on these results (lth.claims.evaluate), kept per content of the store's tables: the
+    Claims page's reruns (an expander opened, a download) and its next visits cost nothing until a run ends."""
+    from lth import claims
+
+    return claims.evaluate(results, instability)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def head_to_head_table(chosen: pd.DataFrame, first: str, second: str, metric: str) -> pd.DataFrame:
+    """Compare's head-to-head table for one filter and pair (statistics.head_to_head), kept like
+    `compare_tables`: a rerun that changes neither costs nothing."""
+    from lth import statistics
+
+    return statistics.head_to_head(chosen, first, second, metric)
 
 
 def _budget(frame: pd.DataFrame) -> str:

@@ -2,8 +2,9 @@
 
 A real Streamlit server and a real headless Chromium (Debian's chromium, Playwright) over a copy of a run
 store. Every interaction that does not train is timed from the click (or the address typed) until the page
-has finished its run (Streamlit's running indicator is gone) or the download has arrived: first visits of every
-page, a run chosen on Runs, a filter chip removed on Compare, figure exports (PNG, SVG, PDF), a model file
+has finished its run (Streamlit's running indicator is gone) or the download has arrived: every page opened
+by its address (a full load of the app) and from the sidebar, a run chosen on Runs, a filter chip removed
+and views opened on Compare, a claim's evidence opened, figure exports (PNG, SVG, PDF), a model file
 prepared. Two situations, as a user meets them (both by default):
 
 - idle: the small store trained here first (two seeds of a baseline and of a 2-round lottery run with both
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from lth import paths
-from lth.bench_watch import ROOT, streamlit_server
+from lth.bench_watch import ROOT, _cpu_seconds, streamlit_server
 
 
 def page_headings() -> dict[str, str]:
@@ -250,7 +251,21 @@ def kept_networks_run(store: Path) -> str | None:
     return None
 
 
-def measure(url: str, chromium: str, trained_run: str | None = None) -> list[tuple[str, float, str]]:
+def server_at_rest(pid: int, timeout: float = 120.0) -> None:
+    """Wait until the server has finished its start-up work (dashboard.warm: imports, the image engine, the
+    store's tables), seen as its CPU time growing by under 5% of a core over a second: a server a researcher
+    opens has been up that long, and its start-up is not a page's cost."""
+    deadline = time.time() + timeout
+    before = _cpu_seconds(pid)
+    while time.time() < deadline:
+        time.sleep(1.0)
+        now = _cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+
+
+def measure(url: str, server_pid: int, chromium: str, trained_run: str | None = None) -> list[tuple[str, float, str]]:
     from playwright.sync_api import sync_playwright
 
     rows = []
@@ -261,13 +276,21 @@ def measure(url: str, chromium: str, trained_run: str | None = None) -> list[tup
         headings = page_headings()
         page.get_by_role("heading", name=headings[""]).first.wait_for(timeout=60_000)
         settled(page)  # the server's first script run (imports) is not a page's cost
+        server_at_rest(server_pid)
         for path, heading in headings.items():
 
             def visit(path=path, heading=heading):
                 page.goto(f"{url}/{path}")
                 page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
 
-            rows.append((f"first visit: {heading}", timed(visit, page), ""))
+            rows.append((f"{heading}: open by its address (a full page load)", timed(visit, page), ""))
+        for path, heading in headings.items():  # as one moves around the app: the page only, no reload
+
+            def follow(path=path, heading=heading):
+                page.locator(f'[data-testid="stSidebarNav"] a[href="{url}/{path}"]').first.click()
+                page.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+
+            rows.append((f"{heading}: open from the sidebar", timed(follow, page), ""))
         page.goto(f"{url}/runs")
         settled(page)
         box = page.locator('[data-testid="stSelectbox"]').first
@@ -282,6 +305,9 @@ def measure(url: str, chromium: str, trained_run: str | None = None) -> list[tup
         chip = page.locator('[data-testid="stMultiSelect"]').nth(3).locator('button[aria-label^="Remove"]')
         if chip.count():
             rows.append(("Compare: remove a seed chip", timed(lambda: chip.first.click(), page), ""))
+        for view in ("Head to head", "Data", "Verdicts"):
+            tab = page.get_by_role("tab", name=view)
+            rows.append((f"Compare: open the {view} view", timed(lambda t=tab: t.click(), page), ""))
         for fmt in ("PNG", "SVG", "PDF"):
             button = page.get_by_role("button", name=fmt).first
             rows.append(
@@ -291,6 +317,11 @@ def measure(url: str, chromium: str, trained_run: str | None = None) -> list[tup
                     "",
                 )
             )
+        page.goto(f"{url}/claims")
+        settled(page)
+        claim = page.locator('[data-testid="stExpander"] summary').first
+        if claim.count():
+            rows.append(("Claims: open a claim's evidence", timed(lambda: claim.click(), page), ""))
         page.goto(f"{url}/runs" + (f"?run={trained_run}" if trained_run else ""))
         settled(page)
         page.get_by_text("Trained networks: compression, model export, TensorBoard").click()
@@ -320,8 +351,8 @@ def run_situation(situation: str, source: str | None, chromium: str) -> list[tup
             if situation == "busy":
                 synthetic_store(store)
                 training = start_training(store)
-            with streamlit_server(store) as (url, _):
-                return measure(url, chromium, kept_networks_run(store))
+            with streamlit_server(store) as (url, server):
+                return measure(url, server.pid, chromium, kept_networks_run(store))
         finally:
             if training is not None:
                 stop_training(store, training)

@@ -5,6 +5,8 @@ Pure functions of DataFrames from the run store, so the dashboard, the CLI and t
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -73,6 +75,7 @@ def log_ticks(low: float, high: float) -> dict:
 ARM_SCALES = {name: arm.scale for name, arm in ARMS.items()}
 
 
+@functools.lru_cache(maxsize=4096)  # plotly resolves the named scale on every call: a page asks for dozens
 def round_colour(arm: str, index: int, count: int) -> str:
     position = 0.45 + 0.5 * index / max(1, count - 1)
     return sample_colorscale(ARM_SCALES.get(arm, "Purples"), [position])[0]

@@ -12,8 +12,8 @@ the boundary shifted onto B):
 Shown: the p-value Holm-adjusted over every question of the table (statsmodels multipletests' Holm formula;
 columns `p_value`, `p_holm`) is below ALPHA; the opposite one-sided tests form their own Holm family
 (`p_against_holm`). Otherwise undetermined, with how many seeds would decide it at the observed paired
-spread (`seeds_needed`: statsmodels TTestPower.solve_power, power 0.8, one-sided, at ALPHA divided by the
-table's number of questions, the strictest Holm step). A verdict resting on trainings whose minimum
+spread (`seeds_needed`: the fewest seeds at which statsmodels' TTestPower.power, one-sided, reaches 0.8, at
+ALPHA divided by the table's number of questions, the strictest Holm step). A verdict resting on trainings whose minimum
 validation loss came at their last evaluation (budget-limited) says so in its words.
 
 Winning ticket at a density of a series: "as good as dense" and "stops no later than dense" both held (not
@@ -35,14 +35,12 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import special as scipy_special
 from scipy import stats as scipy_stats
 from statsmodels.stats.power import TTestPower
-from statsmodels.tools.sm_exceptions import ConvergenceWarning  # imported here: its import resets warning filters
 
 from lth.hparams import EXPERIMENTS
 
@@ -78,20 +76,6 @@ def interval(values) -> tuple[float, float, float, int]:
     return mean, mean - half, mean + half, n
 
 
-def paired(a, b) -> dict:
-    """a - b paired by position: mean difference, its 95% CI, the paired t-test's p-value, n."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    diff = a - b
-    mean, low, high, n = interval(diff)
-    if n >= 2 and np.ptp(diff) > 0:
-        p = float(scipy_stats.ttest_rel(a, b).pvalue)
-    elif n >= 2:  # every seed differs by the same amount: no spread, the test is undefined
-        p = 0.0 if mean != 0 else 1.0
-    else:
-        p = math.nan
-    return {"diff": mean, "ci_low": low, "ci_high": high, "p_value": p, "n": n}
-
-
 def _no_spread(diff: np.ndarray) -> bool:
     """Every pair differs by the same amount (up to floating-point noise: accuracies are on a 1e-4 grid and
     early-stop iterations are integers), where a t-test is undefined."""
@@ -100,24 +84,42 @@ def _no_spread(diff: np.ndarray) -> bool:
 
 def one_sided(a, b, boundary: float, direction: str) -> tuple[float, float]:
     """The one-sided paired t-test (by position) of the claim a − b > boundary (`direction` "greater") or
-    a − b < boundary ("less"), and of its opposite: (p of the claim, p of the opposite). NaN below two pairs.
+    a − b < boundary ("less"), and of its opposite: (p of the claim, p of the opposite). See `one_sided_many`."""
+    p_for, p_against = one_sided_many([(np.asarray(a, float), np.asarray(b, float), boundary, direction)])
+    return float(p_for[0]), float(p_against[0])
+
+
+def one_sided_many(claims: list[tuple[np.ndarray, np.ndarray, float, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """`one_sided` for many claims (a, b, boundary, direction) at once: (p of each claim, p of its opposite),
+    NaN below two pairs. The claims with the same number of pairs and direction go to scipy.stats.ttest_rel
+    together (one call over the rows of a matrix), which is what makes a table of hundreds of questions cheap.
     Where every pair differs by the same amount there is no spread for a t-test: a sign test (scipy binomtest:
     every seed on the claimed side, 0.5^n) answers, and a difference exactly on the boundary decides nothing."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    n = len(a)
-    if n < 2:
-        return math.nan, math.nan
-    opposite = {"greater": "less", "less": "greater"}[direction]
-    diff = a - b
-    if _no_spread(diff):
+    p_for = np.full(len(claims), math.nan)
+    p_against = np.full(len(claims), math.nan)
+    batches: dict[tuple[int, str], list[int]] = {}
+    for i, (a, b, boundary, direction) in enumerate(claims):
+        n = len(a)
+        if n < 2:
+            continue
+        diff = a - b
+        if not _no_spread(diff):
+            batches.setdefault((n, direction), []).append(i)
+            continue
         shift = float(diff.mean()) - boundary
         if abs(shift) <= 1e-9 * max(1.0, abs(boundary)):
-            return 1.0, 1.0
+            p_for[i] = p_against[i] = 1.0
+            continue
         sign = float(scipy_stats.binomtest(n, n, 0.5, alternative="greater").pvalue)
-        return (sign, 1.0) if (shift > 0) == (direction == "greater") else (1.0, sign)
-    test = scipy_stats.ttest_rel(a, b + boundary, alternative=direction)
-    below = float(scipy_special.stdtr(test.df, test.statistic))  # Student's t CDF (scipy)
-    return float(test.pvalue), 1.0 - below if opposite == "greater" else below  # the statistic's other tail
+        p_for[i], p_against[i] = (sign, 1.0) if (shift > 0) == (direction == "greater") else (1.0, sign)
+    for (_, direction), rows in batches.items():
+        a_rows = np.stack([claims[i][0] for i in rows])
+        b_rows = np.stack([claims[i][1] + claims[i][2] for i in rows])  # the boundary shifted onto B
+        test = scipy_stats.ttest_rel(a_rows, b_rows, axis=1, alternative=direction)
+        below = scipy_special.stdtr(test.df, test.statistic)  # Student's t CDF (scipy): the statistic's other tail
+        p_for[rows] = test.pvalue
+        p_against[rows] = 1.0 - below if direction == "less" else below
+    return p_for, p_against
 
 
 def holm(p_values) -> np.ndarray:
@@ -135,28 +137,48 @@ def holm(p_values) -> np.ndarray:
 
 
 def seeds_needed(effect_size: float, n: int, alpha: float = ALPHA, power: float = POWER) -> int | None:
-    """How many seeds would decide a question at this standardised paired effect ((mean difference − boundary)
-    / std of the differences): statsmodels' one-sided t-test power solved for the number of pairs, at least one
-    more than the `n` that did not decide it (and at most SEEDS_CAP); an infinite effect (every seed differs by
-    the same amount) is sized for the sign test; None where there is nothing to size (under 2 seeds, no effect)."""
-    if n < 2 or np.isnan(effect_size) or effect_size == 0:
-        return None
-    if np.isinf(effect_size):  # no spread so far: the sign test decides once 0.5^n < alpha
-        return max(math.floor(math.log2(1 / alpha)) + 1, n + 1)
-    analysis, effect = TTestPower(), abs(float(effect_size))
-    with warnings.catch_warnings():  # its root finder warns where it fails (large effects): counted below there
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        nobs = float(analysis.solve_power(effect_size=effect, alpha=alpha, power=power, alternative="larger"))
-    if not np.isfinite(nobs):
-        nobs = next(
-            (
-                k
-                for k in range(2, 10_000)
-                if analysis.power(effect_size=effect, nobs=k, alpha=alpha, alternative="larger") >= power
-            ),
-            SEEDS_CAP,
-        )
-    return max(min(math.ceil(nobs), SEEDS_CAP), n + 1)
+    """How many seeds would decide a question at this standardised paired effect; see `seeds_needed_many`."""
+    return seeds_needed_many([effect_size], [n], alpha, power)[0]
+
+
+def seeds_needed_many(effect_sizes, ns, alpha: float = ALPHA, power: float = POWER) -> list[int | None]:
+    """How many seeds would decide each question at its standardised paired effect ((mean difference − boundary)
+    / std of the differences): the fewest pairs at which statsmodels' one-sided t-test power (TTestPower.power,
+    what its solve_power inverts) reaches `power`, at least one more than the `n` that did not decide it and at
+    most SEEDS_CAP. Found by bisection over whole numbers of seeds, every question at once (power grows with
+    the number of pairs). An infinite effect (every seed differs by the same amount) is sized for the sign test;
+    None where there is nothing to size (under 2 seeds, no effect)."""
+    effects = np.abs(np.asarray(effect_sizes, float))
+    ns = np.asarray(ns, int)
+    out: list[int | None] = [None] * len(effects)
+    sized = []
+    for i, (effect, n) in enumerate(zip(effects, ns)):
+        if n < 2 or np.isnan(effect) or effect == 0:
+            continue
+        if np.isinf(effect):  # no spread so far: the sign test decides once 0.5^n < alpha
+            out[i] = max(math.floor(math.log2(1 / alpha)) + 1, int(n) + 1)
+        else:
+            sized.append(i)
+    if not sized:
+        return out
+    effect = effects[sized]
+    low = ns[sized] + 1  # the answer lies in [low, high]: power(high) >= power, or high is the cap
+    high = np.full(len(sized), SEEDS_CAP)
+    analysis = TTestPower()
+
+    def enough(nobs: np.ndarray) -> np.ndarray:
+        return analysis.power(effect_size=effect, nobs=nobs, alpha=alpha, alternative="larger") >= power
+
+    done = enough(low)
+    high[done] = low[done]
+    while np.any(low < high):
+        middle = (low + high) // 2
+        reached = enough(middle)
+        high = np.where(reached, middle, high)
+        low = np.where(reached, low, middle + 1)
+    for i, seeds in zip(sized, high):
+        out[i] = int(seeds)
+    return out
 
 
 def budget_limited(results: pd.DataFrame) -> pd.Series:
@@ -230,54 +252,57 @@ def _paired_questions(
     iteration with their 95% intervals, and per question its one-sided p-value (and its opposite's).
     `questions`: (words, quantity "accuracy" or "early stop", boundary, direction); an early-stop boundary is a
     fraction of B's mean early-stop iteration."""
-    seeds = sorted(set(a.index) & set(b.index))
-    if not seeds:
+    # the common seeds in order, by position: pandas label lookups were most of a table's cost
+    seeds, in_a, in_b = np.intersect1d(a.index.to_numpy(), b.index.to_numpy(), return_indices=True)
+    if not len(seeds):
         return []
-    columns = list(dict.fromkeys([metric, "early_stop_iteration", "budget_limited"]))
-    # positional take of the common seeds (label lookups of a list are most of this function's cost)
-    a = a[columns].take(a.index.get_indexer(seeds))
-    b = b[columns].take(b.index.get_indexer(seeds))
-    acc = paired(a[metric], b[metric])
-    stop = paired(a["early_stop_iteration"], b["early_stop_iteration"])
-    limited = int(a["budget_limited"].sum() + b["budget_limited"].sum())
+    values = {
+        quantity: (a[column].to_numpy(float)[in_a], b[column].to_numpy(float)[in_b])
+        for quantity, column in (("accuracy", metric), ("early stop", "early_stop_iteration"))
+    }
+    acc = interval(np.subtract(*values["accuracy"]))
+    stop = interval(np.subtract(*values["early stop"]))
+    limited = int(a["budget_limited"].to_numpy()[in_a].sum() + b["budget_limited"].to_numpy()[in_b].sum())
     common = {
         **head,
-        "n": acc["n"],
-        "accuracy_diff": acc["diff"],
-        "accuracy_ci_low": acc["ci_low"],
-        "accuracy_ci_high": acc["ci_high"],
-        "early_stop_diff": stop["diff"],
-        "early_stop_ci_low": stop["ci_low"],
-        "early_stop_ci_high": stop["ci_high"],
+        "n": acc[3],
+        "accuracy_diff": acc[0],
+        "accuracy_ci_low": acc[1],
+        "accuracy_ci_high": acc[2],
+        "early_stop_diff": stop[0],
+        "early_stop_ci_low": stop[1],
+        "early_stop_ci_high": stop[2],
         "margin": margin,
     }
     rows = []
     for words, quantity, boundary, direction in questions:
-        column = metric if quantity == "accuracy" else "early_stop_iteration"
+        a_values, b_values = values[quantity]
         if quantity == "early stop":
-            boundary = boundary * float(b[column].mean())
-        p_for, p_against = one_sided(a[column], b[column], boundary, direction)
-        diff = a[column].to_numpy(float) - b[column].to_numpy(float)
-        shift = float(diff.mean()) - boundary
-        if len(diff) < 2:
-            effect = math.nan
-        elif _no_spread(diff):
-            effect = math.nan if (p_for, p_against) == (1.0, 1.0) else math.copysign(math.inf, shift)
-        else:
-            effect = shift / float(diff.std(ddof=1))
+            boundary = boundary * float(b_values.mean())
         rows.append(
             {
                 **common,
                 "question": words,
                 "early_stop_margin": boundary if quantity == "early stop" else math.nan,
-                "p_value": p_for,
-                "p_against": p_against,
                 "budget_limited_trainings": limited,
                 "trainings": 2 * len(seeds),
-                "_effect": effect,
+                "_claim": (a_values, b_values, boundary, direction),
             }
         )
     return rows
+
+
+def _effect(claim: tuple[np.ndarray, np.ndarray, float, str], undecidable: bool) -> float:
+    """A claim's standardised paired effect, (mean difference − boundary) / std of the differences: NaN below
+    two pairs or where the difference sits on the boundary, ±inf where every pair differs by the same amount."""
+    a, b, boundary, _ = claim
+    diff = a - b
+    shift = float(diff.mean()) - boundary if len(diff) else math.nan
+    if len(diff) < 2:
+        return math.nan
+    if _no_spread(diff):
+        return math.nan if undecidable else math.copysign(math.inf, shift)
+    return shift / float(diff.std(ddof=1))
 
 
 QUESTION_COLUMNS = [
@@ -330,19 +355,20 @@ def decide(rows: list[dict], lead: list[str], alpha: float = ALPHA) -> pd.DataFr
     if not rows:
         return pd.DataFrame(columns=lead + QUESTION_COLUMNS)
     frame = pd.DataFrame(rows)
+    claims = list(frame.pop("_claim"))
+    frame["p_value"], frame["p_against"] = one_sided_many(claims)
     frame["p_holm"] = holm(frame["p_value"])
     frame["p_against_holm"] = holm(frame["p_against"])
     level = alpha / max(int(frame["p_value"].notna().sum()), 1)
     frame["verdict"] = np.select(
         [frame["p_holm"] < alpha, frame["p_against_holm"] < alpha], [HELD, NOT_HELD], UNDETERMINED
     ).astype(object)
-    frame["seeds_needed"] = pd.array(
-        [
-            seeds_needed(effect, n, level) if verdict == UNDETERMINED else None
-            for effect, n, verdict in zip(frame["_effect"], frame["n"], frame["verdict"])
-        ],
-        dtype="Int64",
-    )
+    open_questions = np.flatnonzero(frame["verdict"].to_numpy() == UNDETERMINED)
+    effects = [_effect(claims[i], frame["p_value"].iat[i] == frame["p_against"].iat[i] == 1.0) for i in open_questions]
+    needed: list[int | None] = [None] * len(frame)
+    for i, seeds in zip(open_questions, seeds_needed_many(effects, frame["n"].to_numpy()[open_questions], level)):
+        needed[i] = seeds
+    frame["seeds_needed"] = pd.array(needed, dtype="Int64")
     frame["words"] = [
         (undetermined_words(n, seeds) if verdict == UNDETERMINED else verdict) + budget_words(limited, trainings)
         for n, seeds, verdict, limited, trainings in zip(
@@ -369,12 +395,17 @@ def comparisons(
     frame = frame[list(dict.fromkeys(needed))]
     rows = []
     for label, group in frame.groupby("label", sort=False):
-        tickets = group[group["arm"] == "ticket"]
-        if tickets.empty:
+        if not group["arm"].eq("ticket").any():
             continue
         dense = _dense_reference(frame, group).drop_duplicates("seed").set_index("seed")
-        for density, at in tickets.groupby("density_pct", sort=False):
-            ticket = at.drop_duplicates("seed").set_index("seed")
+        points = {  # each arm at each density, by seed: looked up, not filtered again per question
+            key: at.drop_duplicates("seed").set_index("seed")
+            for key, at in group.groupby(["arm", "density_pct"], sort=False)
+        }
+        others = sorted(set(group["arm"]) - {"ticket", "dense"})
+        for (arm, density), ticket in points.items():
+            if arm != "ticket":
+                continue
             rows += _paired_questions(
                 ticket,
                 dense,
@@ -387,18 +418,15 @@ def comparisons(
                 {"label": label, "density_pct": density, "against": "dense"},
                 margin,
             )
-            for arm in sorted(set(group["arm"]) - {"ticket", "dense"}):
-                other = (
-                    group[(group["arm"] == arm) & (group["density_pct"] == density)]
-                    .drop_duplicates("seed")
-                    .set_index("seed")
-                )
+            for other_arm in others:
+                if (other_arm, density) not in points:
+                    continue
                 rows += _paired_questions(
                     ticket,
-                    other,
+                    points[(other_arm, density)],
                     metric,
-                    [(f"more accurate than {arm}", "accuracy", 0.0, "greater")],
-                    {"label": label, "density_pct": density, "against": arm},
+                    [(f"more accurate than {other_arm}", "accuracy", 0.0, "greater")],
+                    {"label": label, "density_pct": density, "against": other_arm},
                     margin,
                 )
     return decide(rows, lead)

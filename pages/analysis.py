@@ -105,29 +105,61 @@ def shown_overlap(table):
     return table
 
 
-for note in notes:  # why the first layer's mask has no picture (where the picture would be)
-    st.info(note)
-for name, fig in figs.items():
-    st.plotly_chart(fig, key=f"analysis-{name}")
-    figure_downloads(fig, f"{file_part}_{name}", f"dl-analysis-{name}")
-if "round_overlap" in tables:
-    st.markdown(
-        "**Overlap between densities**: the fraction of each density's kept weights that the next denser mask "
-        "of this criterion kept (1.0 when masks are nested); a layer the mask emptied has no overlap (“—”)"
-        if oneshot
-        else "**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
-        "(1.0 when masks are nested, as iterative magnitude pruning makes them); a layer the mask emptied has "
-        "no overlap (“—”)"
-    )
-    st.dataframe(readable(shown_overlap(tables["round_overlap"])), hide_index=True)
-if "seed_overlap" in tables:
-    st.markdown(
-        f"**Overlap with the other seed's mask** at {'this density' if oneshot else 'this round'}, against what "
-        "independent random masks "
-        "of the same densities would share by chance"
-    )
-    st.dataframe(readable(shown_overlap(tables["seed_overlap"])), hide_index=True)
-with st.expander("Data"):
-    for name, table in tables.items():
-        st.markdown(f"`{name}`")
-        table_downloads(table, f"{file_part}_{name}", f"dl-analysis-table-{name}")
+VIEWS = {  # the page's views: the figures and tables each shows
+    "Mask": [k for k in figs if k not in ("layer_density", "theta0_histograms", "trained_histograms")],
+    "Per-layer density": ["layer_density"],
+    "Weights": ["theta0_histograms", "trained_histograms"],
+}
+shown = [v for v, names in VIEWS.items() if any(n in figs for n in names) or (v == "Mask" and notes)]
+shown += [
+    v
+    for v, present in (("Overlap", "round_overlap" in tables or "seed_overlap" in tables), ("Data", tables))
+    if present
+]
+if not shown:
+    st.info("This network has nothing to picture: no mask and no per-layer densities.")
+    st.stop()
+# only the open view is drawn (a rerun per change of view): four figures at once took the browser longest
+views = dict(zip(shown, st.tabs(shown, key="analysis-view", on_change="rerun")))
+
+
+def draw_figures(names: list[str]) -> None:
+    for name in names:
+        if name in figs:
+            st.plotly_chart(figs[name], key=f"analysis-{name}")
+            figure_downloads(figs[name], f"{file_part}_{name}", f"dl-analysis-{name}")
+
+
+for view, names in VIEWS.items():
+    if view in views and views[view].open:
+        with views[view]:
+            if view == "Mask":
+                for note in notes:  # why the first layer's mask has no picture (where the picture would be)
+                    st.info(note)
+            draw_figures(names)
+if "Overlap" in views and views["Overlap"].open:
+    with views["Overlap"]:
+        if "round_overlap" in tables:
+            st.markdown(
+                "**Overlap between densities**: the fraction of each density's kept weights that the next denser "
+                "mask of this criterion kept (1.0 when masks are nested); a layer the mask emptied has no overlap "
+                "(“—”)"
+                if oneshot
+                else "**Overlap between rounds**: the fraction of round r's kept weights that round r−1 kept "
+                "(1.0 when masks are nested, as iterative magnitude pruning makes them); a layer the mask emptied "
+                "has no overlap (“—”)"
+            )
+            st.dataframe(readable(shown_overlap(tables["round_overlap"])), hide_index=True)
+        if "seed_overlap" in tables:
+            st.markdown(
+                f"**Overlap with the other seed's mask** at {'this density' if oneshot else 'this round'}, against "
+                "what independent random masks of the same densities would share by chance"
+            )
+            st.dataframe(readable(shown_overlap(tables["seed_overlap"])), hide_index=True)
+        elif other is None:
+            st.caption("Choose another seed's run above to see how much of this mask it shares.")
+if "Data" in views and views["Data"].open:
+    with views["Data"]:
+        for name, table in tables.items():
+            st.markdown(f"`{name}`")
+            table_downloads(table, f"{file_part}_{name}", f"dl-analysis-table-{name}")

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from dashboard.common import readable, report_downloads, store, table_downloads
+from dashboard.common import claim_evaluations, readable, report_downloads, store, table_downloads
 from dashboard.text import plain
 from lth import claims
 
@@ -12,7 +12,7 @@ st.caption(
 )
 s = store()
 results, instability = claims.from_store(s)
-evaluations = claims.evaluate(results, instability)
+evaluations = claim_evaluations(results, instability)
 shown = claims.table(evaluations)
 counts = shown["verdict"].value_counts()
 columns = st.columns(len(claims.VERDICTS))
@@ -32,7 +32,15 @@ table_downloads(shown, "claims", "dl-claims")
 registry = claims.claims_registry()
 for evaluation in evaluations:
     claim = registry[evaluation.claim]
-    with st.expander(f"{evaluation.claim} · {evaluation.series}: {evaluation.verdict}"):
+    # drawn when opened (a rerun): a page of every claim's evidence at once is what a browser is slowest at
+    details = st.expander(
+        f"{evaluation.claim} · {evaluation.series}: {evaluation.verdict}",
+        key=f"claim-{evaluation.claim}-{evaluation.series}",
+        on_change="rerun",
+    )
+    if not details.open:
+        continue
+    with details:
         st.markdown(f"**{plain(claim.words)}**")
         st.caption(f"Source: {plain(claim.source)}")
         st.markdown(f"Needs: {plain(claim.needs.words())}")

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard.common import (
     compare_tables,
     figure_downloads,
+    head_to_head_table,
     imp_runs_for,
     missing_words,
     readable,
@@ -113,123 +114,160 @@ accuracy = figures.accuracy_vs_density(chosen, metric, band, stats, verdicts)
 st.plotly_chart(accuracy, key="fig-accuracy")
 figure_downloads(accuracy, "accuracy_vs_density", "dl-accuracy")
 
-early = figures.early_stop_vs_density(chosen, band, stats)
-st.plotly_chart(early, key="fig-early")
-figure_downloads(early, "early_stop_vs_density", "dl-early")
-
-if chosen["experiment"].eq("oneshot").any():
-    st.subheader("Pruning methods")
-    st.caption(
-        "Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
-        "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
-        "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
-        "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse)."
-    )
-    layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
-    st.plotly_chart(layers, key="fig-layers")
-    figure_downloads(layers, "layer_density_vs_density", "dl-layers")
-    if not methods.empty:  # one question per comparison, each held, not held or undetermined
-        st.dataframe(readable(methods), hide_index=True, width="stretch")
-        table_downloads(methods, "method_comparisons", "dl-methods")
-    for words in missing_words(chosen, "methods", methods):
-        st.info(words)
-    for label, group in chosen[chosen["experiment"] == "oneshot"].groupby("label", sort=True):
-        if not methods.empty and label in set(methods["label"][methods["against"] == "IMP ticket"]):
-            continue
-        imp, data_dir = imp_runs_for(group)
-        count = len(imp)
-        if imp and st.button(  # says how many runs it starts before it does
-            f"Queue the {count} lottery run{'s' if count > 1 else ''} (seeds {', '.join(str(c.seed) for c in imp)}, "
-            f"{imp[0].rounds} rounds) that would pair {label} with an IMP ticket",
-            key=f"queue-imp-{label}",
-        ):
-            submit_runs(imp, data_dir)
-
 COMPRESSION = {
     "compression_ratio": "compression ratio (.h5 file / gzip'ed)",
     "gzip_bytes": "gzip'ed .h5 bytes",
     "nonzero_params": "non-zero parameters",
     "nonzero_macs": "non-zero multiply-accumulates per image",
 }
-if "compression_ratio" in chosen and chosen["compression_ratio"].notna().any():
-    st.subheader("Compression against density")
-    measured = chosen[chosen["compression_ratio"].notna()]
-    quantity = st.selectbox("Quantity", list(COMPRESSION), format_func=COMPRESSION.__getitem__, key="f-compression")
-    compression = figures.accuracy_vs_density(measured, quantity, band)
-    compression.update_layout(
-        title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
-        yaxis={"title": {"text": COMPRESSION[quantity]}},
+measured = chosen[chosen["compression_ratio"].notna()] if "compression_ratio" in chosen else chosen.iloc[:0]
+views = {
+    "Verdicts": True,
+    "Pruning methods": chosen["experiment"].eq("oneshot").any(),
+    "Head to head": True,
+    "Early stop": True,
+    "Compression": not measured.empty,
+    "Per series": True,
+    "Per-layer density": True,
+    "Data": True,
+    "Report": True,
+}
+# Only the open view is computed and drawn (a rerun per change of view): a page of every table and figure
+# at once took the browser longer to draw than the server to compute.
+tabs = dict(
+    zip(
+        [v for v, shown in views.items() if shown],
+        st.tabs([v for v, shown in views.items() if shown], key="compare-view", on_change="rerun"),
     )
-    st.plotly_chart(compression, key="fig-compression")
-    figure_downloads(compression, f"{quantity}_vs_density", "dl-compression")
-    if len(measured) < len(chosen):
+)
+
+with tabs["Verdicts"]:
+    if tabs["Verdicts"].open:
         st.caption(
-            f"{len(chosen) - len(measured)} results come from runs made before the compression report "
-            f"existed and are not in this figure."
+            f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds "
+            "(unadjusted); p-values from one-sided paired t-tests (scipy.stats.ttest_rel), pairs matched by seed; "
+            "verdicts use the Holm-adjusted ones (p holm) over each table's questions. The margin: "
+            f"{100 * statistics.MARGIN:g} points of accuracy, what two seeds of the same dense network differ by "
+            "(its std over seeds is 0.16-0.38 points in the full-scale runs). A training whose best evaluation "
+            "was its last is budget-limited: a verdict resting on one says so."
         )
+        st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
+        if verdicts.empty:
+            for words in missing_words(chosen, "verdicts", verdicts):
+                st.info(words)
+        else:
+            st.dataframe(readable(verdicts), hide_index=True, width="stretch")
+            table_downloads(verdicts, "winning_tickets", "dl-verdicts")
+        st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
+        if comparison.empty:
+            for words in missing_words(chosen, "comparisons", comparison):
+                st.info(words)
+        else:
+            st.dataframe(readable(comparison), hide_index=True, width="stretch")
+            table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
 
-st.subheader("Statistics over seeds")
-st.caption(
-    f"Stars on the figure mark {statistics.WINNING_RULE}. Intervals are 95% t-intervals over seeds "
-    "(unadjusted); p-values from one-sided paired t-tests (scipy.stats.ttest_rel), pairs matched by seed; "
-    "verdicts use the Holm-adjusted ones (p holm) over each table's questions. The margin: "
-    f"{100 * statistics.MARGIN:g} points of accuracy, what two seeds of the same dense network differ by "
-    "(its std over seeds is 0.16-0.38 points in the full-scale runs). A training whose best evaluation "
-    "was its last is budget-limited: a verdict resting on one says so."
-)
-st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
-if verdicts.empty:
-    for words in missing_words(chosen, "verdicts", verdicts):
-        st.info(words)
-else:
-    st.dataframe(readable(verdicts), hide_index=True, width="stretch")
-    table_downloads(verdicts, "winning_tickets", "dl-verdicts")
-st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
-if comparison.empty:
-    for words in missing_words(chosen, "comparisons", comparison):
-        st.info(words)
-else:
-    st.dataframe(readable(comparison), hide_index=True, width="stretch")
-    table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
+if "Pruning methods" in tabs:
+    with tabs["Pruning methods"]:
+        if tabs["Pruning methods"].open:
+            st.caption(
+                "Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
+                "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
+                "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
+                "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse)."
+            )
+            layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
+            st.plotly_chart(layers, key="fig-layers")
+            figure_downloads(layers, "layer_density_vs_density", "dl-layers")
+            if not methods.empty:  # one question per comparison, each held, not held or undetermined
+                st.dataframe(readable(methods), hide_index=True, width="stretch")
+                table_downloads(methods, "method_comparisons", "dl-methods")
+            for words in missing_words(chosen, "methods", methods):
+                st.info(words)
+            for label, group in chosen[chosen["experiment"] == "oneshot"].groupby("label", sort=True):
+                if not methods.empty and label in set(methods["label"][methods["against"] == "IMP ticket"]):
+                    continue
+                imp, data_dir = imp_runs_for(group)
+                count = len(imp)
+                if imp and st.button(  # says how many runs it starts before it does
+                    f"Queue the {count} lottery run{'s' if count > 1 else ''} (seeds "
+                    f"{', '.join(str(c.seed) for c in imp)}, {imp[0].rounds} rounds) that would pair {label} with "
+                    f"an IMP ticket",
+                    key=f"queue-imp-{label}",
+                ):
+                    submit_runs(imp, data_dir)
 
-st.markdown(
-    "**Head to head**: any two series at each density, paired by seed (difference = A − B), with the "
-    "same rule: is A more accurate than B, is it as good as B within the margin?"
-)
-names = statistics.series_names(chosen)
-if len(names) < 2:
-    st.caption("Head to head needs two series: these filters leave one.")
-else:
-    h1, h2 = st.columns(2)
-    first = remembered(h1.selectbox, "A", key="f-h2h-a", default=names[0], options=names)
-    second = remembered(h2.selectbox, "B", key="f-h2h-b", default=names[1], options=names)
-    duel = statistics.head_to_head(chosen, first, second, metric)
-    if duel.empty:
-        st.caption(f"{first} and {second} share no seed at any density: nothing to pair.")
-    else:
-        st.dataframe(readable(duel.drop(columns=["a", "b"])), hide_index=True, width="stretch")
-        table_downloads(duel, "head_to_head", "dl-head-to-head")
-st.markdown(
-    "**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds), and how many "
-    "trainings peaked at their last evaluation (budget limited n)"
-)
-st.dataframe(readable(summary), hide_index=True, width="stretch")
-table_downloads(summary, "summary_over_seeds", "dl-seed-summary")
+with tabs["Head to head"]:
+    if tabs["Head to head"].open:
+        st.markdown(
+            "**Head to head**: any two series at each density, paired by seed (difference = A − B), with the "
+            "same rule: is A more accurate than B, is it as good as B within the margin?"
+        )
+        names = statistics.series_names(chosen)
+        if len(names) < 2:
+            st.caption("Head to head needs two series: these filters leave one.")
+        else:
+            h1, h2 = st.columns(2)
+            first = remembered(h1.selectbox, "A", key="f-h2h-a", default=names[0], options=names)
+            second = remembered(h2.selectbox, "B", key="f-h2h-b", default=names[1], options=names)
+            duel = head_to_head_table(chosen, first, second, metric)
+            if duel.empty:
+                st.caption(f"{first} and {second} share no seed at any density: nothing to pair.")
+            else:
+                st.dataframe(readable(duel.drop(columns=["a", "b"])), hide_index=True, width="stretch")
+                table_downloads(duel, "head_to_head", "dl-head-to-head")
 
-st.subheader("Per-layer density")
-layer_table = figures.layer_density_table(chosen)
-if layer_table.empty:
-    st.info("These filters show no pruned network (only dense trainings): no layer has a mask to measure.")
-else:
-    st.dataframe(readable(layer_table), hide_index=True, width="stretch")
+with tabs["Early stop"]:
+    if tabs["Early stop"].open:
+        early = figures.early_stop_vs_density(chosen, band, stats)
+        st.plotly_chart(early, key="fig-early")
+        figure_downloads(early, "early_stop_vs_density", "dl-early")
 
-st.subheader("Data")
-st.dataframe(readable(stats), hide_index=True, width="stretch")
-table_downloads(stats, "accuracy_vs_density_summary", "dl-summary")
-with st.expander("Every result"):
-    marked = chosen.assign(budget_limited=statistics.budget_limited(chosen))  # best evaluation = its last
-    st.dataframe(readable(marked), hide_index=True, width="stretch")
-    table_downloads(marked, "results", "dl-results")
+if "Compression" in tabs:
+    with tabs["Compression"]:
+        if tabs["Compression"].open:
+            quantity = st.selectbox(
+                "Quantity", list(COMPRESSION), format_func=COMPRESSION.__getitem__, key="f-compression"
+            )
+            compression = figures.accuracy_vs_density(measured, quantity, band)
+            compression.update_layout(
+                title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
+                yaxis={"title": {"text": COMPRESSION[quantity]}},
+            )
+            st.plotly_chart(compression, key="fig-compression")
+            figure_downloads(compression, f"{quantity}_vs_density", "dl-compression")
+            if len(measured) < len(chosen):
+                st.caption(
+                    f"{len(chosen) - len(measured)} results come from runs made before the compression report "
+                    f"existed and are not in this figure."
+                )
 
-st.subheader("Report")
-report_downloads("Report: the runs chosen on Compare", chosen, pd.DataFrame(), "dl-compare-report")
+with tabs["Per series"]:
+    if tabs["Per series"].open:
+        st.markdown(
+            "**Per series, arm and density**: mean, std and 95% interval over seeds (n seeds), and how many "
+            "trainings peaked at their last evaluation (budget limited n)"
+        )
+        st.dataframe(readable(summary), hide_index=True, width="stretch")
+        table_downloads(summary, "summary_over_seeds", "dl-seed-summary")
+
+with tabs["Per-layer density"]:
+    if tabs["Per-layer density"].open:
+        layer_table = figures.layer_density_table(chosen)
+        if layer_table.empty:
+            st.info("These filters show no pruned network (only dense trainings): no layer has a mask to measure.")
+        else:
+            st.dataframe(readable(layer_table), hide_index=True, width="stretch")
+
+with tabs["Data"]:
+    if tabs["Data"].open:
+        st.markdown("**The points of the figure** (mean and spread over seeds)")
+        st.dataframe(readable(stats), hide_index=True, width="stretch")
+        table_downloads(stats, "accuracy_vs_density_summary", "dl-summary")
+        st.markdown("**Every result**")
+        marked = chosen.assign(budget_limited=statistics.budget_limited(chosen))  # best evaluation = its last
+        st.dataframe(readable(marked), hide_index=True, width="stretch")
+        table_downloads(marked, "results", "dl-results")
+
+with tabs["Report"]:
+    if tabs["Report"].open:
+        report_downloads("Report: the runs chosen on Compare", chosen, pd.DataFrame(), "dl-compare-report")

@@ -218,12 +218,25 @@ def test_starting_a_tiny_run_from_the_ui(monkeypatch, tmp_path):
     assert any("is cached" in e.value for e in at.success)
 
 
+def open_view(at: AppTest, name: str) -> AppTest:
+    """Compare's view `name` opened, as a click on its tab does (only the open view is drawn)."""
+    at.session_state["compare-view"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.mark.trains
 def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     at = open_page("pages/compare.py", monkeypatch, filled_store.root)
-    charts = at.get("plotly_chart")
-    assert len(charts) == 3  # accuracy, early stop, compression against density
-    compression = chart_figure(charts[2])
+    tabs = [t.label for t in at.tabs]
+    assert tabs[0] == "Verdicts" and "Compression" in tabs and "Pruning methods" not in tabs  # no one-shot run
+    assert len(at.get("plotly_chart")) == 1  # the accuracy figure; each view draws its own when opened
+    early = chart_figure(open_view(at, "Early stop").get("plotly_chart")[1])
+    assert early["layout"]["title"]["text"].startswith("early-stop iteration")
+    charts = open_view(at, "Compression").get("plotly_chart")
+    assert len(charts) == 2  # accuracy, compression against density
+    compression = chart_figure(charts[1])
     ticket = next(
         t
         for t in compression["data"]
@@ -629,9 +642,15 @@ def test_analysis_page_draws_the_kept_mask(monkeypatch, filled_store):
     # scaled to what the mask holds (0 to its most-kept pixel), the fan-out said in the title
     assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0, max(1, int(expected.max())))
     assert "of 300)" in heatmap["layout"]["title"]["text"]
-    titles = [c["layout"]["title"]["text"] for c in charts]
+    assert [t.label for t in at.tabs] == ["Mask", "Per-layer density", "Weights", "Overlap", "Data"]
+    assert len(charts) == 1  # only the open view is drawn
+    at.session_state["analysis-view"] = "Weights"
+    at.run()
+    titles = [chart_figure(c)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any(t.startswith("initial weights (theta0)") for t in titles)
     assert any(t.startswith("|trained weights|") for t in titles)
+    at.session_state["analysis-view"] = "Overlap"
+    at.run()
     overlap = next(t.value for t in at.dataframe if "against round" in t.value.columns)
     assert overlap["overall"].tolist() == [1.0]  # iterative magnitude pruning nests its masks
     # the round chosen stays when the arm changes (the controls have it too)
@@ -805,11 +824,60 @@ def test_compare_says_which_run_would_make_a_missing_table(monkeypatch, syntheti
     at = open_page("pages/compare.py", monkeypatch, synthetic)
     at.multiselect(key="f-experiment").set_value(["oneshot"]).run()
     assert not at.exception
-    text = " ".join(i.value for i in at.info)
-    assert "No lottery run is in these filters" in text and "No IMP ticket to compare" in text
+    assert "No lottery run is in these filters" in " ".join(i.value for i in at.info)
+    for table in at.dataframe:  # no empty table under raw column names
+        assert not (table.value.empty and "density_pct" in table.value.columns)
+    open_view(at, "Pruning methods")
+    assert "No IMP ticket to compare" in " ".join(i.value for i in at.info)
     for table in at.dataframe:  # no empty table under raw column names
         assert not (table.value.empty and "density_pct" in table.value.columns)
     assert at.query_params["f-experiment"] in ("oneshot", ["oneshot"])
+
+
+def test_claims_page_judges_the_store_and_draws_a_claims_evidence_when_opened(monkeypatch, synthetic):
+    from lth import claims
+
+    at = open_page("pages/claims.py", monkeypatch, synthetic)
+    expected = claims.table(claims.evaluate(*claims.from_store(RunStore(synthetic))))
+    shown = at.dataframe[0].value
+    assert shown["verdict"].tolist() == expected["verdict"].tolist() and len(at.dataframe) == 1  # evidence: closed
+    assert [m.value for m in at.metric] == [str(int((expected["verdict"] == v).sum())) for v in claims.VERDICTS]
+    judged = next(i for i, row in expected.iterrows() if row["verdict"] != claims.NOT_CHECKED)
+    at.session_state[f"claim-{expected.loc[judged, 'claim']}-{expected.loc[judged, 'series']}"] = True
+    at.run()
+    assert not at.exception and len(at.dataframe) == 2
+    evidence = at.dataframe[1].value
+    assert "question" in evidence.columns and len(evidence) >= 1
+
+
+def test_every_compare_view_draws_its_own_content_and_one_that_a_filter_removes_falls_back(monkeypatch, synthetic):
+    at = open_page("pages/compare.py", monkeypatch, synthetic)
+    views = [t.label for t in at.tabs]
+    assert views == [
+        "Verdicts",
+        "Pruning methods",
+        "Head to head",
+        "Early stop",
+        "Per series",
+        "Per-layer density",
+        "Data",
+        "Report",
+    ]
+    drawn = {}
+    for view in views:
+        open_view(at, view)
+        drawn[view] = (len(at.get("plotly_chart")), len(at.dataframe), len(at.get("download_button")))
+    assert drawn["Verdicts"][:2] == (1, 2) and drawn["Early stop"][:2] == (2, 0) and drawn["Data"][:2] == (1, 2)
+    assert drawn["Pruning methods"][0] == 2 and drawn["Head to head"][1] == 1 and drawn["Per series"][1] == 1
+    assert drawn["Report"][2] == 4 + 2  # the accuracy figure's four, the report's two
+    every = next(
+        t.value for t in open_view(at, "Data").dataframe if "run_id" in t.value.columns or "run id" in t.value.columns
+    )
+    assert len(every) == len(run_tables.results_frame(RunStore(synthetic)))
+    open_view(at, "Pruning methods")
+    at.multiselect(key="f-experiment").set_value(["lottery"]).run()  # no one-shot run left: no such view
+    assert not at.exception and "Pruning methods" not in [t.label for t in at.tabs]
+    assert at.dataframe, "no view drawn after the open one disappeared"
 
 
 @pytest.mark.trains  # the queued runs start a worker (cancelled at once)
@@ -821,6 +889,7 @@ def test_compare_offers_to_queue_the_run_that_would_make_a_missing_comparison(mo
     store = copy_store(synthetic, tmp_path)
     at = open_page("pages/compare.py", monkeypatch, store.root)
     at.multiselect(key="f-experiment").set_value(["oneshot"]).run()
+    open_view(at, "Pruning methods")
     offers = [b for b in at.button if b.key and b.key.startswith("queue-imp-")]
     assert offers, [b.label for b in at.button]
     offer = offers[0]

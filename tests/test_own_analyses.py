@@ -255,11 +255,13 @@ def test_the_page_draws_the_conv1d_filters_of_a_users_network(monkeypatch, own):
     assert filters["data"][0]["type"] == "heatmap" and "taps" in filters["layout"]["title"]["text"]
     assert np.allclose(np.array(filters["data"][0]["z"], dtype=float), mask.mean(axis=1).T)
     assert mask.mean() < 1  # a pruned round: the picture shows what was removed
-    theta0 = next(c for c in charts if c["layout"]["title"]["text"].startswith("initial weights (theta0)"))
+    assert not at.info  # nothing said in words: it is pictured
+    at.session_state["analysis-view"] = "Weights"  # the histograms' view, as a click on its tab opens it
+    at.run()
+    theta0 = next(c for c in charts_of(at) if c["layout"]["title"]["text"].startswith("initial weights (theta0)"))
     panels = [a["text"] for a in theta0["layout"]["annotations"]]
     assert panels == ["conv1", "fc1", "out"]  # a panel per pruned layer, the user's names
     assert {t["name"] for t in theta0["data"]} == {"kept", "pruned"}
-    assert not at.info  # nothing said in words: it is pictured
 
 
 @pytest.mark.trains

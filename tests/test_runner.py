@@ -112,6 +112,9 @@ def test_cancel_stops_a_running_run_that_trained_at_low_priority(store):
     threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     assert len(threads) > 2
     assert {_niceness(pid, t) for t in threads} == {min(19, _niceness(os.getpid()) + WORKER_NICENESS)}
+    if os.path.exists(f"/proc/{pid}/autogroup"):  # Linux's per-session scheduling: the session's group too
+        with open(f"/proc/{pid}/autogroup") as f:
+            assert f.read().split()[-1] == str(WORKER_NICENESS)
     result = cli(store, "cancel", run_id)
     assert result.returncode == 0 and "cancelled" in result.stdout
     wait_for(lambda: not process_alive(pid))  # the worker is ended, not only marked

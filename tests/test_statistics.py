@@ -2,30 +2,61 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from lth import figures, statistics
 
 
-def test_paired_difference_interval_and_p_value_match_a_hand_computation():
-    a, b = [0.90, 0.92, 0.91], [0.89, 0.90, 0.90]
-    result = statistics.paired(a, b)
+def test_paired_difference_interval_and_p_values_match_a_hand_computation():
+    a, b = np.array([0.90, 0.92, 0.91]), np.array([0.89, 0.90, 0.90])
+    mean, low, high, n = statistics.interval(a - b)
     # differences 0.01, 0.02, 0.01: mean 1/75, sd 1/(100 sqrt 3), sem 1/300, t = 4 with 2 degrees of freedom
-    assert result["diff"] == pytest.approx(0.04 / 3)
+    assert mean == pytest.approx(0.04 / 3) and n == 3
     t_975_df2 = 4.302652729911275  # t table
-    assert result["ci_low"] == pytest.approx(0.04 / 3 - t_975_df2 / 300)
-    assert result["ci_high"] == pytest.approx(0.04 / 3 + t_975_df2 / 300)
-    # Student's t with 2 df has the closed-form cdf 1/2 + t / (2 sqrt(2 + t^2)): p = 1 - 4 / sqrt(18)
-    assert result["p_value"] == pytest.approx(1 - 4 / math.sqrt(18))
-    assert result["n"] == 3
+    assert low == pytest.approx(0.04 / 3 - t_975_df2 / 300)
+    assert high == pytest.approx(0.04 / 3 + t_975_df2 / 300)
+    # Student's t with 2 df has the closed-form cdf 1/2 + t / (2 sqrt(2 + t^2)): P(T > 4) = (1 - 4 / sqrt(18)) / 2
+    upper = (1 - 4 / math.sqrt(18)) / 2
+    assert statistics.one_sided(a, b, 0.0, "greater") == pytest.approx((upper, 1 - upper))
+    assert statistics.one_sided(a, b, 0.0, "less") == pytest.approx((1 - upper, upper))
+    # the boundary moves the statistic: d − 0.02 has mean −1/150, t = −2, P(T < −2) = (1 − 2 / sqrt(6)) / 2
+    assert statistics.one_sided(a, b, 0.02, "less")[0] == pytest.approx((1 - 2 / math.sqrt(6)) / 2)
+
+
+def test_many_claims_at_once_are_each_the_single_test_whatever_their_size_direction_or_spread():
+    rng = np.random.default_rng(3)
+    claims = []
+    for n in (1, 2, 3, 3, 5, 8, 8):
+        for direction in ("greater", "less"):
+            a = rng.normal(0.9, 0.01, n)
+            claims.append((a, a - rng.normal(0.0, 0.01, n), float(rng.choice([0.0, -0.005])), direction))
+    claims.append((np.array([0.9, 0.8, 0.7]), np.array([0.85, 0.75, 0.65]), 0.0, "greater"))  # no spread: sign test
+    claims.append((np.array([0.9, 0.8]), np.array([0.9, 0.8]), 0.0, "less"))  # on the boundary: decides nothing
+    p_for, p_against = statistics.one_sided_many(claims)
+    for i, (a, b, boundary, direction) in enumerate(claims):
+        if len(a) < 2:
+            assert math.isnan(p_for[i]) and math.isnan(p_against[i])
+            continue
+        expected = scipy_stats.ttest_rel(a, b + boundary, alternative=direction).pvalue
+        if statistics._no_spread(a - b):
+            expected = {True: 0.125, False: 1.0}[boundary == 0 and a[0] != b[0]]
+        assert p_for[i] == pytest.approx(expected, rel=1e-12)
+        if len(a) >= 2 and not statistics._no_spread(a - b):
+            opposite = {"greater": "less", "less": "greater"}[direction]
+            assert p_against[i] == pytest.approx(
+                scipy_stats.ttest_rel(a, b + boundary, alternative=opposite).pvalue, rel=1e-9
+            )
 
 
 def test_one_seed_has_no_interval_and_equal_shifts_no_spread():
-    single = statistics.paired([0.9], [0.8])
-    assert single["diff"] == pytest.approx(0.1) and math.isnan(single["ci_low"]) and math.isnan(single["p_value"])
-    shifted = statistics.paired([0.9, 0.8], [0.85, 0.75])
-    assert shifted["ci_low"] == pytest.approx(0.05) == shifted["ci_high"]
+    single = statistics.interval(np.array([0.9]) - np.array([0.8]))
+    assert single[0] == pytest.approx(0.1) and math.isnan(single[1]) and single[3] == 1
+    assert all(math.isnan(p) for p in statistics.one_sided([0.9], [0.8], 0.0, "greater"))
+    shifted = statistics.interval(np.array([0.9, 0.8]) - np.array([0.85, 0.75]))
+    assert shifted[1] == pytest.approx(0.05) == shifted[2]
 
 
 def _rows(arm, round_, density, accs, stops, experiment="lottery", label="L", training="t"):

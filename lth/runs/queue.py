@@ -446,7 +446,8 @@ def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> boo
 # A background training yields the cores to whatever a person is doing (the dashboard, a shell): it still
 # gets every cycle nobody else wants, so an untouched machine trains as fast, and a page settles as on an
 # idle one. Set by `nice` before the interpreter starts, so every thread has it (numpy's and allocators'
-# threads start at import). `lth run` in a terminal trains at the priority it was started with.
+# threads start at import), and on the worker's session group (worker.lower_the_session_priority). `lth run`
+# in a terminal trains at the priority it was started with.
 WORKER_NICENESS = 10
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
 from lth.runs import executors
-from lth.runs.queue import schedule
+from lth.runs.queue import WORKER_NICENESS, schedule
 from lth.runs.schema import Corrupt
 from lth.runs.state import RunState
 from lth.runs.store import RunStore, StoreError
@@ -30,6 +31,7 @@ def run_worker(run_id: str, store: RunStore) -> int:
     except (StoreError, Corrupt, OSError) as e:
         print(f"lth worker: {one_line(e)}", flush=True)
         return 2
+    lower_the_session_priority()
     try:
         name = status.get("executor") or "local"
         final: dict | None = executors.execute(name, run_id, store, on_eval=_log_progress)
@@ -41,6 +43,19 @@ def run_worker(run_id: str, store: RunStore) -> int:
     if final and final["state"] == RunState.FAILED and final.get("error"):
         print(f"lth worker: run {run_id} failed: {final['error']}", flush=True)  # the log's last line says why
     return 0 if final and final["state"] in (RunState.DONE, RunState.CANCELLED) else 1
+
+
+def lower_the_session_priority() -> None:
+    """Where Linux groups processes by session for scheduling (autogroup, on by default on desktops and many
+    servers), a process's nice value only ranks it within its session: the worker leads its own session (it
+    outlives the page that started it), so that group shares the cores with the dashboard's as an equal
+    unless the group itself is niced. Only when this process leads its session, so that a worker run by hand
+    in a terminal never lowers that terminal."""
+    if os.getsid(0) != os.getpid():
+        return
+    # no autogroup here (another OS, or a kernel without it): nice alone ranks
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as f:
+        f.write(str(WORKER_NICENESS))
 
 
 def _log_progress(event: dict) -> None:
