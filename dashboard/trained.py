@@ -1,6 +1,6 @@
 """A finished run's trained networks on the Runs page: the compression report, model files to download
-(made by `python -m lth export-model` in a separate process: this process never imports TensorFlow),
-and the TensorBoard command."""
+(made as `lth export-model` makes them, in the server's export process, lth.export_service: this process
+never imports TensorFlow), and the TensorBoard command."""
 
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ import streamlit as st
 from dashboard.common import network_file_part, network_words, readable, table_downloads
 from dashboard.text import plain
 from lth import paths
+from lth.export_service import ExportHelper
 from lth.networks import EXPORT_FORMATS, EXPORT_MIME, NetworkError, compression_table
 from lth.runs import Corrupt, RunStore, StoreError
 from lth.runs import kept as kept_networks
 
-ROOT = Path(__file__).resolve().parent.parent
 EXPORT_TIMEOUT_S = 300
+
+
+@st.cache_resource(show_spinner=False)
+def export_helper() -> ExportHelper:
+    """The server's model-export process (lth.export_service): TensorFlow loaded once, not per file."""
+    return ExportHelper()
 
 
 def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt: str) -> tuple[bytes, str]:
@@ -30,27 +36,9 @@ def export_model_bytes(store: RunStore, run_id: str, arm: str, round_: int, fmt:
     with tempfile.TemporaryDirectory(prefix="lth-export-") as tmp:
         # named as the page names it: "..._ticket_round03", a one-shot run's "..._synflow_density3.6pct"
         out = Path(tmp) / f"{run_id}_{network_file_part(config, arm, round_)}"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lth",
-                "export-model",
-                run_id,
-                "--arm",
-                arm,
-                "--round",
-                str(round_),
-                "--format",
-                fmt,
-                "--out",
-                str(out),
-                "--cache-dir",
-                str(store.root),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
+        done = export_helper().run(
+            [run_id, "--arm", arm, "--round", str(round_), "--format", fmt, "--out", str(out)]
+            + ["--cache-dir", str(store.root)],
             timeout=EXPORT_TIMEOUT_S,
         )
         if done.returncode != 0:
@@ -86,6 +74,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
         st.error(plain(e))
         return
     if kept:
+        export_helper().start()  # TensorFlow imports there while the user picks a network and a format
         st.markdown(
             "**Export a trained network** — the weights at its early-stop iteration (pruned weights "
             "exactly zero) as a file plain TensorFlow loads, no part of this product needed."
@@ -106,7 +95,7 @@ def show_trained_networks(store: RunStore, run_id: str, summary: dict) -> None:
         ready = f"export-ready-{run_id}"
         wanted = (tuple(choice), fmt)
         if right.button("Prepare file", key=f"export-go-{run_id}"):
-            with st.spinner("Writing the model file (a separate process loads TensorFlow)…"):
+            with st.spinner("Writing the model file (in a separate process that has TensorFlow loaded)…"):
                 try:
                     st.session_state[ready] = (
                         *export_model_bytes(store, run_id, choice[0], choice[1], fmt),
