@@ -33,7 +33,6 @@ earlier).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -574,25 +573,26 @@ def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGI
     frame = with_dense(results)
     frame = frame.assign(density_pct=(100 * frame["density"]).round(2))
     imp = frame[(frame["experiment"] == "lottery") & (frame["arm"] == "ticket")]
+    imp_densities = imp["density_pct"].to_numpy(float)
+    oneshot = frame[frame["experiment"] == "oneshot"]
+    # each series' rows and each (arm, density) of it looked up, not filtered again per method and density
+    series = {label: group for label, group in frame.groupby("label", sort=False) if label in set(oneshot["label"])}
+    points = {key: at for key, at in oneshot.groupby(["label", "arm", "density_pct"], sort=False)}
+    empty = frame.iloc[:0]
     rows = []
-    for (label, arm, density), at in frame[frame["experiment"] == "oneshot"].groupby(
-        ["label", "arm", "density_pct"], sort=False
-    ):
+    for (label, arm, density), at in points.items():
         parts = criterion_of(arm)
         if parts is None or parts[1] is not None:
             continue
         name = parts[0]
-        group = frame[frame["label"] == label]
+        group = series[label]
         method = at.drop_duplicates("seed").set_index("seed")
         others = {}
         for control in ("random_prune", "reinit", "invert"):  # the comparison table's row order
-            others[control] = group[(group["arm"] == oneshot_arm(name, control)) & (group["density_pct"] == density)]
+            others[control] = points.get((label, oneshot_arm(name, control), density), empty)
         others["dense"] = _dense_reference(frame, group)
-        same = imp[
-            (imp["training"] == at["training"].iloc[0])
-            & imp["density_pct"].map(functools.partial(_close_density, b=density))
-        ]
-        others["IMP ticket"] = same
+        close = np.abs(imp_densities - density) <= 0.02 * np.maximum(imp_densities, density)  # _close_density
+        others["IMP ticket"] = imp[(imp["training"] == at["training"].iloc[0]).to_numpy() & close]
         for against, other in others.items():
             question = (
                 (f"as good as {against}", "accuracy", -margin, "greater")

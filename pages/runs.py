@@ -273,14 +273,18 @@ st.fragment(curves, run_every=REFRESH_S if live else None)()
 with st.expander("Log", key=f"log-{run_id}"):
     st.fragment(log_panel, run_every=REFRESH_S if live else None)()
 if row["state"] == RunState.DONE and EXPERIMENTS[row["experiment"]].keeps_networks:
-    with st.expander("Trained networks: compression, model export, TensorBoard"):
-        try:
-            summary = s.results(run_id)
-        except (Corrupt, StoreError, OSError) as e:
-            summary = None
-            st.error(f"The results cannot be read: {plain(e)}")
-        if summary:
-            show_trained_networks(s, run_id, summary)
+    trained = st.expander(  # drawn when opened: the model export process starts only for one who looks
+        "Trained networks: compression, model export, TensorBoard", key=f"trained-{run_id}", on_change="rerun"
+    )
+    if trained.open:
+        with trained:
+            try:
+                summary = s.results(run_id)
+            except (Corrupt, StoreError, OSError) as e:
+                summary = None
+                st.error(f"The results cannot be read: {plain(e)}")
+            if summary:
+                show_trained_networks(s, run_id, summary)
 with st.expander("Details"):
     st.markdown(
         f"**device** {plain(row.get('device') or '-')} · "

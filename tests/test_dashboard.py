@@ -613,6 +613,9 @@ def test_runs_page_reports_compression_and_exports_a_model_file(monkeypatch, fil
     at = open_page("pages/runs.py", monkeypatch, filled_store.root)
     run_id = next(r for r in filled_store.run_ids() if filled_store.config_and_record(r)[1].experiment == "lottery")
     at.selectbox(key="selected-run").set_value(run_id).run()
+    assert not any("compression ratio" in t.value.columns for t in at.dataframe)  # drawn when opened
+    at.session_state[f"trained-{run_id}"] = True  # the section opened, as a click on it does
+    at.run()
     report = next(t.value for t in at.dataframe if "compression ratio" in t.value.columns)
     assert len(report) == 7 and (report["nonzero params"] <= report["params"]).all()
     results = next(t.value for t in at.dataframe if "pruned weights ≠ 0" in t.value.columns)
