@@ -631,6 +631,7 @@ def test_instability_table_is_in_points_with_k_and_whole_rounds():
     assert row["barrier (points)"] == 1.23 and row["test error along the line, alpha 0 to 1 (%)"] == "2.00, 3.50, 2.10"
 
 
+@pytest.mark.trains  # opening the trained networks starts the server's model-export process
 def test_runs_page_log_tensorboard_and_plan_wording(store, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
@@ -664,6 +665,8 @@ def test_runs_page_log_tensorboard_and_plan_wording(store, monkeypatch):
     assert not at.exception
     log = next(c.value for c in at.code if "it 399/60" in c.value)
     assert "cudart_stub" not in log and "absl" not in log and log.startswith("[dense round 0")  # whole lines
+    at.session_state[f"trained-{rid}"] = True  # the trained-networks section opened, as a click on it does
+    at.run()
     command = next(c.value for c in at.code if "--logdir" in c.value)
     assert command.startswith(str(Path(sys.executable).parent / "tensorboard"))  # runs in a plain shell
     at.switch_page("pages/baseline.py").run()

@@ -446,8 +446,9 @@ def _take_queued(store: RunStore, run_id: str, launch, own_session: bool) -> boo
 # A background training yields the cores to whatever a person is doing (the dashboard, a shell): it still
 # gets every cycle nobody else wants, so an untouched machine trains as fast, and a page settles as on an
 # idle one. Set by `nice` before the interpreter starts, so every thread has it (numpy's and allocators'
-# threads start at import), and on the worker's session group (worker.lower_the_session_priority). `lth run`
-# in a terminal trains at the priority it was started with.
+# threads start at import), and on the worker's session group (worker.lower_the_session_priority). A Ray
+# run's worker only supervises (the training runs on the cluster's nodes) and keeps its priority, so it
+# follows its task as it happens. `lth run` in a terminal trains at the priority it was started with.
 WORKER_NICENESS = 10
 
 
@@ -457,7 +458,8 @@ def _start_worker(store: RunStore, run_id: str) -> bool:
         fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "ab") as log:
             nice = shutil.which("nice")
-            lower_priority = [nice, "-n", str(WORKER_NICENESS)] if nice else []
+            trains_here = (store.raw_status(run_id).get("executor") or "local") == "local"
+            lower_priority = [nice, "-n", str(WORKER_NICENESS)] if nice and trains_here else []
             return subprocess.Popen(
                 lower_priority + [sys.executable, "-m", "lth", "worker", run_id, "--cache-dir", str(store.root)],
                 cwd=ROOT,

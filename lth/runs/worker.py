@@ -31,9 +31,10 @@ def run_worker(run_id: str, store: RunStore) -> int:
     except (StoreError, Corrupt, OSError) as e:
         print(f"lth worker: {one_line(e)}", flush=True)
         return 2
-    lower_the_session_priority()
+    name = status.get("executor") or "local"
+    if name == "local":  # a Ray run's worker only supervises: it keeps its priority
+        lower_the_session_priority()
     try:
-        name = status.get("executor") or "local"
         final: dict | None = executors.execute(name, run_id, store, on_eval=_log_progress)
     except (executors.ExecutorError, StoreError, Corrupt, OSError) as e:  # before training began
         print(f"lth worker: {one_line(e)}", flush=True)
