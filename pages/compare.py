@@ -123,6 +123,7 @@ COMPRESSION = {
 measured = chosen[chosen["compression_ratio"].notna()] if "compression_ratio" in chosen else chosen.iloc[:0]
 views = {
     "Verdicts": True,
+    "Ticket against controls": True,
     "Pruning methods": chosen["experiment"].eq("oneshot").any(),
     "Head to head": True,
     "Early stop": True,
@@ -158,6 +159,9 @@ with tabs["Verdicts"]:
         else:
             st.dataframe(readable(verdicts), hide_index=True, width="stretch")
             table_downloads(verdicts, "winning_tickets", "dl-verdicts")
+
+with tabs["Ticket against controls"]:
+    if tabs["Ticket against controls"].open:
         st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
         if comparison.empty:
             for words in missing_words(chosen, "comparisons", comparison):

@@ -599,7 +599,9 @@ def test_compare_page_shows_statistics_over_seeds_and_the_verdict(monkeypatch, f
         all(v.split(":")[0] in ("held", "not held", "undetermined") for v in verdicts["verdict"])
         and "margin" in verdicts
     )
-    comparison = next(t for t in tables if "against" in t.columns)
+    comparison = next(
+        t.value for t in open_view(at, "Ticket against controls").dataframe if "against" in t.value.columns
+    )
     assert set(comparison["against"]) == {"dense", "reinit", "random_prune"}
     expected = statistics.comparisons(run_tables.results_frame(filled_store), "early_stop_test_accuracy")
     assert comparison["p-value"].tolist() == pytest.approx(expected["p_value"].round(4).tolist(), nan_ok=True)
@@ -858,6 +860,7 @@ def test_every_compare_view_draws_its_own_content_and_one_that_a_filter_removes_
     views = [t.label for t in at.tabs]
     assert views == [
         "Verdicts",
+        "Ticket against controls",
         "Pruning methods",
         "Head to head",
         "Early stop",
@@ -870,7 +873,12 @@ def test_every_compare_view_draws_its_own_content_and_one_that_a_filter_removes_
     for view in views:
         open_view(at, view)
         drawn[view] = (len(at.get("plotly_chart")), len(at.dataframe), len(at.get("download_button")))
-    assert drawn["Verdicts"][:2] == (1, 2) and drawn["Early stop"][:2] == (2, 0) and drawn["Data"][:2] == (1, 2)
+    assert (
+        drawn["Verdicts"][:2] == (1, 1)
+        and drawn["Ticket against controls"][:2] == (1, 1)
+        and drawn["Early stop"][:2] == (2, 0)
+        and drawn["Data"][:2] == (1, 2)
+    )
     assert drawn["Pruning methods"][0] == 2 and drawn["Head to head"][1] == 1 and drawn["Per series"][1] == 1
     assert drawn["Report"][2] == 4 + 2  # the accuracy figure's four, the report's two
     every = next(
