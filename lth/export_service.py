@@ -86,6 +86,8 @@ class ExportHelper:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "lth.export_service"],
                 cwd=ROOT,
+                # a file is written on the CPU: a process that stays would otherwise hold GPU memory trainings need
+                env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -39,6 +39,8 @@ def test_one_process_writes_every_file_as_the_command_does_and_survives_what_goe
             paths.append(out)
             pids.add(helper.pid)
         assert len(pids) == 1 and None not in pids  # TensorFlow loaded once, for both files
+        with open(f"/proc/{helper.pid}/environ", "rb") as f:  # it stays: it must hold no GPU memory
+            assert b"CUDA_VISIBLE_DEVICES=-1" in f.read().split(b"\0")
 
         # what the command line refuses, the helper refuses with the same one line, and goes on serving
         refused = helper.run([run_id, "--arm", "nosuch", "--format", "h5", "--out", str(tmp_path / "x.h5")], 60)
