@@ -108,6 +108,17 @@ st.caption(
     + "."
 )
 
+
+def table_or_why(table: pd.DataFrame, kind: str, file_name: str, key: str) -> None:
+    """A statistics table with its downloads, or what is missing to make it (missing_words)."""
+    if table.empty:
+        for words in missing_words(chosen, kind, table):
+            st.info(words)
+    else:
+        st.dataframe(readable(table), hide_index=True, width="stretch")
+        table_downloads(table, file_name, key)
+
+
 # computed once per filter (cached), shared by the figures and the tables
 stats, comparison, verdicts, methods, summary = compare_tables(chosen, metric)
 accuracy = figures.accuracy_vs_density(chosen, metric, band, stats, verdicts)
@@ -153,22 +164,12 @@ with tabs["Verdicts"]:
             "was its last is budget-limited: a verdict resting on one says so."
         )
         st.markdown("**Winning ticket per density** (ticket against the dense network, paired by seed)")
-        if verdicts.empty:
-            for words in missing_words(chosen, "verdicts", verdicts):
-                st.info(words)
-        else:
-            st.dataframe(readable(verdicts), hide_index=True, width="stretch")
-            table_downloads(verdicts, "winning_tickets", "dl-verdicts")
+        table_or_why(verdicts, "verdicts", "winning_tickets", "dl-verdicts")
 
 with tabs["Ticket against controls"]:
     if tabs["Ticket against controls"].open:
         st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
-        if comparison.empty:
-            for words in missing_words(chosen, "comparisons", comparison):
-                st.info(words)
-        else:
-            st.dataframe(readable(comparison), hide_index=True, width="stretch")
-            table_downloads(comparison, "ticket_comparisons", "dl-comparisons")
+        table_or_why(comparison, "comparisons", "ticket_comparisons", "dl-comparisons")
 
 if "Pruning methods" in tabs:
     with tabs["Pruning methods"]:

@@ -218,3 +218,21 @@ def done_run(store, built_once):
     (run_id,) = [p.name for p in template.iterdir() if p.is_dir()]
     copy_of(template / run_id, store.path(run_id))
     return run_id
+
+
+def exported_accuracies(data, paths) -> dict:
+    """{path: test accuracy} of exported model files, scored by tests/load_exported.py in a Python where the
+    product is not importable (as a user without it loads them); `data` an IDX folder or an .npz file."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "tests" / "load_exported.py"), str(data), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd="/",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.splitlines()[-1])

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, wait_for
+from conftest import ROOT, exported_accuracies, wait_for
 from lth.data.datasets import SAMPLE_DIR
 from lth.export_service import ExportHelper
 from lth.runs.processes import process_alive
@@ -74,15 +74,7 @@ def test_one_process_writes_every_file_as_the_command_does_and_survives_what_goe
     assert helper.pid is None
 
     # the files score what the run reports, loaded where the product is not importable
-    scored = subprocess.run(
-        [sys.executable, "-I", str(ROOT / "tests" / "load_exported.py"), str(SAMPLE_DIR), *map(str, paths)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd="/",
-    )
-    assert scored.returncode == 0, scored.stderr[-2000:]
-    accuracies = json.loads(scored.stdout.splitlines()[-1])
+    accuracies = exported_accuracies(SAMPLE_DIR, paths)
     records = {(r["arm"], r["round"]): r for r in store.results(run_id)["results"]}
     for path, key in zip(paths, (("ticket", 2), ("reinit", 2), ("ticket", 2))):
         assert accuracies[str(path)] == records[key]["early_stop_test_accuracy"], path

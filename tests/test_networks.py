@@ -2,13 +2,11 @@
 TensorBoard event files. Real training (the shared filled store), real exported files."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import exported_accuracies, run_cli
 from lth import networks
 from lth.data.datasets import SAMPLE_DIR
 from lth.runs import kept as kept_networks
@@ -75,18 +73,6 @@ def test_compression_report_from_the_cli(filled_store):
     assert "compression_ratio" in frame and frame["compression_ratio"].notna().all()
 
 
-def _accuracies(paths):
-    out = subprocess.run(
-        [sys.executable, "-I", str(ROOT / "tests" / "load_exported.py"), str(SAMPLE_DIR), *map(str, paths)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd="/",
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.splitlines()[-1])
-
-
 @pytest.mark.trains
 def test_exported_models_load_in_plain_tensorflow_with_the_reported_accuracy(filled_store, tmp_path):
     run_id = lottery_run(filled_store, seed=1)
@@ -114,7 +100,7 @@ def test_exported_models_load_in_plain_tensorflow_with_the_reported_accuracy(fil
         )
         assert result.returncode == 0, result.stderr
         paths.append((result.stdout.strip().splitlines()[-1], records[(arm, round_)]))
-    accuracies = _accuracies(p for p, _ in paths)
+    accuracies = exported_accuracies(SAMPLE_DIR, (p for p, _ in paths))
     for path, record in paths:
         assert accuracies[path] == record["early_stop_test_accuracy"], path
     again = run_cli(
@@ -250,7 +236,7 @@ def test_the_tfmot_pruned_network_exports_stripped_with_its_reported_accuracy(tm
     for layer, mask in net.masks.items():
         assert not net.kernels()[layer][mask == 0].any()
     path = model_export.save(net, "keras", tmp_path / "pruned")
-    accuracy = _accuracies([path])[str(path)]
+    accuracy = exported_accuracies(SAMPLE_DIR, [path])[str(path)]
     assert accuracy == pruned["early_stop_test_accuracy"]
     # a plain Keras model: no tfmot wrapper layers in the file
     import zipfile
