@@ -297,3 +297,16 @@ def test_runs_page_follows_a_training_run_and_compare_follows_the_store(logged_s
     assert page.locator('[data-testid="stException"]').count() == 0
     text = log.read_text(errors="replace")
     assert "Traceback" not in text and "ArrowInvalid" not in text and "ArrowTypeError" not in text, text[-3000:]
+
+
+def test_a_fresh_servers_first_visit_by_a_pages_address_gets_the_apps_navigation(server, page):
+    """Streamlit serves a `pages/` folder as an app of its own until app.py has run once: a bookmark opened
+    first on a fresh server must still get the dashboard (its titles, its page), not file names."""
+    url, _ = server
+    page.goto(f"{url}/compare")
+    page.get_by_role("heading", name=PAGES["compare"]).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    titles = page.eval_on_selector_all('[data-testid="stSidebarNav"] a', "links => links.map(a => a.innerText)")
+    assert [t.split("\n")[-1].strip() for t in titles] == [p.title for p in NAVIGATION], titles  # after its icon
+    assert page.url.split("?")[0].rstrip("/").endswith("/compare")
+    assert page.locator('[data-testid="stException"]').count() == 0
