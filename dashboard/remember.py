@@ -88,14 +88,16 @@ def remembered(
     in this session and in the URL (`key=all`), so an option that appears later (a newer seed) is chosen too;
     a value choosing some is remembered as those."""
     saved = st.session_state.setdefault(SAVED, {})
-    intent, known = f"{key}#all", f"{key}#options"
-    if everything and options is not None and saved.get(intent) and set(options) - set(saved.get(known, options)):
-        # every option was chosen, and options appeared since (a newer seed, a new series): they are chosen too
-        # (the user's own change of the widget, with the same options, is left as it is)
+    intent, known, vanished = f"{key}#all", f"{key}#options", f"{key}#vanished"
+    appeared = set(options or []) - set(saved.get(known, options or []))
+    emptied = bool(options) and saved.pop(vanished, False)  # another filter had left it no option until now
+    if everything and options and saved.get(intent) and (appeared or emptied):
+        # every option was chosen, and options appeared since (a newer seed, a new series), or came back after
+        # another filter had removed them all: they are chosen too (the user's own change of the widget, with
+        # the same options, is left as it is)
         if key in st.session_state:
-            st.session_state[key] = sorted(
-                set(st.session_state[key]) | (set(options) - set(saved[known])), key=list(options).index
-            )
+            back = set(options) if emptied else appeared
+            st.session_state[key] = sorted(set(st.session_state[key]) | back, key=list(options).index)
         if key in saved:
             saved[key] = list(options)
     if key not in st.session_state:
@@ -125,9 +127,12 @@ def remembered(
     value = widget(label, key=key, **kwargs)
     saved[key] = value
     if everything and options is not None:
-        saved[intent] = bool(len(options)) and set(value) == set(options)
-        saved[known] = list(options)
-        st.query_params[key] = ALL if saved[intent] else _to_url(value, kind)
+        if len(options):
+            saved[intent] = set(value) == set(options)
+            saved[known] = list(options)
+        else:  # no option to choose (another filter removed them all): the intent is kept for their return
+            saved[vanished] = True
+        st.query_params[key] = ALL if saved.get(intent) else _to_url(value, kind)
     else:
         st.query_params[key] = _to_url(value, kind)
     return value

@@ -304,16 +304,24 @@ def _with_band(stats: pd.DataFrame, mean: str, std: str, low: str, high: str, ba
     return stats.assign(low=stats[low], high=stats[high])
 
 
+LEGEND_BESIDE = 8  # legend entries shown beside a density figure; more go below it
+
+
 def _density_figure(traces: list[dict], title: str, y_title: str, height: int) -> go.Figure:
     densities = [x for t in traces if t.get("mode") == "lines+markers" for x in t["x"]]
     # The traces are built here in a fixed, known-good shape; skipping plotly's per-property validation
     # keeps the compare page fast with hundreds of runs (it is most of the cost otherwise).
+    named = sum(1 for t in traces if t.get("name") and t.get("showlegend", True) is not False)
+    legend: dict = {"font": {"size": 11}}
+    if named > LEGEND_BESIDE:  # a legend beside the plot would squeeze it to a sliver and cut names off
+        legend |= {"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0}
+        height += 22 * -(-named // 2)  # about two entries a row below the plot
     layout = {
         "title": {"text": title},
         "xaxis": density_axis(densities),
         "yaxis": {"title": {"text": y_title}},
         "height": height,
-        "legend": {"font": {"size": 11}},
+        "legend": legend,
     }
     return go.Figure(data=traces, layout=layout, _validate=False)
 

@@ -161,5 +161,5 @@ if "Overlap" in views and views["Overlap"].open:
 if "Data" in views and views["Data"].open:
     with views["Data"]:
         for name, table in tables.items():
-            st.markdown(f"`{name}`")
+            st.markdown(f"**{name.replace('_', ' ')}**")
             table_downloads(table, f"{file_part}_{name}", f"dl-analysis-table-{name}")

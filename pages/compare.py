@@ -132,26 +132,22 @@ COMPRESSION = {
     "nonzero_macs": "non-zero multiply-accumulates per image",
 }
 measured = chosen[chosen["compression_ratio"].notna()] if "compression_ratio" in chosen else chosen.iloc[:0]
-views = {
-    "Verdicts": True,
-    "Ticket against controls": True,
-    "Pruning methods": chosen["experiment"].eq("oneshot").any(),
-    "Head to head": True,
-    "Early stop": True,
-    "Compression": not measured.empty,
-    "Per series": True,
-    "Per-layer density": True,
-    "Data": True,
-    "Report": True,
-}
+# the same views whatever the filters (a view a filter empties says why): the open one stays open
+VIEWS = [
+    "Verdicts",
+    "Ticket against controls",
+    "Pruning methods",
+    "Head to head",
+    "Early stop",
+    "Compression",
+    "Per series",
+    "Per-layer density",
+    "Data",
+    "Report",
+]
 # Only the open view is computed and drawn (a rerun per change of view): a page of every table and figure
 # at once took the browser longer to draw than the server to compute.
-tabs = dict(
-    zip(
-        [v for v, shown in views.items() if shown],
-        st.tabs([v for v, shown in views.items() if shown], key="compare-view", on_change="rerun"),
-    )
-)
+tabs = dict(zip(VIEWS, st.tabs(VIEWS, key="compare-view", on_change="rerun")))
 
 with tabs["Verdicts"]:
     if tabs["Verdicts"].open:
@@ -171,35 +167,39 @@ with tabs["Ticket against controls"]:
         st.markdown("**Ticket against dense and each control**, one question a row (difference = ticket − other)")
         table_or_why(comparison, "comparisons", "ticket_comparisons", "dl-comparisons")
 
-if "Pruning methods" in tabs:
-    with tabs["Pruning methods"]:
-        if tabs["Pruning methods"].open:
-            st.caption(
-                "Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
-                "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
-                "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
-                "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse)."
-            )
-            layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
-            st.plotly_chart(layers, key="fig-layers")
-            figure_downloads(layers, "layer_density_vs_density", "dl-layers")
-            if not methods.empty:  # one question per comparison, each held, not held or undetermined
-                st.dataframe(readable(methods), hide_index=True, width="stretch")
-                table_downloads(methods, "method_comparisons", "dl-methods")
-            for words in missing_words(chosen, "methods", methods):
-                st.info(words)
-            for label, group in chosen[chosen["experiment"] == "oneshot"].groupby("label", sort=True):
-                if not methods.empty and label in set(methods["label"][methods["against"] == "IMP ticket"]):
-                    continue
-                imp, data_dir = imp_runs_for(group)
-                count = len(imp)
-                if imp and st.button(  # says how many runs it starts before it does
-                    f"Queue the {count} lottery run{'s' if count > 1 else ''} (seeds "
-                    f"{', '.join(str(c.seed) for c in imp)}, {imp[0].rounds} rounds) that would pair {label} with "
-                    f"an IMP ticket",
-                    key=f"queue-imp-{label}",
-                ):
-                    submit_runs(imp, data_dir)
+with tabs["Pruning methods"]:
+    if tabs["Pruning methods"].open and not chosen["experiment"].eq("oneshot").any():
+        st.info(
+            "No one-shot run in these filters: the Pruning methods page prunes once by SNIP, GraSP, SynFlow, "
+            "magnitude and random criteria, with their sanity checks; its runs are compared here."
+        )
+    elif tabs["Pruning methods"].open:
+        st.caption(
+            "Each one-shot criterion's mask against its own sanity checks (random_prune: the layerwise "
+            "shuffle; reinit; invert), the dense network, and the IMP ticket of a lottery run that trains the "
+            "same way at the same density, paired by seed (difference = method − other, in accuracy). A "
+            "cross on the accuracy figure: a training whose mask emptied a whole layer (layer collapse)."
+        )
+        layers = figures.layer_density_vs_density(chosen[chosen["experiment"] == "oneshot"])
+        st.plotly_chart(layers, key="fig-layers")
+        figure_downloads(layers, "layer_density_vs_density", "dl-layers")
+        if not methods.empty:  # one question per comparison, each held, not held or undetermined
+            st.dataframe(readable(methods), hide_index=True, width="stretch")
+            table_downloads(methods, "method_comparisons", "dl-methods")
+        for words in missing_words(chosen, "methods", methods):
+            st.info(words)
+        for label, group in chosen[chosen["experiment"] == "oneshot"].groupby("label", sort=True):
+            if not methods.empty and label in set(methods["label"][methods["against"] == "IMP ticket"]):
+                continue
+            imp, data_dir = imp_runs_for(group)
+            count = len(imp)
+            if imp and st.button(  # says how many runs it starts before it does
+                f"Queue the {count} lottery run{'s' if count > 1 else ''} (seeds "
+                f"{', '.join(str(c.seed) for c in imp)}, {imp[0].rounds} rounds) that would pair {label} with "
+                f"an IMP ticket",
+                key=f"queue-imp-{label}",
+            ):
+                submit_runs(imp, data_dir)
 
 with tabs["Head to head"]:
     if tabs["Head to head"].open:
@@ -227,24 +227,26 @@ with tabs["Early stop"]:
         st.plotly_chart(early, key="fig-early")
         figure_downloads(early, "early_stop_vs_density", "dl-early")
 
-if "Compression" in tabs:
-    with tabs["Compression"]:
-        if tabs["Compression"].open:
-            quantity = st.selectbox(
-                "Quantity", list(COMPRESSION), format_func=COMPRESSION.__getitem__, key="f-compression"
+with tabs["Compression"]:
+    if tabs["Compression"].open and measured.empty:
+        st.info(
+            "No result in these filters has a compression report: it comes with the networks a run keeps "
+            "(lottery, tfmot and one-shot runs made since it existed)."
+        )
+    elif tabs["Compression"].open:
+        quantity = st.selectbox("Quantity", list(COMPRESSION), format_func=COMPRESSION.__getitem__, key="f-compression")
+        compression = figures.accuracy_vs_density(measured, quantity, band)
+        compression.update_layout(
+            title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
+            yaxis={"title": {"text": COMPRESSION[quantity]}},
+        )
+        st.plotly_chart(compression, key="fig-compression")
+        figure_downloads(compression, f"{quantity}_vs_density", "dl-compression")
+        if len(measured) < len(chosen):
+            st.caption(
+                f"{len(chosen) - len(measured)} results come from runs made before the compression report "
+                f"existed and are not in this figure."
             )
-            compression = figures.accuracy_vs_density(measured, quantity, band)
-            compression.update_layout(
-                title={"text": f"{COMPRESSION[quantity]} vs density (mean over seeds)"},
-                yaxis={"title": {"text": COMPRESSION[quantity]}},
-            )
-            st.plotly_chart(compression, key="fig-compression")
-            figure_downloads(compression, f"{quantity}_vs_density", "dl-compression")
-            if len(measured) < len(chosen):
-                st.caption(
-                    f"{len(chosen) - len(measured)} results come from runs made before the compression report "
-                    f"existed and are not in this figure."
-                )
 
 with tabs["Per series"]:
     if tabs["Per series"].open:
@@ -257,11 +259,15 @@ with tabs["Per series"]:
 
 with tabs["Per-layer density"]:
     if tabs["Per-layer density"].open:
+        st.markdown(
+            "**Per-layer density** of each series' pruned networks, in % (mean over seeds), per arm and density"
+        )
         layer_table = figures.layer_density_table(chosen)
         if layer_table.empty:
             st.info("These filters show no pruned network (only dense trainings): no layer has a mask to measure.")
         else:
             st.dataframe(readable(layer_table), hide_index=True, width="stretch")
+            table_downloads(layer_table, "layer_density", "dl-layer-density")
 
 with tabs["Data"]:
     if tabs["Data"].open:

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP_PAGES, ROOT
-from lth import export
+from lth import export, figures
 from lth.runs import RunStore
 from lth.runs import kept as kept_networks
 from lth.runs import tables as run_tables
@@ -230,7 +230,9 @@ def open_view(at: AppTest, name: str) -> AppTest:
 def test_compare_page_builds_the_overlay(monkeypatch, filled_store):
     at = open_page("pages/compare.py", monkeypatch, filled_store.root)
     tabs = [t.label for t in at.tabs]
-    assert tabs[0] == "Verdicts" and "Compression" in tabs and "Pruning methods" not in tabs  # no one-shot run
+    assert tabs[0] == "Verdicts" and "Compression" in tabs
+    assert "No one-shot run in these filters" in open_view(at, "Pruning methods").info[0].value  # says why
+    open_view(at, "Verdicts")
     assert len(at.get("plotly_chart")) == 1  # the accuracy figure; each view draws its own when opened
     early = chart_figure(open_view(at, "Early stop").get("plotly_chart")[1])
     assert early["layout"]["title"]["text"].startswith("early-stop iteration")
@@ -855,7 +857,7 @@ def test_claims_page_judges_the_store_and_draws_a_claims_evidence_when_opened(mo
     assert "question" in evidence.columns and len(evidence) >= 1
 
 
-def test_every_compare_view_draws_its_own_content_and_one_that_a_filter_removes_falls_back(monkeypatch, synthetic):
+def test_every_compare_view_draws_its_own_content_and_one_a_filter_empties_says_why(monkeypatch, synthetic):
     at = open_page("pages/compare.py", monkeypatch, synthetic)
     views = [t.label for t in at.tabs]
     assert views == [
@@ -864,6 +866,7 @@ def test_every_compare_view_draws_its_own_content_and_one_that_a_filter_removes_
         "Pruning methods",
         "Head to head",
         "Early stop",
+        "Compression",
         "Per series",
         "Per-layer density",
         "Data",
@@ -887,8 +890,8 @@ def test_every_compare_view_draws_its_own_content_and_one_that_a_filter_removes_
     assert len(every) == len(run_tables.results_frame(RunStore(synthetic)))
     open_view(at, "Pruning methods")
     at.multiselect(key="f-experiment").set_value(["lottery"]).run()  # no one-shot run left: no such view
-    assert not at.exception and "Pruning methods" not in [t.label for t in at.tabs]
-    assert at.dataframe, "no view drawn after the open one disappeared"
+    assert not at.exception and at.session_state["compare-view"] == "Pruning methods"  # the view stays open
+    assert "No one-shot run in these filters" in " ".join(i.value for i in at.info)  # and says why it is empty
 
 
 @pytest.mark.trains  # the queued runs start a worker (cancelled at once)
@@ -1023,3 +1026,28 @@ def test_an_emptied_layer_has_no_overlap_and_sparse_masks_are_scaled():
     result = analysis.overlap({"fc1": full, "fc2": empty}, {"fc1": full, "fc2": full})
     assert result["fc1"] == 1.0 and np.isnan(result["fc2"])  # undefined, not 0
     assert analysis.overlap({"fc1": empty}, {"fc1": full})["overall"] != 0
+
+
+def test_compare_keeps_the_open_view_and_all_series_through_a_filter_that_empties_them(monkeypatch, synthetic):
+    """Found by a first-user walk: clearing Experiment left Series empty for good once experiments were chosen
+    again, and a filter that removed a view's content sent the page back to its first view."""
+    at = open_page("pages/compare.py", monkeypatch, synthetic)
+    every_series = at.multiselect(key="f-series").value
+    open_view(at, "Early stop")
+    at.multiselect(key="f-experiment").set_value([]).run()
+    assert not at.exception and any("No runs match" in w.value for w in at.warning)
+    at.multiselect(key="f-experiment").set_value(["oneshot"]).run()
+    assert at.session_state["compare-view"] == "Early stop" and len(at.get("plotly_chart")) == 2
+    at.multiselect(key="f-experiment").set_value(sorted(at.multiselect(key="f-experiment").options)).run()
+    assert at.multiselect(key="f-series").value == every_series  # "all" was the intent: all again
+    assert at.query_params["f-series"] in ("all", ["all"])
+    # one chosen by the user stays chosen
+    at.multiselect(key="f-series").set_value(every_series[:1]).run()
+    at.multiselect(key="f-seed").set_value([0]).run()
+    assert at.multiselect(key="f-series").value == every_series[:1]
+    figure = chart_figure(open_view(at, "Verdicts").get("plotly_chart")[0])
+    assert figure["layout"]["legend"].get("orientation") != "h"  # few names: beside the plot
+    at.multiselect(key="f-series").set_value(every_series).run()
+    figure = chart_figure(at.get("plotly_chart")[0])
+    named = [t for t in figure["data"] if t.get("name") and t.get("showlegend", True) is not False]
+    assert len(named) > figures.LEGEND_BESIDE and figure["layout"]["legend"]["orientation"] == "h"  # below
