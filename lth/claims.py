@@ -172,8 +172,7 @@ def from_store(store) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _at(frame: pd.DataFrame, arm: str, density: float | None) -> pd.DataFrame:
     rows = frame[frame["arm"] == arm]
     if density is not None and arm != "dense" and not rows.empty:
-        densities = rows["density_pct"].to_numpy(float)  # statistics._close_density, over the column at once
-        rows = rows[np.abs(densities - density) <= 0.02 * np.maximum(densities, density)]
+        rows = rows[statistics._close_density(rows["density_pct"].to_numpy(float), density)]
     return rows.drop_duplicates("seed").set_index("seed")
 
 
@@ -387,8 +386,8 @@ def _layer_collapse(claim: Claim, series: str, frame: pd.DataFrame) -> Evaluatio
     table, missing, runs = _ask(claim, frame, questions)
     counts = []
     for d in points:
-        at = synflow[synflow["density_pct"].map(lambda x, d=d: statistics._close_density(float(x), d))]
-        mag = magnitude[magnitude["density_pct"].map(lambda x, d=d: statistics._close_density(float(x), d))]
+        at = synflow[statistics._close_density(synflow["density_pct"].to_numpy(float), d)]
+        mag = magnitude[statistics._close_density(magnitude["density_pct"].to_numpy(float), d)]
         counts.append((d, int(at["collapsed"].sum()), len(at), int(mag["collapsed"].sum()), len(mag)))
     if not table.empty:
         table["synflow_collapsed"] = [

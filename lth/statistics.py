@@ -296,9 +296,9 @@ def _effect(claim: tuple[np.ndarray, np.ndarray, float, str], undecidable: bool)
     two pairs or where the difference sits on the boundary, ±inf where every pair differs by the same amount."""
     a, b, boundary, _ = claim
     diff = a - b
-    shift = float(diff.mean()) - boundary if len(diff) else math.nan
     if len(diff) < 2:
         return math.nan
+    shift = float(diff.mean()) - boundary
     if _no_spread(diff):
         return math.nan if undecidable else math.copysign(math.inf, shift)
     return shift / float(diff.std(ddof=1))
@@ -552,10 +552,10 @@ def verdicts(comparison: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _close_density(a: float, b: float) -> bool:
+def _close_density(a, b):
     """The same point of the density axis: a one-shot density and the iterative ladder's step it names
-    (0.211 and 21.07%) differ by well under 2%."""
-    return abs(a - b) <= 0.02 * max(a, b)
+    (0.211 and 21.07%) differ by well under 2%. Elementwise where `a` is an array of densities."""
+    return np.abs(a - b) <= 0.02 * np.maximum(a, b)
 
 
 def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGIN) -> pd.DataFrame:
@@ -576,7 +576,8 @@ def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGI
     imp_densities = imp["density_pct"].to_numpy(float)
     oneshot = frame[frame["experiment"] == "oneshot"]
     # each series' rows and each (arm, density) of it looked up, not filtered again per method and density
-    series = {label: group for label, group in frame.groupby("label", sort=False) if label in set(oneshot["label"])}
+    oneshot_labels = set(oneshot["label"])
+    series = {label: group for label, group in frame.groupby("label", sort=False) if label in oneshot_labels}
     points = {key: at for key, at in oneshot.groupby(["label", "arm", "density_pct"], sort=False)}
     empty = frame.iloc[:0]
     rows = []
@@ -591,7 +592,7 @@ def method_comparisons(results: pd.DataFrame, metric: str, margin: float = MARGI
         for control in ("random_prune", "reinit", "invert"):  # the comparison table's row order
             others[control] = points.get((label, oneshot_arm(name, control), density), empty)
         others["dense"] = _dense_reference(frame, group)
-        close = np.abs(imp_densities - density) <= 0.02 * np.maximum(imp_densities, density)  # _close_density
+        close = _close_density(imp_densities, density)
         others["IMP ticket"] = imp[(imp["training"] == at["training"].iloc[0]).to_numpy() & close]
         for against, other in others.items():
             question = (
