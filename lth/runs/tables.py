@@ -254,8 +254,8 @@ def _result_rows(store, run_id: str, unfinished: bool = False) -> tuple[bool, li
     except (OSError, StoreError, Corrupt):
         return False, rows
     same = {k: v for k, v in config.items() if k not in ("seed", *plan.series_varies)} | {"data": data}
-    series = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:6]
-    _SERIES_SETTINGS[series] = same
+    settings = json.dumps(same, sort_keys=True)
+    series = hashlib.sha256(settings.encode()).hexdigest()[:6]
     training = hashlib.sha256(
         json.dumps({k: config.get(k) for k in TRAINING_KEYS} | {"data": data}, sort_keys=True).encode()
     ).hexdigest()[:6]
@@ -271,6 +271,7 @@ def _result_rows(store, run_id: str, unfinished: bool = False) -> tuple[bool, li
             "iterations": config.get("iterations"),
             "device": summary["device"]["name"],
             "series": series,
+            SERIES_SETTINGS: settings,  # what names a series apart from its look-alikes; not a column of the frame
             "training": training,
             "label": label,
             "finished": finished,
@@ -301,26 +302,29 @@ def results_frame(store, run_ids=None, *, unfinished: bool = False) -> pd.DataFr
     if "gzip_bytes" in frame:  # the compression report's ratio: the .h5 file against it gzip'ed
         frame["compression_ratio"] = frame["h5_bytes"] / frame["gzip_bytes"]
     if not frame.empty:  # where two series would otherwise look alike: the settings that tell them apart
+        texts = dict(zip(frame["series"], frame[SERIES_SETTINGS]))  # one per series
+        settings = {series: json.loads(text) for series, text in texts.items()}
         alike = frame.groupby("label")["series"].transform("nunique") > 1
         for label, group in frame[alike].groupby("label"):
-            names = {series: _difference(series, set(group["series"])) for series in group["series"].unique()}
+            others = set(group["series"])
+            names = {series: _difference(series, others, settings) for series in others}
             rows_of = frame["label"] == label
             frame.loc[rows_of, "label"] = label + " [" + frame.loc[rows_of, "series"].map(names) + "]"
-    return frame
+    return frame.drop(columns=SERIES_SETTINGS, errors="ignore")
 
 
-_SERIES_SETTINGS: dict[str, dict] = {}  # a series' settings by its hash (filled as results are read)
+SERIES_SETTINGS = "_series_settings"  # a row's series settings (JSON), read by results_frame and dropped there
 MAX_NAMED_SETTINGS = 3
 
 
-def _difference(series: str, others: set[str]) -> str:
-    """What sets `series` apart from the other series of its label, in words ("rewind 100", "data 80656b"); its
-    hash where more settings than MAX_NAMED_SETTINGS differ."""
-    mine = _SERIES_SETTINGS.get(series, {})
+def _difference(series: str, others: set[str], settings: dict[str, dict]) -> str:
+    """What sets `series` apart from the other series of its label (`settings`: each series' settings), in words
+    ("rewind 100", "data 80656b"); its hash where more settings than MAX_NAMED_SETTINGS differ."""
+    mine = settings.get(series, {})
     differing = sorted(
         key
-        for key in set(mine).union(*(_SERIES_SETTINGS.get(o, {}) for o in others))
-        if len({json.dumps(_SERIES_SETTINGS.get(o, {}).get(key), sort_keys=True) for o in others}) > 1
+        for key in set(mine).union(*(settings.get(o, {}) for o in others))
+        if len({json.dumps(settings.get(o, {}).get(key), sort_keys=True) for o in others}) > 1
     )
     if not differing or len(differing) > MAX_NAMED_SETTINGS:
         return series
